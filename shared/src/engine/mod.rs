@@ -1,0 +1,17 @@
+//! The chunked, count-once job engine.
+//!
+//! Submit: validate everything, create the job, split rows into chunks, enqueue them.
+//! Process (per chunk, at least once): run the rows, store the chunk's outcomes under a
+//! deterministic key, lower `firstFailedRow`, then record the chunk's counts on the job with
+//! one conditional update that succeeds once per chunk; whoever brings the counts to the total
+//! moves the job to COMPLETED with a second conditional update that succeeds once per job.
+//! Every step is idempotent, so a crash between any two of them is healed by redelivery.
+
+mod operation;
+mod process;
+pub mod sqs;
+mod submit;
+
+pub use operation::{Operations, RowOperation};
+pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, DEAD_LETTER_CODE};
+pub use submit::{start_job, SubmitError};

@@ -1,0 +1,30 @@
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::error::EngineError;
+use crate::model::{ChunkRow, Job, JobType, RowOutcome};
+
+/// One kind of row work (issue a flash pass, create an account, …). The engine owns chunking,
+/// counting and state; an operation only turns a chunk's rows into one outcome per row.
+#[async_trait]
+pub trait RowOperation: Send + Sync {
+    /// Runs the rows and returns exactly one outcome per row. Must be idempotent: a redelivered
+    /// chunk runs again and must neither repeat a side effect nor change a row's outcome.
+    async fn run(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<RowOutcome>, EngineError>;
+
+    /// What a row's outcome shows of its input (never a secret).
+    fn echo(&self, row: &ChunkRow) -> Map<String, Value>;
+}
+
+/// The operations a processor knows, by job type.
+pub struct Operations {
+    pub mobile_flash_pass: Box<dyn RowOperation>,
+}
+
+impl Operations {
+    pub fn for_type(&self, job_type: JobType) -> &dyn RowOperation {
+        match job_type {
+            JobType::SendMfp => self.mobile_flash_pass.as_ref(),
+        }
+    }
+}

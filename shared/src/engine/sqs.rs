@@ -1,0 +1,79 @@
+//! SQS event handling for the processor and the dead-letter function: one chunk per message,
+//! bounded concurrency, and a partial batch response naming exactly the failed messages.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::stream::{self, StreamExt};
+
+use super::{dead_letter_chunk, process_chunk, Operations};
+use crate::error::EngineError;
+use crate::model::ChunkMessage;
+use crate::store::JobStore;
+
+/// Chunks of one batch processed at once.
+pub const CONCURRENCY: usize = 4;
+
+/// Which path a batch of chunk messages takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The main queue: run the rows.
+    Process,
+    /// The dead-letter queue: fail the rows with a reason.
+    DeadLetter,
+}
+
+/// Handles a batch; `Err` (retry everything) only if a failed message has no id to report.
+pub async fn handle_batch(
+    jobs: &dyn JobStore,
+    operations: &Operations,
+    event: SqsEvent,
+    mode: Mode,
+) -> Result<SqsBatchResponse, EngineError> {
+    let results: Vec<(Option<String>, Result<(), EngineError>)> = stream::iter(event.records)
+        .map(|message| async move {
+            let id = message.message_id.clone().filter(|id| !id.is_empty());
+            let result = handle_message(jobs, operations, &message, mode).await;
+            if let Err(error) = &result {
+                tracing::error!(message_id = id.as_deref().unwrap_or("-"), error = %error, "chunk failed; it will be retried");
+            }
+            (id, result)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    for (id, result) in results {
+        if let Err(error) = result {
+            let id = id.ok_or(error)?;
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(response)
+}
+
+async fn handle_message(
+    jobs: &dyn JobStore,
+    operations: &Operations,
+    message: &SqsMessage,
+    mode: Mode,
+) -> Result<(), EngineError> {
+    let body = message.body.as_deref().unwrap_or_default();
+    let chunk: ChunkMessage = match serde_json::from_str(body) {
+        Ok(chunk) => chunk,
+        // Not a chunk of ours: no job to account it to. On the main queue it is retried and
+        // dead-lettered; on the dead-letter queue it is logged and dropped.
+        Err(e) if mode == Mode::DeadLetter => {
+            tracing::error!(error = %e, "dropping a dead-lettered message that is not a chunk");
+            return Ok(());
+        }
+        Err(e) => return Err(EngineError::BadMessage(e.to_string())),
+    };
+    let operation = operations.for_type(chunk.job_type);
+    let disposition = match mode {
+        Mode::Process => process_chunk(jobs, operation, &chunk).await?,
+        Mode::DeadLetter => dead_letter_chunk(jobs, operation, &chunk).await?,
+    };
+    tracing::debug!(job_id = %chunk.job_id, chunk = chunk.chunk, ?disposition, "chunk handled");
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Enrollment ids: base64 (standard or url-safe, padded or not) of a small JSON reference
+//! `{"workflowId":"<uuid>","whereClause":{"<KEY>":"<value>"}}`.
+
+use std::collections::BTreeMap;
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+const LENIENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+const URL_SAFE_NO_PAD: GeneralPurpose =
+    GeneralPurpose::new(&alphabet::URL_SAFE, base64::engine::general_purpose::NO_PAD);
+
+/// Decodes base64 in either alphabet, with or without padding. `None` if it is not base64
+/// (or mixes the two alphabets, or is empty).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() {
+        return None;
+    }
+    let url_safe = text.contains(['-', '_']);
+    let standard = text.contains(['+', '/']);
+    let engine = match (url_safe, standard) {
+        (true, true) => return None,
+        (true, false) => &URL_SAFE_LENIENT,
+        _ => &STANDARD_LENIENT,
+    };
+    engine.decode(text).ok()
+}
+
+/// A validated reference to one enrollment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentRef {
+    pub workflow_id: Uuid,
+    /// Sorted, so equal references have one canonical key.
+    pub where_clause: BTreeMap<String, String>,
+}
+
+/// Why an id that is valid base64 is still not an enrollment reference.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEnrollment {
+    #[error("the id is not valid base64")]
+    NotBase64,
+    #[error("the decoded id is not a JSON object")]
+    NotJson,
+    #[error("workflowId is missing or not a UUID")]
+    BadWorkflowId,
+    #[error("whereClause is missing, empty, or has a value that is not a string or number")]
+    BadWhereClause,
+}
+
+impl EnrollmentRef {
+    /// Decodes and validates an enrollment id.
+    pub fn from_id(id: &str) -> Result<Self, InvalidEnrollment> {
+        let bytes = decode_base64(id).ok_or(InvalidEnrollment::NotBase64)?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| InvalidEnrollment::NotJson)?;
+        let object = value.as_object().ok_or(InvalidEnrollment::NotJson)?;
+        let workflow_id = object
+            .get("workflowId")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or(InvalidEnrollment::BadWorkflowId)?;
+        let clause = object
+            .get("whereClause")
+            .and_then(Value::as_object)
+            .filter(|c| !c.is_empty())
+            .ok_or(InvalidEnrollment::BadWhereClause)?;
+        let mut where_clause = BTreeMap::new();
+        for (key, value) in clause {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(InvalidEnrollment::BadWhereClause),
+            };
+            if key.is_empty() {
+                return Err(InvalidEnrollment::BadWhereClause);
+            }
+            where_clause.insert(key.clone(), value);
+        }
+        Ok(Self { workflow_id, where_clause })
+    }
+
+    /// The id in the real product's form: unpadded base64url of the JSON reference.
+    pub fn to_id(&self) -> String {
+        let json = serde_json::json!({ "workflowId": self.workflow_id, "whereClause": self.where_clause });
+        URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    /// Canonical storage key of this enrollment, the same for every encoding of the reference.
+    pub fn key(&self) -> String {
+        let clause: Vec<String> = self.where_clause.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("ENROLLMENT#{}#{}", self.workflow_id, clause.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+    const SEED_JSON: &str =
+        r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{"QUICKSTARTPRIMARYKEY":"14"}}"#;
+
+    #[test]
+    fn decodes_every_base64_form() {
+        for id in [
+            STANDARD.encode(SEED_JSON),
+            URL_SAFE.encode(SEED_JSON),
+            URL_SAFE_NO_PAD.encode(SEED_JSON),
+            STANDARD.encode(SEED_JSON).trim_end_matches('=').to_owned(),
+        ] {
+            let r = EnrollmentRef::from_id(&id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(r.where_clause["QUICKSTARTPRIMARYKEY"], "14");
+        }
+    }
+
+    #[test]
+    fn seed_id_prefix_matches_the_real_product() {
+        let r = EnrollmentRef::from_id(&URL_SAFE_NO_PAD.encode(SEED_JSON)).unwrap();
+        assert!(r.to_id().starts_with("eyJ3b3JrZmxvd0lkIjoi"));
+        assert_eq!(EnrollmentRef::from_id(&r.to_id()).unwrap(), r);
+    }
+
+    #[test]
+    fn rejects_what_is_not_base64() {
+        assert_eq!(decode_base64(""), None);
+        assert_eq!(decode_base64("a-b+"), None, "mixed alphabets");
+        assert_eq!(decode_base64("ab$c"), None);
+        assert_eq!(decode_base64("abcde"), None, "impossible length");
+    }
+
+    #[test]
+    fn classifies_invalid_references() {
+        let enc = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        assert_eq!(EnrollmentRef::from_id(&enc("hello")), Err(InvalidEnrollment::NotJson));
+        assert_eq!(
+            EnrollmentRef::from_id(&enc(r#"{"workflowId":"x","whereClause":{"K":"1"}}"#)),
+            Err(InvalidEnrollment::BadWorkflowId)
+        );
+        assert_eq!(
+            EnrollmentRef::from_id(&enc(r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{}}"#)),
+            Err(InvalidEnrollment::BadWhereClause)
+        );
+    }
+
+    #[test]
+    fn key_is_canonical_across_encodings_and_number_values() {
+        let a = EnrollmentRef::from_id(&STANDARD.encode(SEED_JSON)).unwrap();
+        let b = EnrollmentRef::from_id(&URL_SAFE_NO_PAD.encode(
+            r#"{"whereClause":{"QUICKSTARTPRIMARYKEY":14},"workflowId":"925090AA-DECC-40FE-B3E4-16021C6592B0"}"#,
+        ))
+        .unwrap();
+        assert_eq!(a.key(), b.key());
+    }
+}
+
+/// Helpers for tests in this crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// A real-format id for primary key `value` in a fixed workflow.
+    pub fn id(value: &str) -> String {
+        let json = format!(r#"{{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{{"QUICKSTARTPRIMARYKEY":"{value}"}}}}"#);
+        URL_SAFE_NO_PAD.encode(json)
+    }
+}

@@ -1,0 +1,301 @@
+//! The job and row model shared by every function.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::time::rfc3339;
+
+/// Bulk operation state, as in the Entrust contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    Scheduled,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+    AwaitingData,
+}
+
+impl JobState {
+    /// A terminal state never changes again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "SCHEDULED",
+            Self::Processing => "PROCESSING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+            Self::AwaitingData => "AWAITING_DATA",
+        }
+    }
+}
+
+/// The kind of bulk operation; selects the row operation that processes its chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JobType {
+    #[serde(rename = "SEND_MFP")]
+    SendMfp,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SendMfp => "SEND_MFP",
+        }
+    }
+
+    /// Human-readable operation name shown in `BulkOperation.name`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::SendMfp => "Send mobile flash pass",
+        }
+    }
+}
+
+/// A bulk job as stored. Counters are only ever changed once per chunk (see `engine`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: String,
+    pub job_type: JobType,
+    pub name: String,
+    /// `sub` of the caller who created the job.
+    pub owner: String,
+    pub state: JobState,
+    pub init_time_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_start_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_end_ms: Option<i64>,
+    pub total_rows: u32,
+    pub chunk_count: u32,
+    #[serde(default)]
+    pub rows_processed: u32,
+    #[serde(default)]
+    pub rows_failed: u32,
+    /// Rows that will never run because the job was cancelled or failed as a whole.
+    #[serde(default)]
+    pub rows_skipped: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failed_row: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// Chunk numbers whose counts are already in the counters (stored as a string set).
+    #[serde(skip)]
+    pub recorded_chunks: BTreeSet<u32>,
+}
+
+impl Job {
+    pub fn new(id: String, job_type: JobType, owner: String, total_rows: u32, now_ms: i64) -> Self {
+        Self {
+            id,
+            job_type,
+            name: job_type.display_name().to_owned(),
+            owner,
+            state: JobState::Scheduled,
+            init_time_ms: now_ms,
+            processing_start_ms: None,
+            processing_end_ms: None,
+            total_rows,
+            chunk_count: 0,
+            rows_processed: 0,
+            rows_failed: 0,
+            rows_skipped: 0,
+            first_failed_row: None,
+            error_message: None,
+            recorded_chunks: BTreeSet::new(),
+        }
+    }
+
+    /// Rows with a final outcome (or skipped for good).
+    pub fn rows_accounted(&self) -> u32 {
+        self.rows_processed + self.rows_failed + self.rows_skipped
+    }
+
+    /// The Entrust `BulkOperation` view of this job.
+    pub fn to_bulk_operation(&self) -> BulkOperation {
+        BulkOperation {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            op_type: self.job_type,
+            state: self.state,
+            init_time: rfc3339(self.init_time_ms),
+            processing_start_time: self.processing_start_ms.map(rfc3339),
+            processing_end_time: self.processing_end_ms.map(rfc3339),
+            processing_time: match (self.processing_start_ms, self.processing_end_ms) {
+                (Some(start), Some(end)) => Some(end - start),
+                _ => None,
+            },
+            rows_processed: self.rows_processed,
+            rows_failed: self.rows_failed,
+            first_failed_row: self.first_failed_row,
+            error_message: self.error_message.clone(),
+            total_rows: self.total_rows,
+            rows_skipped: self.rows_skipped,
+        }
+    }
+}
+
+/// `BulkOperation` exactly as the Entrust contract names it, plus two additive fields
+/// (`totalRows`, `rowsSkipped`) so callers can show progress and see rows never run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkOperation {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub op_type: JobType,
+    pub state: JobState,
+    pub init_time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_end_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_time: Option<i64>,
+    pub rows_processed: u32,
+    pub rows_failed: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failed_row: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    pub total_rows: u32,
+    #[serde(default)]
+    pub rows_skipped: u32,
+}
+
+/// One row of a chunk: its 1-based row number in the request and the operation's input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkRow {
+    pub row: u32,
+    pub input: Value,
+}
+
+/// One SQS message: a deterministic slice of a job's rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkMessage {
+    pub job_id: String,
+    pub job_type: JobType,
+    /// 0-based chunk number; `(job_id, chunk)` identifies the chunk.
+    pub chunk: u32,
+    pub rows: Vec<ChunkRow>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+/// The final outcome of one row, stored with its chunk and listed in the row log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowOutcome {
+    pub row: u32,
+    /// What the row was (the operation's echo of its input, never a secret).
+    #[serde(flatten)]
+    pub item: Map<String, Value>,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// What the operation produced for a succeeded row (e.g. a new record's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+}
+
+impl RowOutcome {
+    pub fn succeeded(row: u32, item: Map<String, Value>, result: Option<Value>) -> Self {
+        Self { row, item, outcome: Outcome::Succeeded, error_code: None, error_message: None, result }
+    }
+
+    pub fn failed(row: u32, item: Map<String, Value>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            row,
+            item,
+            outcome: Outcome::Failed,
+            error_code: Some(code.to_owned()),
+            error_message: Some(message.into()),
+            result: None,
+        }
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.outcome == Outcome::Failed
+    }
+}
+
+/// What one chunk adds to its job's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkCounts {
+    pub succeeded: u32,
+    pub failed: u32,
+    pub skipped: u32,
+}
+
+impl ChunkCounts {
+    pub fn of(outcomes: &[RowOutcome]) -> Self {
+        let failed = outcomes.iter().filter(|o| o.is_failed()).count() as u32;
+        Self { succeeded: outcomes.len() as u32 - failed, failed, skipped: 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bulk_operation_uses_contract_field_names() {
+        let mut job = Job::new("j1".into(), JobType::SendMfp, "alice".into(), 3, 1_550_582_127_000);
+        job.state = JobState::Completed;
+        job.processing_start_ms = Some(1_550_582_128_000);
+        job.processing_end_ms = Some(1_550_582_128_250);
+        job.rows_processed = 2;
+        job.rows_failed = 1;
+        job.first_failed_row = Some(2);
+        job.error_message = Some("boom".into());
+        let v = serde_json::to_value(job.to_bulk_operation()).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "id": "j1", "name": "Send mobile flash pass", "type": "SEND_MFP", "state": "COMPLETED",
+                "initTime": "2019-02-19T13:15:27.000Z",
+                "processingStartTime": "2019-02-19T13:15:28.000Z",
+                "processingEndTime": "2019-02-19T13:15:28.250Z",
+                "processingTime": 250, "rowsProcessed": 2, "rowsFailed": 1,
+                "firstFailedRow": 2, "errorMessage": "boom", "totalRows": 3, "rowsSkipped": 0
+            })
+        );
+    }
+
+    #[test]
+    fn row_outcome_flattens_the_item_echo() {
+        let mut item = Map::new();
+        item.insert("id".into(), json!("abc"));
+        let o = RowOutcome::failed(7, item, "ENROLLMENT_NOT_FOUND", "nope");
+        assert_eq!(
+            serde_json::to_value(&o).unwrap(),
+            json!({"row": 7, "id": "abc", "outcome": "FAILED", "errorCode": "ENROLLMENT_NOT_FOUND", "errorMessage": "nope"})
+        );
+        let back: RowOutcome = serde_json::from_value(serde_json::to_value(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+    }
+
+    #[test]
+    fn counts_split_success_and_failure() {
+        let ok = RowOutcome::succeeded(1, Map::new(), None);
+        let bad = RowOutcome::failed(2, Map::new(), "X", "x");
+        assert_eq!(ChunkCounts::of(&[ok, bad]), ChunkCounts { succeeded: 1, failed: 1, skipped: 0 });
+    }
+}

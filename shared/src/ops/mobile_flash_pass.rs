@@ -1,0 +1,183 @@
+//! SEND_MFP: issue a mobile flash pass for each enrollment id.
+//!
+//! A pass is stored beside its enrollment (`pk` = the enrollment key, `sk` = `MFP#<job id>`),
+//! so a job issues at most one pass per enrollment: a redelivered chunk finds the pass it
+//! issued before and reports the same success instead of issuing another.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+
+use crate::engine::RowOperation;
+use crate::enrollment::{EnrollmentRef, InvalidEnrollment};
+use crate::error::EngineError;
+use crate::model::{ChunkRow, Job, RowOutcome};
+use crate::store::{RecordKey, RecordStore};
+use crate::time::{now_ms, rfc3339};
+
+/// Row error codes of this operation.
+pub mod codes {
+    pub const INVALID_ENROLLMENT_ID: &str = "INVALID_ENROLLMENT_ID";
+    pub const ENROLLMENT_NOT_FOUND: &str = "ENROLLMENT_NOT_FOUND";
+    pub const DUPLICATE_ROW: &str = "DUPLICATE_ROW";
+}
+
+/// Sort key of an enrollment record under its enrollment key.
+pub const ENROLLMENT_SK: &str = "ENROLLMENT";
+/// A pass can be claimed for this long.
+pub const PASS_VALIDITY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The input of one row, as the submit handler puts it in the chunk.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfpRowInput {
+    pub id: String,
+    /// The earlier row with the same enrollment, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<u32>,
+}
+
+/// Record key of an enrollment.
+pub fn enrollment_key(enrollment: &EnrollmentRef) -> RecordKey {
+    RecordKey::new(enrollment.key(), ENROLLMENT_SK)
+}
+
+/// Record key of the pass a job issues for an enrollment.
+pub fn pass_key(enrollment: &EnrollmentRef, job_id: &str) -> RecordKey {
+    RecordKey::new(enrollment.key(), format!("MFP#{job_id}"))
+}
+
+/// The SEND_MFP row operation.
+pub struct MobileFlashPass {
+    records: Arc<dyn RecordStore>,
+}
+
+impl MobileFlashPass {
+    pub fn new(records: Arc<dyn RecordStore>) -> Self {
+        Self { records }
+    }
+}
+
+fn not_found_message(enrollment: &EnrollmentRef) -> String {
+    let clause: Vec<String> = enrollment.where_clause.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("No enrollment matches {} in workflow {}", clause.join(", "), enrollment.workflow_id)
+}
+
+fn invalid_message(reason: &InvalidEnrollment) -> String {
+    format!("The enrollment id is not a valid enrollment reference: {reason}")
+}
+
+#[async_trait]
+impl RowOperation for MobileFlashPass {
+    async fn run(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<RowOutcome>, EngineError> {
+        let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
+        // Rows that need a lookup: (index in chunk, enrollment).
+        let mut pending: Vec<(usize, EnrollmentRef)> = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let input: MfpRowInput = serde_json::from_value(row.input.clone())
+                .map_err(|e| EngineError::BadMessage(format!("row {}: {e}", row.row)))?;
+            let echo = self.echo(row);
+            match EnrollmentRef::from_id(&input.id) {
+                Err(reason) => {
+                    outcomes[index] =
+                        Some(RowOutcome::failed(row.row, echo, codes::INVALID_ENROLLMENT_ID, invalid_message(&reason)))
+                }
+                Ok(_) if input.duplicate_of.is_some() => {
+                    let first = input.duplicate_of.unwrap_or_default();
+                    let message = format!("Duplicate of row {first}: the same enrollment appears earlier in the request");
+                    outcomes[index] = Some(RowOutcome::failed(row.row, echo, codes::DUPLICATE_ROW, message));
+                }
+                Ok(enrollment) => pending.push((index, enrollment)),
+            }
+        }
+
+        let keys: Vec<RecordKey> = pending
+            .iter()
+            .flat_map(|(_, e)| [enrollment_key(e), pass_key(e, &job.id)])
+            .collect();
+        let found = self.records.get_many(&keys).await?;
+
+        let now = now_ms();
+        let mut new_passes = Vec::new();
+        for (index, enrollment) in pending {
+            let row = &rows[index];
+            let echo = self.echo(row);
+            let outcome = if !found.contains_key(&enrollment_key(&enrollment)) {
+                RowOutcome::failed(row.row, echo, codes::ENROLLMENT_NOT_FOUND, not_found_message(&enrollment))
+            } else {
+                let key = pass_key(&enrollment, &job.id);
+                let pass = match found.get(&key) {
+                    Some(existing) => existing.clone(),
+                    None => {
+                        let pass = json!({
+                            "jobId": job.id,
+                            "row": row.row,
+                            "workflowId": enrollment.workflow_id,
+                            "whereClause": enrollment.where_clause,
+                            "claimToken": uuid::Uuid::new_v4().simple().to_string(),
+                            "issuedAt": rfc3339(now),
+                            "expiresAt": (now + PASS_VALIDITY_MS) / 1000,
+                        });
+                        new_passes.push((key, pass.clone()));
+                        pass
+                    }
+                };
+                // The claim token is a bearer secret: it goes to the enrollment's owner, never
+                // into the job's row log.
+                let result = json!({ "passIssuedAt": pass.get("issuedAt").cloned().unwrap_or(Value::Null) });
+                RowOutcome::succeeded(row.row, echo, Some(result))
+            };
+            outcomes[index] = Some(outcome);
+        }
+        self.records.put_many(new_passes).await?;
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+
+    fn echo(&self, row: &ChunkRow) -> Map<String, Value> {
+        let mut echo = Map::new();
+        if let Some(id) = row.input.get("id") {
+            echo.insert("id".to_owned(), id.clone());
+        }
+        echo
+    }
+}
+
+/// Builds the rows of a validated request: each id with the row of its first occurrence
+/// when the same enrollment was already listed.
+pub fn rows_from_ids(ids: Vec<String>) -> Vec<ChunkRow> {
+    let mut first_row: HashMap<String, u32> = HashMap::new();
+    ids.into_iter()
+        .enumerate()
+        .map(|(index, id)| {
+            let row = index as u32 + 1;
+            let duplicate_of = EnrollmentRef::from_id(&id)
+                .ok()
+                .and_then(|e| match first_row.get(&e.key()) {
+                    Some(first) => Some(*first),
+                    None => {
+                        first_row.insert(e.key(), row);
+                        None
+                    }
+                });
+            let input = serde_json::to_value(MfpRowInput { id, duplicate_of }).unwrap_or(Value::Null);
+            ChunkRow { row, input }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_point_at_the_first_occurrence() {
+        let a = EnrollmentRef::from_id(&crate::enrollment::tests_support::id("1")).unwrap().to_id();
+        let b = crate::enrollment::tests_support::id("2");
+        let rows = rows_from_ids(vec![a.clone(), b.clone(), a.clone(), "bad".into(), "bad".into()]);
+        let dup: Vec<Option<u64>> = rows.iter().map(|r| r.input.get("duplicateOf").and_then(Value::as_u64)).collect();
+        assert_eq!(dup, vec![None, None, Some(1), None, None]);
+        assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    }
+}

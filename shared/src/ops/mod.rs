@@ -1,0 +1,3 @@
+//! Row operations: one implementation of [`crate::engine::RowOperation`] per job type.
+
+pub mod mobile_flash_pass;

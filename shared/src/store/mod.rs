@@ -1,0 +1,82 @@
+//! Storage ports. The engine and the operations see only these traits; `dynamo` implements
+//! them on DynamoDB (and anything speaking its protocol, such as moto or LocalStack).
+
+pub mod dynamo;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+
+/// Result of recording a chunk's counts on its job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// The job after the update (or as it was, when the chunk had been recorded before).
+    pub job: Job,
+    /// False when this chunk was already recorded: a duplicate delivery.
+    pub newly_recorded: bool,
+}
+
+/// Result of a cancel request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CancelOutcome {
+    Cancelled(Job),
+    NotFound,
+    /// The job is already in this terminal state and was not changed.
+    AlreadyFinal(JobState),
+}
+
+/// Jobs, their per-chunk row outcomes, and the count-once bookkeeping.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Creates a job; fails if the id exists.
+    async fn create_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Strongly consistent read of a job.
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// Jobs of one type, newest first.
+    async fn list_jobs(&self, job_type: JobType, limit: usize) -> Result<Vec<Job>, StoreError>;
+    /// SCHEDULED → PROCESSING (sets the start time); no change from any other state.
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Stores a chunk's row outcomes under its deterministic key (a redelivery overwrites).
+    async fn put_chunk_outcomes(&self, id: &str, chunk: u32, outcomes: &[RowOutcome]) -> Result<(), StoreError>;
+    /// Lowers `firstFailedRow` (and its `errorMessage`) to `row` if it is lower; idempotent.
+    async fn lower_first_failure(&self, id: &str, row: u32, message: &str) -> Result<(), StoreError>;
+    /// Adds a chunk's counts to its job once: a chunk already recorded changes nothing.
+    /// `None` if the job does not exist.
+    async fn record_chunk(&self, id: &str, chunk: u32, counts: ChunkCounts) -> Result<Option<Recorded>, StoreError>;
+    /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Any non-final state → CANCELLED.
+    async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;
+    /// Any non-final state → FAILED with `message`; the chunks that will never be delivered
+    /// are recorded as skipped so the job still accounts for every row.
+    async fn fail(&self, id: &str, message: &str, unsent_chunks: &[u32], unsent_rows: u32, now_ms: i64)
+        -> Result<(), StoreError>;
+    /// Every stored row outcome of a job, in row order.
+    async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError>;
+}
+
+/// Key of a reference-data or side-effect record (enrollments, passes, …).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl RecordKey {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+/// Batched reads and writes of JSON records: what row operations need from storage.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// The records that exist among `keys` (missing keys are absent from the map).
+    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError>;
+    /// Writes (overwrites) every record; each value must be a JSON object.
+    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError>;
+}
