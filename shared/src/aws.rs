@@ -72,3 +72,35 @@ impl Intercept for CallCounter {
         Ok(())
     }
 }
+
+/// Clients built once per cold start and shared by every invocation.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AwsClients {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { dynamodb: aws_sdk_dynamodb::Client::new(config), sqs: aws_sdk_sqs::Client::new(config) }
+    }
+
+    /// Clients that count every API call into `counter`.
+    pub fn counted(config: &SdkConfig, counter: &CallCounter) -> Self {
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(counter.clone()).build();
+        let sqs = aws_sdk_sqs::config::Builder::from(config).interceptor(counter.clone()).build();
+        Self { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
+    }
+
+    pub fn job_store(&self, table: &str) -> std::sync::Arc<dyn crate::store::JobStore> {
+        std::sync::Arc::new(crate::store::dynamo::DynamoJobStore::new(self.dynamodb.clone(), table))
+    }
+
+    pub fn record_store(&self, table: &str) -> std::sync::Arc<dyn crate::store::RecordStore> {
+        std::sync::Arc::new(crate::store::dynamo::DynamoRecordStore::new(self.dynamodb.clone(), table))
+    }
+
+    pub fn chunk_queue(&self, queue_url: &str) -> std::sync::Arc<dyn crate::queue::ChunkQueue> {
+        std::sync::Arc::new(crate::queue::sqs::SqsChunkQueue::new(self.sqs.clone(), queue_url))
+    }
+}

@@ -34,6 +34,11 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     engine.decode(text).ok()
 }
 
+/// Encodes a JSON value the way the real product encodes enrollment ids (unpadded base64url).
+pub fn encode_id(reference: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(reference.to_string())
+}
+
 /// A validated reference to one enrollment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,8 +94,7 @@ impl EnrollmentRef {
 
     /// The id in the real product's form: unpadded base64url of the JSON reference.
     pub fn to_id(&self) -> String {
-        let json = serde_json::json!({ "workflowId": self.workflow_id, "whereClause": self.where_clause });
-        URL_SAFE_NO_PAD.encode(json.to_string())
+        encode_id(&serde_json::json!({ "workflowId": self.workflow_id, "whereClause": self.where_clause }))
     }
 
     /// Canonical storage key of this enrollment, the same for every encoding of the reference.

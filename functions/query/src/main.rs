@@ -1,1 +1,10 @@
-fn main() {}
+use bulkops_shared::aws::{load_sdk_config, AwsClients};
+use lambda_http::{run, service_fn, tracing, Error};
+use query::{handler, Deps};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let deps = Deps::from_env(&AwsClients::new(&load_sdk_config().await))?;
+    run(service_fn(|request| handler(&deps, request))).await
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: installs the tooling, starts moto (DynamoDB + SQS), runs the workspace
+# tests against it, lints the SAM template, stops moto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/moto.sh
+echo "==> cargo test --workspace"
+cargo test --workspace --all-targets "$@"
+echo "==> cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "==> all tests passed"

@@ -1,0 +1,198 @@
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use bulkops_shared::aws::{AwsClients, CallCounter};
+use bulkops_shared::engine::Operations;
+use bulkops_shared::queue::ChunkQueue;
+use bulkops_shared::store::dynamo::JOBS_INDEX;
+use bulkops_shared::store::{JobStore, RecordStore};
+
+/// The emulator endpoint (e.g. `http://127.0.0.1:5123`), set by `scripts/test.sh`.
+pub const ENDPOINT_VAR: &str = "BULKOPS_TEST_ENDPOINT";
+/// Receives before SQS moves a message to the dead-letter queue (as in template.yaml).
+pub const MAX_RECEIVE_COUNT: u32 = 3;
+
+/// SDK configuration for the emulator: static test credentials, us-east-1.
+pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .load()
+        .await
+}
+
+fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("attribute definition")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key schema")
+}
+
+/// Creates the service table (same schema as template.yaml).
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(JOBS_INDEX)
+        .key_schema(key("gsi1pk", KeyType::Hash))
+        .key_schema(key("gsi1sk", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("index");
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("sk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("gsi1pk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("gsi1sk", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(index)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Creates a chunk queue and its dead-letter queue; returns `(queue_url, queue_arn, dlq_url, dlq_arn)`.
+pub async fn create_queues(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<(String, String, String, String), aws_sdk_sqs::Error> {
+    let dlq_url = client.create_queue().queue_name(format!("{name}-dlq")).send().await?.queue_url.unwrap_or_default();
+    let dlq_arn = queue_arn(client, &dlq_url).await?;
+    let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string() });
+    let queue_url = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(QueueAttributeName::VisibilityTimeout, "180")
+        .attributes(QueueAttributeName::MaximumMessageSize, "262144")
+        .send()
+        .await?
+        .queue_url
+        .unwrap_or_default();
+    let arn = queue_arn(client, &queue_url).await?;
+    Ok((queue_url, arn, dlq_url, dlq_arn))
+}
+
+async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, aws_sdk_sqs::Error> {
+    let out = client.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await?;
+    Ok(out.attributes.and_then(|mut a| a.remove(&QueueAttributeName::QueueArn)).unwrap_or_default())
+}
+
+/// A fresh table, queue and dead-letter queue on the emulator, with counted clients.
+pub struct Fixture {
+    pub clients: AwsClients,
+    pub counter: CallCounter,
+    pub table: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
+}
+
+impl Fixture {
+    /// Panics (never skips) when the emulator is not configured or not reachable.
+    pub async fn new() -> Self {
+        let endpoint = std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
+            panic!("{ENDPOINT_VAR} is not set: run the tests with scripts/test.sh, which installs and starts moto")
+        });
+        Self::at(&endpoint).await
+    }
+
+    pub async fn at(endpoint: &str) -> Self {
+        let config = emulator_sdk_config(endpoint).await;
+        let counter = CallCounter::default();
+        let clients = AwsClients::counted(&config, &counter);
+        let name = format!("bulkops-{}", uuid::Uuid::new_v4().simple());
+        create_table(&clients.dynamodb, &name)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create a table on the emulator at {endpoint}: {e}"));
+        let (queue_url, queue_arn, dlq_url, dlq_arn) = create_queues(&clients.sqs, &name)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create queues on the emulator at {endpoint}: {e}"));
+        counter.reset();
+        Self { clients, counter, table: name, queue_url, queue_arn, dlq_url, dlq_arn }
+    }
+
+    pub fn jobs(&self) -> Arc<dyn JobStore> {
+        self.clients.job_store(&self.table)
+    }
+
+    pub fn records(&self) -> Arc<dyn RecordStore> {
+        self.clients.record_store(&self.table)
+    }
+
+    pub fn queue(&self) -> Arc<dyn ChunkQueue> {
+        self.clients.chunk_queue(&self.queue_url)
+    }
+
+    pub fn submit_deps(&self) -> submit::Deps {
+        submit::Deps { jobs: self.jobs(), queue: self.queue() }
+    }
+
+    pub fn query_deps(&self) -> query::Deps {
+        query::Deps { jobs: self.jobs() }
+    }
+
+    pub fn cancel_deps(&self) -> cancel::Deps {
+        cancel::Deps { jobs: self.jobs() }
+    }
+
+    pub fn processor_deps(&self) -> processor::Deps {
+        processor::Deps { jobs: self.jobs(), operations: Operations::new(self.records()) }
+    }
+
+    pub fn dead_letter_deps(&self) -> dead_letter::Deps {
+        dead_letter::Deps { jobs: self.jobs(), operations: Operations::new(self.records()) }
+    }
+
+    /// Every item in the table (for assertions about what was or was not written).
+    pub async fn scan_all(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Approximate number of messages (visible + in flight) in a queue; exact on moto.
+    pub async fn queue_depth(&self, url: &str) -> u64 {
+        let out = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes.unwrap_or_default();
+        [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+            .sum()
+    }
+}

@@ -1,0 +1,132 @@
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::{json, Value};
+
+const API_REQUEST_TEMPLATE: &str = include_str!("../../tests/events/apigw-v2-jwt-request.json");
+const SQS_EVENT_TEMPLATE: &str = include_str!("../../tests/events/sqs-event.json");
+
+/// An HTTP API call as API Gateway (payload format 2.0, JWT authorizer) hands it to Lambda.
+#[derive(Clone, Debug)]
+pub struct ApiCall {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    /// Verified JWT claims (`sub`, `scope`); `None` means no authorizer context.
+    pub claims: Option<Vec<(String, String)>>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiCall {
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: String::new(),
+            body: None,
+            content_type: None,
+            claims: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self.content_type = Some("application/json".to_owned());
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>, content_type: Option<&str>) -> Self {
+        self.body = Some(body.into());
+        self.content_type = content_type.map(str::to_owned);
+        self
+    }
+
+    /// Caller `sub` with a space-separated `scope`.
+    pub fn user(mut self, sub: &str, scope: &str) -> Self {
+        self.claims = Some(vec![("sub".into(), sub.into()), ("scope".into(), scope.into())]);
+        self
+    }
+
+    pub fn claims(mut self, claims: Vec<(String, String)>) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The event JSON, built from the committed real event.
+    pub fn event_json(&self) -> Value {
+        let mut event: Value = serde_json::from_str(API_REQUEST_TEMPLATE).expect("event template");
+        event["routeKey"] = json!(format!("{} {}", self.method, self.path));
+        event["rawPath"] = json!(self.path);
+        event["rawQueryString"] = json!(self.query);
+        event["requestContext"]["routeKey"] = event["routeKey"].clone();
+        event["requestContext"]["http"]["method"] = json!(self.method);
+        event["requestContext"]["http"]["path"] = json!(self.path);
+        event["requestContext"]["requestId"] = json!(uuid::Uuid::new_v4().to_string());
+        if let Some(content_type) = &self.content_type {
+            event["headers"]["content-type"] = json!(content_type);
+        }
+        for (name, value) in &self.headers {
+            event["headers"][name.to_ascii_lowercase()] = json!(value);
+        }
+        if let Some(body) = &self.body {
+            event["body"] = json!(body);
+        }
+        match &self.claims {
+            Some(claims) => {
+                let map: serde_json::Map<String, Value> = claims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                event["requestContext"]["authorizer"]["jwt"]["claims"] = Value::Object(map);
+            }
+            None => {
+                if let Some(context) = event["requestContext"].as_object_mut() {
+                    context.remove("authorizer");
+                }
+            }
+        }
+        event
+    }
+
+    /// The `lambda_http::Request` the Lambda runtime would give the handler.
+    pub fn request(&self) -> lambda_http::Request {
+        api_request(&self.event_json())
+    }
+}
+
+/// Parses API Gateway event JSON the way the Lambda runtime does.
+pub fn api_request(event: &Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway event")
+}
+
+/// An SQS event for received messages, built from the committed real event.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> SqsEvent {
+    let template: Value = serde_json::from_str(SQS_EVENT_TEMPLATE).expect("sqs template");
+    let record_template = template["Records"][0].clone();
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut record = record_template.clone();
+            record["messageId"] = json!(m.message_id);
+            record["receiptHandle"] = json!(m.receipt_handle);
+            record["body"] = json!(m.body);
+            record["md5OfBody"] = json!(m.md5_of_body);
+            record["eventSourceARN"] = json!(queue_arn);
+            record["awsRegion"] = json!("us-east-1");
+            record["messageAttributes"] = json!({});
+            let attributes: serde_json::Map<String, Value> = m
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                .collect();
+            record["attributes"] = Value::Object(attributes);
+            record
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("valid SQS event")
+}

@@ -1,0 +1,113 @@
+//! Helpers shared by the integration tests: real handlers, real event JSON, moto.
+#![allow(dead_code)]
+
+use bulkops::reference::{load_enrollments, EnrollmentInput};
+use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, PumpStats};
+use lambda_http::{Body, Response};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+pub const ALL_PERMISSIONS: &str = "ISSUANCE:ADD ISSUANCE:VIEW ISSUANCE:REMOVE";
+pub const WORKFLOW: &str = "925090aa-decc-40fe-b3e4-16021c6592b0";
+
+/// Enrollment number `n` (its primary key is padded so every id has the same length).
+pub fn enrollment(n: usize) -> EnrollmentInput {
+    serde_json::from_value(json!({
+        "workflowId": WORKFLOW,
+        "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") },
+        "userId": format!("user-{n}"),
+    }))
+    .expect("enrollment")
+}
+
+/// The id of enrollment `n`, whether or not it is loaded.
+pub fn enrollment_id(n: usize) -> String {
+    let reference = json!({ "workflowId": WORKFLOW, "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") } });
+    bulkops_shared::enrollment::encode_id(&reference)
+}
+
+/// Base64 of JSON that is not an enrollment reference.
+pub fn malformed_enrollment_id(n: usize) -> String {
+    bulkops_shared::enrollment::encode_id(&json!({ "workflowId": format!("not-a-uuid-{n}"), "whereClause": {"K": "1"} }))
+}
+
+/// Loads enrollments `range` and returns their ids.
+pub async fn load(fx: &Fixture, range: std::ops::Range<usize>) -> Vec<String> {
+    load_enrollments(&fx.records(), range.map(enrollment).collect()).await.expect("load enrollments")
+}
+
+pub fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap_or_else(|e| {
+        panic!("response body is not JSON ({e}): {:?}", String::from_utf8_lossy(response.body().as_ref()))
+    })
+}
+
+pub async fn call_submit(fx: &Fixture, call: ApiCall) -> Response<Body> {
+    submit::handler(&fx.submit_deps(), call.request()).await.expect("submit handler returned Err")
+}
+
+pub async fn call_query(fx: &Fixture, call: ApiCall) -> Response<Body> {
+    query::handler(&fx.query_deps(), call.request()).await.expect("query handler returned Err")
+}
+
+pub async fn call_cancel(fx: &Fixture, call: ApiCall) -> Response<Body> {
+    cancel::handler(&fx.cancel_deps(), call.request()).await.expect("cancel handler returned Err")
+}
+
+pub fn submit_call(ids: &[String]) -> ApiCall {
+    ApiCall::new("POST", "/api/web/v2/mobileFlashPass").json(json!({ "ids": ids }).to_string()).user("alice", ALL_PERMISSIONS)
+}
+
+/// Submits `ids` as alice and returns the BulkOperation (asserting 200).
+pub async fn submit_ids(fx: &Fixture, ids: &[String]) -> Value {
+    let response = call_submit(fx, submit_call(ids)).await;
+    assert_eq!(response.status(), 200, "submit: {}", body_json(&response));
+    body_json(&response)
+}
+
+pub async fn get_job(fx: &Fixture, id: &str) -> Value {
+    let call = ApiCall::new("GET", &format!("/api/web/v1/mobileFlashPass/{id}")).user("alice", ALL_PERMISSIONS);
+    let response = call_query(fx, call).await;
+    assert_eq!(response.status(), 200, "get job: {}", body_json(&response));
+    body_json(&response)
+}
+
+pub async fn get_logs(fx: &Fixture, id: &str) -> Vec<Value> {
+    let call = ApiCall::new("GET", &format!("/api/web/v2/mobileFlashPass/download/logs/{id}")).user("bob", "ISSUANCE:VIEW");
+    let response = call_query(fx, call).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/octet-stream");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    serde_json::from_slice(response.body().as_ref()).expect("log is a JSON array")
+}
+
+/// Pumps the main queue into the real processor handler.
+pub async fn run_processor(fx: &Fixture, options: PumpOptions) -> PumpStats {
+    let deps = fx.processor_deps();
+    pump(&fx.clients.sqs, &fx.queue_url, &fx.queue_arn, options, |event| {
+        processor::handler(&deps, LambdaEvent::new(event, Context::default()))
+    })
+    .await
+}
+
+/// Pumps the dead-letter queue into the real dead-letter handler.
+pub async fn run_dead_letter(fx: &Fixture) -> PumpStats {
+    let deps = fx.dead_letter_deps();
+    pump(&fx.clients.sqs, &fx.dlq_url, &fx.dlq_arn, PumpOptions::default(), |event| {
+        dead_letter::handler(&deps, LambdaEvent::new(event, Context::default()))
+    })
+    .await
+}
+
+/// Pass records (sk `MFP#...`) in the table, by enrollment key.
+pub async fn passes(fx: &Fixture) -> Vec<(String, String)> {
+    fx.scan_all()
+        .await
+        .into_iter()
+        .filter_map(|item| {
+            let sk = item.get("sk")?.as_s().ok()?.clone();
+            let pk = item.get("pk")?.as_s().ok()?.clone();
+            sk.starts_with("MFP#").then_some((pk, sk))
+        })
+        .collect()
+}
