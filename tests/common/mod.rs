@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: real handlers, real event JSON, moto.
 #![allow(dead_code)]
+//! Helpers shared by the integration tests: real handlers, real event JSON, moto.
+
+pub mod faults;
+
 
 use bulkops::reference::{load_enrollments, EnrollmentInput};
 use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, PumpStats};
