@@ -5,6 +5,7 @@
 mod emulator;
 mod events;
 mod pump;
+pub mod scenario;
 
 pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};
 pub use events::{api_request, sqs_event, ApiCall};

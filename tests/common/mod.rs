@@ -4,36 +4,15 @@
 pub mod faults;
 
 
-use bulkops::reference::{load_enrollments, EnrollmentInput};
+use bulkops::reference::load_enrollments;
+#[allow(unused_imports)]
+pub use bulkops::testkit::scenario::{enrollment, enrollment_id, malformed_enrollment_id};
 use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, PumpStats};
 use lambda_http::{Body, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
 pub const ALL_PERMISSIONS: &str = "ISSUANCE:ADD ISSUANCE:VIEW ISSUANCE:REMOVE";
-pub const WORKFLOW: &str = "925090aa-decc-40fe-b3e4-16021c6592b0";
-
-/// Enrollment number `n` (its primary key is padded so every id has the same length).
-pub fn enrollment(n: usize) -> EnrollmentInput {
-    serde_json::from_value(json!({
-        "workflowId": WORKFLOW,
-        "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") },
-        "userId": format!("user-{n}"),
-    }))
-    .expect("enrollment")
-}
-
-/// The id of enrollment `n`, whether or not it is loaded.
-pub fn enrollment_id(n: usize) -> String {
-    let reference = json!({ "workflowId": WORKFLOW, "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") } });
-    bulkops_shared::enrollment::encode_id(&reference)
-}
-
-/// Base64 of JSON that is not an enrollment reference.
-pub fn malformed_enrollment_id(n: usize) -> String {
-    bulkops_shared::enrollment::encode_id(&json!({ "workflowId": format!("not-a-uuid-{n}"), "whereClause": {"K": "1"} }))
-}
-
 /// Loads enrollments `range` and returns their ids.
 pub async fn load(fx: &Fixture, range: std::ops::Range<usize>) -> Vec<String> {
     load_enrollments(&fx.records(), range.map(enrollment).collect()).await.expect("load enrollments")

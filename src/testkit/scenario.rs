@@ -1,0 +1,90 @@
+//! The full-size mixed request used by the end-to-end test and the benchmark.
+
+use bulkops_shared::ops::mobile_flash_pass::codes;
+use serde_json::json;
+
+use crate::reference::{load_enrollments, EnrollmentInput};
+use crate::testkit::Fixture;
+
+pub const WORKFLOW: &str = "925090aa-decc-40fe-b3e4-16021c6592b0";
+/// The contract's body limit.
+pub const MAX_BODY: usize = 204_800;
+
+/// Enrollment number `n` (its primary key is padded so every id has the same length, 139 chars).
+pub fn enrollment(n: usize) -> EnrollmentInput {
+    serde_json::from_value(json!({
+        "workflowId": WORKFLOW,
+        "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") },
+        "userId": format!("user-{n}"),
+    }))
+    .expect("enrollment")
+}
+
+/// The id of enrollment `n`, whether or not it is loaded.
+pub fn enrollment_id(n: usize) -> String {
+    let reference = json!({ "workflowId": WORKFLOW, "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") } });
+    bulkops_shared::enrollment::encode_id(&reference)
+}
+
+/// Base64 of JSON that is not an enrollment reference.
+pub fn malformed_enrollment_id(n: usize) -> String {
+    let reference = json!({ "workflowId": format!("not-a-uuid-{n:025}"), "whereClause": { "QUICKSTARTPRIMARYKEY": "00000001" } });
+    bulkops_shared::enrollment::encode_id(&reference)
+}
+
+/// A request and the outcome every row must end with.
+pub struct Scenario {
+    pub ids: Vec<String>,
+    /// Per row (index = row - 1): `None` for success, or the expected error code.
+    pub expected: Vec<Option<&'static str>>,
+    /// The JSON body, at most [`MAX_BODY`] bytes.
+    pub body: String,
+}
+
+impl Scenario {
+    pub fn succeeded(&self) -> usize {
+        self.expected.iter().filter(|e| e.is_none()).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.expected.len() - self.succeeded()
+    }
+    pub fn first_failed_row(&self) -> Option<usize> {
+        self.expected.iter().position(Option::is_some).map(|i| i + 1)
+    }
+}
+
+/// As many real-format ids as fit in a 200 KB body (≈1,440): every 20 rows hold one unknown
+/// enrollment, one malformed reference and one duplicate of an earlier row; the rest are
+/// enrollments loaded into the fixture's table (numbered from `first`).
+pub async fn full_size_scenario(fx: &Fixture, first: usize) -> Scenario {
+    let mut ids: Vec<String> = Vec::new();
+    let mut expected = Vec::new();
+    let mut loaded = Vec::new();
+    let mut next = first;
+    loop {
+        let i = ids.len();
+        let (id, outcome) = match i % 20 {
+            7 => (enrollment_id(9_000_000 + i), Some(codes::ENROLLMENT_NOT_FOUND)),
+            13 => (malformed_enrollment_id(i), Some(codes::INVALID_ENROLLMENT_ID)),
+            17 => (ids[i - 10].clone(), Some(codes::DUPLICATE_ROW)),
+            _ => {
+                loaded.push(enrollment(next));
+                next += 1;
+                (enrollment_id(next - 1), None)
+            }
+        };
+        ids.push(id);
+        expected.push(outcome);
+        if json!({ "ids": ids }).to_string().len() > MAX_BODY {
+            ids.pop();
+            expected.pop();
+            if expected.iter().filter(|e| e.is_none()).count() < loaded.len() {
+                loaded.pop();
+            }
+            break;
+        }
+    }
+    load_enrollments(&fx.records(), loaded).await.expect("load enrollments");
+    let body = json!({ "ids": ids }).to_string();
+    Scenario { ids, expected, body }
+}
