@@ -8,7 +8,11 @@ use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bulkops", version, about = "Operator commands for the bulkops service")]
+#[command(
+    name = "bulkops",
+    version,
+    about = "Operator commands for the bulkops service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,9 +38,10 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::LoadEnrollments { table, file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let inputs: Vec<EnrollmentInput> =
-                serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let inputs: Vec<EnrollmentInput> = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", file.display()))?;
             let clients = AwsClients::new(&load_sdk_config().await);
             let count = inputs.len();
             let ids = load_enrollments(&clients.record_store(&table), inputs).await?;

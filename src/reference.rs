@@ -28,18 +28,30 @@ pub enum LoadError {
 }
 
 /// Writes enrollments (batched) and returns each one's enrollment id, in input order.
-pub async fn load_enrollments(records: &Arc<dyn RecordStore>, inputs: Vec<EnrollmentInput>) -> Result<Vec<String>, LoadError> {
+pub async fn load_enrollments(
+    records: &Arc<dyn RecordStore>,
+    inputs: Vec<EnrollmentInput>,
+) -> Result<Vec<String>, LoadError> {
     let mut batch = Vec::with_capacity(inputs.len());
     let mut ids = Vec::with_capacity(inputs.len());
     for (index, input) in inputs.into_iter().enumerate() {
         let clause: Map<String, Value> = input.where_clause.into_iter().collect();
-        let reference = serde_json::json!({ "workflowId": input.workflow_id, "whereClause": clause });
+        let reference =
+            serde_json::json!({ "workflowId": input.workflow_id, "whereClause": clause });
         let encoded = bulkops_shared::enrollment::encode_id(&reference);
-        let enrollment = EnrollmentRef::from_id(&encoded)
-            .map_err(|e| LoadError::Invalid { index, message: e.to_string() })?;
+        let enrollment = EnrollmentRef::from_id(&encoded).map_err(|e| LoadError::Invalid {
+            index,
+            message: e.to_string(),
+        })?;
         let mut record = input.attributes;
-        record.insert("workflowId".into(), Value::String(enrollment.workflow_id.to_string()));
-        record.insert("whereClause".into(), serde_json::to_value(&enrollment.where_clause).unwrap_or_default());
+        record.insert(
+            "workflowId".into(),
+            Value::String(enrollment.workflow_id.to_string()),
+        );
+        record.insert(
+            "whereClause".into(),
+            serde_json::to_value(&enrollment.where_clause).unwrap_or_default(),
+        );
         ids.push(enrollment.to_id());
         batch.push((enrollment_key(&enrollment), Value::Object(record)));
     }

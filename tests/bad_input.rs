@@ -14,9 +14,19 @@ async fn rejected(fx: &Fixture, call: ApiCall, status: u16, code: &str) -> Value
     assert_eq!(response.status(), status, "{body}");
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(fx.scan_all().await.is_empty(), "a rejected request wrote to the table");
-    assert_eq!(fx.queue_depth(&fx.queue_url).await, 0, "a rejected request enqueued work");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        fx.scan_all().await.is_empty(),
+        "a rejected request wrote to the table"
+    );
+    assert_eq!(
+        fx.queue_depth(&fx.queue_url).await,
+        0,
+        "a rejected request enqueued work"
+    );
     body
 }
 
@@ -28,8 +38,20 @@ fn post() -> ApiCall {
 async fn wrong_or_missing_content_type_is_415() {
     let fx = Fixture::new().await;
     let body = json!({ "ids": [enrollment_id(1)] }).to_string();
-    rejected(&fx, post().body(body.clone(), None), 415, "UNSUPPORTED_MEDIA_TYPE").await;
-    rejected(&fx, post().body(body, Some("text/plain")), 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    rejected(
+        &fx,
+        post().body(body.clone(), None),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await;
+    rejected(
+        &fx,
+        post().body(body, Some("text/plain")),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -75,7 +97,13 @@ async fn malformed_bodies_are_400_naming_the_bad_field() {
     let mut ids: Vec<Value> = (0..40).map(|n| json!(enrollment_id(n))).collect();
     ids[17] = json!("not base64!");
     ids[30] = json!("also*bad");
-    let error = rejected(&fx, post().json(json!({ "ids": ids }).to_string()), 400, "INVALID_REQUEST").await;
+    let error = rejected(
+        &fx,
+        post().json(json!({ "ids": ids }).to_string()),
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
     assert_eq!(error["target"], "ids[17]");
 }
 
@@ -86,7 +114,16 @@ async fn no_identity_is_401_even_with_an_authorization_header() {
     let anonymous = ApiCall::new("POST", "/api/web/v2/mobileFlashPass").json(body.clone());
     rejected(&fx, anonymous.clone(), 401, "UNAUTHORIZED").await;
     // A plain header is never trusted for identity: only the authorizer's verified claims are.
-    rejected(&fx, anonymous.header("Authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJldmUifQ."), 401, "UNAUTHORIZED").await;
+    rejected(
+        &fx,
+        anonymous.header(
+            "Authorization",
+            "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJldmUifQ.",
+        ),
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
     let no_sub = ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
         .json(body)
         .claims(vec![("scope".into(), "ISSUANCE:ADD".into())]);
@@ -97,7 +134,9 @@ async fn no_identity_is_401_even_with_an_authorization_header() {
 async fn a_missing_permission_is_403_on_every_route() {
     let fx = Fixture::new().await;
     let body = json!({ "ids": [enrollment_id(1)] }).to_string();
-    let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass").json(body).user("alice", "ISSUANCE:VIEW ISSUANCE:REMOVE");
+    let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
+        .json(body)
+        .user("alice", "ISSUANCE:VIEW ISSUANCE:REMOVE");
     let error = rejected(&fx, call, 403, "FORBIDDEN").await;
     assert!(error["message"].as_str().unwrap().contains("ISSUANCE:ADD"));
 
@@ -107,11 +146,19 @@ async fn a_missing_permission_is_403_on_every_route() {
         format!("/api/web/v1/mobileFlashPass/{id}"),
         format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
     ] {
-        let response = call_query(&fx, ApiCall::new("GET", &path).user("alice", "ISSUANCE:ADD ISSUANCE:REMOVE")).await;
+        let response = call_query(
+            &fx,
+            ApiCall::new("GET", &path).user("alice", "ISSUANCE:ADD ISSUANCE:REMOVE"),
+        )
+        .await;
         assert_eq!(response.status(), 403, "{path}");
         let response = call_query(&fx, ApiCall::new("GET", &path)).await;
         assert_eq!(response.status(), 401, "{path}");
     }
-    let cancel = ApiCall::new("DELETE", &format!("/api/web/v1/mobileFlashPass/cancel/{id}")).user("alice", "ISSUANCE:ADD ISSUANCE:VIEW");
+    let cancel = ApiCall::new(
+        "DELETE",
+        &format!("/api/web/v1/mobileFlashPass/cancel/{id}"),
+    )
+    .user("alice", "ISSUANCE:ADD ISSUANCE:VIEW");
     assert_eq!(call_cancel(&fx, cancel).await.status(), 403);
 }

@@ -38,14 +38,28 @@ async fn assert_exact(fx: &Fixture, id: &str) -> Value {
 }
 
 /// Runs the processor with fault-injecting stores around the real ones.
-async fn run_faulty(fx: &Fixture, faults: Arc<Faults>, options: PumpOptions) -> bulkops::testkit::PumpStats {
+async fn run_faulty(
+    fx: &Fixture,
+    faults: Arc<Faults>,
+    options: PumpOptions,
+) -> bulkops::testkit::PumpStats {
     let deps = processor::Deps {
-        jobs: Arc::new(FaultyJobStore { inner: fx.jobs(), faults: faults.clone() }),
-        operations: Operations::new(Arc::new(FaultyRecordStore { inner: fx.records(), faults })),
+        jobs: Arc::new(FaultyJobStore {
+            inner: fx.jobs(),
+            faults: faults.clone(),
+        }),
+        operations: Operations::new(Arc::new(FaultyRecordStore {
+            inner: fx.records(),
+            faults,
+        })),
     };
-    pump(&fx.clients.sqs, &fx.queue_url, &fx.queue_arn, options, |event| {
-        processor::handler(&deps, LambdaEvent::new(event, Context::default()))
-    })
+    pump(
+        &fx.clients.sqs,
+        &fx.queue_url,
+        &fx.queue_arn,
+        options,
+        |event| processor::handler(&deps, LambdaEvent::new(event, Context::default())),
+    )
     .await
 }
 
@@ -53,19 +67,37 @@ async fn run_faulty(fx: &Fixture, faults: Arc<Faults>, options: PumpOptions) -> 
 async fn every_message_delivered_three_times_counts_once() {
     let fx = Fixture::new().await;
     let (id, _) = mixed_job(&fx).await;
-    let stats = run_processor(&fx, PumpOptions { deliveries: 3, ..PumpOptions::default() }).await;
+    let stats = run_processor(
+        &fx,
+        PumpOptions {
+            deliveries: 3,
+            ..PumpOptions::default()
+        },
+    )
+    .await;
     assert_eq!(stats.deliveries, 12, "4 chunks × 3 deliveries");
     assert_exact(&fx, &id).await;
 }
 
 #[tokio::test]
 async fn a_processor_dying_after_any_write_heals_on_redelivery() {
-    for method in ["put_many", "put_chunk_outcomes", "lower_first_failure", "record_chunk", "complete", "start_processing"] {
+    for method in [
+        "put_many",
+        "put_chunk_outcomes",
+        "lower_first_failure",
+        "record_chunk",
+        "complete",
+        "start_processing",
+    ] {
         let fx = Fixture::new().await;
         let (id, _) = mixed_job(&fx).await;
         let faults = Faults::new(&[Fault::AfterWrite { method, times: 1 }]);
         let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
-        assert_eq!(stats.reported_failures.len(), 1, "{method}: one chunk failed once and was redelivered");
+        assert_eq!(
+            stats.reported_failures.len(),
+            1,
+            "{method}: one chunk failed once and was redelivered"
+        );
         assert_exact(&fx, &id).await;
     }
 }
@@ -75,8 +107,14 @@ async fn throttled_reads_and_writes_are_retried_to_exact_counts() {
     let fx = Fixture::new().await;
     let (id, _) = mixed_job(&fx).await;
     let faults = Faults::new(&[
-        Fault::Throttle { method: "get_many", times: 2 },
-        Fault::Throttle { method: "record_chunk", times: 1 },
+        Fault::Throttle {
+            method: "get_many",
+            times: 2,
+        },
+        Fault::Throttle {
+            method: "record_chunk",
+            times: 1,
+        },
     ]);
     let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
     assert_eq!(stats.reported_failures.len(), 3);
@@ -87,23 +125,47 @@ async fn throttled_reads_and_writes_are_retried_to_exact_counts() {
 async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     let fx = Fixture::new().await;
     let (id, _) = mixed_job(&fx).await;
-    let faults = Faults::new(&[Fault::Throttle { method: "record_chunk", times: 1 }]);
+    let faults = Faults::new(&[Fault::Throttle {
+        method: "record_chunk",
+        times: 1,
+    }]);
     let deps = processor::Deps {
-        jobs: Arc::new(FaultyJobStore { inner: fx.jobs(), faults: faults.clone() }),
+        jobs: Arc::new(FaultyJobStore {
+            inner: fx.jobs(),
+            faults: faults.clone(),
+        }),
         operations: Operations::new(fx.records()),
     };
     // One invocation with all three chunks, sequenced so exactly one record fails.
-    let received = fx.clients.sqs.receive_message().queue_url(&fx.queue_url).max_number_of_messages(10).send().await.unwrap();
+    let received = fx
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&fx.queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
     let messages = received.messages.unwrap_or_default();
     assert_eq!(messages.len(), 4);
     let event = bulkops::testkit::sqs_event(&messages, &fx.queue_arn);
-    let response = processor::handler(&deps, LambdaEvent::new(event, Context::default())).await.unwrap();
+    let response = processor::handler(&deps, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
     assert_eq!(response.batch_item_failures.len(), 1);
     let failed = &response.batch_item_failures[0].item_identifier;
-    assert!(messages.iter().any(|m| m.message_id.as_ref() == Some(failed)), "names a real message id");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.message_id.as_ref() == Some(failed)),
+        "names a real message id"
+    );
     assert!(!failed.is_empty());
     let job = get_job(&fx, &id).await;
-    assert_eq!(job["state"], "PROCESSING", "the failed chunk is not counted: {job}");
+    assert_eq!(
+        job["state"], "PROCESSING",
+        "the failed chunk is not counted: {job}"
+    );
     assert!(job["rowsProcessed"].as_u64().unwrap() + job["rowsFailed"].as_u64().unwrap() < 1_100);
 }
 
@@ -113,7 +175,11 @@ async fn a_poison_chunk_is_dead_lettered_and_its_rows_fail_with_a_reason() {
     let (id, _) = mixed_job(&fx).await;
     let faults = Faults::new(&[Fault::PoisonChunk { chunk: 1 }]);
     let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
-    assert_eq!(stats.reported_failures.len(), 3, "received maxReceiveCount = 3 times, then dead-lettered");
+    assert_eq!(
+        stats.reported_failures.len(),
+        3,
+        "received maxReceiveCount = 3 times, then dead-lettered"
+    );
     assert_eq!(fx.queue_depth(&fx.queue_url).await, 0);
     assert_eq!(fx.queue_depth(&fx.dlq_url).await, 1);
     assert_eq!(get_job(&fx, &id).await["state"], "PROCESSING");
@@ -125,14 +191,35 @@ async fn a_poison_chunk_is_dead_lettered_and_its_rows_fail_with_a_reason() {
     assert_eq!(job["state"], "COMPLETED", "{job}");
     let log = get_logs(&fx, &id).await;
     assert_eq!(log.len(), 1_100);
-    let dead_rows: Vec<&Value> = log.iter().filter(|r| r["errorCode"] == "PROCESSING_FAILED").collect();
+    let dead_rows: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["errorCode"] == "PROCESSING_FAILED")
+        .collect();
     assert!(!dead_rows.is_empty());
-    assert!(dead_rows.iter().all(|r| r["errorMessage"].as_str().unwrap().contains("dead-lettered")));
+    assert!(dead_rows.iter().all(|r| r["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("dead-lettered")));
     let first_dead = dead_rows[0]["row"].as_u64().unwrap();
-    assert_eq!(job["firstFailedRow"].as_u64().unwrap(), first_dead, "chunk 1 starts before the unknown ids");
-    assert_eq!(job["rowsFailed"].as_u64().unwrap() + job["rowsProcessed"].as_u64().unwrap(), 1_100);
-    assert!(dead_rows.iter().all(|r| r["row"].as_u64().unwrap() <= 1_000), "chunk 1 holds known enrollments");
-    assert_eq!(job["rowsFailed"].as_u64().unwrap(), 100 + dead_rows.len() as u64);
+    assert_eq!(
+        job["firstFailedRow"].as_u64().unwrap(),
+        first_dead,
+        "chunk 1 starts before the unknown ids"
+    );
+    assert_eq!(
+        job["rowsFailed"].as_u64().unwrap() + job["rowsProcessed"].as_u64().unwrap(),
+        1_100
+    );
+    assert!(
+        dead_rows
+            .iter()
+            .all(|r| r["row"].as_u64().unwrap() <= 1_000),
+        "chunk 1 holds known enrollments"
+    );
+    assert_eq!(
+        job["rowsFailed"].as_u64().unwrap(),
+        100 + dead_rows.len() as u64
+    );
     // The poison strikes after the passes were written (at the chunk's outcome write): the
     // passes exist once each, never twice, though their rows are reported failed.
     assert_eq!(passes(&fx).await.len(), 1_000);
@@ -143,14 +230,34 @@ async fn a_queue_that_refuses_work_fails_the_job_with_503() {
     let fx = Fixture::new().await;
     let ids = load(&fx, 0..3).await;
     let missing_queue = fx.queue_url.replace("bulkops-", "missing-");
-    let deps = submit::Deps { jobs: fx.jobs(), queue: fx.clients.chunk_queue(&missing_queue) };
-    let response = submit::handler(&deps, submit_call(&ids).request()).await.unwrap();
+    let deps = submit::Deps {
+        jobs: fx.jobs(),
+        queue: fx.clients.chunk_queue(&missing_queue),
+    };
+    let response = submit::handler(&deps, submit_call(&ids).request())
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
     let body = body_json(&response);
     assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
-    let id = body["message"].as_str().unwrap().split_whitespace().nth(3).unwrap().to_owned();
+    let id = body["message"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .to_owned();
     let job = get_job(&fx, &id).await;
     assert_eq!(job["state"], "FAILED");
-    assert!(job["errorMessage"].as_str().unwrap().starts_with("The job could not be queued"), "{job}");
-    assert_eq!(job["rowsSkipped"], 3, "every row is accounted for as never run");
+    assert!(
+        job["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("The job could not be queued"),
+        "{job}"
+    );
+    assert_eq!(
+        job["rowsSkipped"], 3,
+        "every row is accounted for as never run"
+    );
 }

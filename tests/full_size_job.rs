@@ -12,11 +12,24 @@ use common::*;
 async fn a_full_200_kb_request_completes_with_exact_counts_and_every_row_logged() {
     let fx = Fixture::new().await;
     let scenario = full_size_scenario(&fx, 0).await;
-    assert!(scenario.body.len() <= MAX_BODY && scenario.body.len() > MAX_BODY - 200, "{}", scenario.body.len());
-    assert!((1_400..=1_600).contains(&scenario.ids.len()), "{} ids", scenario.ids.len());
-    assert!(scenario.ids.iter().all(|id| (120..=140).contains(&id.len())));
+    assert!(
+        scenario.body.len() <= MAX_BODY && scenario.body.len() > MAX_BODY - 200,
+        "{}",
+        scenario.body.len()
+    );
+    assert!(
+        (1_400..=1_600).contains(&scenario.ids.len()),
+        "{} ids",
+        scenario.ids.len()
+    );
+    assert!(scenario
+        .ids
+        .iter()
+        .all(|id| (120..=140).contains(&id.len())));
 
-    let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass").json(scenario.body.clone()).user("alice", ALL_PERMISSIONS);
+    let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
+        .json(scenario.body.clone())
+        .user("alice", ALL_PERMISSIONS);
     let response = call_submit(&fx, call).await;
     assert_eq!(response.status(), 200, "{}", body_json(&response));
     let id = body_json(&response)["id"].as_str().unwrap().to_owned();
@@ -30,7 +43,13 @@ async fn a_full_200_kb_request_completes_with_exact_counts_and_every_row_logged(
     assert_eq!(job["rowsProcessed"], scenario.succeeded(), "{job}");
     assert_eq!(job["rowsFailed"], scenario.failed(), "{job}");
     assert_eq!(job["firstFailedRow"], scenario.first_failed_row().unwrap());
-    assert!(job["errorMessage"].as_str().unwrap().starts_with("No enrollment matches"), "{job}");
+    assert!(
+        job["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("No enrollment matches"),
+        "{job}"
+    );
 
     let log = get_logs(&fx, &id).await;
     assert_eq!(log.len(), scenario.ids.len(), "every row logged");
@@ -46,5 +65,9 @@ async fn a_full_200_kb_request_completes_with_exact_counts_and_every_row_logged(
             }
         }
     }
-    assert_eq!(passes(&fx).await.len(), scenario.succeeded(), "one pass per succeeded row");
+    assert_eq!(
+        passes(&fx).await.len(),
+        scenario.succeeded(),
+        "one pass per succeeded row"
+    );
 }

@@ -30,13 +30,28 @@ async fn a_small_job_runs_to_completion_with_exact_counts_and_log() {
     assert_eq!(job["rowsProcessed"], 3);
     assert_eq!(job["rowsFailed"], 3);
     assert_eq!(job["firstFailedRow"], 4);
-    assert!(job["errorMessage"].as_str().unwrap().starts_with("No enrollment matches"), "{job}");
+    assert!(
+        job["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("No enrollment matches"),
+        "{job}"
+    );
     assert!(job["processingStartTime"].is_string());
     assert!(job["processingEndTime"].is_string());
     assert!(job["processingTime"].as_i64().unwrap() >= 0);
 
     let log = get_logs(&fx, &id).await;
-    let codes: Vec<_> = log.iter().map(|r| (r["row"].as_u64().unwrap(), r["outcome"].clone(), r["errorCode"].clone())).collect();
+    let codes: Vec<_> = log
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["outcome"].clone(),
+                r["errorCode"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         codes,
         vec![
@@ -48,9 +63,15 @@ async fn a_small_job_runs_to_completion_with_exact_counts_and_log() {
             (6, json!("FAILED"), json!("INVALID_ENROLLMENT_ID")),
         ]
     );
-    assert_eq!(log[4]["errorMessage"].as_str().unwrap().contains("row 1"), true);
+    assert_eq!(
+        log[4]["errorMessage"].as_str().unwrap().contains("row 1"),
+        true
+    );
     assert_eq!(log[0]["id"], json!(ids[0]));
-    assert!(!log.iter().any(|r| r.to_string().contains("claimToken")), "claim tokens never reach the log");
+    assert!(
+        !log.iter().any(|r| r.to_string().contains("claimToken")),
+        "claim tokens never reach the log"
+    );
     assert_eq!(passes(&fx).await.len(), 3, "one pass per found enrollment");
 }
 
@@ -61,10 +82,19 @@ async fn list_returns_jobs_newest_first() {
     let first = submit_ids(&fx, &ids).await["id"].clone();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let second = submit_ids(&fx, &ids).await["id"].clone();
-    let response = call_query(&fx, ApiCall::new("GET", "/api/web/v1/mobileFlashPass").user("carol", "ISSUANCE:VIEW")).await;
+    let response = call_query(
+        &fx,
+        ApiCall::new("GET", "/api/web/v1/mobileFlashPass").user("carol", "ISSUANCE:VIEW"),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let list = body_json(&response);
-    let listed: Vec<_> = list.as_array().unwrap().iter().map(|j| j["id"].clone()).collect();
+    let listed: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].clone())
+        .collect();
     assert_eq!(listed, vec![second, first]);
 }
 
@@ -72,8 +102,17 @@ async fn list_returns_jobs_newest_first() {
 async fn cancel_skips_unprocessed_chunks_and_a_terminal_job_is_not_changed() {
     let fx = Fixture::new().await;
     let ids = load(&fx, 0..2).await;
-    let id = submit_ids(&fx, &ids).await["id"].as_str().unwrap().to_owned();
-    let cancel_call = || ApiCall::new("DELETE", &format!("/api/web/v1/mobileFlashPass/cancel/{id}")).user("alice", "ISSUANCE:REMOVE");
+    let id = submit_ids(&fx, &ids).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel_call = || {
+        ApiCall::new(
+            "DELETE",
+            &format!("/api/web/v1/mobileFlashPass/cancel/{id}"),
+        )
+        .user("alice", "ISSUANCE:REMOVE")
+    };
     let response = call_cancel(&fx, cancel_call()).await;
     assert_eq!(response.status(), 200);
     assert!(response.body().is_empty());
@@ -82,7 +121,10 @@ async fn cancel_skips_unprocessed_chunks_and_a_terminal_job_is_not_changed() {
     let job = get_job(&fx, &id).await;
     assert_eq!(job["state"], "CANCELLED");
     assert_eq!(job["rowsProcessed"], 0);
-    assert_eq!(job["rowsSkipped"], 2, "the chunk was acknowledged, not run: {job}");
+    assert_eq!(
+        job["rowsSkipped"], 2,
+        "the chunk was acknowledged, not run: {job}"
+    );
     assert!(passes(&fx).await.is_empty());
 
     let again = call_cancel(&fx, cancel_call()).await;
@@ -90,9 +132,16 @@ async fn cancel_skips_unprocessed_chunks_and_a_terminal_job_is_not_changed() {
     assert_eq!(body_json(&again)["code"], "CONFLICT");
 
     // A completed job cannot be cancelled either.
-    let done = submit_ids(&fx, &ids).await["id"].as_str().unwrap().to_owned();
+    let done = submit_ids(&fx, &ids).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     run_processor(&fx, PumpOptions::default()).await;
-    let call = ApiCall::new("DELETE", &format!("/api/web/v1/mobileFlashPass/cancel/{done}")).user("alice", "ISSUANCE:REMOVE");
+    let call = ApiCall::new(
+        "DELETE",
+        &format!("/api/web/v1/mobileFlashPass/cancel/{done}"),
+    )
+    .user("alice", "ISSUANCE:REMOVE");
     assert_eq!(call_cancel(&fx, call).await.status(), 409);
     assert_eq!(get_job(&fx, &done).await["state"], "COMPLETED");
 }
@@ -106,10 +155,18 @@ async fn unknown_jobs_are_404_on_every_route() {
         format!("/api/web/v2/mobileFlashPass/download/logs/{unknown}"),
         "/api/web/v1/mobileFlashPass/not-a-uuid".to_owned(),
     ] {
-        let response = call_query(&fx, ApiCall::new("GET", &path).user("alice", ALL_PERMISSIONS)).await;
+        let response = call_query(
+            &fx,
+            ApiCall::new("GET", &path).user("alice", ALL_PERMISSIONS),
+        )
+        .await;
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(body_json(&response)["code"], "NOT_FOUND");
     }
-    let call = ApiCall::new("DELETE", &format!("/api/web/v1/mobileFlashPass/cancel/{unknown}")).user("alice", ALL_PERMISSIONS);
+    let call = ApiCall::new(
+        "DELETE",
+        &format!("/api/web/v1/mobileFlashPass/cancel/{unknown}"),
+    )
+    .user("alice", ALL_PERMISSIONS);
     assert_eq!(call_cancel(&fx, call).await.status(), 404);
 }

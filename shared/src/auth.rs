@@ -29,19 +29,27 @@ impl Identity {
     /// The verified identity of the request, or 401 when there is none.
     pub fn from_request(request: &Request) -> Result<Self, ApiError> {
         let claims = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(context)) => {
-                context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
-            }
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
             _ => None,
         };
         let claims = claims.ok_or(ApiError::Unauthorized)?;
-        let subject = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty());
+        let subject = claims
+            .get("sub")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty());
         let subject = subject.ok_or(ApiError::Unauthorized)?.to_owned();
         let permissions = claims
             .get("scope")
             .map(|scope| scope.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
-        Ok(Self { subject, permissions })
+        Ok(Self {
+            subject,
+            permissions,
+        })
     }
 
     /// 403 unless the caller holds `permission`.

@@ -20,7 +20,10 @@ pub struct MissingSetting(pub &'static str);
 
 /// Reads a required environment variable; functions call this at cold start and fail fast.
 pub fn required_env(name: &'static str) -> Result<String, MissingSetting> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(MissingSetting(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(MissingSetting(name))
 }
 
 /// SDK configuration from the standard environment and credential chain.
@@ -82,25 +85,44 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> Self {
-        Self { dynamodb: aws_sdk_dynamodb::Client::new(config), sqs: aws_sdk_sqs::Client::new(config) }
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+        }
     }
 
     /// Clients that count every API call into `counter`.
     pub fn counted(config: &SdkConfig, counter: &CallCounter) -> Self {
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config).interceptor(counter.clone()).build();
-        let sqs = aws_sdk_sqs::config::Builder::from(config).interceptor(counter.clone()).build();
-        Self { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(config)
+            .interceptor(counter.clone())
+            .build();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+        }
     }
 
     pub fn job_store(&self, table: &str) -> std::sync::Arc<dyn crate::store::JobStore> {
-        std::sync::Arc::new(crate::store::dynamo::DynamoJobStore::new(self.dynamodb.clone(), table))
+        std::sync::Arc::new(crate::store::dynamo::DynamoJobStore::new(
+            self.dynamodb.clone(),
+            table,
+        ))
     }
 
     pub fn record_store(&self, table: &str) -> std::sync::Arc<dyn crate::store::RecordStore> {
-        std::sync::Arc::new(crate::store::dynamo::DynamoRecordStore::new(self.dynamodb.clone(), table))
+        std::sync::Arc::new(crate::store::dynamo::DynamoRecordStore::new(
+            self.dynamodb.clone(),
+            table,
+        ))
     }
 
     pub fn chunk_queue(&self, queue_url: &str) -> std::sync::Arc<dyn crate::queue::ChunkQueue> {
-        std::sync::Arc::new(crate::queue::sqs::SqsChunkQueue::new(self.sqs.clone(), queue_url))
+        std::sync::Arc::new(crate::queue::sqs::SqsChunkQueue::new(
+            self.sqs.clone(),
+            queue_url,
+        ))
     }
 }

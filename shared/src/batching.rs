@@ -13,7 +13,11 @@ pub const MAX_IDLE_ROUNDS: u32 = 8;
 /// Runs `call` over `items` in batches of at most `max_batch`. `call` returns the outputs it
 /// produced and the items it left unprocessed; those go back into the queue. Returns every
 /// output.
-pub async fn drain<T, O, F, Fut>(items: Vec<T>, max_batch: usize, mut call: F) -> Result<Vec<O>, StoreError>
+pub async fn drain<T, O, F, Fut>(
+    items: Vec<T>,
+    max_batch: usize,
+    mut call: F,
+) -> Result<Vec<O>, StoreError>
 where
     F: FnMut(Vec<T>) -> Fut,
     Fut: Future<Output = Result<(Vec<O>, Vec<T>), StoreError>>,
@@ -31,7 +35,11 @@ where
             idle_rounds = 0;
             continue;
         }
-        idle_rounds = if unprocessed.len() == sent { idle_rounds + 1 } else { 0 };
+        idle_rounds = if unprocessed.len() == sent {
+            idle_rounds + 1
+        } else {
+            0
+        };
         if idle_rounds >= MAX_IDLE_ROUNDS {
             return Err(StoreError::Throttled(format!(
                 "{} items still unprocessed after {MAX_IDLE_ROUNDS} rounds",
@@ -64,7 +72,8 @@ mod tests {
             calls.lock().unwrap().push(batch.clone());
             async move {
                 // Every batch leaves its odd items unprocessed the first time they are seen.
-                let (odd, even): (Vec<u32>, Vec<u32>) = batch.into_iter().partition(|i| i % 2 == 1 && *i < 1000);
+                let (odd, even): (Vec<u32>, Vec<u32>) =
+                    batch.into_iter().partition(|i| i % 2 == 1 && *i < 1000);
                 let retried: Vec<u32> = odd.iter().map(|i| i + 1000).collect();
                 Ok((even, retried))
             }
@@ -73,20 +82,29 @@ mod tests {
         .unwrap();
         let mut seen: Vec<u32> = out.iter().map(|i| i % 1000).collect();
         seen.sort_unstable();
-        assert_eq!(seen, (0..60).collect::<Vec<_>>(), "every item done exactly once");
+        assert_eq!(
+            seen,
+            (0..60).collect::<Vec<_>>(),
+            "every item done exactly once"
+        );
         assert!(calls.lock().unwrap().iter().all(|b| b.len() <= 25));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_store_that_never_progresses_is_reported_as_throttled() {
-        let result = drain(vec![1, 2, 3], 25, |batch| async move { Ok::<(Vec<()>, _), _>((vec![], batch)) }).await;
+        let result = drain(vec![1, 2, 3], 25, |batch| async move {
+            Ok::<(Vec<()>, _), _>((vec![], batch))
+        })
+        .await;
         assert!(matches!(result, Err(StoreError::Throttled(_))));
     }
 
     #[tokio::test]
     async fn errors_stop_the_drain() {
-        let result: Result<Vec<()>, _> =
-            drain(vec![1], 25, |_| async { Err(StoreError::Backend("down".into())) }).await;
+        let result: Result<Vec<()>, _> = drain(vec![1], 25, |_| async {
+            Err(StoreError::Backend("down".into()))
+        })
+        .await;
         assert!(matches!(result, Err(StoreError::Backend(_))));
     }
 }

@@ -65,7 +65,8 @@ impl EnrollmentRef {
     /// Decodes and validates an enrollment id.
     pub fn from_id(id: &str) -> Result<Self, InvalidEnrollment> {
         let bytes = decode_base64(id).ok_or(InvalidEnrollment::NotBase64)?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| InvalidEnrollment::NotJson)?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|_| InvalidEnrollment::NotJson)?;
         let object = value.as_object().ok_or(InvalidEnrollment::NotJson)?;
         let workflow_id = object
             .get("workflowId")
@@ -89,17 +90,26 @@ impl EnrollmentRef {
             }
             where_clause.insert(key.clone(), value);
         }
-        Ok(Self { workflow_id, where_clause })
+        Ok(Self {
+            workflow_id,
+            where_clause,
+        })
     }
 
     /// The id in the real product's form: unpadded base64url of the JSON reference.
     pub fn to_id(&self) -> String {
-        encode_id(&serde_json::json!({ "workflowId": self.workflow_id, "whereClause": self.where_clause }))
+        encode_id(
+            &serde_json::json!({ "workflowId": self.workflow_id, "whereClause": self.where_clause }),
+        )
     }
 
     /// Canonical storage key of this enrollment, the same for every encoding of the reference.
     pub fn key(&self) -> String {
-        let clause: Vec<String> = self.where_clause.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let clause: Vec<String> = self
+            .where_clause
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!("ENROLLMENT#{}#{}", self.workflow_id, clause.join("&"))
     }
 }
@@ -109,8 +119,7 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
-    const SEED_JSON: &str =
-        r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{"QUICKSTARTPRIMARYKEY":"14"}}"#;
+    const SEED_JSON: &str = r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{"QUICKSTARTPRIMARYKEY":"14"}}"#;
 
     #[test]
     fn decodes_every_base64_form() {
@@ -143,13 +152,18 @@ mod tests {
     #[test]
     fn classifies_invalid_references() {
         let enc = |s: &str| URL_SAFE_NO_PAD.encode(s);
-        assert_eq!(EnrollmentRef::from_id(&enc("hello")), Err(InvalidEnrollment::NotJson));
+        assert_eq!(
+            EnrollmentRef::from_id(&enc("hello")),
+            Err(InvalidEnrollment::NotJson)
+        );
         assert_eq!(
             EnrollmentRef::from_id(&enc(r#"{"workflowId":"x","whereClause":{"K":"1"}}"#)),
             Err(InvalidEnrollment::BadWorkflowId)
         );
         assert_eq!(
-            EnrollmentRef::from_id(&enc(r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{}}"#)),
+            EnrollmentRef::from_id(&enc(
+                r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{}}"#
+            )),
             Err(InvalidEnrollment::BadWhereClause)
         );
     }
@@ -172,7 +186,9 @@ pub(crate) mod tests_support {
 
     /// A real-format id for primary key `value` in a fixed workflow.
     pub fn id(value: &str) -> String {
-        let json = format!(r#"{{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{{"QUICKSTARTPRIMARYKEY":"{value}"}}}}"#);
+        let json = format!(
+            r#"{{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{{"QUICKSTARTPRIMARYKEY":"{value}"}}}}"#
+        );
         URL_SAFE_NO_PAD.encode(json)
     }
 }

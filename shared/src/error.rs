@@ -40,7 +40,10 @@ pub enum EngineError {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    BadRequest { message: String, target: Option<String> },
+    BadRequest {
+        message: String,
+        target: Option<String>,
+    },
     #[error("missing or invalid identity")]
     Unauthorized,
     #[error("the caller lacks the {0} permission")]
@@ -69,7 +72,10 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>, target: impl Into<Option<String>>) -> Self {
-        Self::BadRequest { message: message.into(), target: target.into() }
+        Self::BadRequest {
+            message: message.into(),
+            target: target.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -112,7 +118,11 @@ impl ApiError {
             Self::BadRequest { target, .. } => target.as_deref(),
             _ => None,
         };
-        let body = ErrorBody { code: self.code(), message: self.to_string(), target };
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+            target,
+        };
         json_response(self.status(), &body)
     }
 }
@@ -122,9 +132,10 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -138,7 +149,8 @@ mod tests {
 
     #[test]
     fn bad_request_names_its_target() {
-        let r = ApiError::bad_request("ids[3] is not valid base64", Some("ids[3]".to_owned())).into_response();
+        let r = ApiError::bad_request("ids[3] is not valid base64", Some("ids[3]".to_owned()))
+            .into_response();
         assert_eq!(r.status(), 400);
         assert_eq!(
             body_json(&r),

@@ -216,10 +216,22 @@ pub struct RowOutcome {
 
 impl RowOutcome {
     pub fn succeeded(row: u32, item: Map<String, Value>, result: Option<Value>) -> Self {
-        Self { row, item, outcome: Outcome::Succeeded, error_code: None, error_message: None, result }
+        Self {
+            row,
+            item,
+            outcome: Outcome::Succeeded,
+            error_code: None,
+            error_message: None,
+            result,
+        }
     }
 
-    pub fn failed(row: u32, item: Map<String, Value>, code: &str, message: impl Into<String>) -> Self {
+    pub fn failed(
+        row: u32,
+        item: Map<String, Value>,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             row,
             item,
@@ -246,7 +258,11 @@ pub struct ChunkCounts {
 impl ChunkCounts {
     pub fn of(outcomes: &[RowOutcome]) -> Self {
         let failed = outcomes.iter().filter(|o| o.is_failed()).count() as u32;
-        Self { succeeded: outcomes.len() as u32 - failed, failed, skipped: 0 }
+        Self {
+            succeeded: outcomes.len() as u32 - failed,
+            failed,
+            skipped: 0,
+        }
     }
 }
 
@@ -257,7 +273,13 @@ mod tests {
 
     #[test]
     fn bulk_operation_uses_contract_field_names() {
-        let mut job = Job::new("j1".into(), JobType::SendMfp, "alice".into(), 3, 1_550_582_127_000);
+        let mut job = Job::new(
+            "j1".into(),
+            JobType::SendMfp,
+            "alice".into(),
+            3,
+            1_550_582_127_000,
+        );
         job.state = JobState::Completed;
         job.processing_start_ms = Some(1_550_582_128_000);
         job.processing_end_ms = Some(1_550_582_128_250);
@@ -296,6 +318,13 @@ mod tests {
     fn counts_split_success_and_failure() {
         let ok = RowOutcome::succeeded(1, Map::new(), None);
         let bad = RowOutcome::failed(2, Map::new(), "X", "x");
-        assert_eq!(ChunkCounts::of(&[ok, bad]), ChunkCounts { succeeded: 1, failed: 1, skipped: 0 });
+        assert_eq!(
+            ChunkCounts::of(&[ok, bad]),
+            ChunkCounts {
+                succeeded: 1,
+                failed: 1,
+                skipped: 0
+            }
+        );
     }
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use bulkops_shared::aws::{AwsClients, CallCounter};
@@ -29,20 +29,35 @@ pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
 }
 
 fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("attribute definition")
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .expect("attribute definition")
 }
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key schema")
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key schema")
 }
 
 /// Creates the service table (same schema as template.yaml).
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), aws_sdk_dynamodb::Error> {
     let index = GlobalSecondaryIndex::builder()
         .index_name(JOBS_INDEX)
         .key_schema(key("gsi1pk", KeyType::Hash))
         .key_schema(key("gsi1sk", KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .expect("index");
     client
@@ -66,7 +81,13 @@ pub async fn create_queues(
     client: &aws_sdk_sqs::Client,
     name: &str,
 ) -> Result<(String, String, String, String), aws_sdk_sqs::Error> {
-    let dlq_url = client.create_queue().queue_name(format!("{name}-dlq")).send().await?.queue_url.unwrap_or_default();
+    let dlq_url = client
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await?
+        .queue_url
+        .unwrap_or_default();
     let dlq_arn = queue_arn(client, &dlq_url).await?;
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string() });
     let queue_url = client
@@ -84,8 +105,16 @@ pub async fn create_queues(
 }
 
 async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, aws_sdk_sqs::Error> {
-    let out = client.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await?;
-    Ok(out.attributes.and_then(|mut a| a.remove(&QueueAttributeName::QueueArn)).unwrap_or_default())
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    Ok(out
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .unwrap_or_default())
 }
 
 /// A fresh table, queue and dead-letter queue on the emulator, with counted clients.
@@ -120,7 +149,15 @@ impl Fixture {
             .await
             .unwrap_or_else(|e| panic!("cannot create queues on the emulator at {endpoint}: {e}"));
         counter.reset();
-        Self { clients, counter, table: name, queue_url, queue_arn, dlq_url, dlq_arn }
+        Self {
+            clients,
+            counter,
+            table: name,
+            queue_url,
+            queue_arn,
+            dlq_url,
+            dlq_arn,
+        }
     }
 
     pub fn jobs(&self) -> Arc<dyn JobStore> {
@@ -136,7 +173,10 @@ impl Fixture {
     }
 
     pub fn submit_deps(&self) -> submit::Deps {
-        submit::Deps { jobs: self.jobs(), queue: self.queue() }
+        submit::Deps {
+            jobs: self.jobs(),
+            queue: self.queue(),
+        }
     }
 
     pub fn query_deps(&self) -> query::Deps {
@@ -148,15 +188,23 @@ impl Fixture {
     }
 
     pub fn processor_deps(&self) -> processor::Deps {
-        processor::Deps { jobs: self.jobs(), operations: Operations::new(self.records()) }
+        processor::Deps {
+            jobs: self.jobs(),
+            operations: Operations::new(self.records()),
+        }
     }
 
     pub fn dead_letter_deps(&self) -> dead_letter::Deps {
-        dead_letter::Deps { jobs: self.jobs(), operations: Operations::new(self.records()) }
+        dead_letter::Deps {
+            jobs: self.jobs(),
+            operations: Operations::new(self.records()),
+        }
     }
 
     /// Every item in the table (for assertions about what was or was not written).
-    pub async fn scan_all(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn scan_all(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -190,9 +238,17 @@ impl Fixture {
             .await
             .expect("queue attributes");
         let attrs = out.attributes.unwrap_or_default();
-        [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
-            .iter()
-            .map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
-            .sum()
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|k| {
+            attrs
+                .get(k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
     }
 }

@@ -45,7 +45,10 @@ impl ApiCall {
 
     /// Caller `sub` with a space-separated `scope`.
     pub fn user(mut self, sub: &str, scope: &str) -> Self {
-        self.claims = Some(vec![("sub".into(), sub.into()), ("scope".into(), scope.into())]);
+        self.claims = Some(vec![
+            ("sub".into(), sub.into()),
+            ("scope".into(), scope.into()),
+        ]);
         self
     }
 
@@ -80,7 +83,8 @@ impl ApiCall {
         }
         match &self.claims {
             Some(claims) => {
-                let map: serde_json::Map<String, Value> = claims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                let map: serde_json::Map<String, Value> =
+                    claims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
                 event["requestContext"]["authorizer"]["jwt"]["claims"] = Value::Object(map);
             }
             None => {

@@ -20,7 +20,11 @@ pub struct PumpOptions {
 
 impl Default for PumpOptions {
     fn default() -> Self {
-        Self { batch_size: 10, deliveries: 1, max_rounds: 10_000 }
+        Self {
+            batch_size: 10,
+            deliveries: 1,
+            max_rounds: 10_000,
+        }
     }
 }
 
@@ -68,11 +72,18 @@ where
         stats.invocations += 1;
         stats.deliveries += messages.len();
         let failed: HashSet<String> = match handler(sqs_event(&messages, queue_arn)).await {
-            Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
             Err(error) => {
                 eprintln!("handler error (whole batch retried): {error}");
                 stats.invocation_errors += 1;
-                messages.iter().filter_map(|m| m.message_id.clone()).collect()
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id.clone())
+                    .collect()
             }
         };
         stats.reported_failures.extend(failed.iter().cloned());
@@ -94,9 +105,17 @@ where
                     .await
                     .expect("ChangeMessageVisibility");
             } else {
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("DeleteMessage");
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
             }
         }
     }
-    panic!("queue {queue_url} was not drained after {} rounds", options.max_rounds);
+    panic!(
+        "queue {queue_url} was not drained after {} rounds",
+        options.max_rounds
+    );
 }

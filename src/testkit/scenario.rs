@@ -49,7 +49,10 @@ impl Scenario {
         self.expected.len() - self.succeeded()
     }
     pub fn first_failed_row(&self) -> Option<usize> {
-        self.expected.iter().position(Option::is_some).map(|i| i + 1)
+        self.expected
+            .iter()
+            .position(Option::is_some)
+            .map(|i| i + 1)
     }
 }
 
@@ -64,8 +67,14 @@ pub async fn full_size_scenario(fx: &Fixture, first: usize) -> Scenario {
     loop {
         let i = ids.len();
         let (id, outcome) = match i % 20 {
-            7 => (enrollment_id(9_000_000 + i), Some(codes::ENROLLMENT_NOT_FOUND)),
-            13 => (malformed_enrollment_id(i), Some(codes::INVALID_ENROLLMENT_ID)),
+            7 => (
+                enrollment_id(9_000_000 + i),
+                Some(codes::ENROLLMENT_NOT_FOUND),
+            ),
+            13 => (
+                malformed_enrollment_id(i),
+                Some(codes::INVALID_ENROLLMENT_ID),
+            ),
             17 => (ids[i - 10].clone(), Some(codes::DUPLICATE_ROW)),
             _ => {
                 loaded.push(enrollment(next));
@@ -84,7 +93,13 @@ pub async fn full_size_scenario(fx: &Fixture, first: usize) -> Scenario {
             break;
         }
     }
-    load_enrollments(&fx.records(), loaded).await.expect("load enrollments");
+    load_enrollments(&fx.records(), loaded)
+        .await
+        .expect("load enrollments");
     let body = json!({ "ids": ids }).to_string();
-    Scenario { ids, expected, body }
+    Scenario {
+        ids,
+        expected,
+        body,
+    }
 }

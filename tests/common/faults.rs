@@ -94,19 +94,50 @@ impl JobStore for FaultyJobStore {
         self.inner.list_jobs(job_type, limit).await
     }
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        faulty!(self, "start_processing", self.inner.start_processing(id, now_ms))
+        faulty!(
+            self,
+            "start_processing",
+            self.inner.start_processing(id, now_ms)
+        )
     }
-    async fn put_chunk_outcomes(&self, id: &str, chunk: u32, outcomes: &[RowOutcome]) -> Result<(), StoreError> {
+    async fn put_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<(), StoreError> {
         if self.faults.poisoned(chunk) {
             return Err(StoreError::Backend(format!("poison chunk {chunk}")));
         }
-        faulty!(self, "put_chunk_outcomes", self.inner.put_chunk_outcomes(id, chunk, outcomes))
+        faulty!(
+            self,
+            "put_chunk_outcomes",
+            self.inner.put_chunk_outcomes(id, chunk, outcomes)
+        )
     }
-    async fn lower_first_failure(&self, id: &str, row: u32, message: &str) -> Result<(), StoreError> {
-        faulty!(self, "lower_first_failure", self.inner.lower_first_failure(id, row, message))
+    async fn lower_first_failure(
+        &self,
+        id: &str,
+        row: u32,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        faulty!(
+            self,
+            "lower_first_failure",
+            self.inner.lower_first_failure(id, row, message)
+        )
     }
-    async fn record_chunk(&self, id: &str, chunk: u32, counts: ChunkCounts) -> Result<Option<Recorded>, StoreError> {
-        faulty!(self, "record_chunk", self.inner.record_chunk(id, chunk, counts))
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        counts: ChunkCounts,
+    ) -> Result<Option<Recorded>, StoreError> {
+        faulty!(
+            self,
+            "record_chunk",
+            self.inner.record_chunk(id, chunk, counts)
+        )
     }
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         faulty!(self, "complete", self.inner.complete(id, now_ms))
@@ -114,7 +145,14 @@ impl JobStore for FaultyJobStore {
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
         self.inner.cancel(id, now_ms).await
     }
-    async fn fail(&self, id: &str, message: &str, unsent: &[u32], rows: u32, now_ms: i64) -> Result<(), StoreError> {
+    async fn fail(
+        &self,
+        id: &str,
+        message: &str,
+        unsent: &[u32],
+        rows: u32,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.inner.fail(id, message, unsent, rows, now_ms).await
     }
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {

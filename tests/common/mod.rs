@@ -3,7 +3,6 @@
 
 pub mod faults;
 
-
 use bulkops::reference::load_enrollments;
 #[allow(unused_imports)]
 pub use bulkops::testkit::scenario::{enrollment, enrollment_id, malformed_enrollment_id};
@@ -15,29 +14,42 @@ use serde_json::{json, Value};
 pub const ALL_PERMISSIONS: &str = "ISSUANCE:ADD ISSUANCE:VIEW ISSUANCE:REMOVE";
 /// Loads enrollments `range` and returns their ids.
 pub async fn load(fx: &Fixture, range: std::ops::Range<usize>) -> Vec<String> {
-    load_enrollments(&fx.records(), range.map(enrollment).collect()).await.expect("load enrollments")
+    load_enrollments(&fx.records(), range.map(enrollment).collect())
+        .await
+        .expect("load enrollments")
 }
 
 pub fn body_json(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).unwrap_or_else(|e| {
-        panic!("response body is not JSON ({e}): {:?}", String::from_utf8_lossy(response.body().as_ref()))
+        panic!(
+            "response body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(response.body().as_ref())
+        )
     })
 }
 
 pub async fn call_submit(fx: &Fixture, call: ApiCall) -> Response<Body> {
-    submit::handler(&fx.submit_deps(), call.request()).await.expect("submit handler returned Err")
+    submit::handler(&fx.submit_deps(), call.request())
+        .await
+        .expect("submit handler returned Err")
 }
 
 pub async fn call_query(fx: &Fixture, call: ApiCall) -> Response<Body> {
-    query::handler(&fx.query_deps(), call.request()).await.expect("query handler returned Err")
+    query::handler(&fx.query_deps(), call.request())
+        .await
+        .expect("query handler returned Err")
 }
 
 pub async fn call_cancel(fx: &Fixture, call: ApiCall) -> Response<Body> {
-    cancel::handler(&fx.cancel_deps(), call.request()).await.expect("cancel handler returned Err")
+    cancel::handler(&fx.cancel_deps(), call.request())
+        .await
+        .expect("cancel handler returned Err")
 }
 
 pub fn submit_call(ids: &[String]) -> ApiCall {
-    ApiCall::new("POST", "/api/web/v2/mobileFlashPass").json(json!({ "ids": ids }).to_string()).user("alice", ALL_PERMISSIONS)
+    ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
+        .json(json!({ "ids": ids }).to_string())
+        .user("alice", ALL_PERMISSIONS)
 }
 
 /// Submits `ids` as alice and returns the BulkOperation (asserting 200).
@@ -48,36 +60,55 @@ pub async fn submit_ids(fx: &Fixture, ids: &[String]) -> Value {
 }
 
 pub async fn get_job(fx: &Fixture, id: &str) -> Value {
-    let call = ApiCall::new("GET", &format!("/api/web/v1/mobileFlashPass/{id}")).user("alice", ALL_PERMISSIONS);
+    let call = ApiCall::new("GET", &format!("/api/web/v1/mobileFlashPass/{id}"))
+        .user("alice", ALL_PERMISSIONS);
     let response = call_query(fx, call).await;
     assert_eq!(response.status(), 200, "get job: {}", body_json(&response));
     body_json(&response)
 }
 
 pub async fn get_logs(fx: &Fixture, id: &str) -> Vec<Value> {
-    let call = ApiCall::new("GET", &format!("/api/web/v2/mobileFlashPass/download/logs/{id}")).user("bob", "ISSUANCE:VIEW");
+    let call = ApiCall::new(
+        "GET",
+        &format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
+    )
+    .user("bob", "ISSUANCE:VIEW");
     let response = call_query(fx, call).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/octet-stream");
-    assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
     serde_json::from_slice(response.body().as_ref()).expect("log is a JSON array")
 }
 
 /// Pumps the main queue into the real processor handler.
 pub async fn run_processor(fx: &Fixture, options: PumpOptions) -> PumpStats {
     let deps = fx.processor_deps();
-    pump(&fx.clients.sqs, &fx.queue_url, &fx.queue_arn, options, |event| {
-        processor::handler(&deps, LambdaEvent::new(event, Context::default()))
-    })
+    pump(
+        &fx.clients.sqs,
+        &fx.queue_url,
+        &fx.queue_arn,
+        options,
+        |event| processor::handler(&deps, LambdaEvent::new(event, Context::default())),
+    )
     .await
 }
 
 /// Pumps the dead-letter queue into the real dead-letter handler.
 pub async fn run_dead_letter(fx: &Fixture) -> PumpStats {
     let deps = fx.dead_letter_deps();
-    pump(&fx.clients.sqs, &fx.dlq_url, &fx.dlq_arn, PumpOptions::default(), |event| {
-        dead_letter::handler(&deps, LambdaEvent::new(event, Context::default()))
-    })
+    pump(
+        &fx.clients.sqs,
+        &fx.dlq_url,
+        &fx.dlq_arn,
+        PumpOptions::default(),
+        |event| dead_letter::handler(&deps, LambdaEvent::new(event, Context::default())),
+    )
     .await
 }
 

@@ -14,10 +14,14 @@ pub struct Deps {
 impl Deps {
     /// From `TABLE_NAME`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
-        Ok(Self { jobs: clients.job_store(&required_env("TABLE_NAME")?) })
+        Ok(Self {
+            jobs: clients.job_store(&required_env("TABLE_NAME")?),
+        })
     }
 }
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(mobile_flash_pass::cancel(deps.jobs.as_ref(), &request).await))
+    Ok(respond(
+        mobile_flash_pass::cancel(deps.jobs.as_ref(), &request).await,
+    ))
 }

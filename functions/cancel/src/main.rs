@@ -1,6 +1,6 @@
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
-use lambda_http::{run, service_fn, tracing, Error};
 use cancel::{handler, Deps};
+use lambda_http::{run, service_fn, tracing, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -19,10 +19,19 @@ impl Deps {
     /// From `TABLE_NAME` (jobs, reference data and passes share the table).
     pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
         let table = required_env("TABLE_NAME")?;
-        Ok(Self { jobs: clients.job_store(&table), operations: Operations::new(clients.record_store(&table)) })
+        Ok(Self {
+            jobs: clients.job_store(&table),
+            operations: Operations::new(clients.record_store(&table)),
+        })
     }
 }
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
-    Ok(handle_batch(deps.jobs.as_ref(), &deps.operations, event.payload, Mode::DeadLetter).await?)
+    Ok(handle_batch(
+        deps.jobs.as_ref(),
+        &deps.operations,
+        event.payload,
+        Mode::DeadLetter,
+    )
+    .await?)
 }

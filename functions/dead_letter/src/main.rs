@@ -1,6 +1,6 @@
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
-use lambda_runtime::{run, service_fn, tracing, Error};
 use dead_letter::{handler, Deps};
+use lambda_runtime::{run, service_fn, tracing, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -25,5 +25,7 @@ impl Deps {
 }
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(mobile_flash_pass::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await))
+    Ok(respond(
+        mobile_flash_pass::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await,
+    ))
 }

@@ -19,11 +19,15 @@ pub fn json_body(request: &Request, limit: usize) -> Result<Value, ApiError> {
     }
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > limit {
-        return Err(ApiError::PayloadTooLarge { limit, actual: bytes.len() });
+        return Err(ApiError::PayloadTooLarge {
+            limit,
+            actual: bytes.len(),
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty", None));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}"), None))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("the request body is not valid JSON: {e}"), None)
+    })
 }

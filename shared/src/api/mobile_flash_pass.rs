@@ -24,15 +24,28 @@ pub const LIST_LIMIT: usize = 1_000;
 /// Validates `{"ids": [base64, ...]}` and returns the ids in order.
 pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
     let Value::Object(mut object) = body else {
-        return Err(ApiError::bad_request("the request body must be a JSON object with an ids array", None));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object with an ids array",
+            None,
+        ));
     };
     let ids = match object.remove("ids") {
-        None | Some(Value::Null) => return Err(ApiError::bad_request("ids is required", Some("ids".into()))),
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("ids is required", Some("ids".into())))
+        }
         Some(Value::Array(ids)) => ids,
-        Some(_) => return Err(ApiError::bad_request("ids must be an array of strings", Some("ids".into()))),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "ids must be an array of strings",
+                Some("ids".into()),
+            ))
+        }
     };
     if ids.is_empty() {
-        return Err(ApiError::bad_request("ids must not be empty", Some("ids".into())));
+        return Err(ApiError::bad_request(
+            "ids must not be empty",
+            Some("ids".into()),
+        ));
     }
     ids.into_iter()
         .enumerate()
@@ -42,16 +55,31 @@ pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
                 format!("ids[{index}] is not a valid Base64 enrollment id"),
                 Some(format!("ids[{index}]")),
             )),
-            _ => Err(ApiError::bad_request(format!("ids[{index}] must be a string"), Some(format!("ids[{index}]")))),
+            _ => Err(ApiError::bad_request(
+                format!("ids[{index}] must be a string"),
+                Some(format!("ids[{index}]")),
+            )),
         })
         .collect()
 }
 
 /// `POST /api/web/v2/mobileFlashPass`: validate everything, then create and enqueue the job.
-pub async fn submit(jobs: &dyn JobStore, queue: &dyn ChunkQueue, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn submit(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
     let ids = parse_ids(json_body(request, MAX_BODY_BYTES)?)?;
-    match start_job(jobs, queue, JobType::SendMfp, &identity.subject, rows_from_ids(ids)).await {
+    match start_job(
+        jobs,
+        queue,
+        JobType::SendMfp,
+        &identity.subject,
+        rows_from_ids(ids),
+    )
+    .await
+    {
         Ok(job) => Ok(json_response(StatusCode::OK, &job.to_bulk_operation())),
         Err(SubmitError::Store(e)) => Err(ApiError::Internal(e)),
         Err(SubmitError::Enqueue { job_id, .. }) => Err(ApiError::ServiceUnavailable(format!(
@@ -80,8 +108,13 @@ pub async fn query(jobs: &dyn JobStore, request: &Request) -> Result<Response<Bo
         Some(MfpRoute::Logs(id)) => {
             let job = find_job(jobs, &id).await?;
             let outcomes = jobs.row_outcomes(&job.id).await?;
-            let text = serde_json::to_string(&outcomes).map_err(|e| ApiError::Internal(crate::error::StoreError::Corrupt(e.to_string())))?;
-            let disposition = format!("attachment; filename=\"mobileFlashPass-{}-logs.json\"", job.id);
+            let text = serde_json::to_string(&outcomes).map_err(|e| {
+                ApiError::Internal(crate::error::StoreError::Corrupt(e.to_string()))
+            })?;
+            let disposition = format!(
+                "attachment; filename=\"mobileFlashPass-{}-logs.json\"",
+                job.id
+            );
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -89,15 +122,24 @@ pub async fn query(jobs: &dyn JobStore, request: &Request) -> Result<Response<Bo
                 .body(Body::Text(text))
                 .map_err(|e| ApiError::Internal(crate::error::StoreError::Corrupt(e.to_string())))
         }
-        _ => Err(ApiError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))),
+        _ => Err(ApiError::NotFound(format!(
+            "no route for {} {}",
+            request.method(),
+            request.uri().path()
+        ))),
     }
 }
 
 /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`.
 pub async fn cancel(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_REMOVE)?;
-    let Some(MfpRoute::Cancel(id)) = mfp_route(request.method().as_str(), request.uri().path()) else {
-        return Err(ApiError::NotFound(format!("no route for {} {}", request.method(), request.uri().path())));
+    let Some(MfpRoute::Cancel(id)) = mfp_route(request.method().as_str(), request.uri().path())
+    else {
+        return Err(ApiError::NotFound(format!(
+            "no route for {} {}",
+            request.method(),
+            request.uri().path()
+        )));
     };
     let id = valid_job_id(&id)?;
     match jobs.cancel(&id, now_ms()).await? {
@@ -121,12 +163,17 @@ fn not_found(id: &str) -> ApiError {
 
 /// Job ids are UUIDs; anything else cannot exist.
 fn valid_job_id(id: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(id).map(|u| u.to_string()).map_err(|_| not_found(id))
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.to_string())
+        .map_err(|_| not_found(id))
 }
 
 async fn find_job(jobs: &dyn JobStore, id: &str) -> Result<crate::model::Job, ApiError> {
     let id = valid_job_id(id)?;
-    jobs.get_job(&id).await?.filter(|j| j.job_type == JobType::SendMfp).ok_or_else(|| not_found(&id))
+    jobs.get_job(&id)
+        .await?
+        .filter(|j| j.job_type == JobType::SendMfp)
+        .ok_or_else(|| not_found(&id))
 }
 
 #[cfg(test)]
@@ -143,7 +190,8 @@ mod tests {
 
     #[test]
     fn accepts_every_base64_form() {
-        let ids = parse_ids(json!({"ids": ["eyJh", "eyJhIjoxfQ", "eyJhIjoxfQ==", "a-_b", "a+/b"]})).unwrap();
+        let ids = parse_ids(json!({"ids": ["eyJh", "eyJhIjoxfQ", "eyJhIjoxfQ==", "a-_b", "a+/b"]}))
+            .unwrap();
         assert_eq!(ids.len(), 5);
     }
 
@@ -153,8 +201,19 @@ mod tests {
         assert_eq!(target(parse_ids(json!({}))), Some("ids".into()));
         assert_eq!(target(parse_ids(json!({"ids": "abc"}))), Some("ids".into()));
         assert_eq!(target(parse_ids(json!({"ids": []}))), Some("ids".into()));
-        assert_eq!(target(parse_ids(json!({"ids": ["eyJh", 5]}))), Some("ids[1]".into()));
-        assert_eq!(target(parse_ids(json!({"ids": ["eyJh", "eyJh", "not base64!", "??"]}))), Some("ids[2]".into()));
-        assert_eq!(target(parse_ids(json!({"ids": [""]}))), Some("ids[0]".into()));
+        assert_eq!(
+            target(parse_ids(json!({"ids": ["eyJh", 5]}))),
+            Some("ids[1]".into())
+        );
+        assert_eq!(
+            target(parse_ids(
+                json!({"ids": ["eyJh", "eyJh", "not base64!", "??"]})
+            )),
+            Some("ids[2]".into())
+        );
+        assert_eq!(
+            target(parse_ids(json!({"ids": [""]}))),
+            Some("ids[0]".into())
+        );
     }
 }

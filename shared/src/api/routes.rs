@@ -19,7 +19,9 @@ pub fn mfp_route(method: &str, path: &str) -> Option<MfpRoute> {
     match (method.as_str(), &segments[start..]) {
         ("POST", ["api", "web", "v2", "mobileFlashPass"]) => Some(MfpRoute::Submit),
         ("GET", ["api", "web", "v1", "mobileFlashPass"]) => Some(MfpRoute::List),
-        ("GET", ["api", "web", "v1", "mobileFlashPass", id]) => Some(MfpRoute::Get((*id).to_owned())),
+        ("GET", ["api", "web", "v1", "mobileFlashPass", id]) => {
+            Some(MfpRoute::Get((*id).to_owned()))
+        }
         ("GET", ["api", "web", "v2", "mobileFlashPass", "download", "logs", id]) => {
             Some(MfpRoute::Logs((*id).to_owned()))
         }
@@ -36,9 +38,18 @@ mod tests {
 
     #[test]
     fn recognises_every_route() {
-        assert_eq!(mfp_route("POST", "/api/web/v2/mobileFlashPass"), Some(MfpRoute::Submit));
-        assert_eq!(mfp_route("GET", "/api/web/v1/mobileFlashPass"), Some(MfpRoute::List));
-        assert_eq!(mfp_route("get", "/prod/api/web/v1/mobileFlashPass/abc"), Some(MfpRoute::Get("abc".into())));
+        assert_eq!(
+            mfp_route("POST", "/api/web/v2/mobileFlashPass"),
+            Some(MfpRoute::Submit)
+        );
+        assert_eq!(
+            mfp_route("GET", "/api/web/v1/mobileFlashPass"),
+            Some(MfpRoute::List)
+        );
+        assert_eq!(
+            mfp_route("get", "/prod/api/web/v1/mobileFlashPass/abc"),
+            Some(MfpRoute::Get("abc".into()))
+        );
         assert_eq!(
             mfp_route("GET", "/api/web/v2/mobileFlashPass/download/logs/abc"),
             Some(MfpRoute::Logs("abc".into()))

@@ -32,6 +32,10 @@ impl Operations {
 impl Operations {
     /// Every operation, working on `records` (reference data and side effects).
     pub fn new(records: std::sync::Arc<dyn crate::store::RecordStore>) -> Self {
-        Self { mobile_flash_pass: Box::new(crate::ops::mobile_flash_pass::MobileFlashPass::new(records)) }
+        Self {
+            mobile_flash_pass: Box::new(crate::ops::mobile_flash_pass::MobileFlashPass::new(
+                records,
+            )),
+        }
     }
 }

@@ -36,7 +36,10 @@ pub async fn process_chunk(
         return Ok(ChunkDisposition::AlreadyRecorded);
     }
     if matches!(job.state, JobState::Cancelled | JobState::Failed) {
-        let skipped = ChunkCounts { skipped: chunk.rows.len() as u32, ..ChunkCounts::default() };
+        let skipped = ChunkCounts {
+            skipped: chunk.rows.len() as u32,
+            ..ChunkCounts::default()
+        };
         jobs.record_chunk(&job.id, chunk.chunk, skipped).await?;
         tracing::info!(job_id = %job.id, chunk = chunk.chunk, state = job.state.as_str(), "chunk skipped");
         return Ok(ChunkDisposition::Skipped(job.state));
@@ -69,7 +72,8 @@ pub async fn dead_letter_chunk(
         complete_if_done(jobs, &job).await?;
         return Ok(ChunkDisposition::AlreadyRecorded);
     }
-    let message = "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
+    let message =
+        "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
     let outcomes: Vec<RowOutcome> = chunk
         .rows
         .iter()
@@ -88,7 +92,11 @@ async fn record_outcomes(
 ) -> Result<ChunkDisposition, EngineError> {
     jobs.put_chunk_outcomes(job_id, chunk, outcomes).await?;
     // Before the counts: once every chunk is counted, every chunk's first failure is in.
-    if let Some(first) = outcomes.iter().filter(|o| o.is_failed()).min_by_key(|o| o.row) {
+    if let Some(first) = outcomes
+        .iter()
+        .filter(|o| o.is_failed())
+        .min_by_key(|o| o.row)
+    {
         let message = first.error_message.as_deref().unwrap_or("failed");
         jobs.lower_first_failure(job_id, first.row, message).await?;
     }
@@ -105,7 +113,11 @@ async fn record_outcomes(
         "chunk recorded"
     );
     complete_if_done(jobs, &recorded.job).await?;
-    Ok(if recorded.newly_recorded { ChunkDisposition::Processed } else { ChunkDisposition::AlreadyRecorded })
+    Ok(if recorded.newly_recorded {
+        ChunkDisposition::Processed
+    } else {
+        ChunkDisposition::AlreadyRecorded
+    })
 }
 
 async fn complete_if_done(jobs: &dyn JobStore, job: &Job) -> Result<(), EngineError> {

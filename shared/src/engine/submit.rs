@@ -11,7 +11,10 @@ pub enum SubmitError {
     Store(#[from] StoreError),
     /// The job was created but could not be enqueued; it has been marked FAILED.
     #[error("job {job_id} could not be queued and was marked FAILED: {source}")]
-    Enqueue { job_id: String, source: EnqueueError },
+    Enqueue {
+        job_id: String,
+        source: EnqueueError,
+    },
 }
 
 /// Creates a job for already validated `rows` and enqueues its chunks. If enqueueing fails for
@@ -36,9 +39,22 @@ pub async fn start_job(
             .map(|c| c.rows.len() as u32)
             .sum();
         tracing::error!(job_id = %job.id, error = %error, "enqueue failed; marking the job FAILED");
-        let message = format!("The job could not be queued for processing: {}", error.reason);
-        jobs.fail(&job.id, &message, &error.unsent_chunks, unsent_rows, now_ms()).await?;
-        return Err(SubmitError::Enqueue { job_id: job.id, source: error });
+        let message = format!(
+            "The job could not be queued for processing: {}",
+            error.reason
+        );
+        jobs.fail(
+            &job.id,
+            &message,
+            &error.unsent_chunks,
+            unsent_rows,
+            now_ms(),
+        )
+        .await?;
+        return Err(SubmitError::Enqueue {
+            job_id: job.id,
+            source: error,
+        });
     }
     Ok(job)
 }

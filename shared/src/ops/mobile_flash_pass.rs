@@ -61,8 +61,16 @@ impl MobileFlashPass {
 }
 
 fn not_found_message(enrollment: &EnrollmentRef) -> String {
-    let clause: Vec<String> = enrollment.where_clause.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("No enrollment matches {} in workflow {}", clause.join(", "), enrollment.workflow_id)
+    let clause: Vec<String> = enrollment
+        .where_clause
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "No enrollment matches {} in workflow {}",
+        clause.join(", "),
+        enrollment.workflow_id
+    )
 }
 
 fn invalid_message(reason: &InvalidEnrollment) -> String {
@@ -81,13 +89,22 @@ impl RowOperation for MobileFlashPass {
             let echo = self.echo(row);
             match EnrollmentRef::from_id(&input.id) {
                 Err(reason) => {
-                    outcomes[index] =
-                        Some(RowOutcome::failed(row.row, echo, codes::INVALID_ENROLLMENT_ID, invalid_message(&reason)))
+                    outcomes[index] = Some(RowOutcome::failed(
+                        row.row,
+                        echo,
+                        codes::INVALID_ENROLLMENT_ID,
+                        invalid_message(&reason),
+                    ))
                 }
                 Ok(_) if input.duplicate_of.is_some() => {
                     let first = input.duplicate_of.unwrap_or_default();
                     let message = format!("Duplicate of row {first}: the same enrollment appears earlier in the request");
-                    outcomes[index] = Some(RowOutcome::failed(row.row, echo, codes::DUPLICATE_ROW, message));
+                    outcomes[index] = Some(RowOutcome::failed(
+                        row.row,
+                        echo,
+                        codes::DUPLICATE_ROW,
+                        message,
+                    ));
                 }
                 Ok(enrollment) => pending.push((index, enrollment)),
             }
@@ -105,7 +122,12 @@ impl RowOperation for MobileFlashPass {
             let row = &rows[index];
             let echo = self.echo(row);
             let outcome = if !found.contains_key(&enrollment_key(&enrollment)) {
-                RowOutcome::failed(row.row, echo, codes::ENROLLMENT_NOT_FOUND, not_found_message(&enrollment))
+                RowOutcome::failed(
+                    row.row,
+                    echo,
+                    codes::ENROLLMENT_NOT_FOUND,
+                    not_found_message(&enrollment),
+                )
             } else {
                 let key = pass_key(&enrollment, &job.id);
                 let pass = match found.get(&key) {
@@ -126,7 +148,8 @@ impl RowOperation for MobileFlashPass {
                 };
                 // The claim token is a bearer secret: it goes to the enrollment's owner, never
                 // into the job's row log.
-                let result = json!({ "passIssuedAt": pass.get("issuedAt").cloned().unwrap_or(Value::Null) });
+                let result =
+                    json!({ "passIssuedAt": pass.get("issuedAt").cloned().unwrap_or(Value::Null) });
                 RowOutcome::succeeded(row.row, echo, Some(result))
             };
             outcomes[index] = Some(outcome);
@@ -152,16 +175,18 @@ pub fn rows_from_ids(ids: Vec<String>) -> Vec<ChunkRow> {
         .enumerate()
         .map(|(index, id)| {
             let row = index as u32 + 1;
-            let duplicate_of = EnrollmentRef::from_id(&id)
-                .ok()
-                .and_then(|e| match first_row.get(&e.key()) {
-                    Some(first) => Some(*first),
-                    None => {
-                        first_row.insert(e.key(), row);
-                        None
-                    }
-                });
-            let input = serde_json::to_value(MfpRowInput { id, duplicate_of }).unwrap_or(Value::Null);
+            let duplicate_of =
+                EnrollmentRef::from_id(&id)
+                    .ok()
+                    .and_then(|e| match first_row.get(&e.key()) {
+                        Some(first) => Some(*first),
+                        None => {
+                            first_row.insert(e.key(), row);
+                            None
+                        }
+                    });
+            let input =
+                serde_json::to_value(MfpRowInput { id, duplicate_of }).unwrap_or(Value::Null);
             ChunkRow { row, input }
         })
         .collect()
@@ -173,11 +198,25 @@ mod tests {
 
     #[test]
     fn duplicates_point_at_the_first_occurrence() {
-        let a = EnrollmentRef::from_id(&crate::enrollment::tests_support::id("1")).unwrap().to_id();
+        let a = EnrollmentRef::from_id(&crate::enrollment::tests_support::id("1"))
+            .unwrap()
+            .to_id();
         let b = crate::enrollment::tests_support::id("2");
-        let rows = rows_from_ids(vec![a.clone(), b.clone(), a.clone(), "bad".into(), "bad".into()]);
-        let dup: Vec<Option<u64>> = rows.iter().map(|r| r.input.get("duplicateOf").and_then(Value::as_u64)).collect();
+        let rows = rows_from_ids(vec![
+            a.clone(),
+            b.clone(),
+            a.clone(),
+            "bad".into(),
+            "bad".into(),
+        ]);
+        let dup: Vec<Option<u64>> = rows
+            .iter()
+            .map(|r| r.input.get("duplicateOf").and_then(Value::as_u64))
+            .collect();
         assert_eq!(dup, vec![None, None, Some(1), None, None]);
-        assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
     }
 }

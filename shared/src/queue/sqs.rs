@@ -30,7 +30,9 @@ pub fn batches(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
     let mut bytes = 0;
     for entry in entries {
         let size = entry.body.len();
-        let full = out.last().is_none_or(|b| b.len() == MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES);
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() == MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES);
         if full {
             out.push(Vec::new());
             bytes = 0;
@@ -76,7 +78,12 @@ where
             if attempt >= MAX_ATTEMPTS {
                 let mut unsent_chunks: Vec<u32> = batch.iter().map(|e| e.chunk).collect();
                 unsent_chunks.extend(remaining.flatten().map(|e| e.chunk));
-                return Err(EnqueueError { sent, total, unsent_chunks, reason });
+                return Err(EnqueueError {
+                    sent,
+                    total,
+                    unsent_chunks,
+                    reason,
+                });
             }
             tokio::time::sleep(backoff(attempt)).await;
             attempt += 1;
@@ -94,7 +101,10 @@ pub struct SqsChunkQueue {
 
 impl SqsChunkQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 
@@ -109,7 +119,10 @@ impl ChunkQueue for SqsChunkQueue {
                 unsent_chunks: chunks.iter().map(|c| c.chunk).collect(),
                 reason: e.to_string(),
             })?;
-            entries.push(Entry { chunk: chunk.chunk, body });
+            entries.push(Entry {
+                chunk: chunk.chunk,
+                body,
+            });
         }
         send_all(entries, |batch| async move {
             let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
@@ -121,16 +134,24 @@ impl ChunkQueue for SqsChunkQueue {
                     .map_err(|e| e.to_string())?;
                 request = request.entries(sqs_entry);
             }
-            let out = request
-                .send()
-                .await
-                .map_err(|e| format!("SendMessageBatch: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
+            let out = request.send().await.map_err(|e| {
+                format!(
+                    "SendMessageBatch: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                )
+            })?;
             let failed = out
                 .failed
                 .into_iter()
                 .filter_map(|f| {
-                    let entry = batch.iter().find(|e| format!("c{}", e.chunk) == f.id)?.clone();
-                    Some((entry, format!("{}: {}", f.code, f.message.unwrap_or_default())))
+                    let entry = batch
+                        .iter()
+                        .find(|e| format!("c{}", e.chunk) == f.id)?
+                        .clone();
+                    Some((
+                        entry,
+                        format!("{}: {}", f.code, f.message.unwrap_or_default()),
+                    ))
                 })
                 .collect();
             Ok(failed)
@@ -145,7 +166,12 @@ mod tests {
     use std::sync::Mutex;
 
     fn entries(n: u32, size: usize) -> Vec<Entry> {
-        (0..n).map(|chunk| Entry { chunk, body: "x".repeat(size) }).collect()
+        (0..n)
+            .map(|chunk| Entry {
+                chunk,
+                body: "x".repeat(size),
+            })
+            .collect()
     }
 
     #[test]
@@ -153,7 +179,9 @@ mod tests {
         let b = batches(entries(23, 10));
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 3]);
         let b = batches(entries(10, 61_000));
-        assert!(b.iter().all(|batch| batch.iter().map(|e| e.body.len()).sum::<usize>() <= MAX_BATCH_BYTES));
+        assert!(b
+            .iter()
+            .all(|batch| batch.iter().map(|e| e.body.len()).sum::<usize>() <= MAX_BATCH_BYTES));
         assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 10);
     }
 
@@ -165,15 +193,26 @@ mod tests {
             let mut n = attempts.lock().unwrap();
             *n += 1;
             let first_try = *n == 1;
-            let (fail, ok): (Vec<Entry>, Vec<Entry>) = batch.into_iter().partition(|e| first_try && e.chunk % 3 == 0);
+            let (fail, ok): (Vec<Entry>, Vec<Entry>) = batch
+                .into_iter()
+                .partition(|e| first_try && e.chunk % 3 == 0);
             sent.lock().unwrap().extend(ok.iter().map(|e| e.chunk));
-            async move { Ok(fail.into_iter().map(|e| (e, "InternalError: try again".to_owned())).collect()) }
+            async move {
+                Ok(fail
+                    .into_iter()
+                    .map(|e| (e, "InternalError: try again".to_owned()))
+                    .collect())
+            }
         })
         .await
         .unwrap();
         let mut chunks = sent.into_inner().unwrap();
         chunks.sort_unstable();
-        assert_eq!(chunks, (0..12).collect::<Vec<_>>(), "every chunk sent exactly once");
+        assert_eq!(
+            chunks,
+            (0..12).collect::<Vec<_>>(),
+            "every chunk sent exactly once"
+        );
     }
 
     #[tokio::test(start_paused = true)]

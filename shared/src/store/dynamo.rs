@@ -11,7 +11,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -45,12 +48,18 @@ fn n(value: impl ToString) -> AttributeValue {
 }
 
 /// Maps an SDK error to a [`StoreError`], telling throttling apart.
-fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+fn sdk_error<
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+>(
     operation: &str,
     err: SdkError<E, R>,
 ) -> StoreError {
     let code = err.code().unwrap_or_default().to_owned();
-    let detail = format!("{operation}: {}", aws_smithy_types::error::display::DisplayErrorContext(&err));
+    let detail = format!(
+        "{operation}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    );
     if matches!(
         code.as_str(),
         "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
@@ -95,7 +104,9 @@ fn job_from_item(item: Item) -> Result<Job, StoreError> {
         Some(AttributeValue::Ss(chunks)) => chunks.iter().filter_map(|c| c.parse().ok()).collect(),
         _ => BTreeSet::new(),
     };
-    let mut job = serde_dynamo::from_item::<_, JobItem>(item).map_err(|e| StoreError::Corrupt(e.to_string()))?.job;
+    let mut job = serde_dynamo::from_item::<_, JobItem>(item)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .job;
     job.recorded_chunks = recorded;
     Ok(job)
 }
@@ -109,11 +120,17 @@ pub struct DynamoJobStore {
 
 impl DynamoJobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn job_key(&self, id: &str) -> Item {
-        HashMap::from([("pk".to_owned(), s(job_pk(id))), ("sk".to_owned(), s(JOB_SK))])
+        HashMap::from([
+            ("pk".to_owned(), s(job_pk(id))),
+            ("sk".to_owned(), s(JOB_SK)),
+        ])
     }
 }
 
@@ -187,13 +204,24 @@ impl JobStore for DynamoJobStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error("UpdateItem(start)", e)),
         }
     }
 
-    async fn put_chunk_outcomes(&self, id: &str, chunk: u32, outcomes: &[RowOutcome]) -> Result<(), StoreError> {
-        let packed = serde_json::to_string(outcomes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    async fn put_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<(), StoreError> {
+        let packed =
+            serde_json::to_string(outcomes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let expires_at = crate::time::now_ms() / 1000 + RETENTION_SECONDS;
         self.client
             .put_item()
@@ -211,7 +239,12 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
-    async fn lower_first_failure(&self, id: &str, row: u32, message: &str) -> Result<(), StoreError> {
+    async fn lower_first_failure(
+        &self,
+        id: &str,
+        row: u32,
+        message: &str,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -225,12 +258,22 @@ impl JobStore for DynamoJobStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error("UpdateItem(first failure)", e)),
         }
     }
 
-    async fn record_chunk(&self, id: &str, chunk: u32, counts: ChunkCounts) -> Result<Option<Recorded>, StoreError> {
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        counts: ChunkCounts,
+    ) -> Result<Option<Recorded>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -251,8 +294,13 @@ impl JobStore for DynamoJobStore {
             .await;
         match result {
             Ok(out) => {
-                let item = out.attributes.ok_or_else(|| StoreError::Corrupt("update returned no item".into()))?;
-                Ok(Some(Recorded { job: job_from_item(item)?, newly_recorded: true }))
+                let item = out
+                    .attributes
+                    .ok_or_else(|| StoreError::Corrupt("update returned no item".into()))?;
+                Ok(Some(Recorded {
+                    job: job_from_item(item)?,
+                    newly_recorded: true,
+                }))
             }
             Err(e) => match e.as_service_error() {
                 Some(err) if err.is_conditional_check_failed_exception() => {
@@ -263,7 +311,13 @@ impl JobStore for DynamoJobStore {
                         _ => None,
                     };
                     // No item: the job is gone. An item: the chunk was recorded before.
-                    old.map(|item| Ok(Recorded { job: job_from_item(item)?, newly_recorded: false })).transpose()
+                    old.map(|item| {
+                        Ok(Recorded {
+                            job: job_from_item(item)?,
+                            newly_recorded: false,
+                        })
+                    })
+                    .transpose()
                 }
                 _ => Err(sdk_error("UpdateItem(record chunk)", e)),
             },
@@ -286,7 +340,12 @@ impl JobStore for DynamoJobStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(sdk_error("UpdateItem(complete)", e)),
         }
     }
@@ -298,7 +357,9 @@ impl JobStore for DynamoJobStore {
             .table_name(&self.table)
             .set_key(Some(self.job_key(id)))
             .update_expression("SET #state = :cancelled, processingEndMs = :now")
-            .condition_expression("attribute_exists(pk) AND #state IN (:scheduled, :processing, :awaiting)")
+            .condition_expression(
+                "attribute_exists(pk) AND #state IN (:scheduled, :processing, :awaiting)",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":cancelled", s(JobState::Cancelled.as_str()))
             .expression_attribute_values(":scheduled", s(JobState::Scheduled.as_str()))
@@ -326,8 +387,14 @@ impl JobStore for DynamoJobStore {
         }
     }
 
-    async fn fail(&self, id: &str, message: &str, unsent_chunks: &[u32], unsent_rows: u32, now_ms: i64)
-        -> Result<(), StoreError> {
+    async fn fail(
+        &self,
+        id: &str,
+        message: &str,
+        unsent_chunks: &[u32],
+        unsent_rows: u32,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut update = self
             .client
             .update_item()
@@ -352,7 +419,12 @@ impl JobStore for DynamoJobStore {
         }
         match update.send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error("UpdateItem(fail)", e)),
         }
     }
@@ -374,9 +446,10 @@ impl JobStore for DynamoJobStore {
                 .await
                 .map_err(|e| sdk_error("Query(chunk outcomes)", e))?;
             for item in out.items.unwrap_or_default() {
-                let packed = item.get("outcomes").and_then(|v| v.as_s().ok()).ok_or_else(|| {
-                    StoreError::Corrupt("chunk item without outcomes".into())
-                })?;
+                let packed = item
+                    .get("outcomes")
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or_else(|| StoreError::Corrupt("chunk item without outcomes".into()))?;
                 let chunk: Vec<RowOutcome> =
                     serde_json::from_str(packed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 outcomes.extend(chunk);
@@ -400,7 +473,10 @@ pub struct DynamoRecordStore {
 
 impl DynamoRecordStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -409,41 +485,53 @@ fn key_item(key: &RecordKey) -> Item {
 }
 
 fn key_of(item: &Item) -> Option<RecordKey> {
-    Some(RecordKey::new(item.get("pk")?.as_s().ok()?, item.get("sk")?.as_s().ok()?))
+    Some(RecordKey::new(
+        item.get("pk")?.as_s().ok()?,
+        item.get("sk")?.as_s().ok()?,
+    ))
 }
 
 #[async_trait]
 impl RecordStore for DynamoRecordStore {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
         let unique: BTreeSet<&RecordKey> = keys.iter().collect();
-        let items = drain(unique.into_iter().map(key_item).collect(), MAX_BATCH_GET, |batch| async move {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(batch))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem", e))?;
-            let found = out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
-            let unprocessed = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            Ok((found, unprocessed))
-        })
+        let items = drain(
+            unique.into_iter().map(key_item).collect(),
+            MAX_BATCH_GET,
+            |batch| async move {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(batch))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                let found = out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default();
+                let unprocessed = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                Ok((found, unprocessed))
+            },
+        )
         .await?;
         let mut records = HashMap::with_capacity(items.len());
         for mut item in items {
-            let key = key_of(&item).ok_or_else(|| StoreError::Corrupt("record without pk/sk".into()))?;
+            let key =
+                key_of(&item).ok_or_else(|| StoreError::Corrupt("record without pk/sk".into()))?;
             item.remove("pk");
             item.remove("sk");
-            let value: Value = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let value: Value =
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             records.insert(key, value);
         }
         Ok(records)
@@ -452,9 +540,13 @@ impl RecordStore for DynamoRecordStore {
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
         let mut requests = Vec::with_capacity(records.len());
         for (key, value) in records {
-            let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut item: Item =
+                serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             item.extend(key_item(&key));
-            let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| StoreError::Backend(e.to_string()))?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         drain(requests, MAX_BATCH_WRITE, |batch| async move {
@@ -465,7 +557,10 @@ impl RecordStore for DynamoRecordStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error("BatchWriteItem", e))?;
-            let unprocessed = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            let unprocessed = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
             Ok((Vec::<()>::new(), unprocessed))
         })
         .await?;

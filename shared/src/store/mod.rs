@@ -41,20 +41,41 @@ pub trait JobStore: Send + Sync {
     /// SCHEDULED → PROCESSING (sets the start time); no change from any other state.
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Stores a chunk's row outcomes under its deterministic key (a redelivery overwrites).
-    async fn put_chunk_outcomes(&self, id: &str, chunk: u32, outcomes: &[RowOutcome]) -> Result<(), StoreError>;
+    async fn put_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<(), StoreError>;
     /// Lowers `firstFailedRow` (and its `errorMessage`) to `row` if it is lower; idempotent.
-    async fn lower_first_failure(&self, id: &str, row: u32, message: &str) -> Result<(), StoreError>;
+    async fn lower_first_failure(
+        &self,
+        id: &str,
+        row: u32,
+        message: &str,
+    ) -> Result<(), StoreError>;
     /// Adds a chunk's counts to its job once: a chunk already recorded changes nothing.
     /// `None` if the job does not exist.
-    async fn record_chunk(&self, id: &str, chunk: u32, counts: ChunkCounts) -> Result<Option<Recorded>, StoreError>;
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        counts: ChunkCounts,
+    ) -> Result<Option<Recorded>, StoreError>;
     /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Any non-final state → CANCELLED.
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;
     /// Any non-final state → FAILED with `message`; the chunks that will never be delivered
     /// are recorded as skipped so the job still accounts for every row.
-    async fn fail(&self, id: &str, message: &str, unsent_chunks: &[u32], unsent_rows: u32, now_ms: i64)
-        -> Result<(), StoreError>;
+    async fn fail(
+        &self,
+        id: &str,
+        message: &str,
+        unsent_chunks: &[u32],
+        unsent_rows: u32,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// Every stored row outcome of a job, in row order.
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError>;
 }
@@ -68,7 +89,10 @@ pub struct RecordKey {
 
 impl RecordKey {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), sk: sk.into() }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 

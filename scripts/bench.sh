@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Benchmarks: end-to-end throughput and AWS API calls through moto, and release binary sizes.
+# Prints the Markdown tables of the README's performance section.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --release --workspace --bins --quiet
+source scripts/moto.sh
+target/release/bench
+echo
+echo "| function binary (release, stripped, $(uname -m)) | size |"
+echo "|---|---|"
+for bin in submit query cancel processor dead_letter; do
+  printf '| %s | %s KiB |\n' "$bin" "$(( $(stat -c %s "target/release/$bin") / 1024 ))"
+done

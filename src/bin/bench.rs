@@ -1,0 +1,101 @@
+//! Benchmark: a full-size (200 KB) mixed SEND_MFP job end to end through the real handlers
+//! and the AWS emulator, with every AWS API call counted by an SDK interceptor.
+//! Run by `scripts/bench.sh`, which starts moto and prints the README's table.
+
+use std::time::Instant;
+
+use bulkops::testkit::scenario::full_size_scenario;
+use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, ENDPOINT_VAR};
+use lambda_runtime::{Context, LambdaEvent};
+
+const RUNS: usize = 3;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let endpoint = std::env::var(ENDPOINT_VAR)
+        .map_err(|_| anyhow::anyhow!("{ENDPOINT_VAR} is not set; use scripts/bench.sh"))?;
+    let mut rates = Vec::new();
+    let mut last = None;
+    for run in 0..RUNS {
+        let fx = Fixture::at(&endpoint).await;
+        let scenario = full_size_scenario(&fx, run * 10_000).await;
+        fx.counter.reset();
+        let submit_deps = fx.submit_deps();
+        let processor_deps = fx.processor_deps();
+        let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
+            .json(scenario.body.clone())
+            .user("bench", "ISSUANCE:ADD");
+        let started = Instant::now();
+        let response = submit::handler(&submit_deps, call.request())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "submit failed: {:?}",
+            response.body()
+        );
+        let submit_ms = started.elapsed().as_secs_f64() * 1e3;
+        pump(
+            &fx.clients.sqs,
+            &fx.queue_url,
+            &fx.queue_arn,
+            PumpOptions::default(),
+            |event| {
+                processor::handler(&processor_deps, LambdaEvent::new(event, Context::default()))
+            },
+        )
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref())?;
+        let job = fx
+            .jobs()
+            .get_job(body["id"].as_str().unwrap_or_default())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job vanished"))?;
+        anyhow::ensure!(
+            job.rows_accounted() == job.total_rows,
+            "job not complete: {job:?}"
+        );
+        let rows = scenario.ids.len();
+        rates.push(rows as f64 / seconds);
+        eprintln!(
+            "run {}: {rows} rows in {seconds:.2} s (submit {submit_ms:.0} ms) = {:.0} rows/s",
+            run + 1,
+            rows as f64 / seconds
+        );
+        last = Some((rows, fx.counter.snapshot(), job.chunk_count));
+    }
+    rates.sort_by(f64::total_cmp);
+    let (rows, calls, chunks) = last.unwrap_or_default();
+    let per_k = |n: u64| n as f64 * 1_000.0 / rows as f64;
+    let engine_ops = ["DynamoDB", "SQS.SendMessageBatch"];
+    let engine: u64 = calls
+        .iter()
+        .filter(|(k, _)| engine_ops.iter().any(|p| k.starts_with(p)))
+        .map(|(_, v)| v)
+        .sum();
+    let total: u64 = calls.values().sum();
+    println!("| measure (full-size job: {rows} rows, {chunks} chunks, moto) | value |");
+    println!("|---|---|");
+    println!(
+        "| rows/s end to end, median of {RUNS} (min–max) | {:.0} ({:.0}–{:.0}) |",
+        rates[RUNS / 2],
+        rates[0],
+        rates[RUNS - 1]
+    );
+    println!(
+        "| AWS API calls per 1,000 rows, service (DynamoDB + SendMessageBatch) | {:.1} |",
+        per_k(engine)
+    );
+    println!(
+        "| AWS API calls per 1,000 rows, incl. queue polling (Receive/Delete) | {:.1} |",
+        per_k(total)
+    );
+    for (operation, count) in &calls {
+        println!(
+            "| — {operation} | {count} ({:.1} per 1,000 rows) |",
+            per_k(*count)
+        );
+    }
+    Ok(())
+}
