@@ -121,15 +121,14 @@ async fn record_outcomes(
 }
 
 async fn complete_if_done(jobs: &dyn JobStore, job: &Job) -> Result<(), EngineError> {
-    if job.state == JobState::Processing && job.rows_accounted() >= job.total_rows {
-        if jobs.complete(&job.id, now_ms()).await? {
-            tracing::info!(
-                job_id = %job.id,
-                rows_processed = job.rows_processed,
-                rows_failed = job.rows_failed,
-                "job completed"
-            );
-        }
+    let done = job.state == JobState::Processing && job.rows_accounted() >= job.total_rows;
+    if done && jobs.complete(&job.id, now_ms()).await? {
+        tracing::info!(
+            job_id = %job.id,
+            rows_processed = job.rows_processed,
+            rows_failed = job.rows_failed,
+            "job completed"
+        );
     }
     Ok(())
 }
