@@ -1,25 +1,9 @@
 //! The read routes: `GET /api/web/v1/mobileFlashPass`, `GET /api/web/v1/mobileFlashPass/{id}`,
 //! `GET /api/web/v2/mobileFlashPass/download/logs/{id}`.
 
-use std::sync::Arc;
-
+pub use bulkops_shared::api::JobsDeps as Deps;
 use bulkops_shared::api::{mobile_flash_pass, respond};
-use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
-use bulkops_shared::store::JobStore;
 use lambda_http::{Body, Error, Request, Response};
-
-pub struct Deps {
-    pub jobs: Arc<dyn JobStore>,
-}
-
-impl Deps {
-    /// From `TABLE_NAME`.
-    pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
-        Ok(Self {
-            jobs: clients.job_store(&required_env("TABLE_NAME")?),
-        })
-    }
-}
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(

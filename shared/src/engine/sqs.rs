@@ -77,3 +77,20 @@ async fn handle_message(
     tracing::debug!(job_id = %chunk.job_id, chunk = chunk.chunk, ?disposition, "chunk handled");
     Ok(())
 }
+
+/// What the processor and dead-letter functions need, built once per cold start.
+pub struct WorkerDeps {
+    pub jobs: std::sync::Arc<dyn JobStore>,
+    pub operations: Operations,
+}
+
+impl WorkerDeps {
+    /// From `TABLE_NAME` (jobs, reference data and side effects share the table).
+    pub fn from_env(clients: &crate::aws::AwsClients) -> Result<Self, crate::aws::MissingSetting> {
+        let table = crate::aws::required_env("TABLE_NAME")?;
+        Ok(Self {
+            jobs: clients.job_store(&table),
+            operations: Operations::new(clients.record_store(&table)),
+        })
+    }
+}
