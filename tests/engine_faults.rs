@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use bulkops::testkit::{pump, Fixture, PumpOptions};
+use bulkops::testkit::{Fixture, PumpOptions};
 use bulkops_shared::engine::Operations;
 use common::faults::{Fault, Faults, FaultyJobStore, FaultyRecordStore};
 use common::*;
@@ -53,14 +53,7 @@ async fn run_faulty(
             faults,
         })),
     };
-    pump(
-        &fx.clients.sqs,
-        &fx.queue_url,
-        &fx.queue_arn,
-        options,
-        |event| processor::handler(&deps, LambdaEvent::new(event, Context::default())),
-    )
-    .await
+    run_processor_with(fx, &deps, options).await
 }
 
 #[tokio::test]

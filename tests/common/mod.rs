@@ -88,13 +88,21 @@ pub async fn get_logs(fx: &Fixture, id: &str) -> Vec<Value> {
 
 /// Pumps the main queue into the real processor handler.
 pub async fn run_processor(fx: &Fixture, options: PumpOptions) -> PumpStats {
-    let deps = fx.processor_deps();
+    run_processor_with(fx, &fx.processor_deps(), options).await
+}
+
+/// Pumps the main queue into the real processor handler with the given stores.
+pub async fn run_processor_with(
+    fx: &Fixture,
+    deps: &processor::Deps,
+    options: PumpOptions,
+) -> PumpStats {
     pump(
         &fx.clients.sqs,
         &fx.queue_url,
         &fx.queue_arn,
         options,
-        |event| processor::handler(&deps, LambdaEvent::new(event, Context::default())),
+        |event| processor::handler(deps, LambdaEvent::new(event, Context::default())),
     )
     .await
 }
