@@ -40,6 +40,7 @@ pub fn split_into_chunks(
             job_type,
             chunk: n as u32,
             rows,
+            sealed: false,
         })
         .collect()
 }

@@ -42,19 +42,29 @@ impl JobState {
 pub enum JobType {
     #[serde(rename = "SEND_MFP")]
     SendMfp,
+    /// The CyberArk-style bulk account upload.
+    #[serde(rename = "ADD_ACCOUNTS")]
+    AddAccounts,
 }
 
 impl JobType {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SendMfp => "SEND_MFP",
+            Self::AddAccounts => "ADD_ACCOUNTS",
         }
+    }
+
+    /// Jobs only their creator may see (listed per owner) rather than per permission.
+    pub fn is_owner_scoped(self) -> bool {
+        matches!(self, Self::AddAccounts)
     }
 
     /// Human-readable operation name shown in `BulkOperation.name`.
     pub fn display_name(self) -> &'static str {
         match self {
             Self::SendMfp => "Send mobile flash pass",
+            Self::AddAccounts => "Bulk account upload",
         }
     }
 }
@@ -68,6 +78,9 @@ pub struct Job {
     pub name: String,
     /// `sub` of the caller who created the job.
     pub owner: String,
+    /// Free-text description of where the rows came from (CyberArk `Source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub state: JobState,
     pub init_time_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +112,7 @@ impl Job {
             job_type,
             name: job_type.display_name().to_owned(),
             owner,
+            source: None,
             state: JobState::Scheduled,
             init_time_ms: now_ms,
             processing_start_ms: None,
@@ -187,6 +201,9 @@ pub struct ChunkMessage {
     /// 0-based chunk number; `(job_id, chunk)` identifies the chunk.
     pub chunk: u32,
     pub rows: Vec<ChunkRow>,
+    /// The chunk's secrets wait in the job store (encrypted at rest), never in the message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bulkops_shared::engine::Secrets;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkCounts, Job, JobType, RowOutcome};
 use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
@@ -90,8 +91,34 @@ impl JobStore for FaultyJobStore {
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         faulty!(self, "get_job", self.inner.get_job(id))
     }
-    async fn list_jobs(&self, job_type: JobType, limit: usize) -> Result<Vec<Job>, StoreError> {
-        self.inner.list_jobs(job_type, limit).await
+    async fn list_jobs(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.inner.list_jobs(job_type, owner, limit).await
+    }
+    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
+        self.inner.next_sequence(name).await
+    }
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        self.inner.put_chunk_secrets(id, chunk, secrets).await
+    }
+    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
+        self.inner.chunk_secrets(id, chunk).await
+    }
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        faulty!(
+            self,
+            "delete_chunk_secrets",
+            self.inner.delete_chunk_secrets(id, chunk)
+        )
     }
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
         faulty!(
@@ -172,5 +199,19 @@ impl RecordStore for FaultyRecordStore {
     }
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
         faulty!(self, "put_many", self.inner.put_many(records))
+    }
+    async fn create_many(
+        &self,
+        records: Vec<(RecordKey, Value)>,
+    ) -> Result<Vec<RecordKey>, StoreError> {
+        faulty!(self, "create_many", self.inner.create_many(records))
+    }
+    async fn increment(
+        &self,
+        key: &RecordKey,
+        attribute: &str,
+        by: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        faulty!(self, "increment", self.inner.increment(key, attribute, by))
     }
 }

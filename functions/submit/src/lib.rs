@@ -1,8 +1,9 @@
-//! `POST /api/web/v2/mobileFlashPass`: validate a bulk request, create the job, enqueue its chunks.
+//! The create routes: `POST /api/web/v2/mobileFlashPass` and
+//! `POST /PasswordVault/API/BulkActions/Accounts`: validate, create the job, enqueue its chunks.
 
 use std::sync::Arc;
 
-use bulkops_shared::api::{mobile_flash_pass, respond};
+use bulkops_shared::api::{self, respond};
 use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::JobStore;
@@ -26,6 +27,6 @@ impl Deps {
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(
-        mobile_flash_pass::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await,
+        api::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await,
     ))
 }

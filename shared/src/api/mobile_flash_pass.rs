@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::body::json_body;
 use super::routes::{mfp_route, MfpRoute};
 use crate::auth::{authorize, permission};
-use crate::engine::{start_job, SubmitError};
+use crate::engine::{start_job, NewJob};
 use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
 use crate::model::JobType;
@@ -71,21 +71,20 @@ pub async fn submit(
 ) -> Result<Response<Body>, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
     let ids = parse_ids(json_body(request, MAX_BODY_BYTES)?)?;
-    match start_job(
+    let job = start_job(
         jobs,
         queue,
-        JobType::SendMfp,
-        &identity.subject,
-        rows_from_ids(ids),
+        NewJob {
+            id: uuid::Uuid::new_v4().to_string(),
+            job_type: JobType::SendMfp,
+            owner: identity.subject,
+            source: None,
+            rows: rows_from_ids(ids),
+            secrets: Default::default(),
+        },
     )
-    .await
-    {
-        Ok(job) => Ok(json_response(StatusCode::OK, &job.to_bulk_operation())),
-        Err(SubmitError::Store(e)) => Err(ApiError::Internal(e)),
-        Err(SubmitError::Enqueue { job_id, .. }) => Err(ApiError::ServiceUnavailable(format!(
-            "The bulk operation {job_id} could not be queued and was marked FAILED; please retry"
-        ))),
-    }
+    .await?;
+    Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 
 /// The read routes: list, get one, download the row log.
@@ -94,7 +93,7 @@ pub async fn query(jobs: &dyn JobStore, request: &Request) -> Result<Response<Bo
     match mfp_route(request.method().as_str(), request.uri().path()) {
         Some(MfpRoute::List) => {
             let list: Vec<_> = jobs
-                .list_jobs(JobType::SendMfp, LIST_LIMIT)
+                .list_jobs(JobType::SendMfp, "", LIST_LIMIT)
                 .await?
                 .iter()
                 .map(|job| job.to_bulk_operation())

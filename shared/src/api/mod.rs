@@ -1,12 +1,49 @@
 //! HTTP-facing logic shared by the HTTP handlers: body parsing and the API routes.
 
+pub mod accounts;
 pub mod body;
 pub mod mobile_flash_pass;
 pub mod routes;
 
 use lambda_http::{Body, Response};
 
+use crate::engine::SubmitError;
 use crate::error::ApiError;
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Store(e) => ApiError::Internal(e),
+            SubmitError::Enqueue { job_id, .. } => ApiError::ServiceUnavailable(format!(
+                "The bulk operation {job_id} could not be queued and was marked FAILED; please retry"
+            )),
+        }
+    }
+}
+
+/// The create routes of both APIs (one Lambda function serves them).
+pub async fn submit(
+    jobs: &dyn crate::store::JobStore,
+    queue: &dyn crate::queue::ChunkQueue,
+    request: &lambda_http::Request,
+) -> Result<Response<Body>, ApiError> {
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    if let Some(accounts::AccountsRoute::Create) = accounts::accounts_route(method, path) {
+        return accounts::create(jobs, queue, request).await;
+    }
+    mobile_flash_pass::submit(jobs, queue, request).await
+}
+
+/// The read routes of both APIs.
+pub async fn query(
+    jobs: &dyn crate::store::JobStore,
+    request: &lambda_http::Request,
+) -> Result<Response<Body>, ApiError> {
+    match accounts::accounts_route(request.method().as_str(), request.uri().path()) {
+        Some(route) => accounts::query(jobs, request, route).await,
+        None => mobile_flash_pass::query(jobs, request).await,
+    }
+}
 
 /// Maps a handler result to a response: the one place errors become HTTP.
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {

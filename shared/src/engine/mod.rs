@@ -12,6 +12,6 @@ mod process;
 pub mod sqs;
 mod submit;
 
-pub use operation::{Operations, RowOperation};
+pub use operation::{Operations, RowOperation, Secrets};
 pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, DEAD_LETTER_CODE};
-pub use submit::{start_job, SubmitError};
+pub use submit::{start_job, NewJob, SubmitError};

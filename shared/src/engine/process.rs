@@ -1,4 +1,4 @@
-use crate::engine::RowOperation;
+use crate::engine::{RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
 use crate::store::JobStore;
@@ -20,8 +20,27 @@ pub enum ChunkDisposition {
     JobMissing,
 }
 
-/// Processes one chunk delivery, idempotently.
+/// Processes one chunk delivery, idempotently. Once the chunk is counted (or skipped), its
+/// sealed values are deleted: a secret outlives its processing no longer than necessary.
 pub async fn process_chunk(
+    jobs: &dyn JobStore,
+    operation: &dyn RowOperation,
+    chunk: &ChunkMessage,
+) -> Result<ChunkDisposition, EngineError> {
+    let disposition = run_chunk(jobs, operation, chunk).await?;
+    release_secrets(jobs, chunk).await?;
+    Ok(disposition)
+}
+
+async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<(), EngineError> {
+    if chunk.sealed {
+        jobs.delete_chunk_secrets(&chunk.job_id, chunk.chunk)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn run_chunk(
     jobs: &dyn JobStore,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
@@ -47,7 +66,12 @@ pub async fn process_chunk(
     if job.state == JobState::Scheduled {
         jobs.start_processing(&job.id, now_ms()).await?;
     }
-    let outcomes = operation.run(&job, &chunk.rows).await?;
+    let secrets = if chunk.sealed {
+        jobs.chunk_secrets(&job.id, chunk.chunk).await?
+    } else {
+        Secrets::new()
+    };
+    let outcomes = operation.run(&job, &chunk.rows, &secrets).await?;
     if outcomes.len() != chunk.rows.len() {
         return Err(EngineError::BadMessage(format!(
             "operation returned {} outcomes for {} rows",
@@ -61,6 +85,16 @@ pub async fn process_chunk(
 /// Fails every row of a chunk that exhausted its deliveries, through the same count-once path,
 /// so the job still reaches a final state.
 pub async fn dead_letter_chunk(
+    jobs: &dyn JobStore,
+    operation: &dyn RowOperation,
+    chunk: &ChunkMessage,
+) -> Result<ChunkDisposition, EngineError> {
+    let disposition = fail_chunk(jobs, operation, chunk).await?;
+    release_secrets(jobs, chunk).await?;
+    Ok(disposition)
+}
+
+async fn fail_chunk(
     jobs: &dyn JobStore,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,

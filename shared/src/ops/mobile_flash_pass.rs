@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use crate::engine::RowOperation;
+use crate::engine::{RowOperation, Secrets};
 use crate::enrollment::{EnrollmentRef, InvalidEnrollment};
 use crate::error::EngineError;
 use crate::model::{ChunkRow, Job, RowOutcome};
@@ -79,7 +79,12 @@ fn invalid_message(reason: &InvalidEnrollment) -> String {
 
 #[async_trait]
 impl RowOperation for MobileFlashPass {
-    async fn run(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<RowOutcome>, EngineError> {
+    async fn run(
+        &self,
+        job: &Job,
+        rows: &[ChunkRow],
+        _secrets: &Secrets,
+    ) -> Result<Vec<RowOutcome>, EngineError> {
         let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
         // Rows that need a lookup: (index in chunk, enrollment).
         let mut pending: Vec<(usize, EnrollmentRef)> = Vec::new();

@@ -11,10 +11,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValue,
     ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +35,8 @@ pub const MAX_BATCH_WRITE: usize = 25;
 /// BatchGetItem takes at most 100 keys.
 pub const MAX_BATCH_GET: usize = 100;
 pub const JOBS_INDEX: &str = "gsi1";
+/// TransactWriteItems takes at most 100 actions.
+pub const MAX_TRANSACT_ITEMS: usize = 100;
 
 fn job_pk(id: &str) -> String {
     format!("JOB#{id}")
@@ -83,15 +87,24 @@ struct JobItem {
     job: Job,
 }
 
-fn jobs_partition(job_type: JobType) -> String {
-    format!("JOBS#{}", job_type.as_str())
+/// Index partition listing a type's jobs (per owner for owner-scoped types).
+fn jobs_partition(job_type: JobType, owner: &str) -> String {
+    if job_type.is_owner_scoped() {
+        format!("JOBS#{}#{owner}", job_type.as_str())
+    } else {
+        format!("JOBS#{}", job_type.as_str())
+    }
 }
+
+const SECRETS_SK_PREFIX: &str = "SECRETS#";
+/// Sealed values outlive a chunk by at most the queue's retention (4 days).
+const SECRETS_RETENTION_SECONDS: i64 = 4 * 24 * 3600;
 
 fn job_to_item(job: &Job) -> Result<Item, StoreError> {
     let item = JobItem {
         pk: job_pk(&job.id),
         sk: JOB_SK.to_owned(),
-        gsi1pk: jobs_partition(job.job_type),
+        gsi1pk: jobs_partition(job.job_type, &job.owner),
         gsi1sk: format!("{:013}#{}", job.init_time_ms, job.id),
         expires_at: job.init_time_ms / 1000 + RETENTION_SECONDS,
         job: job.clone(),
@@ -161,7 +174,12 @@ impl JobStore for DynamoJobStore {
         out.item.map(job_from_item).transpose()
     }
 
-    async fn list_jobs(&self, job_type: JobType, limit: usize) -> Result<Vec<Job>, StoreError> {
+    async fn list_jobs(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
         let mut start_key = None;
         loop {
@@ -171,7 +189,7 @@ impl JobStore for DynamoJobStore {
                 .table_name(&self.table)
                 .index_name(JOBS_INDEX)
                 .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(jobs_partition(job_type)))
+                .expression_attribute_values(":p", s(jobs_partition(job_type, owner)))
                 .scan_index_forward(false)
                 .limit((limit - jobs.len()).min(1000) as i32)
                 .set_exclusive_start_key(start_key)
@@ -186,6 +204,93 @@ impl JobStore for DynamoJobStore {
                 return Ok(jobs);
             }
         }
+    }
+
+    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("SEQUENCE#{name}")))
+            .key("sk", s("SEQUENCE"))
+            .update_expression("ADD #value :one")
+            .expression_attribute_names("#value", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem(sequence)", e))?;
+        out.attributes
+            .and_then(|a| {
+                a.get("value")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+            })
+            .ok_or_else(|| StoreError::Corrupt("sequence update returned no value".into()))
+    }
+
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &crate::engine::Secrets,
+    ) -> Result<(), StoreError> {
+        let values = secrets
+            .iter()
+            .map(|(row, secret)| (row.to_string(), s(secret)))
+            .collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(job_pk(id)))
+            .item("sk", s(format!("{SECRETS_SK_PREFIX}{chunk:06}")))
+            .item("secrets", AttributeValue::M(values))
+            .item(
+                "expiresAt",
+                n(crate::time::now_ms() / 1000 + SECRETS_RETENTION_SECONDS),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(chunk secrets)", e))?;
+        Ok(())
+    }
+
+    async fn chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+    ) -> Result<crate::engine::Secrets, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(id)))
+            .key("sk", s(format!("{SECRETS_SK_PREFIX}{chunk:06}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(chunk secrets)", e))?;
+        let mut secrets = crate::engine::Secrets::new();
+        if let Some(AttributeValue::M(values)) = out.item.as_ref().and_then(|i| i.get("secrets")) {
+            for (row, value) in values {
+                if let (Ok(row), Ok(secret)) = (row.parse(), value.as_s()) {
+                    secrets.insert(row, secret.clone());
+                }
+            }
+        }
+        Ok(secrets)
+    }
+
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(id)))
+            .key("sk", s(format!("{SECRETS_SK_PREFIX}{chunk:06}")))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(chunk secrets)", e))?;
+        Ok(())
     }
 
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
@@ -565,5 +670,90 @@ impl RecordStore for DynamoRecordStore {
         })
         .await?;
         Ok(())
+    }
+
+    async fn create_many(
+        &self,
+        records: Vec<(RecordKey, Value)>,
+    ) -> Result<Vec<RecordKey>, StoreError> {
+        let mut puts = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let mut item: Item =
+                serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            item.extend(key_item(&key));
+            puts.push((key, item));
+        }
+        // TransactWriteItems is the batched write that takes conditions: up to 100 puts,
+        // each only if its key is free. A cancelled transaction says which puts failed
+        // their condition; those keys exist, the rest are retried.
+        drain(puts, MAX_TRANSACT_ITEMS, |batch| async move {
+            let mut request = self.client.transact_write_items();
+            for (_, item) in &batch {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                request = request.transact_items(TransactWriteItem::builder().put(put).build());
+            }
+            match request.send().await {
+                Ok(_) => Ok((Vec::new(), Vec::new())),
+                Err(e) => {
+                    let reasons = match e.as_service_error() {
+                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                            c.cancellation_reasons.clone().unwrap_or_default()
+                        }
+                        _ => return Err(sdk_error("TransactWriteItems", e)),
+                    };
+                    let mut existing = Vec::new();
+                    let mut retry = Vec::new();
+                    for (index, entry) in batch.into_iter().enumerate() {
+                        let code = reasons.get(index).and_then(|r| r.code.as_deref());
+                        if code == Some("ConditionalCheckFailed") {
+                            existing.push(entry.0);
+                        } else {
+                            retry.push(entry);
+                        }
+                    }
+                    Ok((existing, retry))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn increment(
+        &self,
+        key: &RecordKey,
+        attribute: &str,
+        by: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("ADD #counter :by")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#counter", attribute)
+            .expression_attribute_values(":by", n(by))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.and_then(|a| {
+                a.get(attribute)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("UpdateItem(increment)", e)),
+        }
     }
 }

@@ -37,7 +37,30 @@ pub trait JobStore: Send + Sync {
     /// Strongly consistent read of a job.
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// Jobs of one type, newest first.
-    async fn list_jobs(&self, job_type: JobType, limit: usize) -> Result<Vec<Job>, StoreError>;
+    /// Jobs of one type, newest first; for owner-scoped types only `owner`'s.
+    async fn list_jobs(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// The next value of a named, never-reused, increasing sequence (starts at 1).
+    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError>;
+    /// Stores a chunk's sealed values until the chunk is done (encrypted at rest, with a TTL).
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &crate::engine::Secrets,
+    ) -> Result<(), StoreError>;
+    /// A chunk's sealed values (empty once deleted).
+    async fn chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+    ) -> Result<crate::engine::Secrets, StoreError>;
+    /// Deletes a chunk's sealed values; idempotent.
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError>;
     /// SCHEDULED → PROCESSING (sets the start time); no change from any other state.
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Stores a chunk's row outcomes under its deterministic key (a redelivery overwrites).
@@ -103,4 +126,18 @@ pub trait RecordStore: Send + Sync {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError>;
     /// Writes (overwrites) every record; each value must be a JSON object.
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError>;
+    /// Creates records that do not exist yet (batched, each conditional on its key being
+    /// free); returns the keys that already existed, which were left unchanged.
+    async fn create_many(
+        &self,
+        records: Vec<(RecordKey, Value)>,
+    ) -> Result<Vec<RecordKey>, StoreError>;
+    /// Atomically adds `by` to a numeric `attribute` of an existing record and returns the new
+    /// value; `None` if the record does not exist.
+    async fn increment(
+        &self,
+        key: &RecordKey,
+        attribute: &str,
+        by: i64,
+    ) -> Result<Option<i64>, StoreError>;
 }

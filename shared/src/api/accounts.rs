@@ -1,0 +1,611 @@
+//! The CyberArk-style bulk account upload API (contract section B).
+
+use std::collections::HashMap;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Map, Value};
+
+use super::body::json_body;
+use crate::auth::Identity;
+use crate::engine::{start_job, NewJob, Secrets};
+use crate::error::{json_response, ApiError};
+use crate::model::{ChunkRow, Job, JobState, JobType, RowOutcome};
+use crate::ops::accounts::{account_key, AccountRowInput};
+use crate::queue::ChunkQueue;
+use crate::store::JobStore;
+
+/// Body limit of an upload: 1 MiB (≈3,000 accounts with every field set).
+pub const MAX_BODY_BYTES: usize = 1_048_576;
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 1_000;
+/// The sequence bulk ids are drawn from.
+pub const BULK_ID_SEQUENCE: &str = "BULK_ACCOUNTS";
+/// How many of a caller's uploads a list considers (they expire after 30 days).
+const LIST_SCAN_LIMIT: usize = 10_000;
+
+/// Routes of the bulk account API. Paths match case-insensitively, with or without a
+/// trailing slash, as the real product does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountsRoute {
+    Create,
+    List,
+    Get(String),
+}
+
+pub fn accounts_route(method: &str, path: &str) -> Option<AccountsRoute> {
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let start = segments.iter().position(|s| s == "passwordvault")?;
+    let segments: Vec<&str> = segments[start..].iter().map(String::as_str).collect();
+    match (method.to_ascii_uppercase().as_str(), segments.as_slice()) {
+        ("POST", ["passwordvault", "api", "bulkactions", "accounts"]) => {
+            Some(AccountsRoute::Create)
+        }
+        ("GET", ["passwordvault", "api", "bulkactions", "accounts"]) => Some(AccountsRoute::List),
+        ("GET", ["passwordvault", "api", "bulkactions", "accounts", _]) => {
+            // The id keeps its original spelling (it is a number anyway).
+            let id = path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .next_back()
+                .unwrap_or_default();
+            Some(AccountsRoute::Get(id.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// Upload status, derived from the job's state and counts.
+pub fn status(job: &Job) -> &'static str {
+    match job.state {
+        JobState::Scheduled | JobState::AwaitingData => "Pending",
+        JobState::Processing => "inProgress",
+        JobState::Completed if job.rows_failed == 0 => "completedSuccessfully",
+        JobState::Completed => "completedWithErrors",
+        JobState::Failed | JobState::Cancelled => "failed",
+    }
+}
+
+const STATUSES: [&str; 6] = [
+    "Pending",
+    "inProgress",
+    "completedSuccessfully",
+    "completedWithErrors",
+    "failed",
+    "completed",
+];
+
+fn bad(message: impl Into<String>, target: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message, Some(target.into()))
+}
+
+/// Checks one optional field's type; `null` counts as absent.
+fn check_optional(
+    account: &Map<String, Value>,
+    field: &str,
+    target: &str,
+    valid: fn(&Value) -> bool,
+    expected: &str,
+) -> Result<(), ApiError> {
+    match account.get(field) {
+        None | Some(Value::Null) => Ok(()),
+        Some(value) if valid(value) => Ok(()),
+        Some(_) => Err(bad(
+            format!("{target}.{field} must be {expected}"),
+            format!("{target}.{field}"),
+        )),
+    }
+}
+
+/// The fields of BulkAccountModel, with their types.
+fn validate_account(value: &Value, target: &str) -> Result<Map<String, Value>, ApiError> {
+    let Value::Object(account) = value else {
+        return Err(bad(format!("{target} must be an object"), target));
+    };
+    for field in ["platformId", "safeName"] {
+        match account.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            Some(Value::String(_)) => {
+                return Err(bad(
+                    format!("{target}.{field} must not be empty"),
+                    format!("{target}.{field}"),
+                ))
+            }
+            None | Some(Value::Null) => {
+                return Err(bad(
+                    format!("{target}.{field} is required"),
+                    format!("{target}.{field}"),
+                ))
+            }
+            Some(_) => {
+                return Err(bad(
+                    format!("{target}.{field} must be a string"),
+                    format!("{target}.{field}"),
+                ))
+            }
+        }
+    }
+    let is_int32 = |v: &Value| v.as_i64().is_some_and(|n| i32::try_from(n).is_ok());
+    check_optional(account, "uploadIndex", target, is_int32, "a 32-bit integer")?;
+    for field in ["name", "address", "userName", "groupName", "secret"] {
+        check_optional(account, field, target, Value::is_string, "a string")?;
+    }
+    let secret_type = |v: &Value| matches!(v.as_str(), Some("password" | "key"));
+    check_optional(
+        account,
+        "secretType",
+        target,
+        secret_type,
+        "\"password\" or \"key\"",
+    )?;
+    if let Some(Value::Object(properties)) = account.get("platformAccountProperties") {
+        for (key, value) in properties {
+            if !value.is_string() {
+                let field = format!("{target}.platformAccountProperties.{key}");
+                return Err(bad(format!("{field} must be a string"), field));
+            }
+        }
+    } else {
+        check_optional(
+            account,
+            "platformAccountProperties",
+            target,
+            |_| false,
+            "an object of strings",
+        )?;
+    }
+    let nested: [(&str, &[(&str, fn(&Value) -> bool, &str)]); 2] = [
+        (
+            "secretManagement",
+            &[
+                ("automaticManagementEnabled", Value::is_boolean, "a boolean"),
+                ("manualManagementReason", Value::is_string, "a string"),
+            ],
+        ),
+        (
+            "remoteMachinesAccess",
+            &[
+                ("remoteMachines", Value::is_string, "a string"),
+                (
+                    "accessRestrictedToRemoteMachines",
+                    Value::is_boolean,
+                    "a boolean",
+                ),
+            ],
+        ),
+    ];
+    for (object, fields) in nested {
+        match account.get(object) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(inner)) => {
+                for (field, valid, expected) in fields {
+                    check_optional(
+                        inner,
+                        field,
+                        &format!("{target}.{object}"),
+                        *valid,
+                        expected,
+                    )?;
+                }
+            }
+            Some(_) => {
+                return Err(bad(
+                    format!("{target}.{object} must be an object"),
+                    format!("{target}.{object}"),
+                ))
+            }
+        }
+    }
+    Ok(account.clone())
+}
+
+/// A validated upload: the source, the public rows and the secrets kept apart.
+pub struct Upload {
+    pub source: Option<String>,
+    pub rows: Vec<ChunkRow>,
+    pub secrets: Secrets,
+}
+
+const ACCOUNT_FIELDS: [&str; 12] = [
+    "uploadIndex",
+    "name",
+    "address",
+    "userName",
+    "platformId",
+    "safeName",
+    "groupName",
+    "secretType",
+    "secret",
+    "platformAccountProperties",
+    "secretManagement",
+    "remoteMachinesAccess",
+];
+
+/// Validates `{source, accountsList}` completely; the first bad field is named.
+pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
+    let Value::Object(mut body) = body else {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object with an accountsList array",
+            None,
+        ));
+    };
+    let source = match body.remove("source") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(bad("source must be a string", "source")),
+    };
+    let list = match body.remove("accountsList") {
+        None | Some(Value::Null) => return Err(bad("accountsList is required", "accountsList")),
+        Some(Value::Array(list)) if list.is_empty() => {
+            return Err(bad("accountsList must not be empty", "accountsList"))
+        }
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(bad(
+                "accountsList must be an array of accounts",
+                "accountsList",
+            ))
+        }
+    };
+    let mut rows = Vec::with_capacity(list.len());
+    let mut secrets = Secrets::new();
+    let mut first_index: HashMap<crate::store::RecordKey, i64> = HashMap::new();
+    for (index, value) in list.iter().enumerate() {
+        let account = validate_account(value, &format!("accountsList[{index}]"))?;
+        let row = index as u32 + 1;
+        let upload_index = account
+            .get("uploadIndex")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::from(row));
+        // Only known fields travel on; the secret is kept apart from the row.
+        let mut public = Map::new();
+        for (field, value) in account {
+            if field == "secret" {
+                if let Value::String(secret) = value {
+                    secrets.insert(row, secret);
+                }
+            } else if field != "uploadIndex"
+                && ACCOUNT_FIELDS.contains(&field.as_str())
+                && !value.is_null()
+            {
+                public.insert(field, value);
+            }
+        }
+        let key = account_key(&public);
+        let duplicate_of = match first_index.get(&key) {
+            Some(first) => Some(*first),
+            None => {
+                first_index.insert(key, upload_index);
+                None
+            }
+        };
+        let input = AccountRowInput {
+            upload_index,
+            account: public,
+            duplicate_of,
+        };
+        rows.push(ChunkRow {
+            row,
+            input: serde_json::to_value(input).unwrap_or(Value::Null),
+        });
+    }
+    Ok(Upload {
+        source,
+        rows,
+        secrets,
+    })
+}
+
+/// `POST /PasswordVault/API/BulkActions/Accounts` → 202 with the bulk id as a bare number.
+pub async fn create(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(request)?;
+    let upload = parse_upload(json_body(request, MAX_BODY_BYTES)?)?;
+    let bulk_id = jobs.next_sequence(BULK_ID_SEQUENCE).await?;
+    let job = start_job(
+        jobs,
+        queue,
+        NewJob {
+            id: bulk_id.to_string(),
+            job_type: JobType::AddAccounts,
+            owner: identity.subject,
+            source: upload.source,
+            rows: upload.rows,
+            secrets: upload.secrets,
+        },
+    )
+    .await?;
+    tracing::info!(
+        bulk_id,
+        rows = job.total_rows,
+        "bulk account upload accepted"
+    );
+    Ok(json_response(StatusCode::ACCEPTED, &bulk_id))
+}
+
+/// BulkAccountsOperationResult.
+fn summary(job: &Job) -> Map<String, Value> {
+    let mut result = Map::new();
+    result.insert("Succeeded".into(), json!(job.rows_processed));
+    result.insert("Failed".into(), json!(job.rows_failed));
+    if matches!(job.state, JobState::Failed | JobState::Cancelled) {
+        let error = job
+            .error_message
+            .clone()
+            .unwrap_or_else(|| "The upload was cancelled".to_owned());
+        result.insert("Error".into(), json!(error));
+    }
+    let mut summary = Map::new();
+    summary.insert(
+        "Id".into(),
+        json!(job.id.parse::<i64>().unwrap_or_default()),
+    );
+    summary.insert(
+        "Source".into(),
+        json!(job.source.clone().unwrap_or_default()),
+    );
+    summary.insert("CreationTime".into(), json!(job.init_time_ms / 1000));
+    summary.insert("Status".into(), json!(status(job)));
+    summary.insert("Result".into(), Value::Object(result));
+    summary
+}
+
+/// BulkAccountsOperationResultExtended: the summary plus every row in its list.
+fn extended(job: &Job, outcomes: Vec<RowOutcome>) -> Value {
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    for outcome in outcomes {
+        let failed_row = outcome.is_failed();
+        let mut item = outcome.item;
+        if failed_row {
+            item.insert(
+                "error".into(),
+                json!(outcome.error_message.unwrap_or_default()),
+            );
+            item.insert(
+                "errorCode".into(),
+                json!(outcome.error_code.unwrap_or_default()),
+            );
+            failed.push(Value::Object(item));
+        } else {
+            let id = outcome
+                .result
+                .and_then(|r| r.get("id").cloned())
+                .unwrap_or(Value::Null);
+            item.insert("id".into(), id);
+            succeeded.push(Value::Object(item));
+        }
+    }
+    let mut value = summary(job);
+    value.insert(
+        "SucceededItems".into(),
+        json!({ "Total": succeeded.len(), "Items": succeeded }),
+    );
+    value.insert(
+        "FailedItems".into(),
+        json!({ "Total": failed.len(), "Items": failed }),
+    );
+    Value::Object(value)
+}
+
+/// The read routes; another user's upload is 404, so existence does not leak.
+pub async fn query(
+    jobs: &dyn JobStore,
+    request: &Request,
+    route: AccountsRoute,
+) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(request)?;
+    match route {
+        AccountsRoute::Get(id) => {
+            let not_found =
+                || ApiError::NotFound(format!("Bulk account upload {id} was not found"));
+            let bulk_id: i64 = id.parse().map_err(|_| not_found())?;
+            let job = jobs
+                .get_job(&bulk_id.to_string())
+                .await?
+                .filter(|job| job.job_type == JobType::AddAccounts && job.owner == identity.subject)
+                .ok_or_else(not_found)?;
+            let outcomes = jobs.row_outcomes(&job.id).await?;
+            Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
+        }
+        AccountsRoute::List => {
+            let query = request.query_string_parameters_ref();
+            let limit = match query.and_then(|q| q.first("limit")) {
+                None => DEFAULT_LIMIT,
+                Some(text) => match text.parse::<usize>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                    _ => {
+                        return Err(bad(
+                            format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                            "limit",
+                        ))
+                    }
+                },
+            };
+            let wanted = match query.and_then(|q| q.first("filter")) {
+                None => None,
+                Some(filter) => Some(parse_filter(filter)?),
+            };
+            let matching: Vec<Job> = jobs
+                .list_jobs(JobType::AddAccounts, &identity.subject, LIST_SCAN_LIMIT)
+                .await?
+                .into_iter()
+                .filter(|job| wanted.is_none_or(|w| status_matches(w, status(job))))
+                .collect();
+            let actions: Vec<Value> = matching
+                .iter()
+                .take(limit)
+                .map(|j| Value::Object(summary(j)))
+                .collect();
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "Total": matching.len(), "BulkActions": actions }),
+            ))
+        }
+        AccountsRoute::Create => Err(ApiError::NotFound("no such route".into())),
+    }
+}
+
+/// `status eq <Status>` (case-insensitive keywords and values) → the canonical status.
+fn parse_filter(filter: &str) -> Result<&'static str, ApiError> {
+    let words: Vec<&str> = filter.split_whitespace().collect();
+    let invalid = || {
+        bad(
+            format!(
+                "filter must be of the form 'status eq <{}>'",
+                STATUSES.join("|")
+            ),
+            "filter",
+        )
+    };
+    match words.as_slice() {
+        [field, op, value]
+            if field.eq_ignore_ascii_case("status") && op.eq_ignore_ascii_case("eq") =>
+        {
+            STATUSES
+                .iter()
+                .copied()
+                .find(|s| s.eq_ignore_ascii_case(value))
+                .ok_or_else(invalid)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+fn status_matches(wanted: &str, actual: &str) -> bool {
+    wanted == actual || (wanted == "completed" && actual.starts_with("completed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(result: Result<Upload, ApiError>) -> Option<String> {
+        match result {
+            Err(ApiError::BadRequest { target, .. }) => target,
+            Err(other) => panic!("expected a 400, got {other:?}"),
+            Ok(_) => panic!("expected a 400, got a valid upload"),
+        }
+    }
+
+    #[test]
+    fn routes_match_case_insensitively_with_a_trailing_slash() {
+        assert_eq!(
+            accounts_route("POST", "/PasswordVault/API/BulkActions/Accounts"),
+            Some(AccountsRoute::Create)
+        );
+        assert_eq!(
+            accounts_route("POST", "/passwordvault/api/bulkactions/accounts/"),
+            Some(AccountsRoute::Create)
+        );
+        assert_eq!(
+            accounts_route("GET", "/PasswordVault/api/BULKACTIONS/Accounts/"),
+            Some(AccountsRoute::List)
+        );
+        assert_eq!(
+            accounts_route("GET", "/PasswordVault/API/BulkActions/Accounts/42/"),
+            Some(AccountsRoute::Get("42".into()))
+        );
+        assert_eq!(
+            accounts_route("DELETE", "/PasswordVault/API/BulkActions/Accounts/42"),
+            None
+        );
+        assert_eq!(accounts_route("GET", "/api/web/v1/mobileFlashPass"), None);
+    }
+
+    #[test]
+    fn names_the_first_bad_field() {
+        let ok = json!({"platformId": "p", "safeName": "s"});
+        assert_eq!(target(parse_upload(json!([]))), None);
+        assert_eq!(
+            target(parse_upload(json!({"source": 1, "accountsList": [ok]}))),
+            Some("source".into())
+        );
+        assert_eq!(target(parse_upload(json!({}))), Some("accountsList".into()));
+        assert_eq!(
+            target(parse_upload(json!({"accountsList": []}))),
+            Some("accountsList".into())
+        );
+        assert_eq!(
+            target(parse_upload(json!({"accountsList": {}}))),
+            Some("accountsList".into())
+        );
+        let cases = [
+            (json!(5), "accountsList[3]"),
+            (json!({"platformId": "p"}), "accountsList[3].safeName"),
+            (
+                json!({"platformId": "p", "safeName": 7}),
+                "accountsList[3].safeName",
+            ),
+            (
+                json!({"platformId": "", "safeName": "s"}),
+                "accountsList[3].platformId",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "secretType": "pin"}),
+                "accountsList[3].secretType",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "uploadIndex": "1"}),
+                "accountsList[3].uploadIndex",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "uploadIndex": 3_000_000_000u64}),
+                "accountsList[3].uploadIndex",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "address": 1}),
+                "accountsList[3].address",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "platformAccountProperties": {"a": 1}}),
+                "accountsList[3].platformAccountProperties.a",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "secretManagement": {"automaticManagementEnabled": "yes"}}),
+                "accountsList[3].secretManagement.automaticManagementEnabled",
+            ),
+            (
+                json!({"platformId": "p", "safeName": "s", "remoteMachinesAccess": []}),
+                "accountsList[3].remoteMachinesAccess",
+            ),
+        ];
+        for (bad_account, expected) in cases {
+            let body = json!({"accountsList": [ok, ok, ok, bad_account, 7]});
+            assert_eq!(target(parse_upload(body)).as_deref(), Some(expected));
+        }
+    }
+
+    #[test]
+    fn secrets_are_kept_apart_and_duplicates_marked() {
+        let upload = parse_upload(json!({"source": "x.csv", "accountsList": [
+            {"platformId": "p", "safeName": "S", "userName": "root", "address": "h", "secret": "hunter2", "uploadIndex": 10},
+            {"platformId": "p", "safeName": "s", "userName": "ROOT", "address": "h"},
+            {"platformId": "p", "safeName": "s", "userName": "other", "address": "h", "unknown": 1},
+        ]}))
+        .unwrap();
+        assert_eq!(upload.secrets, Secrets::from([(1, "hunter2".to_owned())]));
+        assert!(!serde_json::to_string(&upload.rows)
+            .unwrap()
+            .contains("hunter2"));
+        assert_eq!(upload.rows[1].input["duplicateOf"], 10);
+        assert_eq!(upload.rows[1].input["uploadIndex"], 2);
+        assert!(upload.rows[2].input["account"].get("unknown").is_none());
+    }
+
+    #[test]
+    fn filters_name_a_status() {
+        assert_eq!(parse_filter("status eq inProgress").unwrap(), "inProgress");
+        assert_eq!(parse_filter("Status EQ completed").unwrap(), "completed");
+        assert!(parse_filter("status ne failed").is_err());
+        assert!(parse_filter("status eq done").is_err());
+        assert!(status_matches("completed", "completedWithErrors"));
+    }
+}
