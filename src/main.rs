@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bulkops::reference::{load_enrollments, EnrollmentInput};
+use bulkops::reference::{load_enrollments, load_vault, EnrollmentInput, VaultInput};
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use clap::{Parser, Subcommand};
 
@@ -32,6 +32,18 @@ enum Command {
         /// JSON file with the enrollments.
         file: PathBuf,
     },
+    /// Load vault reference data (safes with their members' rights, platforms) for bulk
+    /// account uploads.
+    ///
+    /// The file is `{"safes": [{"safeName", "safeId", "members": {"<sub>": {"addAccounts": true}}}],
+    /// "platforms": [{"platformId", "requiredProperties": ["address", "userName"]}]}`.
+    LoadVault {
+        /// The table (the stack's `TableName` output).
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+        /// JSON file with the safes and platforms.
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +61,15 @@ async fn main() -> anyhow::Result<()> {
                 println!("{id}");
             }
             eprintln!("loaded {count} enrollments into {table}");
+        }
+        Command::LoadVault { table, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let vault: VaultInput = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", file.display()))?;
+            let clients = AwsClients::new(&load_sdk_config().await);
+            let (safes, platforms) = load_vault(&clients.record_store(&table), vault).await?;
+            eprintln!("loaded {safes} safes and {platforms} platforms into {table}");
         }
     }
     Ok(())

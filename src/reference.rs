@@ -58,3 +58,73 @@ pub async fn load_enrollments(
     records.put_many(batch).await?;
     Ok(ids)
 }
+
+/// Vault reference data for bulk account uploads: safes (with their members' rights) and
+/// platforms.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultInput {
+    #[serde(default)]
+    pub safes: Vec<SafeInput>,
+    #[serde(default)]
+    pub platforms: Vec<PlatformInput>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafeInput {
+    pub safe_name: String,
+    /// The numeric id that prefixes account ids (`<safeId>_<n>`).
+    pub safe_id: u64,
+    /// Members by `sub`, with their rights, e.g. `{"alice": {"addAccounts": true}}`.
+    #[serde(default)]
+    pub members: Map<String, Value>,
+    /// Accounts already numbered in the safe; the next account gets this + 1.
+    #[serde(default)]
+    pub next_account_number: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformInput {
+    pub platform_id: String,
+    /// Properties every account on this platform must have (e.g. `address`, `userName`).
+    #[serde(default)]
+    pub required_properties: Vec<String>,
+}
+
+/// Writes safes and platforms. A safe's account counter never moves backwards, so reloading
+/// reference data cannot make account ids repeat.
+pub async fn load_vault(
+    records: &Arc<dyn RecordStore>,
+    vault: VaultInput,
+) -> Result<(usize, usize), LoadError> {
+    use bulkops_shared::ops::accounts::{platform_key, safe_key, NEXT_ACCOUNT_NUMBER};
+    let keys: Vec<_> = vault.safes.iter().map(|s| safe_key(&s.safe_name)).collect();
+    let existing = records.get_many(&keys).await?;
+    let mut batch = Vec::new();
+    for (safe, key) in vault.safes.iter().zip(keys) {
+        let counter = existing
+            .get(&key)
+            .and_then(|s| s.get(NEXT_ACCOUNT_NUMBER))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .max(safe.next_account_number);
+        let record = serde_json::json!({
+            "safeName": safe.safe_name,
+            "safeId": safe.safe_id,
+            "members": safe.members,
+            NEXT_ACCOUNT_NUMBER: counter,
+        });
+        batch.push((key, record));
+    }
+    for platform in &vault.platforms {
+        let record = serde_json::json!({
+            "platformId": platform.platform_id,
+            "requiredProperties": platform.required_properties,
+        });
+        batch.push((platform_key(&platform.platform_id), record));
+    }
+    records.put_many(batch).await?;
+    Ok((vault.safes.len(), vault.platforms.len()))
+}

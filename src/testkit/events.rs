@@ -57,6 +57,12 @@ impl ApiCall {
         self
     }
 
+    /// The raw query string, as in the URL (percent-encoded).
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.to_owned();
+        self
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self

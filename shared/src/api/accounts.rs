@@ -48,11 +48,7 @@ pub fn accounts_route(method: &str, path: &str) -> Option<AccountsRoute> {
         ("GET", ["passwordvault", "api", "bulkactions", "accounts"]) => Some(AccountsRoute::List),
         ("GET", ["passwordvault", "api", "bulkactions", "accounts", _]) => {
             // The id keeps its original spelling (it is a number anyway).
-            let id = path
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .next_back()
-                .unwrap_or_default();
+            let id = path.split('/').rfind(|s| !s.is_empty()).unwrap_or_default();
             Some(AccountsRoute::Get(id.to_owned()))
         }
         _ => None,
@@ -100,6 +96,9 @@ fn check_optional(
         )),
     }
 }
+
+/// A nested field's name, type check and expected type (for the message).
+type FieldCheck = (&'static str, fn(&Value) -> bool, &'static str);
 
 /// The fields of BulkAccountModel, with their types.
 fn validate_account(value: &Value, target: &str) -> Result<Map<String, Value>, ApiError> {
@@ -158,7 +157,7 @@ fn validate_account(value: &Value, target: &str) -> Result<Map<String, Value>, A
             "an object of strings",
         )?;
     }
-    let nested: [(&str, &[(&str, fn(&Value) -> bool, &str)]); 2] = [
+    let nested: [(&str, &[FieldCheck]); 2] = [
         (
             "secretManagement",
             &[

@@ -31,7 +31,10 @@ pub async fn submit(
     if let Some(accounts::AccountsRoute::Create) = accounts::accounts_route(method, path) {
         return accounts::create(jobs, queue, request).await;
     }
-    mobile_flash_pass::submit(jobs, queue, request).await
+    match routes::mfp_route(method, path) {
+        Some(routes::MfpRoute::Submit) => mobile_flash_pass::submit(jobs, queue, request).await,
+        _ => Err(ApiError::NotFound(format!("no route for {method} {path}"))),
+    }
 }
 
 /// The read routes of both APIs.

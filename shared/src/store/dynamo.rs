@@ -478,7 +478,7 @@ impl JobStore for DynamoJobStore {
         match result {
             Ok(out) => {
                 let item = out.attributes.ok_or_else(|| StoreError::Corrupt("update returned no item".into()))?;
-                Ok(CancelOutcome::Cancelled(job_from_item(item)?))
+                Ok(CancelOutcome::Cancelled(Box::new(job_from_item(item)?)))
             }
             Err(e) => match e.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {

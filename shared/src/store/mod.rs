@@ -23,7 +23,7 @@ pub struct Recorded {
 /// Result of a cancel request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CancelOutcome {
-    Cancelled(Job),
+    Cancelled(Box<Job>),
     NotFound,
     /// The job is already in this terminal state and was not changed.
     AlreadyFinal(JobState),
