@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use bulkops::testkit::scenario::full_size_scenario;
+use bulkops::testkit::scenario::{accounts_scenario, full_size_scenario};
 use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, ENDPOINT_VAR};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -96,6 +96,91 @@ async fn main() -> anyhow::Result<()> {
             "| — {operation} | {count} ({:.1} per 1,000 rows) |",
             per_k(*count)
         );
+    }
+    accounts(&endpoint).await
+}
+
+/// A 1,000-account upload (all valid, with secrets) end to end.
+async fn accounts(endpoint: &str) -> anyhow::Result<()> {
+    const ACCOUNTS: usize = 1_000;
+    let mut rates = Vec::new();
+    let mut last = None;
+    for run in 0..RUNS {
+        let fx = Fixture::at(endpoint).await;
+        let body = accounts_scenario(&fx, ACCOUNTS).await;
+        fx.counter.reset();
+        let submit_deps = fx.submit_deps();
+        let processor_deps = fx.processor_deps();
+        let call = ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts")
+            .json(body)
+            .user("alice", "");
+        let started = Instant::now();
+        let response = submit::handler(&submit_deps, call.request())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            response.status() == 202,
+            "upload failed: {:?}",
+            response.body()
+        );
+        pump(
+            &fx.clients.sqs,
+            &fx.queue_url,
+            &fx.queue_arn,
+            PumpOptions::default(),
+            |event| {
+                processor::handler(&processor_deps, LambdaEvent::new(event, Context::default()))
+            },
+        )
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let id: i64 = serde_json::from_slice(response.body().as_ref())?;
+        let job = fx
+            .jobs()
+            .get_job(&id.to_string())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job vanished"))?;
+        anyhow::ensure!(
+            job.rows_processed as usize == ACCOUNTS,
+            "not every account was created: {job:?}"
+        );
+        rates.push(ACCOUNTS as f64 / seconds);
+        eprintln!(
+            "accounts run {}: {ACCOUNTS} accounts in {seconds:.2} s = {:.0} accounts/s",
+            run + 1,
+            ACCOUNTS as f64 / seconds
+        );
+        last = Some((fx.counter.snapshot(), job.chunk_count));
+    }
+    rates.sort_by(f64::total_cmp);
+    let (calls, chunks) = last.unwrap_or_default();
+    let per_k = |n: u64| n as f64 * 1_000.0 / ACCOUNTS as f64;
+    let service: u64 = calls
+        .iter()
+        .filter(|(k, _)| k.starts_with("DynamoDB") || k.as_str() == "SQS.SendMessageBatch")
+        .map(|(_, v)| v)
+        .sum();
+    println!();
+    println!(
+        "| measure (bulk account upload: {ACCOUNTS} accounts, {chunks} chunks, moto) | value |"
+    );
+    println!("|---|---|");
+    println!(
+        "| accounts/s end to end, median of {RUNS} (min–max) | {:.0} ({:.0}–{:.0}) |",
+        rates[RUNS / 2],
+        rates[0],
+        rates[RUNS - 1]
+    );
+    println!(
+        "| AWS API calls per 1,000 accounts, service (DynamoDB + SendMessageBatch) | {:.1} |",
+        per_k(service)
+    );
+    println!(
+        "| AWS API calls per 1,000 accounts, incl. queue polling (Receive/Delete) | {:.1} |",
+        per_k(calls.values().sum())
+    );
+    for (operation, count) in &calls {
+        println!("| — {operation} | {count} |");
     }
     Ok(())
 }

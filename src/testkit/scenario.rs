@@ -103,3 +103,30 @@ pub async fn full_size_scenario(fx: &Fixture, first: usize) -> Scenario {
         body,
     }
 }
+
+/// Loads two safes (alice may add accounts) and a platform, and returns an upload of `count`
+/// valid accounts with secrets, spread over both safes.
+pub async fn accounts_scenario(fx: &Fixture, count: usize) -> String {
+    let vault: crate::reference::VaultInput = serde_json::from_value(json!({
+        "safes": [
+            {"safeName": "UnixAdminPasswords", "safeId": 24, "members": {"alice": {"addAccounts": true}}},
+            {"safeName": "WindowsPasswords", "safeId": 31, "members": {"alice": {"addAccounts": true}}},
+        ],
+        "platforms": [{"platformId": "UnixSSH", "requiredProperties": ["address", "userName"]}],
+    }))
+    .expect("vault");
+    crate::reference::load_vault(&fx.records(), vault)
+        .await
+        .expect("load vault");
+    let accounts: Vec<_> = (0..count)
+        .map(|i| {
+            json!({
+                "userName": format!("svc{i:05}"), "address": format!("host{i:05}.example.com"),
+                "safeName": if i % 2 == 0 { "UnixAdminPasswords" } else { "WindowsPasswords" },
+                "platformId": "UnixSSH", "secretType": "password", "secret": format!("pw-{i}-Zq7!"),
+                "secretManagement": {"automaticManagementEnabled": true},
+            })
+        })
+        .collect();
+    json!({ "source": "bench.csv", "accountsList": accounts }).to_string()
+}
