@@ -368,8 +368,7 @@ async fn every_message_delivered_three_times_creates_each_account_once() {
 
 #[tokio::test]
 async fn a_processor_dying_after_creating_accounts_reports_them_as_created() {
-    use common::faults::{Fault, Faults, FaultyJobStore, FaultyRecordStore};
-    use std::sync::Arc;
+    use common::faults::{faulty_processor, Fault, Faults};
     let fx = Fixture::new().await;
     seed_vault(&fx).await;
     preexisting(&fx).await;
@@ -379,16 +378,7 @@ async fn a_processor_dying_after_creating_accounts_reports_them_as_created() {
         method: "create_many",
         times: 1,
     }]);
-    let deps = processor::Deps {
-        jobs: Arc::new(FaultyJobStore {
-            inner: fx.jobs(),
-            faults: faults.clone(),
-        }),
-        operations: bulkops_shared::engine::Operations::new(Arc::new(FaultyRecordStore {
-            inner: fx.records(),
-            faults,
-        })),
-    };
+    let deps = faulty_processor(&fx, faults);
     let stats = run_processor_with(&fx, &deps, PumpOptions::default()).await;
     // The injected crash, plus any transient 500 from moto: its server races concurrent
     // TransactWriteItems ("dictionary changed size during iteration"). Both heal the same way.

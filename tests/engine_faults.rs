@@ -6,8 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use bulkops::testkit::{Fixture, PumpOptions};
-use bulkops_shared::engine::Operations;
-use common::faults::{Fault, Faults, FaultyJobStore, FaultyRecordStore};
+use common::faults::{faulty_processor, Fault, Faults};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -43,16 +42,7 @@ async fn run_faulty(
     faults: Arc<Faults>,
     options: PumpOptions,
 ) -> bulkops::testkit::PumpStats {
-    let deps = processor::Deps {
-        jobs: Arc::new(FaultyJobStore {
-            inner: fx.jobs(),
-            faults: faults.clone(),
-        }),
-        operations: Operations::new(Arc::new(FaultyRecordStore {
-            inner: fx.records(),
-            faults,
-        })),
-    };
+    let deps = faulty_processor(fx, faults);
     run_processor_with(fx, &deps, options).await
 }
 
@@ -122,13 +112,7 @@ async fn the_partial_batch_response_names_exactly_the_failed_messages() {
         method: "record_chunk",
         times: 1,
     }]);
-    let deps = processor::Deps {
-        jobs: Arc::new(FaultyJobStore {
-            inner: fx.jobs(),
-            faults: faults.clone(),
-        }),
-        operations: Operations::new(fx.records()),
-    };
+    let deps = faulty_processor(&fx, faults);
     // One invocation with all three chunks, sequenced so exactly one record fails.
     let received = fx
         .clients

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bulkops::reference::{load_vault, VaultInput};
 use bulkops::testkit::{ApiCall, Fixture, PumpOptions};
-use common::faults::{Fault, Faults, FaultyJobStore};
+use common::faults::{faulty_processor, Fault, Faults};
 use common::*;
 use serde_json::json;
 
@@ -94,13 +94,7 @@ async fn a_secret_appears_only_in_its_account_record() {
     );
 
     let faults = Faults::new(&[Fault::PoisonChunk { chunk: 1 }]);
-    let deps = processor::Deps {
-        jobs: Arc::new(FaultyJobStore {
-            inner: fx.jobs(),
-            faults,
-        }),
-        operations: bulkops_shared::engine::Operations::new(fx.records()),
-    };
+    let deps = faulty_processor(&fx, faults);
     run_processor_with(&fx, &deps, PumpOptions::default()).await;
     let dead = fx
         .clients

@@ -215,3 +215,17 @@ impl RecordStore for FaultyRecordStore {
         faulty!(self, "increment", self.inner.increment(key, attribute, by))
     }
 }
+
+/// Processor dependencies whose job and record stores both inject `faults`.
+pub fn faulty_processor(fx: &bulkops::testkit::Fixture, faults: Arc<Faults>) -> processor::Deps {
+    processor::Deps {
+        jobs: Arc::new(FaultyJobStore {
+            inner: fx.jobs(),
+            faults: faults.clone(),
+        }),
+        operations: bulkops_shared::engine::Operations::new(Arc::new(FaultyRecordStore {
+            inner: fx.records(),
+            faults,
+        })),
+    }
+}
