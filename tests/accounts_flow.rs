@@ -137,6 +137,19 @@ async fn only_the_uploader_can_read_an_upload() {
     assert_eq!(body_json(&bobs), json!({"Total": 0, "BulkActions": []}));
     let anonymous = call_query(&fx, ApiCall::new("GET", &format!("{UPLOADS}/{id}"))).await;
     assert_eq!(anonymous.status(), 401);
+    // A path that names no route is a JSON 404, with or without permissions.
+    for (method, user) in [("GET", "alice"), ("POST", "alice")] {
+        let call = ApiCall::new(method, "/PasswordVault/API/Nothing/Here")
+            .json("{}")
+            .user(user, "");
+        let response = if method == "GET" {
+            call_query(&fx, call).await
+        } else {
+            call_submit(&fx, call).await
+        };
+        assert_eq!(response.status(), 404, "{method}");
+        assert_eq!(body_json(&response)["code"], "NOT_FOUND");
+    }
     // Paths match case-insensitively, with a trailing slash.
     let call = ApiCall::new(
         "GET",

@@ -42,9 +42,14 @@ pub async fn query(
     jobs: &dyn crate::store::JobStore,
     request: &lambda_http::Request,
 ) -> Result<Response<Body>, ApiError> {
-    match accounts::accounts_route(request.method().as_str(), request.uri().path()) {
-        Some(route) => accounts::query(jobs, request, route).await,
-        None => mobile_flash_pass::query(jobs, request).await,
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    if let Some(route) = accounts::accounts_route(method, path) {
+        return accounts::query(jobs, request, route).await;
+    }
+    match routes::mfp_route(method, path) {
+        Some(_) => mobile_flash_pass::query(jobs, request).await,
+        // Paths reaching the catch-all route that name nothing: 404, whoever asks.
+        None => Err(ApiError::NotFound(format!("no route for {method} {path}"))),
     }
 }
 
