@@ -1,0 +1,440 @@
+//! One conformance suite for the storage ports, run against both implementations: DynamoDB
+//! (through moto) and the embedded redb store. The engine relies on exactly these
+//! behaviours; each case fails on either backend if its contract breaks.
+
+mod common;
+
+use std::sync::Arc;
+
+use bulkops::testkit::Fixture;
+use bulkops_shared::engine::Secrets;
+use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore};
+use serde_json::{json, Map};
+
+struct Stores {
+    jobs: Arc<dyn JobStore>,
+    records: Arc<dyn RecordStore>,
+    /// Keeps the embedded store's directory alive for the test.
+    _dir: Option<TempDir>,
+}
+
+/// A scratch directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn dynamo() -> Stores {
+    let fx = Fixture::new().await;
+    Stores {
+        jobs: fx.jobs(),
+        records: fx.records(),
+        _dir: None,
+    }
+}
+
+async fn embedded() -> Stores {
+    let dir = std::env::temp_dir().join(format!(
+        "bulkops-conformance-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store =
+        Arc::new(EmbeddedStore::open(&dir.join("bulkops.redb")).expect("open embedded store"));
+    Stores {
+        jobs: store.clone(),
+        records: store,
+        _dir: Some(TempDir(dir)),
+    }
+}
+
+fn job(id: &str, job_type: JobType, owner: &str, rows: u32, init_ms: i64) -> Job {
+    let mut job = Job::new(id.to_owned(), job_type, owner.to_owned(), rows, init_ms);
+    job.chunk_count = 2;
+    job
+}
+
+fn counts(succeeded: u32, failed: u32) -> ChunkCounts {
+    ChunkCounts {
+        succeeded,
+        failed,
+        skipped: 0,
+    }
+}
+
+async fn jobs_round_trip_and_ids_are_unique(s: Stores) {
+    let mut created = job("j1", JobType::SendMfp, "alice", 10, 1_000);
+    created.source = Some("file.csv".into());
+    s.jobs.create_job(&created).await.unwrap();
+    assert_eq!(s.jobs.get_job("j1").await.unwrap(), Some(created.clone()));
+    assert!(
+        s.jobs.create_job(&created).await.is_err(),
+        "a job id is created once"
+    );
+    assert_eq!(s.jobs.get_job("nope").await.unwrap(), None);
+}
+
+async fn a_chunk_is_counted_once(s: Stores) {
+    s.jobs
+        .create_job(&job("j1", JobType::SendMfp, "alice", 10, 1_000))
+        .await
+        .unwrap();
+    s.jobs.start_processing("j1", 2_000).await.unwrap();
+    let first = s
+        .jobs
+        .record_chunk("j1", 0, counts(4, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.newly_recorded);
+    assert_eq!((first.job.rows_processed, first.job.rows_failed), (4, 1));
+    let again = s
+        .jobs
+        .record_chunk("j1", 0, counts(4, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !again.newly_recorded,
+        "a duplicate delivery changes nothing"
+    );
+    assert_eq!((again.job.rows_processed, again.job.rows_failed), (4, 1));
+    let second = s
+        .jobs
+        .record_chunk("j1", 1, counts(5, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.job.rows_accounted(), 10);
+    assert_eq!(
+        second
+            .job
+            .recorded_chunks
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert_eq!(
+        s.jobs
+            .record_chunk("missing", 0, counts(1, 0))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.jobs.get_job("missing").await.unwrap(),
+        None,
+        "recording never creates a job"
+    );
+}
+
+async fn state_moves_forward_only(s: Stores) {
+    s.jobs
+        .create_job(&job("j1", JobType::SendMfp, "alice", 1, 1_000))
+        .await
+        .unwrap();
+    assert!(
+        !s.jobs.complete("j1", 1_500).await.unwrap(),
+        "SCHEDULED cannot complete"
+    );
+    s.jobs.start_processing("j1", 2_000).await.unwrap();
+    s.jobs.start_processing("j1", 9_000).await.unwrap();
+    let j = s.jobs.get_job("j1").await.unwrap().unwrap();
+    assert_eq!(
+        (j.state, j.processing_start_ms),
+        (JobState::Processing, Some(2_000))
+    );
+    assert!(s.jobs.complete("j1", 3_000).await.unwrap());
+    assert!(
+        !s.jobs.complete("j1", 4_000).await.unwrap(),
+        "COMPLETED is set exactly once"
+    );
+    let j = s.jobs.get_job("j1").await.unwrap().unwrap();
+    assert_eq!(
+        (j.state, j.processing_end_ms),
+        (JobState::Completed, Some(3_000))
+    );
+    assert_eq!(
+        s.jobs.cancel("j1", 5_000).await.unwrap(),
+        CancelOutcome::AlreadyFinal(JobState::Completed)
+    );
+    s.jobs.fail("j1", "late", &[], 0, 6_000).await.unwrap();
+    assert_eq!(
+        s.jobs.get_job("j1").await.unwrap().unwrap().state,
+        JobState::Completed
+    );
+}
+
+async fn cancel_and_fail(s: Stores) {
+    s.jobs
+        .create_job(&job("c", JobType::SendMfp, "alice", 5, 1_000))
+        .await
+        .unwrap();
+    assert!(
+        matches!(s.jobs.cancel("c", 2_000).await.unwrap(), CancelOutcome::Cancelled(j) if j.state == JobState::Cancelled)
+    );
+    assert_eq!(
+        s.jobs.cancel("c", 2_000).await.unwrap(),
+        CancelOutcome::AlreadyFinal(JobState::Cancelled)
+    );
+    assert_eq!(
+        s.jobs.cancel("none", 2_000).await.unwrap(),
+        CancelOutcome::NotFound
+    );
+    assert!(!s.jobs.complete("c", 3_000).await.unwrap());
+
+    s.jobs
+        .create_job(&job("f", JobType::SendMfp, "alice", 10, 1_000))
+        .await
+        .unwrap();
+    s.jobs
+        .fail("f", "queue down", &[1], 4, 2_000)
+        .await
+        .unwrap();
+    let f = s.jobs.get_job("f").await.unwrap().unwrap();
+    assert_eq!((f.state, f.rows_skipped), (JobState::Failed, 4));
+    assert_eq!(f.error_message.as_deref(), Some("queue down"));
+    assert!(
+        f.recorded_chunks.contains(&1),
+        "unsent chunks count as recorded"
+    );
+    assert!(
+        !s.jobs
+            .record_chunk("f", 1, counts(4, 0))
+            .await
+            .unwrap()
+            .unwrap()
+            .newly_recorded
+    );
+}
+
+async fn the_first_failure_is_the_lowest_row(s: Stores) {
+    s.jobs
+        .create_job(&job("j1", JobType::SendMfp, "alice", 100, 1_000))
+        .await
+        .unwrap();
+    for (row, message) in [
+        (50, "fifty"),
+        (7, "seven"),
+        (30, "thirty"),
+        (7, "seven again"),
+    ] {
+        s.jobs
+            .lower_first_failure("j1", row, message)
+            .await
+            .unwrap();
+    }
+    let j = s.jobs.get_job("j1").await.unwrap().unwrap();
+    assert_eq!(
+        (j.first_failed_row, j.error_message.as_deref()),
+        (Some(7), Some("seven"))
+    );
+}
+
+async fn row_outcomes_come_back_in_row_order(s: Stores) {
+    s.jobs
+        .create_job(&job("j1", JobType::SendMfp, "alice", 4, 1_000))
+        .await
+        .unwrap();
+    let outcome = |row: u32| RowOutcome::succeeded(row, Map::new(), Some(json!({"n": row})));
+    s.jobs
+        .put_chunk_outcomes("j1", 1, &[outcome(3), outcome(4)])
+        .await
+        .unwrap();
+    s.jobs
+        .put_chunk_outcomes("j1", 0, &[outcome(1), outcome(2)])
+        .await
+        .unwrap();
+    s.jobs
+        .put_chunk_outcomes("j1", 0, &[outcome(1), outcome(2)])
+        .await
+        .unwrap();
+    let rows: Vec<u32> = s
+        .jobs
+        .row_outcomes("j1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.row)
+        .collect();
+    assert_eq!(
+        rows,
+        vec![1, 2, 3, 4],
+        "a redelivery overwrites, never duplicates"
+    );
+    assert!(s.jobs.row_outcomes("other").await.unwrap().is_empty());
+}
+
+async fn listing_is_newest_first_and_owner_scoped_where_required(s: Stores) {
+    for (id, t, owner, at) in [
+        ("m1", JobType::SendMfp, "alice", 1_000),
+        ("m2", JobType::SendMfp, "bob", 2_000),
+        ("1", JobType::AddAccounts, "alice", 1_500),
+        ("2", JobType::AddAccounts, "bob", 2_500),
+        ("3", JobType::AddAccounts, "alice", 3_000),
+    ] {
+        s.jobs.create_job(&job(id, t, owner, 1, at)).await.unwrap();
+    }
+    let ids = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s
+            .jobs
+            .list_jobs(JobType::SendMfp, "anyone", 10)
+            .await
+            .unwrap()),
+        vec!["m2", "m1"]
+    );
+    assert_eq!(
+        ids(s
+            .jobs
+            .list_jobs(JobType::AddAccounts, "alice", 10)
+            .await
+            .unwrap()),
+        vec!["3", "1"]
+    );
+    assert_eq!(
+        ids(s
+            .jobs
+            .list_jobs(JobType::AddAccounts, "alice", 1)
+            .await
+            .unwrap()),
+        vec!["3"]
+    );
+    assert!(s
+        .jobs
+        .list_jobs(JobType::AddAccounts, "carol", 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn sequences_increase_and_secrets_are_staged(s: Stores) {
+    let a = s.jobs.next_sequence("S").await.unwrap();
+    let b = s.jobs.next_sequence("S").await.unwrap();
+    assert_eq!((a, b), (1, 2));
+    assert_eq!(s.jobs.next_sequence("T").await.unwrap(), 1);
+    let secrets = Secrets::from([(1, "one".to_owned()), (2, "two".to_owned())]);
+    s.jobs.put_chunk_secrets("j1", 0, &secrets).await.unwrap();
+    assert_eq!(s.jobs.chunk_secrets("j1", 0).await.unwrap(), secrets);
+    assert!(s.jobs.chunk_secrets("j1", 1).await.unwrap().is_empty());
+    s.jobs.delete_chunk_secrets("j1", 0).await.unwrap();
+    s.jobs.delete_chunk_secrets("j1", 0).await.unwrap();
+    assert!(s.jobs.chunk_secrets("j1", 0).await.unwrap().is_empty());
+}
+
+async fn records_batch_create_and_count(s: Stores) {
+    let key = |n: usize| RecordKey::new(format!("P#{}", n % 3), format!("S#{n}"));
+    let many: Vec<_> = (0..130)
+        .map(|n| (key(n), json!({"n": n, "nested": {"a": [1, 2]}})))
+        .collect();
+    s.records.put_many(many).await.unwrap();
+    let keys: Vec<_> = (0..140).map(key).collect();
+    let found = s.records.get_many(&keys).await.unwrap();
+    assert_eq!(found.len(), 130, "missing keys are absent");
+    assert_eq!(found[&key(5)], json!({"n": 5, "nested": {"a": [1, 2]}}));
+
+    let fresh: Vec<_> = (125..135)
+        .map(|n| (key(n), json!({"n": n * 100})))
+        .collect();
+    let existing = s.records.create_many(fresh).await.unwrap();
+    assert_eq!(existing.len(), 5);
+    let after = s.records.get_many(&[key(126), key(131)]).await.unwrap();
+    assert_eq!(
+        after[&key(126)]["n"],
+        126,
+        "an existing record is left unchanged"
+    );
+    assert_eq!(after[&key(131)]["n"], 13_100, "a free key is created");
+
+    assert_eq!(
+        s.records.increment(&key(1), "counter", 3).await.unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        s.records.increment(&key(1), "counter", 2).await.unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        s.records.increment(&key(999), "counter", 1).await.unwrap(),
+        None,
+        "no record, no counter"
+    );
+    assert_eq!(
+        s.records.get_many(&[key(1)]).await.unwrap()[&key(1)]["n"],
+        1
+    );
+}
+
+/// The engine and the real handlers run unchanged on the embedded store (queue: moto's SQS).
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_embedded_store() {
+    use bulkops::testkit::PumpOptions;
+    use common::*;
+    let fx = Fixture::new().await;
+    let stores = embedded().await;
+    let ids =
+        bulkops::reference::load_enrollments(&stores.records, (0..600).map(enrollment).collect())
+            .await
+            .unwrap();
+    let mut request = ids.clone();
+    request.push(enrollment_id(9_999));
+    request.push(ids[3].clone());
+    let submit_deps = submit::Deps {
+        jobs: stores.jobs.clone(),
+        queue: fx.queue(),
+    };
+    let response = submit::handler(&submit_deps, submit_call(&request).request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = body_json(&response)["id"].as_str().unwrap().to_owned();
+    let processor_deps = processor::Deps {
+        jobs: stores.jobs.clone(),
+        operations: bulkops_shared::engine::Operations::new(stores.records.clone()),
+    };
+    run_processor_with(
+        &fx,
+        &processor_deps,
+        PumpOptions {
+            deliveries: 2,
+            ..PumpOptions::default()
+        },
+    )
+    .await;
+    let job = stores.jobs.get_job(&id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(
+        (job.rows_processed, job.rows_failed, job.first_failed_row),
+        (600, 2, Some(601))
+    );
+    assert_eq!(stores.jobs.row_outcomes(&id).await.unwrap().len(), 602);
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod dynamodb_on_moto {
+            $(#[tokio::test] async fn $case() { super::$case(super::dynamo().await).await })*
+        }
+        mod embedded_redb {
+            $(#[tokio::test] async fn $case() { super::$case(super::embedded().await).await })*
+        }
+    };
+}
+
+conformance!(
+    jobs_round_trip_and_ids_are_unique,
+    a_chunk_is_counted_once,
+    state_moves_forward_only,
+    cancel_and_fail,
+    the_first_failure_is_the_lowest_row,
+    row_outcomes_come_back_in_row_order,
+    listing_is_newest_first_and_owner_scoped_where_required,
+    sequences_increase_and_secrets_are_staged,
+    records_batch_create_and_count,
+);
