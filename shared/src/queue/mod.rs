@@ -1,5 +1,8 @@
-//! The chunk queue port and its SQS implementation.
+//! The chunk queue ports: [`ChunkQueue`] (where submit puts chunks) and [`ChunkSource`] (how
+//! a worker takes them: at-least-once, with a visibility timeout and a dead-letter queue
+//! after a bounded number of receives). SQS implements both; so does the embedded queue.
 
+pub mod embedded;
 pub mod sqs;
 
 use async_trait::async_trait;
@@ -12,4 +15,32 @@ use crate::model::ChunkMessage;
 pub trait ChunkQueue: Send + Sync {
     /// Enqueues every chunk, or reports which ones could not be enqueued.
     async fn enqueue(&self, chunks: &[ChunkMessage]) -> Result<(), EnqueueError>;
+}
+
+/// One received message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub message_id: String,
+    /// Identifies this receive; ack or retry with it.
+    pub receipt: String,
+    pub body: String,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// A queue failure while receiving or acknowledging.
+#[derive(Debug, thiserror::Error)]
+#[error("queue request failed: {0}")]
+pub struct QueueError(pub String);
+
+/// The consuming side of a queue, as Lambda's SQS event source mapping uses it.
+#[async_trait]
+pub trait ChunkSource: Send + Sync {
+    /// Up to `max` visible messages; each stays hidden for the visibility timeout. A message
+    /// received more than the queue's maximum receive count moves to its dead-letter queue.
+    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError>;
+    /// Deletes a processed message.
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+    /// Makes a failed message visible again at once (instead of after the timeout).
+    async fn retry_now(&self, receipt: &str) -> Result<(), QueueError>;
 }

@@ -160,6 +160,85 @@ impl ChunkQueue for SqsChunkQueue {
     }
 }
 
+/// SQS-backed [`super::ChunkSource`].
+#[derive(Clone, Debug)]
+pub struct SqsChunkSource {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsChunkSource {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+fn queue_error(operation: &str, error: impl std::error::Error) -> super::QueueError {
+    super::QueueError(format!(
+        "{operation}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(error)
+    ))
+}
+
+#[async_trait]
+impl super::ChunkSource for SqsChunkSource {
+    async fn receive(&self, max: usize) -> Result<Vec<super::Delivery>, super::QueueError> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName;
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| queue_error("ReceiveMessage", e))?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| super::Delivery {
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1),
+                message_id: m.message_id.unwrap_or_default(),
+                receipt: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn ack(&self, receipt: &str) -> Result<(), super::QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| queue_error("DeleteMessage", e))?;
+        Ok(())
+    }
+
+    async fn retry_now(&self, receipt: &str) -> Result<(), super::QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| queue_error("ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

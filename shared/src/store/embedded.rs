@@ -108,6 +108,11 @@ impl EmbeddedStore {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// The database, for the embedded queue that shares the file.
+    pub(crate) fn database(&self) -> Arc<Database> {
+        self.db.clone()
+    }
+
     /// Runs `work` in one write transaction on a blocking thread; commits if it succeeds.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
