@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use bulkops::testkit::{Fixture, PumpOptions};
+use bulkops_shared::queue::ChunkSource;
 use common::faults::{faulty_processor, Fault, Faults};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
@@ -114,16 +115,7 @@ async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     }]);
     let deps = faulty_processor(&fx, faults);
     // One invocation with all three chunks, sequenced so exactly one record fails.
-    let received = fx
-        .clients
-        .sqs
-        .receive_message()
-        .queue_url(&fx.queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let messages = received.messages.unwrap_or_default();
+    let messages = fx.source().receive(10).await.unwrap();
     assert_eq!(messages.len(), 4);
     let event = bulkops::testkit::sqs_event(&messages, &fx.queue_arn);
     let response = processor::handler(&deps, LambdaEvent::new(event, Context::default()))
@@ -132,9 +124,7 @@ async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     assert_eq!(response.batch_item_failures.len(), 1);
     let failed = &response.batch_item_failures[0].item_identifier;
     assert!(
-        messages
-            .iter()
-            .any(|m| m.message_id.as_ref() == Some(failed)),
+        messages.iter().any(|m| &m.message_id == failed),
         "names a real message id"
     );
     assert!(!failed.is_empty());

@@ -371,23 +371,34 @@ async fn records_batch_create_and_count(s: Stores) {
     );
 }
 
-/// The engine and the real handlers run unchanged on the embedded store (queue: moto's SQS).
+/// The engine and the real handlers run unchanged on the embedded store and queue: no AWS,
+/// every message delivered twice.
 #[tokio::test]
-async fn a_job_runs_end_to_end_on_the_embedded_store() {
-    use bulkops::testkit::PumpOptions;
+async fn a_job_runs_end_to_end_fully_embedded() {
+    use bulkops::testkit::{pump, PumpOptions};
+    use bulkops_shared::queue::embedded::EmbeddedQueue;
     use common::*;
-    let fx = Fixture::new().await;
-    let stores = embedded().await;
-    let ids =
-        bulkops::reference::load_enrollments(&stores.records, (0..600).map(enrollment).collect())
-            .await
-            .unwrap();
+    let dir = std::env::temp_dir().join(format!("bulkops-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
+    let store = Arc::new(EmbeddedStore::open(&dir.join("bulkops.redb")).unwrap());
+    let queue = EmbeddedQueue::new(
+        &store,
+        "chunks",
+        Some("chunks-dlq"),
+        3,
+        std::time::Duration::from_secs(60),
+    );
+    let records: Arc<dyn RecordStore> = store.clone();
+    let ids = bulkops::reference::load_enrollments(&records, (0..600).map(enrollment).collect())
+        .await
+        .unwrap();
     let mut request = ids.clone();
     request.push(enrollment_id(9_999));
     request.push(ids[3].clone());
     let submit_deps = submit::Deps {
-        jobs: stores.jobs.clone(),
-        queue: fx.queue(),
+        jobs: store.clone(),
+        queue: Arc::new(queue.clone()),
     };
     let response = submit::handler(&submit_deps, submit_call(&request).request())
         .await
@@ -395,25 +406,33 @@ async fn a_job_runs_end_to_end_on_the_embedded_store() {
     assert_eq!(response.status(), 200);
     let id = body_json(&response)["id"].as_str().unwrap().to_owned();
     let processor_deps = processor::Deps {
-        jobs: stores.jobs.clone(),
-        operations: bulkops_shared::engine::Operations::new(stores.records.clone()),
+        jobs: store.clone(),
+        operations: bulkops_shared::engine::Operations::new(records.clone()),
     };
-    run_processor_with(
-        &fx,
-        &processor_deps,
-        PumpOptions {
-            deliveries: 2,
-            ..PumpOptions::default()
+    let options = PumpOptions {
+        deliveries: 2,
+        ..PumpOptions::default()
+    };
+    let stats = pump(
+        &queue,
+        "arn:aws:sqs:local:000000000000:chunks",
+        options,
+        |event| {
+            processor::handler(
+                &processor_deps,
+                lambda_runtime::LambdaEvent::new(event, Default::default()),
+            )
         },
     )
     .await;
-    let job = stores.jobs.get_job(&id).await.unwrap().unwrap();
+    assert_eq!(stats.deliveries, 4, "2 chunks, each delivered twice");
+    let job = store.get_job(&id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(
         (job.rows_processed, job.rows_failed, job.first_failed_row),
         (600, 2, Some(601))
     );
-    assert_eq!(stores.jobs.row_outcomes(&id).await.unwrap().len(), 602);
+    assert_eq!(store.row_outcomes(&id).await.unwrap().len(), 602);
 }
 
 macro_rules! conformance {

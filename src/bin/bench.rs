@@ -36,8 +36,7 @@ async fn main() -> anyhow::Result<()> {
         );
         let submit_ms = started.elapsed().as_secs_f64() * 1e3;
         pump(
-            &fx.clients.sqs,
-            &fx.queue_url,
+            &fx.source(),
             &fx.queue_arn,
             PumpOptions::default(),
             |event| {
@@ -124,8 +123,7 @@ async fn accounts(endpoint: &str) -> anyhow::Result<()> {
             response.body()
         );
         pump(
-            &fx.clients.sqs,
-            &fx.queue_url,
+            &fx.source(),
             &fx.queue_arn,
             PumpOptions::default(),
             |event| {

@@ -172,6 +172,16 @@ impl Fixture {
         self.clients.chunk_queue(&self.queue_url)
     }
 
+    /// The chunk queue's consuming side.
+    pub fn source(&self) -> bulkops_shared::queue::sqs::SqsChunkSource {
+        bulkops_shared::queue::sqs::SqsChunkSource::new(self.clients.sqs.clone(), &self.queue_url)
+    }
+
+    /// The dead-letter queue's consuming side.
+    pub fn dead_letter_source(&self) -> bulkops_shared::queue::sqs::SqsChunkSource {
+        bulkops_shared::queue::sqs::SqsChunkSource::new(self.clients.sqs.clone(), &self.dlq_url)
+    }
+
     pub fn submit_deps(&self) -> submit::Deps {
         submit::Deps {
             jobs: self.jobs(),

@@ -1,8 +1,6 @@
-use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{json, Value};
 
 const API_REQUEST_TEMPLATE: &str = include_str!("../../tests/events/apigw-v2-jwt-request.json");
-const SQS_EVENT_TEMPLATE: &str = include_str!("../../tests/events/sqs-event.json");
 
 /// An HTTP API call as API Gateway (payload format 2.0, JWT authorizer) hands it to Lambda.
 #[derive(Clone, Debug)]
@@ -111,32 +109,4 @@ impl ApiCall {
 /// Parses API Gateway event JSON the way the Lambda runtime does.
 pub fn api_request(event: &Value) -> lambda_http::Request {
     lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway event")
-}
-
-/// An SQS event for received messages, built from the committed real event.
-pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> SqsEvent {
-    let template: Value = serde_json::from_str(SQS_EVENT_TEMPLATE).expect("sqs template");
-    let record_template = template["Records"][0].clone();
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let mut record = record_template.clone();
-            record["messageId"] = json!(m.message_id);
-            record["receiptHandle"] = json!(m.receipt_handle);
-            record["body"] = json!(m.body);
-            record["md5OfBody"] = json!(m.md5_of_body);
-            record["eventSourceARN"] = json!(queue_arn);
-            record["awsRegion"] = json!("us-east-1");
-            record["messageAttributes"] = json!({});
-            let attributes: serde_json::Map<String, Value> = m
-                .attributes
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
-                .collect();
-            record["attributes"] = Value::Object(attributes);
-            record
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).expect("valid SQS event")
 }

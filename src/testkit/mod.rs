@@ -4,9 +4,8 @@
 
 mod emulator;
 mod events;
-mod pump;
 pub mod scenario;
 
+pub use crate::worker::{pump, sqs_event, PumpOptions, PumpStats};
 pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};
-pub use events::{api_request, sqs_event, ApiCall};
-pub use pump::{pump, PumpOptions, PumpStats};
+pub use events::{api_request, ApiCall};

@@ -97,13 +97,9 @@ pub async fn run_processor_with(
     deps: &processor::Deps,
     options: PumpOptions,
 ) -> PumpStats {
-    pump(
-        &fx.clients.sqs,
-        &fx.queue_url,
-        &fx.queue_arn,
-        options,
-        |event| processor::handler(deps, LambdaEvent::new(event, Context::default())),
-    )
+    pump(&fx.source(), &fx.queue_arn, options, |event| {
+        processor::handler(deps, LambdaEvent::new(event, Context::default()))
+    })
     .await
 }
 
@@ -111,8 +107,7 @@ pub async fn run_processor_with(
 pub async fn run_dead_letter(fx: &Fixture) -> PumpStats {
     let deps = fx.dead_letter_deps();
     pump(
-        &fx.clients.sqs,
-        &fx.dlq_url,
+        &fx.dead_letter_source(),
         &fx.dlq_arn,
         PumpOptions::default(),
         |event| dead_letter::handler(&deps, LambdaEvent::new(event, Context::default())),
