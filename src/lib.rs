@@ -2,6 +2,7 @@
 //! fixtures, real Lambda event construction and a queue pump standing in for the SQS event
 //! source mapping in tests and benchmarks.
 
+pub mod client;
 pub mod reference;
 pub mod testkit;
 pub mod worker;
