@@ -1,34 +1,103 @@
-//! `bulkops`: operator commands for the bulkops service.
+//! `bulkops`: run the service locally, mint development tokens, load reference data, and
+//! submit bulk requests from files.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use bulkops::local::backend::{BackendConfig, STORE_FILE};
+use bulkops::local::token::DevKey;
+use bulkops::local::{self, ServeConfig};
 use bulkops::reference::{load_enrollments, load_vault, EnrollmentInput, VaultInput};
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
-use clap::{Parser, Subcommand};
+use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_shared::store::RecordStore;
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "bulkops",
-    version,
-    about = "Operator commands for the bulkops service"
-)]
+#[command(name = "bulkops", version, about = "Run, feed and use the bulkops service")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where the state is: the embedded data directory, or a DynamoDB table.
+#[derive(Args, Clone, Debug)]
+struct StateArgs {
+    /// The local data directory (embedded store, development key, demo files).
+    #[arg(long, env = "BULKOPS_DATA_DIR", default_value = ".bulkops")]
+    data_dir: PathBuf,
+    /// A DynamoDB table (the stack's `TableName` output) instead of the embedded store. The
+    /// endpoint, region and credentials come from the standard AWS environment
+    /// (`AWS_ENDPOINT_URL` for moto or LocalStack).
+    #[arg(long, env = "TABLE_NAME")]
+    table: Option<String>,
+}
+
+impl StateArgs {
+    async fn records(&self) -> anyhow::Result<(Arc<dyn RecordStore>, String)> {
+        match &self.table {
+            Some(table) => {
+                let clients = AwsClients::new(&load_sdk_config().await);
+                Ok((clients.record_store(table), format!("table {table}")))
+            }
+            None => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                let path = self.data_dir.join(STORE_FILE);
+                let store = EmbeddedStore::open(&path).with_context(|| {
+                    format!(
+                        "opening {} (a running `bulkops serve` holds it: stop it, or use `serve --demo`)",
+                        path.display()
+                    )
+                })?;
+                Ok((Arc::new(store), path.display().to_string()))
+            }
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Load enrollments (reference data) from a JSON file into the table and print their ids.
+    /// Serve every route of both APIs on one machine, with workers playing the SQS trigger.
+    ///
+    /// With no configuration the state lives in an embedded store in `--data-dir`. With
+    /// `TABLE_NAME` and `QUEUE_URL` (and `DEAD_LETTER_QUEUE_URL`) it uses DynamoDB and SQS:
+    /// moto, LocalStack (`AWS_ENDPOINT_URL`) or an AWS account. Requests need a bearer token
+    /// from `bulkops token`.
+    Serve(ServeArgs),
+    /// Mint a development token the local server accepts.
+    Token {
+        /// The caller (`sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// Space-separated permissions (`scope` claim).
+        #[arg(
+            long,
+            default_value = "ISSUANCE:ADD ISSUANCE:VIEW ISSUANCE:REMOVE"
+        )]
+        scope: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+        ttl_seconds: i64,
+        /// The data directory holding the development key.
+        #[arg(long, env = "BULKOPS_DATA_DIR", default_value = ".bulkops")]
+        data_dir: PathBuf,
+    },
+    /// Load the demo reference data (enrollments, a vault) and write example requests to
+    /// `<data-dir>/demo`. `serve --demo` does the same on start.
+    DemoData {
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Load enrollments (reference data) from a JSON file and print their ids.
     ///
     /// The file is a JSON array of `{"workflowId": "<uuid>", "whereClause": {"KEY": "value"}, ...}`;
-    /// other fields are stored as attributes of the enrollment. The AWS endpoint, region and
-    /// credentials come from the standard AWS environment (`AWS_ENDPOINT_URL` for moto/LocalStack).
+    /// other fields are stored as attributes of the enrollment.
     LoadEnrollments {
-        /// The table (the stack's `TableName` output).
-        #[arg(long, env = "TABLE_NAME")]
-        table: String,
+        #[command(flatten)]
+        state: StateArgs,
         /// JSON file with the enrollments.
         file: PathBuf,
     },
@@ -38,38 +107,146 @@ enum Command {
     /// The file is `{"safes": [{"safeName", "safeId", "members": {"<sub>": {"addAccounts": true}}}],
     /// "platforms": [{"platformId", "requiredProperties": ["address", "userName"]}]}`.
     LoadVault {
-        /// The table (the stack's `TableName` output).
-        #[arg(long, env = "TABLE_NAME")]
-        table: String,
+        #[command(flatten)]
+        state: StateArgs,
         /// JSON file with the safes and platforms.
         file: PathBuf,
     },
+    /// Submit a bulk request from a file (JSON, or CSV with one id/account per line), wait
+    /// for it with a progress bar, print a summary and write the failed rows to a file
+    /// shaped like the input.
+    Submit(bulkops::client::SubmitArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "BULKOPS_PORT", default_value_t = 3000)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[command(flatten)]
+    state: StateArgs,
+    /// The SQS queue for chunks (with `TABLE_NAME`: AWS mode).
+    #[arg(long, env = "QUEUE_URL")]
+    queue_url: Option<String>,
+    /// The dead-letter queue (AWS mode); without it dead letters wait in SQS.
+    #[arg(long, env = "DEAD_LETTER_QUEUE_URL")]
+    dead_letter_queue_url: Option<String>,
+    /// Concurrent processor pollers.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Embedded queue visibility timeout in seconds.
+    #[arg(long, default_value_t = 60)]
+    visibility_timeout: u64,
+    /// Load demo reference data and write example requests on start.
+    #[arg(long)]
+    demo: bool,
+}
+
+impl ServeArgs {
+    fn config(self) -> anyhow::Result<ServeConfig> {
+        let backend = match (self.state.table, self.queue_url) {
+            (Some(table), Some(queue_url)) => BackendConfig::Aws {
+                table,
+                queue_url,
+                dead_letter_queue_url: self.dead_letter_queue_url,
+            },
+            (None, None) => BackendConfig::Embedded {
+                data_dir: self.state.data_dir.clone(),
+                visibility: Duration::from_secs(self.visibility_timeout.max(1)),
+            },
+            _ => anyhow::bail!(
+                "AWS mode needs both TABLE_NAME (--table) and QUEUE_URL (--queue-url); \
+                 set neither for the embedded store"
+            ),
+        };
+        Ok(ServeConfig {
+            address: SocketAddr::new(self.host, self.port),
+            backend,
+            data_dir: self.state.data_dir,
+            workers: self.workers,
+            idle_poll: Duration::from_millis(20),
+            demo: self.demo,
+        })
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::LoadEnrollments { table, file } => {
+        Command::Serve(args) => {
+            init_logging();
+            let running = local::start(args.config()?).await?;
+            println!(
+                "bulkops is serving http://{} ({})",
+                running.address, running.backend.description
+            );
+            for file in &running.demo_files {
+                println!("  example request: {}", file.display());
+            }
+            println!("  mint a token with: bulkops token --sub alice");
+            local::shutdown_signal().await;
+            eprintln!("stopping: finishing the batches in hand");
+            running.shutdown().await?;
+        }
+        Command::Token {
+            sub,
+            scope,
+            ttl_seconds,
+            data_dir,
+        } => {
+            let key = DevKey::load_or_create(&data_dir)?;
+            println!("{}", key.mint(&sub, &scope, ttl_seconds)?);
+        }
+        Command::DemoData { state } => {
+            let (records, place) = state.records().await?;
+            let files = local::demo::load_demo(&records, &state.data_dir.join("demo")).await?;
+            eprintln!(
+                "loaded {} demo enrollments and the demo vault into {place}",
+                local::demo::DEMO_ENROLLMENTS
+            );
+            for file in files {
+                println!("{}", file.display());
+            }
+        }
+        Command::LoadEnrollments { state, file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let inputs: Vec<EnrollmentInput> = serde_json::from_str(&text)
                 .with_context(|| format!("parsing {}", file.display()))?;
-            let clients = AwsClients::new(&load_sdk_config().await);
+            let (records, place) = state.records().await?;
             let count = inputs.len();
-            let ids = load_enrollments(&clients.record_store(&table), inputs).await?;
-            for id in ids {
+            for id in load_enrollments(&records, inputs).await? {
                 println!("{id}");
             }
-            eprintln!("loaded {count} enrollments into {table}");
+            eprintln!("loaded {count} enrollments into {place}");
         }
-        Command::LoadVault { table, file } => {
+        Command::LoadVault { state, file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let vault: VaultInput = serde_json::from_str(&text)
                 .with_context(|| format!("parsing {}", file.display()))?;
-            let clients = AwsClients::new(&load_sdk_config().await);
-            let (safes, platforms) = load_vault(&clients.record_store(&table), vault).await?;
-            eprintln!("loaded {safes} safes and {platforms} platforms into {table}");
+            let (records, place) = state.records().await?;
+            let (safes, platforms) = load_vault(&records, vault).await?;
+            eprintln!("loaded {safes} safes and {platforms} platforms into {place}");
+        }
+        Command::Submit(args) => {
+            let summary = bulkops::client::run(args).await?;
+            println!("{summary}");
+            anyhow::ensure!(!summary.job_failed, "the bulk request did not complete");
         }
     }
     Ok(())

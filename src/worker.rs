@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use bulkops_shared::queue::{ChunkSource, Delivery};
+use bulkops_shared::queue::{ChunkSource, Delivery, QueueError};
 use serde_json::{json, Value};
 
 const SQS_EVENT_TEMPLATE: &str = include_str!("../tests/events/sqs-event.json");
@@ -69,6 +69,55 @@ pub fn sqs_event(deliveries: &[Delivery], queue_arn: &str) -> SqsEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
 }
 
+/// How one invocation went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// Message ids the handler reported in `batchItemFailures`, or every id of the batch
+    /// when the invocation itself failed.
+    pub failed: Vec<String>,
+    pub errored: bool,
+}
+
+/// Hands one received batch to `handler` as an SQS event, then settles each message as the
+/// event source mapping does: deletes the successes, and makes the failures visible again at
+/// once (Lambda waits out the visibility timeout; at once is kinder to a local loop and to
+/// the tests). A message received fewer than `deliveries` times is also left undeleted.
+pub async fn invoke<F, Fut, E>(
+    source: &dyn ChunkSource,
+    queue_arn: &str,
+    deliveries: &[Delivery],
+    repeat: u32,
+    handler: &mut F,
+) -> Result<Invocation, QueueError>
+where
+    F: FnMut(SqsEvent) -> Fut,
+    Fut: Future<Output = Result<SqsBatchResponse, E>>,
+    E: std::fmt::Display,
+{
+    let mut invocation = Invocation::default();
+    let failed: HashSet<String> = match handler(sqs_event(deliveries, queue_arn)).await {
+        Ok(response) => response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect(),
+        Err(error) => {
+            tracing::warn!(queue = queue_arn, %error, "handler error: the whole batch is retried");
+            invocation.errored = true;
+            deliveries.iter().map(|d| d.message_id.clone()).collect()
+        }
+    };
+    for delivery in deliveries {
+        if failed.contains(&delivery.message_id) || delivery.receive_count < repeat {
+            source.retry_now(&delivery.receipt).await?;
+        } else {
+            source.ack(&delivery.receipt).await?;
+        }
+    }
+    invocation.failed = failed.into_iter().collect();
+    Ok(invocation)
+}
+
 /// Feeds `source`'s messages to `handler` until it has none visible.
 ///
 /// # Panics
@@ -92,30 +141,60 @@ where
         }
         stats.invocations += 1;
         stats.deliveries += deliveries.len();
-        let failed: HashSet<String> = match handler(sqs_event(&deliveries, queue_arn)).await {
-            Ok(response) => response
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect(),
-            Err(error) => {
-                eprintln!("handler error (whole batch retried): {error}");
-                stats.invocation_errors += 1;
-                deliveries.iter().map(|d| d.message_id.clone()).collect()
-            }
-        };
-        stats.reported_failures.extend(failed.iter().cloned());
-        for delivery in &deliveries {
-            if failed.contains(&delivery.message_id) || delivery.receive_count < options.deliveries
-            {
-                source.retry_now(&delivery.receipt).await.expect("retry");
-            } else {
-                source.ack(&delivery.receipt).await.expect("ack");
-            }
-        }
+        let invocation = invoke(
+            source,
+            queue_arn,
+            &deliveries,
+            options.deliveries,
+            &mut handler,
+        )
+        .await
+        .expect("settle the batch");
+        stats.invocation_errors += usize::from(invocation.errored);
+        stats.reported_failures.extend(invocation.failed);
     }
     panic!(
         "queue {queue_arn} was not drained after {} rounds",
         options.max_rounds
     );
+}
+
+/// Polls `source` until `stop` turns true, as a long-running event source mapping: invokes
+/// `handler` for every batch, and sleeps `idle` when the queue has nothing visible.
+/// Queue errors are logged and retried after `idle`; they never stop the loop.
+pub async fn poll<F, Fut, E>(
+    source: &dyn ChunkSource,
+    queue_arn: &str,
+    batch_size: usize,
+    idle: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut handler: F,
+) where
+    F: FnMut(SqsEvent) -> Fut,
+    Fut: Future<Output = Result<SqsBatchResponse, E>>,
+    E: std::fmt::Display,
+{
+    while !*stop.borrow() {
+        let rest = match source.receive(batch_size).await {
+            Ok(deliveries) if deliveries.is_empty() => true,
+            Ok(deliveries) => match invoke(source, queue_arn, &deliveries, 1, &mut handler).await
+            {
+                Ok(_) => false,
+                Err(error) => {
+                    tracing::error!(queue = queue_arn, %error, "settling a batch failed");
+                    true
+                }
+            },
+            Err(error) => {
+                tracing::error!(queue = queue_arn, %error, "receiving failed");
+                true
+            }
+        };
+        if rest {
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
-use serde_json::{json, Value};
+use serde_json::Value;
 
-const API_REQUEST_TEMPLATE: &str = include_str!("../../tests/events/apigw-v2-jwt-request.json");
+use crate::apigw::HttpApiRequest;
 
 /// An HTTP API call as API Gateway (payload format 2.0, JWT authorizer) hands it to Lambda.
 #[derive(Clone, Debug)]
@@ -68,36 +68,26 @@ impl ApiCall {
 
     /// The event JSON, built from the committed real event.
     pub fn event_json(&self) -> Value {
-        let mut event: Value = serde_json::from_str(API_REQUEST_TEMPLATE).expect("event template");
-        event["routeKey"] = json!(format!("{} {}", self.method, self.path));
-        event["rawPath"] = json!(self.path);
-        event["rawQueryString"] = json!(self.query);
-        event["requestContext"]["routeKey"] = event["routeKey"].clone();
-        event["requestContext"]["http"]["method"] = json!(self.method);
-        event["requestContext"]["http"]["path"] = json!(self.path);
-        event["requestContext"]["requestId"] = json!(uuid::Uuid::new_v4().to_string());
+        let mut headers = Vec::new();
         if let Some(content_type) = &self.content_type {
-            event["headers"]["content-type"] = json!(content_type);
+            headers.push(("content-type".to_owned(), content_type.clone()));
         }
-        for (name, value) in &self.headers {
-            event["headers"][name.to_ascii_lowercase()] = json!(value);
+        headers.extend(self.headers.iter().cloned());
+        HttpApiRequest {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers,
+            body: self.body.as_deref().map(str::as_bytes),
+            claims: self.claims.as_ref().map(|claims| {
+                claims
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect()
+            }),
+            ..Default::default()
         }
-        if let Some(body) = &self.body {
-            event["body"] = json!(body);
-        }
-        match &self.claims {
-            Some(claims) => {
-                let map: serde_json::Map<String, Value> =
-                    claims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-                event["requestContext"]["authorizer"]["jwt"]["claims"] = Value::Object(map);
-            }
-            None => {
-                if let Some(context) = event["requestContext"].as_object_mut() {
-                    context.remove("authorizer");
-                }
-            }
-        }
-        event
+        .event()
     }
 
     /// The `lambda_http::Request` the Lambda runtime would give the handler.

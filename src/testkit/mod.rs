@@ -5,6 +5,7 @@
 mod emulator;
 mod events;
 pub mod scenario;
+pub mod server;
 
 pub use crate::worker::{pump, sqs_event, PumpOptions, PumpStats};
 pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};

@@ -2,11 +2,14 @@
 //! semantics: at-least-once delivery, a visibility timeout, receive counts, and a move to the
 //! dead-letter queue once a message has been received `max_receives` times.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{ChunkQueue, ChunkSource, Delivery, QueueError};
@@ -15,16 +18,28 @@ use crate::model::ChunkMessage;
 use crate::store::embedded::EmbeddedStore;
 use crate::time::now_ms;
 
-/// `<queue>\0<sequence:020>` → message (JSON); keys keep arrival order.
+/// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live
+/// apart so that looking for a visible message never parses a 60 KiB chunk.
 const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("queue_messages");
+/// Same key → message body.
+const BODIES: TableDefinition<&str, &str> = TableDefinition::new("queue_bodies");
 /// receipt → message key, for the current receive of each message.
 const RECEIPTS: TableDefinition<&str, &str> = TableDefinition::new("queue_receipts");
 const SEQUENCE: TableDefinition<&str, u64> = TableDefinition::new("queue_sequence");
 
+/// Creates the queue tables (with the store's, when the file is opened) so that read
+/// snapshots never meet a missing table.
+pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(MESSAGES)?;
+    txn.open_table(BODIES)?;
+    txn.open_table(RECEIPTS)?;
+    txn.open_table(SEQUENCE)?;
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
-struct StoredMessage {
+struct MessageState {
     id: String,
-    body: String,
     receive_count: u32,
     visible_at_ms: i64,
     receipt: Option<String>,
@@ -34,7 +49,18 @@ fn error(e: impl std::fmt::Display) -> QueueError {
     QueueError(format!("embedded queue: {e}"))
 }
 
-fn push(txn: &WriteTransaction, queue: &str, id: String, body: String) -> Result<(), QueueError> {
+fn range(queue: &str) -> (String, String) {
+    (format!("{queue}\0"), format!("{queue}\u{1}"))
+}
+
+fn put_state(txn: &WriteTransaction, key: &str, state: &MessageState) -> Result<(), QueueError> {
+    let bytes = serde_json::to_vec(state).map_err(error)?;
+    let mut messages = txn.open_table(MESSAGES).map_err(error)?;
+    messages.insert(key, bytes.as_slice()).map_err(error)?;
+    Ok(())
+}
+
+fn push(txn: &WriteTransaction, queue: &str, id: String, body: &str) -> Result<(), QueueError> {
     let mut sequence = txn.open_table(SEQUENCE).map_err(error)?;
     let next = sequence
         .get("next")
@@ -43,25 +69,36 @@ fn push(txn: &WriteTransaction, queue: &str, id: String, body: String) -> Result
         .unwrap_or(0)
         + 1;
     sequence.insert("next", next).map_err(error)?;
-    let message = StoredMessage {
+    let key = format!("{queue}\0{next:020}");
+    let state = MessageState {
         id,
-        body,
         receive_count: 0,
         visible_at_ms: 0,
         receipt: None,
     };
-    let bytes = serde_json::to_vec(&message).map_err(error)?;
-    let mut messages = txn.open_table(MESSAGES).map_err(error)?;
-    messages
-        .insert(format!("{queue}\0{next:020}").as_str(), bytes.as_slice())
-        .map_err(error)?;
+    put_state(txn, &key, &state)?;
+    let mut bodies = txn.open_table(BODIES).map_err(error)?;
+    bodies.insert(key.as_str(), body).map_err(error)?;
     Ok(())
+}
+
+/// Removes a message; returns its body.
+fn remove(txn: &WriteTransaction, key: &str) -> Result<Option<String>, QueueError> {
+    txn.open_table(MESSAGES)
+        .map_err(error)?
+        .remove(key)
+        .map_err(error)?;
+    let mut bodies = txn.open_table(BODIES).map_err(error)?;
+    let body = bodies.remove(key).map_err(error)?.map(|b| b.value().to_owned());
+    Ok(body)
 }
 
 /// One named queue (and where its dead letters go).
 #[derive(Clone)]
 pub struct EmbeddedQueue {
     db: Arc<Database>,
+    durability: Durability,
+    unsynced: Arc<AtomicBool>,
     name: String,
     dead_letter: Option<String>,
     max_receives: u32,
@@ -69,8 +106,9 @@ pub struct EmbeddedQueue {
 }
 
 impl EmbeddedQueue {
-    /// Queue `name` in `store`'s file. With `dead_letter`, a message received `max_receives`
-    /// times moves there on its next receive (as SQS's redrive policy does).
+    /// Queue `name` in `store`'s file, committing as `store` does (see
+    /// [`EmbeddedStore::lazy`]). With `dead_letter`, a message received `max_receives` times
+    /// moves there on its next receive (as SQS's redrive policy does).
     pub fn new(
         store: &EmbeddedStore,
         name: &str,
@@ -78,13 +116,93 @@ impl EmbeddedQueue {
         max_receives: u32,
         visibility: Duration,
     ) -> Self {
+        let (db, durability, unsynced) = store.database();
         Self {
-            db: store.database(),
+            db,
+            durability,
+            unsynced,
             name: name.to_owned(),
             dead_letter: dead_letter.map(str::to_owned),
             max_receives,
             visibility,
         }
+    }
+
+    /// Makes every received, unacknowledged message visible again at once.
+    ///
+    /// Only for start-up: redb locks the file for one process, so messages in flight then
+    /// were received by a process that has died, and waiting out their visibility timeout
+    /// would only delay the work. Their receive counts stay, so a message that keeps
+    /// crashing its consumer still reaches the dead-letter queue.
+    pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
+        self.write(move |txn, queue| {
+            let (start, end) = range(&queue.name);
+            let mut released = Vec::new();
+            {
+                let messages = txn.open_table(MESSAGES).map_err(error)?;
+                for entry in messages
+                    .range(start.as_str()..end.as_str())
+                    .map_err(error)?
+                {
+                    let (key, value) = entry.map_err(error)?;
+                    let state: MessageState =
+                        serde_json::from_slice(value.value()).map_err(error)?;
+                    if state.receipt.is_some() {
+                        released.push((key.value().to_owned(), state));
+                    }
+                }
+            }
+            let count = released.len();
+            let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
+            for (key, mut state) in released {
+                if let Some(receipt) = state.receipt.take() {
+                    receipts.remove(receipt.as_str()).map_err(error)?;
+                }
+                state.visible_at_ms = 0;
+                put_state(txn, &key, &state)?;
+            }
+            Ok(count)
+        })
+        .await
+    }
+
+    /// Messages in the queue, visible or not.
+    pub async fn depth(&self) -> Result<usize, QueueError> {
+        let db = self.db.clone();
+        let (start, end) = range(&self.name);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(error)?;
+            let messages = txn.open_table(MESSAGES).map_err(error)?;
+            let mut count = 0;
+            for entry in messages
+                .range(start.as_str()..end.as_str())
+                .map_err(error)?
+            {
+                entry.map_err(error)?;
+                count += 1;
+            }
+            Ok(count)
+        })
+        .await
+        .map_err(error)?
+    }
+
+    /// Whether any message is visible now; a read snapshot, so an idle poll writes nothing.
+    fn any_visible(db: &Database, queue: &str, now: i64) -> Result<bool, QueueError> {
+        let txn = db.begin_read().map_err(error)?;
+        let messages = txn.open_table(MESSAGES).map_err(error)?;
+        let (start, end) = range(queue);
+        for entry in messages
+            .range(start.as_str()..end.as_str())
+            .map_err(error)?
+        {
+            let (_, value) = entry.map_err(error)?;
+            let state: MessageState = serde_json::from_slice(value.value()).map_err(error)?;
+            if state.visible_at_ms <= now {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn write<T, F>(&self, work: F) -> Result<T, QueueError>
@@ -94,7 +212,8 @@ impl EmbeddedQueue {
     {
         let queue = self.clone();
         tokio::task::spawn_blocking(move || {
-            let txn = queue.db.begin_write().map_err(error)?;
+            let txn = EmbeddedStore::begin(&queue.db, queue.durability, &queue.unsynced)
+                .map_err(error)?;
             let result = work(&txn, &queue)?;
             txn.commit().map_err(error)?;
             Ok(result)
@@ -115,7 +234,7 @@ impl ChunkQueue for EmbeddedQueue {
         // One transaction: every chunk is enqueued, or none is.
         self.write(move |txn, queue| {
             for body in bodies {
-                push(txn, &queue.name, uuid::Uuid::new_v4().to_string(), body)?;
+                push(txn, &queue.name, uuid::Uuid::new_v4().to_string(), &body)?;
             }
             Ok(())
         })
@@ -132,10 +251,18 @@ impl ChunkQueue for EmbeddedQueue {
 #[async_trait]
 impl ChunkSource for EmbeddedQueue {
     async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let (db, name) = (self.db.clone(), self.name.clone());
+        let now = now_ms();
+        let any = tokio::task::spawn_blocking(move || Self::any_visible(&db, &name, now))
+            .await
+            .map_err(error)??;
+        if !any {
+            return Ok(Vec::new());
+        }
         self.write(move |txn, queue| {
             let now = now_ms();
-            let (start, end) = (format!("{}\0", queue.name), format!("{}\u{1}", queue.name));
-            let mut due: Vec<(String, StoredMessage)> = Vec::new();
+            let (start, end) = range(&queue.name);
+            let mut due: Vec<(String, MessageState)> = Vec::new();
             {
                 let messages = txn.open_table(MESSAGES).map_err(error)?;
                 for entry in messages
@@ -143,10 +270,10 @@ impl ChunkSource for EmbeddedQueue {
                     .map_err(error)?
                 {
                     let (key, value) = entry.map_err(error)?;
-                    let message: StoredMessage =
+                    let state: MessageState =
                         serde_json::from_slice(value.value()).map_err(error)?;
-                    if message.visible_at_ms <= now {
-                        due.push((key.value().to_owned(), message));
+                    if state.visible_at_ms <= now {
+                        due.push((key.value().to_owned(), state));
                         if due.len() >= max {
                             break;
                         }
@@ -154,37 +281,39 @@ impl ChunkSource for EmbeddedQueue {
                 }
             }
             let mut deliveries = Vec::new();
-            for (key, mut message) in due {
-                let mut messages = txn.open_table(MESSAGES).map_err(error)?;
-                let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
-                if let Some(old) = message.receipt.take() {
+            for (key, mut state) in due {
+                if let Some(old) = state.receipt.take() {
+                    let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
                     receipts.remove(old.as_str()).map_err(error)?;
                 }
                 if let (Some(dead_letter), true) = (
                     &queue.dead_letter,
-                    message.receive_count >= queue.max_receives,
+                    state.receive_count >= queue.max_receives,
                 ) {
-                    messages.remove(key.as_str()).map_err(error)?;
-                    drop((messages, receipts));
-                    push(txn, dead_letter, message.id, message.body)?;
+                    let body = remove(txn, &key)?.unwrap_or_default();
+                    push(txn, dead_letter, state.id, &body)?;
                     continue;
                 }
                 let receipt = uuid::Uuid::new_v4().to_string();
-                message.receive_count += 1;
-                message.visible_at_ms = now + queue.visibility.as_millis() as i64;
-                message.receipt = Some(receipt.clone());
-                let bytes = serde_json::to_vec(&message).map_err(error)?;
-                messages
-                    .insert(key.as_str(), bytes.as_slice())
-                    .map_err(error)?;
+                state.receive_count += 1;
+                state.visible_at_ms = now + queue.visibility.as_millis() as i64;
+                state.receipt = Some(receipt.clone());
+                put_state(txn, &key, &state)?;
+                let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
                 receipts
                     .insert(receipt.as_str(), key.as_str())
                     .map_err(error)?;
+                let bodies = txn.open_table(BODIES).map_err(error)?;
+                let body = bodies
+                    .get(key.as_str())
+                    .map_err(error)?
+                    .map(|b| b.value().to_owned())
+                    .unwrap_or_default();
                 deliveries.push(Delivery {
-                    message_id: message.id,
+                    message_id: state.id,
                     receipt,
-                    body: message.body,
-                    receive_count: message.receive_count,
+                    body,
+                    receive_count: state.receive_count,
                 });
             }
             Ok(deliveries)
@@ -200,11 +329,9 @@ impl ChunkSource for EmbeddedQueue {
                 .remove(receipt.as_str())
                 .map_err(error)?
                 .map(|k| k.value().to_owned());
+            drop(receipts);
             if let Some(key) = key {
-                txn.open_table(MESSAGES)
-                    .map_err(error)?
-                    .remove(key.as_str())
-                    .map_err(error)?;
+                remove(txn, &key)?;
             }
             Ok(())
         })
@@ -221,18 +348,16 @@ impl ChunkSource for EmbeddedQueue {
                 .map(|k| k.value().to_owned());
             drop(receipts);
             let Some(key) = key else { return Ok(()) };
-            let mut messages = txn.open_table(MESSAGES).map_err(error)?;
-            let current = messages
+            let current = txn
+                .open_table(MESSAGES)
+                .map_err(error)?
                 .get(key.as_str())
                 .map_err(error)?
                 .map(|v| v.value().to_vec());
             if let Some(bytes) = current {
-                let mut message: StoredMessage = serde_json::from_slice(&bytes).map_err(error)?;
-                message.visible_at_ms = 0;
-                let bytes = serde_json::to_vec(&message).map_err(error)?;
-                messages
-                    .insert(key.as_str(), bytes.as_slice())
-                    .map_err(error)?;
+                let mut state: MessageState = serde_json::from_slice(&bytes).map_err(error)?;
+                state.visible_at_ms = 0;
+                put_state(txn, &key, &state)?;
             }
             Ok(())
         })

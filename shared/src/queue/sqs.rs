@@ -165,14 +165,24 @@ impl ChunkQueue for SqsChunkQueue {
 pub struct SqsChunkSource {
     client: Client,
     queue_url: String,
+    wait_seconds: i32,
 }
 
 impl SqsChunkSource {
+    /// Short polling: `receive` returns at once (what the tests want).
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
             client,
             queue_url: queue_url.into(),
+            wait_seconds: 0,
         }
+    }
+
+    /// Long polling: `receive` waits up to `seconds` (≤ 20) for a message, as a
+    /// long-running consumer should, instead of hammering an empty queue.
+    pub fn long_polling(mut self, seconds: i32) -> Self {
+        self.wait_seconds = seconds.clamp(0, 20);
+        self
     }
 }
 
@@ -192,7 +202,7 @@ impl super::ChunkSource for SqsChunkSource {
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(0)
+            .wait_time_seconds(self.wait_seconds)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await

@@ -6,10 +6,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -88,6 +89,9 @@ fn with_chunks(stored: StoredJob) -> Job {
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    durability: Durability,
+    /// Set by every lazy commit, cleared by [`EmbeddedStore::sync`]; shared by all handles.
+    unsynced: Arc<AtomicBool>,
 }
 
 impl EmbeddedStore {
@@ -103,14 +107,61 @@ impl EmbeddedStore {
             txn.open_table(SECRETS).map_err(backend)?;
             txn.open_table(RECORDS).map_err(backend)?;
             txn.open_table(SEQUENCES).map_err(backend)?;
+            crate::queue::embedded::create_tables(&txn).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            durability: Durability::Immediate,
+            unsynced: Arc::new(AtomicBool::new(false)),
+        })
     }
 
-    /// The database, for the embedded queue that shares the file.
-    pub(crate) fn database(&self) -> Arc<Database> {
-        self.db.clone()
+    /// A handle on the same file whose commits are not flushed to disk one by one; call
+    /// [`EmbeddedStore::sync`] periodically (the local server does).
+    ///
+    /// Why this is safe for the row work: the file is one ACID database holding the jobs, the
+    /// row results, the records the operations create *and* the queue. A crash loses only the
+    /// commits since the last sync, all of them together, so the file rolls back to a
+    /// consistent earlier moment, where the lost chunks are still unacknowledged in the queue
+    /// and simply run again. Nothing outside the file has seen them. Commits that answer a
+    /// caller (creating a job) must use the durable handle.
+    pub fn lazy(&self) -> Self {
+        Self {
+            durability: Durability::None,
+            ..self.clone()
+        }
+    }
+
+    /// Makes every lazy commit so far durable (one fsync), if there are any.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if !self.unsynced.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let flush = || -> Result<(), redb::Error> { Ok(self.db.begin_write()?.commit()?) };
+        flush().map_err(|e| {
+            self.unsynced.store(true, Ordering::Release);
+            backend(e)
+        })
+    }
+
+    /// The database and commit mode, for the embedded queue that shares the file.
+    pub(crate) fn database(&self) -> (Arc<Database>, Durability, Arc<AtomicBool>) {
+        (self.db.clone(), self.durability, self.unsynced.clone())
+    }
+
+    /// Begins a write transaction with this handle's durability.
+    pub(crate) fn begin(
+        db: &Database,
+        durability: Durability,
+        unsynced: &AtomicBool,
+    ) -> Result<WriteTransaction, redb::Error> {
+        let mut txn = db.begin_write()?;
+        if let Durability::None = durability {
+            txn.set_durability(Durability::None)?;
+            unsynced.store(true, Ordering::Release);
+        }
+        Ok(txn)
     }
 
     /// Runs `work` in one write transaction on a blocking thread; commits if it succeeds.
@@ -119,9 +170,9 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.db.clone();
+        let (db, durability, unsynced) = self.database();
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(backend)?;
+            let txn = Self::begin(&db, durability, &unsynced).map_err(backend)?;
             let result = work(&txn)?;
             txn.commit().map_err(backend)?;
             Ok(result)

@@ -1,0 +1,199 @@
+//! What the local server runs on: the embedded store and queue in a data directory (the
+//! default), or DynamoDB and SQS (moto, LocalStack or an AWS account). Either way the
+//! handlers get the same dependency structs the Lambda functions build at cold start.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bulkops_shared::api::JobsDeps;
+use bulkops_shared::aws::{load_sdk_config, AwsClients};
+use bulkops_shared::engine::sqs::WorkerDeps;
+use bulkops_shared::engine::Operations;
+use bulkops_shared::queue::embedded::EmbeddedQueue;
+use bulkops_shared::queue::sqs::SqsChunkSource;
+use bulkops_shared::queue::ChunkSource;
+use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_shared::store::RecordStore;
+
+/// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).
+pub const MAX_RECEIVE_COUNT: u32 = 3;
+/// The store file inside the data directory.
+pub const STORE_FILE: &str = "bulkops.redb";
+const MAIN_QUEUE: &str = "chunks";
+const DEAD_LETTER_QUEUE: &str = "chunks-dead-letter";
+
+/// Where the service keeps its state.
+#[derive(Clone, Debug)]
+pub enum BackendConfig {
+    Embedded {
+        data_dir: PathBuf,
+        visibility: Duration,
+    },
+    Aws {
+        table: String,
+        queue_url: String,
+        dead_letter_queue_url: Option<String>,
+    },
+}
+
+/// A queue the workers poll, and the function its batches go to.
+pub struct Poller {
+    pub source: Arc<dyn ChunkSource>,
+    pub queue_arn: String,
+}
+
+/// Every dependency of every function, built once.
+pub struct Backend {
+    pub submit: submit::Deps,
+    pub query: JobsDeps,
+    pub cancel: JobsDeps,
+    pub processor: WorkerDeps,
+    pub dead_letter: WorkerDeps,
+    pub chunks: Poller,
+    pub dead_letters: Option<Poller>,
+    /// Reference data and side effects (for loading demo data).
+    pub records: Arc<dyn RecordStore>,
+    /// The embedded store, whose lazy commits the server syncs periodically.
+    pub embedded: Option<EmbeddedStore>,
+    /// One line saying where the state lives.
+    pub description: String,
+}
+
+impl Backend {
+    pub async fn open(config: &BackendConfig) -> anyhow::Result<Self> {
+        match config {
+            BackendConfig::Embedded {
+                data_dir,
+                visibility,
+            } => Self::embedded(data_dir, *visibility).await,
+            BackendConfig::Aws {
+                table,
+                queue_url,
+                dead_letter_queue_url,
+            } => Ok(Self::aws(table, queue_url, dead_letter_queue_url.as_deref()).await),
+        }
+    }
+
+    async fn embedded(data_dir: &Path, visibility: Duration) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        let path = data_dir.join(STORE_FILE);
+        let store = EmbeddedStore::open(&path).with_context(|| {
+            format!(
+                "opening {} (is another bulkops server using this data directory?)",
+                path.display()
+            )
+        })?;
+        // Callers are answered from durable commits; the row work commits lazily and the
+        // server syncs it (see EmbeddedStore::lazy for why that is safe).
+        let work = store.lazy();
+        let queue = |s: &EmbeddedStore| {
+            EmbeddedQueue::new(
+                s,
+                MAIN_QUEUE,
+                Some(DEAD_LETTER_QUEUE),
+                MAX_RECEIVE_COUNT,
+                visibility,
+            )
+        };
+        let chunks = queue(&work);
+        let dead_letters = EmbeddedQueue::new(&work, DEAD_LETTER_QUEUE, None, 0, visibility);
+        let released =
+            chunks.release_in_flight().await? + dead_letters.release_in_flight().await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "messages in flight when the server last stopped are visible again"
+            );
+        }
+        let jobs = Arc::new(store.clone());
+        let worker = || WorkerDeps {
+            jobs: Arc::new(work.clone()),
+            operations: Operations::new(Arc::new(work.clone())),
+        };
+        Ok(Self {
+            submit: submit::Deps {
+                jobs: jobs.clone(),
+                queue: Arc::new(queue(&store)),
+            },
+            query: JobsDeps { jobs: jobs.clone() },
+            cancel: JobsDeps { jobs },
+            processor: worker(),
+            dead_letter: worker(),
+            chunks: Poller {
+                source: Arc::new(chunks),
+                queue_arn: format!("arn:aws:sqs:local:000000000000:{MAIN_QUEUE}"),
+            },
+            dead_letters: Some(Poller {
+                source: Arc::new(dead_letters),
+                queue_arn: format!("arn:aws:sqs:local:000000000000:{DEAD_LETTER_QUEUE}"),
+            }),
+            records: Arc::new(store.clone()),
+            embedded: Some(store),
+            description: format!("embedded store {}", path.display()),
+        })
+    }
+
+    async fn aws(table: &str, queue_url: &str, dead_letter_queue_url: Option<&str>) -> Self {
+        let clients = AwsClients::new(&load_sdk_config().await);
+        let worker = || WorkerDeps {
+            jobs: clients.job_store(table),
+            operations: Operations::new(clients.record_store(table)),
+        };
+        let poller = |url: &str| Poller {
+            source: Arc::new(SqsChunkSource::new(clients.sqs.clone(), url).long_polling(1)),
+            queue_arn: queue_arn(url),
+        };
+        Self {
+            submit: submit::Deps {
+                jobs: clients.job_store(table),
+                queue: clients.chunk_queue(queue_url),
+            },
+            query: JobsDeps {
+                jobs: clients.job_store(table),
+            },
+            cancel: JobsDeps {
+                jobs: clients.job_store(table),
+            },
+            processor: worker(),
+            dead_letter: worker(),
+            chunks: poller(queue_url),
+            dead_letters: dead_letter_queue_url.map(poller),
+            records: clients.record_store(table),
+            embedded: None,
+            description: format!("DynamoDB table {table}, SQS queue {queue_url}"),
+        }
+    }
+}
+
+/// `https://sqs.<region>.amazonaws.com/<account>/<name>` → `arn:aws:sqs:<region>:<account>:<name>`
+/// (best effort: the ARN only labels the events).
+fn queue_arn(url: &str) -> String {
+    let parts: Vec<&str> = url.trim_end_matches('/').rsplit('/').take(2).collect();
+    let region = url
+        .split("sqs.")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .unwrap_or("local");
+    match parts.as_slice() {
+        [name, account] => format!("arn:aws:sqs:{region}:{account}:{name}"),
+        _ => format!("arn:aws:sqs:{region}:000000000000:queue"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queue_arns_from_urls() {
+        assert_eq!(
+            super::queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/chunks"),
+            "arn:aws:sqs:eu-west-1:123456789012:chunks"
+        );
+        assert_eq!(
+            super::queue_arn("http://127.0.0.1:5000/000000000000/q"),
+            "arn:aws:sqs:local:000000000000:q"
+        );
+    }
+}
