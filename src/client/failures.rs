@@ -133,3 +133,112 @@ pub fn counts_by_code(failures: &[Failure]) -> Vec<(String, u64)> {
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rows(payloads: Vec<Value>) -> Vec<Row> {
+        payloads
+            .into_iter()
+            .map(|payload| Row {
+                payload,
+                cells: None,
+            })
+            .collect()
+    }
+
+    fn indexes(failures: &[Failure]) -> Vec<Option<usize>> {
+        failures.iter().map(|f| f.index).collect()
+    }
+
+    #[test]
+    fn mfp_log_rows_are_one_based_and_only_failed_ones_count() {
+        let logs = [
+            json!({"row": 3, "id": "Yw", "outcome": "FAILED", "errorCode": "NOT_FOUND", "errorMessage": "gone"}),
+            json!({"row": 1, "id": "YQ", "outcome": "SUCCEEDED", "result": {}}),
+            json!({"row": 2, "id": "Yg", "outcome": "FAILED", "errorCode": "BAD", "errorMessage": "bad"}),
+            json!({"row": 9, "outcome": "FAILED"}),
+        ];
+        let failures = from_mfp_logs(&logs, 3);
+        assert_eq!(indexes(&failures), vec![Some(1), Some(2), None]);
+        assert_eq!(failures[0].code, "BAD");
+        assert_eq!(failures[1].message, "gone");
+        assert_eq!(failed_rows(&failures), vec![1, 2]);
+    }
+
+    #[test]
+    fn upload_index_is_explicit_or_the_one_based_position() {
+        let rows = rows(vec![json!({"uploadIndex": 40}), json!({})]);
+        assert_eq!(upload_index(&rows[0], 0), 40);
+        assert_eq!(upload_index(&rows[1], 1), 2);
+    }
+
+    #[test]
+    fn failed_items_match_positions_when_the_input_has_no_indexes() {
+        let input = rows(vec![
+            json!({"safeName": "a"}),
+            json!({"safeName": "b"}),
+            json!({"safeName": "c"}),
+        ]);
+        let items = [
+            json!({"uploadIndex": 3, "safeName": "c", "error": "no", "errorCode": "E"}),
+            json!({"uploadIndex": 1, "safeName": "a", "error": "no", "errorCode": "E"}),
+        ];
+        assert_eq!(
+            indexes(&from_failed_items(&items, &input)),
+            vec![Some(0), Some(2)]
+        );
+    }
+
+    #[test]
+    fn failed_items_match_explicit_indexes() {
+        let input = rows(vec![
+            json!({"uploadIndex": 30, "safeName": "a"}),
+            json!({"uploadIndex": 10, "safeName": "b"}),
+            json!({"safeName": "c"}),
+        ]);
+        let items = [
+            json!({"uploadIndex": 10, "error": "x"}),
+            json!({"uploadIndex": 3, "error": "y"}),
+            json!({"uploadIndex": 2, "error": "unknown row"}),
+        ];
+        let failures = from_failed_items(&items, &input);
+        assert_eq!(indexes(&failures), vec![Some(1), Some(2), None]);
+        assert_eq!(failures[0].message, "x");
+    }
+
+    #[test]
+    fn shared_indexes_are_told_apart_by_the_echoed_fields() {
+        let input = rows(vec![
+            json!({"uploadIndex": 1, "safeName": "s", "userName": "alice"}),
+            json!({"uploadIndex": 1, "safeName": "s", "userName": "bob"}),
+        ]);
+        let bob = [json!({"uploadIndex": 1, "safeName": "s", "userName": "bob", "error": "e"})];
+        assert_eq!(indexes(&from_failed_items(&bob, &input)), vec![Some(1)]);
+        let both = [
+            json!({"uploadIndex": 1, "userName": "x"}),
+            json!({"uploadIndex": 1, "userName": "y"}),
+        ];
+        assert_eq!(
+            indexes(&from_failed_items(&both, &input)),
+            vec![Some(0), Some(1)]
+        );
+    }
+
+    #[test]
+    fn counts_by_code_most_frequent_first() {
+        let failure = |code: &str| Failure {
+            index: None,
+            code: code.into(),
+            message: String::new(),
+        };
+        let failures = [failure("B"), failure("A"), failure("B"), failure("")];
+        assert_eq!(
+            counts_by_code(&failures),
+            vec![("B".into(), 2), ("A".into(), 1), ("UNKNOWN".into(), 1)]
+        );
+    }
+}

@@ -58,18 +58,21 @@ fn describe_status(status: StatusCode, code: Option<&str>, message: &str) -> Str
             text.push_str(part);
         }
     }
-    let hint = match status {
-        StatusCode::UNAUTHORIZED => {
-            " (pass a token with --token or BULKOPS_TOKEN; `bulkops token` makes one)"
-        }
-        StatusCode::FORBIDDEN => {
-            " (the token lacks the permission for this call; check --token / BULKOPS_TOKEN, \
-             or make one with `bulkops token`)"
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => " (split the file into smaller ones)",
-        _ => "",
+    // The local server already names `bulkops token` in its message; say it once.
+    let mint = if message.contains("bulkops token") {
+        ""
+    } else {
+        "; `bulkops token` mints one for the local server"
     };
-    text.push_str(hint);
+    let hint = match status {
+        StatusCode::UNAUTHORIZED => format!(" (pass a token with --token or BULKOPS_TOKEN{mint})"),
+        StatusCode::FORBIDDEN => format!(
+            " (the token lacks the permission for this call: check --token / BULKOPS_TOKEN{mint})"
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => " (split the file into smaller ones)".to_owned(),
+        _ => String::new(),
+    };
+    text.push_str(&hint);
     text
 }
 

@@ -16,6 +16,11 @@ mod status;
 mod summary;
 mod wait;
 
+#[cfg(test)]
+mod run_tests;
+#[cfg(test)]
+mod test_server;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -45,6 +45,7 @@ impl Progress {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> ");
                 bar.set_style(style);
+                bar.set_message("submitted");
                 bar.enable_steady_tick(Duration::from_millis(200));
                 Mode::Bar(bar)
             }

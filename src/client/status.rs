@@ -123,3 +123,89 @@ fn from_accounts(result: AccountsResult, submitted: u64) -> JobStatus {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn mfp_states_and_counts() {
+        let running = JobStatus::parse(
+            Api::Mfp,
+            &json!({"id": "j", "state": "PROCESSING", "rowsProcessed": 3, "rowsFailed": 1, "rowsSkipped": 0, "totalRows": 10}),
+            10,
+        )
+        .unwrap();
+        assert_eq!(
+            (running.done(), running.total, running.is_final),
+            (4, 10, false)
+        );
+
+        let completed = JobStatus::parse(
+            Api::Mfp,
+            &json!({"state": "COMPLETED", "rowsProcessed": 9, "rowsFailed": 1, "firstFailedRow": 4, "errorMessage": "row 4 failed"}),
+            10,
+        )
+        .unwrap();
+        assert!(completed.is_final && !completed.job_failed);
+        // A completed job's errorMessage belongs to its first failed row.
+        assert_eq!((completed.total, completed.error), (10, None));
+
+        let cancelled = JobStatus::parse(
+            Api::Mfp,
+            &json!({"state": "CANCELLED", "rowsProcessed": 2, "rowsSkipped": 8, "errorMessage": "cancelled by user"}),
+            10,
+        )
+        .unwrap();
+        assert!(cancelled.is_final && cancelled.job_failed);
+        assert_eq!(cancelled.error.as_deref(), Some("cancelled by user"));
+        assert_eq!(cancelled.done(), 10);
+    }
+
+    #[test]
+    fn accounts_statuses_and_counts() {
+        let pending =
+            JobStatus::parse(Api::Accounts, &json!({"Id": 1, "Status": "Pending"}), 4).unwrap();
+        assert_eq!((pending.done(), pending.is_final), (0, false));
+
+        let with_errors = JobStatus::parse(
+            Api::Accounts,
+            &json!({"Status": "completedWithErrors", "Result": {"Succeeded": 3, "Failed": 1}}),
+            4,
+        )
+        .unwrap();
+        assert!(with_errors.is_final && !with_errors.job_failed);
+        assert_eq!(
+            (
+                with_errors.succeeded,
+                with_errors.failed,
+                with_errors.skipped
+            ),
+            (3, 1, 0)
+        );
+
+        let failed = JobStatus::parse(
+            Api::Accounts,
+            &json!({"Status": "failed", "Result": {"Succeeded": 1, "Failed": 0, "Error": "The upload was cancelled"}}),
+            4,
+        )
+        .unwrap();
+        assert!(failed.is_final && failed.job_failed);
+        assert_eq!(
+            (failed.skipped, failed.error.as_deref()),
+            (3, Some("The upload was cancelled"))
+        );
+
+        let vendor_word =
+            JobStatus::parse(Api::Accounts, &json!({"Status": "completed"}), 1).unwrap();
+        assert!(vendor_word.is_final);
+    }
+
+    #[test]
+    fn a_document_without_a_state_is_an_error() {
+        assert!(JobStatus::parse(Api::Mfp, &json!({"id": "j"}), 1).is_err());
+        assert!(JobStatus::parse(Api::Accounts, &json!(17), 1).is_err());
+    }
+}

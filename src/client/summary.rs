@@ -104,3 +104,55 @@ impl fmt::Display for Summary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_lists_counts_codes_first_failures_and_the_file() {
+        let summary = Summary {
+            job_id: "17".into(),
+            api: Api::Accounts,
+            state: "completedWithErrors".into(),
+            job_failed: false,
+            error: None,
+            total: 10,
+            succeeded: 3,
+            failed: 7,
+            skipped: 0,
+            failures_by_code: vec![("NOT_AUTHORIZED".into(), 6), ("INVALID_FIELDS".into(), 1)],
+            first_failures: (1..=5)
+                .map(|row| FailedRow {
+                    row: Some(row),
+                    code: "NOT_AUTHORIZED".into(),
+                    message: "not allowed".into(),
+                })
+                .collect(),
+            failed_file: Some(PathBuf::from("in.failed.csv")),
+            seconds: 2.0,
+        };
+        let text = summary.to_string();
+        assert!(
+            text.starts_with("job 17 (accounts): completedWithErrors after 2.0 s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rows: 10 total, 3 succeeded, 7 failed (5.0 rows/s)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("failures by code: NOT_AUTHORIZED 6, INVALID_FIELDS 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  row 5: NOT_AUTHORIZED not allowed\n  ...\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("failed rows written to in.failed.csv"),
+            "{text}"
+        );
+        assert!(summary.succeeded_job());
+    }
+}

@@ -1,0 +1,318 @@
+//! `run` against a canned server: submit, poll, failed-rows file, and the error paths.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::test_server::TestServer;
+use super::*;
+
+/// A scratch directory removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("bulkops-client-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Self(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write input");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn args(file: &Path, url: &str) -> SubmitArgs {
+    SubmitArgs {
+        file: file.to_path_buf(),
+        url: format!("{url}/"),
+        token: Some("t0k".into()),
+        api: None,
+        source: None,
+        failed: None,
+        poll_ms: 5,
+        timeout_secs: 10,
+        no_progress: true,
+    }
+}
+
+fn ok(body: Value) -> (u16, String) {
+    (200, body.to_string())
+}
+
+#[tokio::test]
+async fn mfp_csv_job_writes_its_failed_row_in_csv() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counter = polls.clone();
+    let server = TestServer::start(move |request| {
+        match (request.method.as_str(), request.path.as_str()) {
+            ("POST", "/api/web/v2/mobileFlashPass") => ok(json!({
+                "id": "job-1", "type": "SEND_MFP", "state": "SCHEDULED",
+                "rowsProcessed": 0, "rowsFailed": 0, "rowsSkipped": 0, "totalRows": 3
+            })),
+            ("GET", "/api/web/v1/mobileFlashPass/job-1") => {
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    ok(json!({"id": "job-1", "state": "PROCESSING", "rowsProcessed": 1, "totalRows": 3}))
+                } else {
+                    ok(json!({
+                        "id": "job-1", "state": "COMPLETED", "rowsProcessed": 2, "rowsFailed": 1,
+                        "rowsSkipped": 0, "totalRows": 3, "firstFailedRow": 2, "errorMessage": "no such enrollment"
+                    }))
+                }
+            }
+            ("GET", "/api/web/v2/mobileFlashPass/download/logs/job-1") => ok(json!([
+                {"row": 1, "id": "YQ", "outcome": "SUCCEEDED"},
+                {"row": 2, "id": "Yg", "outcome": "FAILED", "errorCode": "ENROLLMENT_NOT_FOUND", "errorMessage": "no such enrollment"},
+                {"row": 3, "id": "Yw", "outcome": "SUCCEEDED"}
+            ])),
+            _ => (404, json!({"code": "NOT_FOUND", "message": "no route"}).to_string()),
+        }
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file("ids.csv", "id\nYQ\nYg\nYw\n");
+
+    let summary = run(args(&file, &server.url)).await.unwrap();
+
+    assert_eq!(
+        (summary.job_id.as_str(), summary.api, summary.state.as_str()),
+        ("job-1", Api::Mfp, "COMPLETED")
+    );
+    assert_eq!(
+        (
+            summary.total,
+            summary.succeeded,
+            summary.failed,
+            summary.skipped
+        ),
+        (3, 2, 1, 0)
+    );
+    assert!(summary.succeeded_job());
+    assert_eq!(
+        summary.failures_by_code,
+        vec![("ENROLLMENT_NOT_FOUND".into(), 1)]
+    );
+    assert_eq!(summary.first_failures[0].row, Some(2));
+    let failed = scratch.0.join("ids.failed.csv");
+    assert_eq!(summary.failed_file.as_deref(), Some(failed.as_path()));
+    assert_eq!(std::fs::read_to_string(&failed).unwrap(), "id\nYg\n");
+
+    let requests = server.requests();
+    let submit = &requests[0];
+    assert_eq!(submit.header("authorization"), Some("Bearer t0k"));
+    assert_eq!(submit.header("content-type"), Some("application/json"));
+    let body: Value = serde_json::from_slice(&submit.body).unwrap();
+    assert_eq!(body, json!({"ids": ["YQ", "Yg", "Yw"]}));
+    assert!(polls.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
+async fn accounts_json_job_writes_failed_rows_in_the_input_shape() {
+    let server = TestServer::start(|request| match (request.method.as_str(), request.path.as_str()) {
+        ("POST", "/PasswordVault/API/BulkActions/Accounts") => (202, "17".into()),
+        ("GET", "/PasswordVault/API/BulkActions/Accounts/17") => ok(json!({
+            "Id": 17, "Source": "hr", "CreationTime": 1, "Status": "completedWithErrors",
+            "Result": {"Succeeded": 1, "Failed": 1},
+            "SucceededItems": {"Total": 1, "Items": [{"uploadIndex": 5, "safeName": "s", "id": "24_1"}]},
+            "FailedItems": {"Total": 1, "Items": [
+                {"uploadIndex": 2, "safeName": "t", "platformId": "p", "error": "You are not authorized", "errorCode": "NOT_AUTHORIZED"}
+            ]}
+        })),
+        _ => (404, json!({"code": "NOT_FOUND", "message": "no route"}).to_string()),
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "accounts.json",
+        r#"{"source": "hr", "accountsList": [
+            {"uploadIndex": 5, "safeName": "s", "platformId": "p", "secret": "a"},
+            {"safeName": "t", "platformId": "p", "secret": "b"}]}"#,
+    );
+    let failed = scratch.0.join("retry.json");
+    let mut args = args(&file, &server.url);
+    args.failed = Some(failed.clone());
+
+    let summary = run(args).await.unwrap();
+
+    assert_eq!(
+        (summary.job_id.as_str(), summary.api),
+        ("17", Api::Accounts)
+    );
+    assert_eq!(
+        (summary.total, summary.succeeded, summary.failed),
+        (2, 1, 1)
+    );
+    assert_eq!(summary.first_failures[0].message, "You are not authorized");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&failed).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        json!({"source": "hr", "accountsList": [{"safeName": "t", "platformId": "p", "secret": "b"}]})
+    );
+    let body: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
+    assert_eq!(body["source"], "hr");
+    assert_eq!(body["accountsList"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn transient_poll_failures_are_retried_and_a_failed_job_is_reported() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counter = polls.clone();
+    let server = TestServer::start(move |request| match request.method.as_str() {
+        "POST" => (202, "8".into()),
+        _ if counter.fetch_add(1, Ordering::SeqCst) < 2 => (
+            503,
+            json!({"code": "SERVICE_UNAVAILABLE", "message": "busy"}).to_string(),
+        ),
+        _ => ok(json!({
+            "Id": 8, "Status": "failed",
+            "Result": {"Succeeded": 0, "Failed": 0, "Error": "The upload was cancelled"},
+            "FailedItems": {"Total": 0, "Items": []}
+        })),
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file("a.csv", "safeName,platformId\ns,p\ns,q\n");
+
+    let summary = run(args(&file, &server.url)).await.unwrap();
+
+    assert_eq!(polls.load(Ordering::SeqCst), 3);
+    assert!(!summary.succeeded_job());
+    assert_eq!(summary.skipped, 2);
+    assert_eq!(summary.error.as_deref(), Some("The upload was cancelled"));
+    assert_eq!(summary.failed_file, None);
+    assert!(!scratch.0.join("a.failed.csv").exists());
+    let body: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
+    assert_eq!(body["source"], "a.csv");
+}
+
+#[tokio::test]
+async fn a_rejected_submit_says_status_code_and_message() {
+    let server = TestServer::start(|_| {
+        let body = json!({"code": "INVALID_REQUEST", "message": "ids[1] is not a valid Base64 enrollment id", "target": "ids[1]"});
+        (400, body.to_string())
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file("ids.csv", "YQ\n!!\n");
+
+    let error = run(args(&file, &server.url)).await.unwrap_err();
+
+    assert_eq!(
+        error.to_string(),
+        "submit rejected: 400 INVALID_REQUEST ids[1] is not a valid Base64 enrollment id"
+    );
+}
+
+#[tokio::test]
+async fn an_unauthorized_submit_hints_at_the_token() {
+    let server = TestServer::start(|_| {
+        (
+            401,
+            json!({"code": "UNAUTHORIZED", "message": "missing or invalid identity"}).to_string(),
+        )
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file("ids.csv", "YQ\n");
+
+    let error = run(args(&file, &server.url)).await.unwrap_err().to_string();
+
+    assert!(
+        error.starts_with("submit rejected: 401 UNAUTHORIZED"),
+        "{error}"
+    );
+    assert!(
+        error.contains("--token") && error.contains("bulkops token"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_poll_that_cannot_succeed_ends_the_wait_at_once() {
+    let server = TestServer::start(|request| match request.method.as_str() {
+        "POST" => (202, "3".into()),
+        _ => (
+            404,
+            json!({"code": "NOT_FOUND", "message": "no such upload"}).to_string(),
+        ),
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file("a.csv", "safeName,platformId\ns,p\n");
+
+    let error = run(args(&file, &server.url)).await.unwrap_err();
+
+    assert_eq!(
+        format!("{error:#}"),
+        "polling job 3: 404 NOT_FOUND no such upload"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn waiting_gives_up_at_the_timeout() {
+    let server = TestServer::start(|_| {
+        ok(json!({"id": "j", "state": "PROCESSING", "rowsProcessed": 1, "totalRows": 4}))
+    })
+    .await;
+    let client = ApiClient::new(&server.url, None).unwrap();
+    let job = Job {
+        api: Api::Mfp,
+        id: "j",
+        rows: 4,
+    };
+    let polling = Polling::new(Duration::from_millis(5), Duration::from_millis(60));
+    let mut progress = Progress::new("j", 4, false);
+
+    let error = wait::until_final(&client, &job, &polling, &mut progress)
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(error.contains("did not finish within"), "{error}");
+    assert!(
+        error.contains("last state PROCESSING with 1/4 rows done"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_request_is_refused_before_sending() {
+    let server = TestServer::start(|_| (500, String::new())).await;
+    let scratch = Scratch::new();
+    let ids: String = (0..5_000).map(|i| format!("{:0>48}\n", i)).collect();
+    let file = scratch.file("ids.csv", &ids);
+
+    let error = run(args(&file, &server.url)).await.unwrap_err().to_string();
+
+    assert!(
+        error.contains("over the mfp API's limit of 204800 bytes"),
+        "{error}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_failed_rows_file_may_not_be_the_input() {
+    let server = TestServer::start(|_| (500, String::new())).await;
+    let scratch = Scratch::new();
+    let file = scratch.file("ids.csv", "YQ\n");
+    let mut args = args(&file, &server.url);
+    args.failed = Some(scratch.0.join(".").join("ids.csv"));
+
+    let error = run(args).await.unwrap_err().to_string();
+
+    assert!(error.contains("is the input file itself"), "{error}");
+    assert!(server.requests().is_empty());
+}

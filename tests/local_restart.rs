@@ -1,0 +1,250 @@
+//! Stop the local server in the middle of 50,000 rows of work (34 full-size flash pass
+//! requests and a 2,400-account upload, submitted at once), start it again, and every job
+//! completes with exact counts: nothing lost, nothing done twice.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bulkops::reference::load_enrollments;
+use bulkops::testkit::scenario::{enrollment, enrollment_id, MAX_BODY};
+use bulkops::testkit::server::{fresh_dir, ServerProcess};
+use bulkops_shared::enrollment::EnrollmentRef;
+use bulkops_shared::ops::accounts::account_key;
+use bulkops_shared::ops::mobile_flash_pass::pass_key;
+use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_shared::store::{RecordKey, RecordStore};
+use serde_json::{json, Map, Value};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_bulkops");
+const MFP_REQUESTS: usize = 34;
+const IDS_PER_REQUEST: usize = 1_400;
+const ACCOUNTS: usize = 2_400;
+const TOTAL_ROWS: usize = MFP_REQUESTS * IDS_PER_REQUEST + ACCOUNTS;
+
+/// Row `i` of request `r`: every 50th id names an unknown enrollment.
+fn mfp_id(r: usize, i: usize) -> (String, bool) {
+    let n = r * IDS_PER_REQUEST + i;
+    if i % 50 == 49 {
+        (enrollment_id(10_000_000 + n), false)
+    } else {
+        (enrollment_id(n), true)
+    }
+}
+
+/// Account `i`: every 100th goes to a safe alice may not add to.
+fn account(i: usize) -> (Value, bool) {
+    let allowed = i % 100 != 99;
+    let safe = match (allowed, i % 2) {
+        (false, _) => "OracleAdminPasswords",
+        (true, 0) => "UnixAdminPasswords",
+        (true, _) => "WindowsPasswords",
+    };
+    let account = json!({
+        "userName": format!("svc{i:05}"), "address": format!("host{i:05}.example.com"),
+        "safeName": safe, "platformId": "UnixSSH", "secret": format!("pw-{i}"),
+    });
+    (account, allowed)
+}
+
+async fn rows_done(client: &reqwest::Client, server: &ServerProcess, token: &str) -> Option<u64> {
+    let jobs: Value = client
+        .get(format!("{}/api/web/v1/mobileFlashPass", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(
+        jobs.as_array()?
+            .iter()
+            .map(|j| {
+                ["rowsProcessed", "rowsFailed", "rowsSkipped"]
+                    .iter()
+                    .map(|f| j[*f].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+            })
+            .sum(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_finishes_every_job_exactly_after_restart() {
+    let root = fresh_dir("restart");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    {
+        // Reference data first (the server holds the store's lock while it runs).
+        let store = EmbeddedStore::open(&data.join("bulkops.redb")).expect("open store");
+        let records: Arc<dyn RecordStore> = Arc::new(store);
+        let inputs = (0..MFP_REQUESTS * IDS_PER_REQUEST).map(enrollment).collect();
+        load_enrollments(&records, inputs).await.expect("load enrollments");
+    }
+    let server = ServerProcess::start(Path::new(BINARY), &data, &["--demo"]);
+    let token = server.token("alice", "ISSUANCE:ADD ISSUANCE:VIEW");
+    let client = reqwest::Client::new();
+
+    // Everything is submitted at once.
+    let mut requests = Vec::new();
+    for r in 0..MFP_REQUESTS {
+        let ids: Vec<String> = (0..IDS_PER_REQUEST).map(|i| mfp_id(r, i).0).collect();
+        let body = json!({ "ids": ids }).to_string();
+        assert!(body.len() <= MAX_BODY, "request {r} is {} bytes", body.len());
+        let request = client
+            .post(format!("{}/api/web/v2/mobileFlashPass", server.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body);
+        requests.push(request.send());
+    }
+    let accounts: Vec<Value> = (0..ACCOUNTS).map(|i| account(i).0).collect();
+    let upload = client
+        .post(format!("{}/PasswordVault/API/BulkActions/Accounts", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"source": "restart.csv", "accountsList": accounts}))
+        .send();
+    let (responses, upload) = tokio::join!(futures::future::join_all(requests), upload);
+    let mut job_ids = Vec::new();
+    for response in responses {
+        let response = response.expect("submit");
+        assert_eq!(response.status(), 200);
+        let job: Value = response.json().await.expect("job");
+        job_ids.push(job["id"].as_str().expect("id").to_owned());
+    }
+    let upload = upload.expect("upload");
+    assert_eq!(upload.status(), 202);
+    let bulk_id: i64 = upload.json().await.expect("bulk id");
+
+    // Kill it (SIGKILL: no chance to finish anything) once some, not all, work is done.
+    let started = Instant::now();
+    let done_at_kill = loop {
+        let done = rows_done(&client, &server, &token).await.unwrap_or(0);
+        if done >= 2_000 {
+            break done;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.kill();
+    let mfp_rows = (MFP_REQUESTS * IDS_PER_REQUEST) as u64;
+    assert!(done_at_kill < mfp_rows, "the work finished before the kill ({done_at_kill} rows)");
+    eprintln!("killed the server with {done_at_kill} of {TOTAL_ROWS} rows done");
+
+    let server = ServerProcess::start(Path::new(BINARY), &data, &[]);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    for id in &job_ids {
+        loop {
+            let job: Value = client
+                .get(format!("{}/api/web/v1/mobileFlashPass/{id}", server.url))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("get job")
+                .json()
+                .await
+                .expect("job json");
+            if job["state"] == "COMPLETED" {
+                let failed = IDS_PER_REQUEST / 50;
+                assert_eq!(job["rowsProcessed"], json!(IDS_PER_REQUEST - failed), "{job}");
+                assert_eq!(job["rowsFailed"], json!(failed), "{job}");
+                assert_eq!(job["rowsSkipped"], json!(0), "{job}");
+                assert_eq!(job["firstFailedRow"], json!(50), "{job}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not complete: {job}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let upload_result = loop {
+        let result: Value = client
+            .get(format!("{}/PasswordVault/API/BulkActions/Accounts/{bulk_id}", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get upload")
+            .json()
+            .await
+            .expect("upload json");
+        if result["Status"] == "completedWithErrors" {
+            break result;
+        }
+        assert!(Instant::now() < deadline, "upload did not complete: {}", result["Status"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let failed_accounts = ACCOUNTS / 100;
+    assert_eq!(
+        upload_result["Result"],
+        json!({"Succeeded": ACCOUNTS - failed_accounts, "Failed": failed_accounts})
+    );
+
+    // Every row's outcome, in order.
+    for (r, id) in job_ids.iter().enumerate() {
+        let logs: Vec<Value> = client
+            .get(format!("{}/api/web/v2/mobileFlashPass/download/logs/{id}", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("logs")
+            .json()
+            .await
+            .expect("logs json");
+        assert_eq!(logs.len(), IDS_PER_REQUEST);
+        for (i, row) in logs.iter().enumerate() {
+            assert_eq!(row["row"], json!(i + 1));
+            let expected = if mfp_id(r, i).1 { "SUCCEEDED" } else { "FAILED" };
+            assert_eq!(row["outcome"], expected, "job {r} row {}", i + 1);
+        }
+    }
+    let succeeded_ids: Vec<String> = upload_result["SucceededItems"]["Items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        succeeded_ids.iter().collect::<HashSet<_>>().len(),
+        ACCOUNTS - failed_accounts,
+        "every created account has its own id"
+    );
+    server.stop();
+
+    // The side effects, read from the store itself: one pass for every succeeded row and
+    // none for the others; each created account recorded once, under the id reported.
+    let store = EmbeddedStore::open(&data.join("bulkops.redb")).expect("reopen store");
+    for (r, job_id) in job_ids.iter().enumerate() {
+        let keys: Vec<(RecordKey, bool)> = (0..IDS_PER_REQUEST)
+            .map(|i| {
+                let (id, ok) = mfp_id(r, i);
+                let enrollment = EnrollmentRef::from_id(&id).expect("enrollment id");
+                (pass_key(&enrollment, job_id), ok)
+            })
+            .collect();
+        let all: Vec<RecordKey> = keys.iter().map(|(k, _)| k.clone()).collect();
+        let found = store.get_many(&all).await.expect("read passes");
+        for (key, ok) in keys {
+            assert_eq!(found.contains_key(&key), ok, "pass {key:?}");
+        }
+    }
+    let accounts: Vec<(RecordKey, bool)> = (0..ACCOUNTS)
+        .map(|i| {
+            let (value, ok) = account(i);
+            let object: Map<String, Value> = value.as_object().cloned().unwrap_or_default();
+            (account_key(&object), ok)
+        })
+        .collect();
+    let all: Vec<RecordKey> = accounts.iter().map(|(k, _)| k.clone()).collect();
+    let found = store.get_many(&all).await.expect("read accounts");
+    let mut stored_ids = HashSet::new();
+    for (key, ok) in accounts {
+        assert_eq!(found.contains_key(&key), ok, "account {key:?}");
+        if let Some(record) = found.get(&key) {
+            assert_eq!(record["secret"].as_str().map(|s| s.starts_with("pw-")), Some(true));
+            stored_ids.insert(record["id"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(stored_ids, succeeded_ids.into_iter().collect::<HashSet<_>>());
+    std::fs::remove_dir_all(root).ok();
+}
