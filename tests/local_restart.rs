@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bulkops::reference::load_enrollments;
-use bulkops::testkit::scenario::{enrollment, enrollment_id, MAX_BODY};
+use bulkops::testkit::scenario::{
+    enrollment, workload_body, workload_id, MAX_BODY, WORKLOAD_IDS_PER_REQUEST,
+};
 use bulkops::testkit::server::{fresh_dir, ServerProcess};
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::ops::accounts::account_key;
@@ -19,19 +21,9 @@ use serde_json::{json, Map, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_bulkops");
 const MFP_REQUESTS: usize = 34;
-const IDS_PER_REQUEST: usize = 1_400;
+const IDS_PER_REQUEST: usize = WORKLOAD_IDS_PER_REQUEST;
 const ACCOUNTS: usize = 2_400;
 const TOTAL_ROWS: usize = MFP_REQUESTS * IDS_PER_REQUEST + ACCOUNTS;
-
-/// Row `i` of request `r`: every 50th id names an unknown enrollment.
-fn mfp_id(r: usize, i: usize) -> (String, bool) {
-    let n = r * IDS_PER_REQUEST + i;
-    if i % 50 == 49 {
-        (enrollment_id(10_000_000 + n), false)
-    } else {
-        (enrollment_id(n), true)
-    }
-}
 
 /// Account `i`: every 100th goes to a safe alice may not add to.
 fn account(i: usize) -> (Value, bool) {
@@ -90,8 +82,7 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     // Everything is submitted at once.
     let mut requests = Vec::new();
     for r in 0..MFP_REQUESTS {
-        let ids: Vec<String> = (0..IDS_PER_REQUEST).map(|i| mfp_id(r, i).0).collect();
-        let body = json!({ "ids": ids }).to_string();
+        let body = workload_body(r);
         assert!(body.len() <= MAX_BODY, "request {r} is {} bytes", body.len());
         let request = client
             .post(format!("{}/api/web/v2/mobileFlashPass", server.url))
@@ -194,7 +185,7 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
         assert_eq!(logs.len(), IDS_PER_REQUEST);
         for (i, row) in logs.iter().enumerate() {
             assert_eq!(row["row"], json!(i + 1));
-            let expected = if mfp_id(r, i).1 { "SUCCEEDED" } else { "FAILED" };
+            let expected = if workload_id(r, i).1 { "SUCCEEDED" } else { "FAILED" };
             assert_eq!(row["outcome"], expected, "job {r} row {}", i + 1);
         }
     }
@@ -217,7 +208,7 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     for (r, job_id) in job_ids.iter().enumerate() {
         let keys: Vec<(RecordKey, bool)> = (0..IDS_PER_REQUEST)
             .map(|i| {
-                let (id, ok) = mfp_id(r, i);
+                let (id, ok) = workload_id(r, i);
                 let enrollment = EnrollmentRef::from_id(&id).expect("enrollment id");
                 (pass_key(&enrollment, job_id), ok)
             })

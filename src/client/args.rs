@@ -59,3 +59,54 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub no_progress: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        submit: SubmitArgs,
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        let args = Cli::try_parse_from(["bulkops", "in.csv"]).unwrap().submit;
+        assert_eq!(args.file, PathBuf::from("in.csv"));
+        assert_eq!(
+            (args.poll_ms, args.timeout_secs, args.no_progress),
+            (500, 3600, false)
+        );
+        assert_eq!(args.api, None);
+
+        let args = Cli::try_parse_from([
+            "bulkops",
+            "a.json",
+            "--url",
+            "https://x.example/",
+            "--token",
+            "t",
+            "--api",
+            "accounts",
+            "--source",
+            "hr.csv",
+            "--failed",
+            "f.json",
+            "--poll-ms",
+            "50",
+            "--timeout-secs",
+            "9",
+            "--no-progress",
+        ])
+        .unwrap()
+        .submit;
+        assert_eq!(args.api, Some(Api::Accounts));
+        assert_eq!(args.failed, Some(PathBuf::from("f.json")));
+        assert!(args.no_progress);
+        assert!(Cli::try_parse_from(["bulkops", "a", "--poll-ms", "0"]).is_err());
+        assert!(Cli::try_parse_from(["bulkops", "a", "--api", "other"]).is_err());
+    }
+}

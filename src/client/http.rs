@@ -226,3 +226,44 @@ fn kind(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_status_code_and_message() {
+        let body =
+            br#"{"code": "INVALID_REQUEST", "message": "ids[3] is not valid", "target": "ids[3]"}"#;
+        let error = status_error(StatusCode::BAD_REQUEST, body);
+        assert_eq!(error.to_string(), "400 INVALID_REQUEST ids[3] is not valid");
+        assert!(!error.is_transient());
+        // API Gateway's own answers carry no code; a non-JSON body is kept as text.
+        let gateway = status_error(StatusCode::BAD_GATEWAY, b"<html>Bad Gateway</html>");
+        assert_eq!(gateway.to_string(), "502 <html>Bad Gateway</html>");
+        assert!(gateway.is_transient());
+        assert!(status_error(StatusCode::TOO_MANY_REQUESTS, b"").is_transient());
+    }
+
+    #[test]
+    fn auth_failures_point_at_the_token_once() {
+        let gateway = status_error(StatusCode::UNAUTHORIZED, br#"{"message": "Unauthorized"}"#);
+        assert_eq!(
+            gateway.to_string(),
+            "401 Unauthorized (pass a token with --token or BULKOPS_TOKEN; `bulkops token` \
+             mints one for the local server)"
+        );
+        let local = status_error(
+            StatusCode::FORBIDDEN,
+            br#"{"code": "FORBIDDEN", "message": "lacks ISSUANCE:ADD; see `bulkops token --scope`"}"#,
+        );
+        assert_eq!(local.to_string().matches("bulkops token").count(), 1);
+        assert!(local.to_string().contains("--token"));
+    }
+
+    #[test]
+    fn the_base_url_must_parse() {
+        assert!(ApiClient::new("not a url", None).is_err());
+        assert!(ApiClient::new("https://abc.execute-api.eu-west-1.amazonaws.com/", None).is_ok());
+    }
+}

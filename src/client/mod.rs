@@ -2,9 +2,9 @@
 //! file to either API, follows the job with a progress bar, and writes the rows that failed
 //! back in the file's own shape so they can be fixed and resubmitted.
 //!
-//! One concern per file: [`args`] (command line), [`input`] (reading files), [`http`] (the
-//! routes), [`status`] (one view of both status documents), [`wait`] (polling),
-//! [`progress`] (display), [`failures`] and [`failed_file`] (failed rows), [`summary`].
+//! One concern per file: `args` (command line), `input` (reading files), `http` (the routes),
+//! `status` (one view of both status documents), `wait` (polling), `progress` (display),
+//! `failures` and `failed_file` (failed rows), `summary` (the report).
 
 mod args;
 mod failed_file;
@@ -34,6 +34,7 @@ use failures::Failure;
 use http::{ApiClient, HttpError};
 use input::Input;
 use progress::Progress;
+use status::JobStatus;
 use wait::{Job, Polling};
 
 /// Request body limits of the contract; checked before sending so the operator learns how to
@@ -85,9 +86,41 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<Summary> {
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
 
-    let failures = match input.api {
+    let failures = failures_of(
+        &client,
+        &input,
+        &submitted.id,
+        &status,
+        &document,
+        &polling,
+        &progress,
+    )
+    .await?;
+    let failed_file = write_failed_rows(&failed_path, &input, &failures)?;
+    Ok(summarize(
+        submitted.id,
+        input.api,
+        status,
+        &failures,
+        failed_file,
+        seconds,
+    ))
+}
+
+/// The failed rows: from the mfp row log (fetched only when rows failed), or from the
+/// accounts document's `FailedItems`.
+async fn failures_of(
+    client: &ApiClient,
+    input: &Input,
+    id: &str,
+    status: &JobStatus,
+    document: &Value,
+    polling: &Polling,
+    progress: &Progress,
+) -> anyhow::Result<Vec<Failure>> {
+    Ok(match input.api {
         Api::Mfp if status.failed > 0 => {
-            let log = wait::row_log(&client, &submitted.id, &polling, &progress).await?;
+            let log = wait::row_log(client, id, polling, progress).await?;
             failures::from_mfp_logs(&log, input.rows.len())
         }
         Api::Mfp => Vec::new(),
@@ -99,12 +132,20 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<Summary> {
                 .unwrap_or_default();
             failures::from_failed_items(items, &input.rows)
         }
-    };
-    let failed_file = write_failed_rows(&failed_path, &input, &failures)?;
+    })
+}
 
-    Ok(Summary {
-        job_id: submitted.id,
-        api: input.api,
+fn summarize(
+    job_id: String,
+    api: Api,
+    status: JobStatus,
+    failures: &[Failure],
+    failed_file: Option<PathBuf>,
+    seconds: f64,
+) -> Summary {
+    Summary {
+        job_id,
+        api,
         state: status.state,
         job_failed: status.job_failed,
         error: status.error,
@@ -112,7 +153,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<Summary> {
         succeeded: status.succeeded,
         failed: status.failed,
         skipped: status.skipped,
-        failures_by_code: failures::counts_by_code(&failures),
+        failures_by_code: failures::counts_by_code(failures),
         first_failures: failures
             .iter()
             .take(summary::LISTED_FAILURES)
@@ -124,7 +165,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<Summary> {
             .collect(),
         failed_file,
         seconds,
-    })
+    }
 }
 
 fn file_name(path: &Path) -> String {

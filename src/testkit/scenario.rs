@@ -130,3 +130,25 @@ pub async fn accounts_scenario(fx: &Fixture, count: usize) -> String {
         .collect();
     json!({ "source": "bench.csv", "accountsList": accounts }).to_string()
 }
+
+/// Ids per request of the many-request workload: fills a full-size (200 KB) body.
+pub const WORKLOAD_IDS_PER_REQUEST: usize = 1_400;
+
+/// Row `i` (0-based) of request `r` of the many-request workload, and whether it succeeds:
+/// enrollment `r * 1,400 + i`, except that every 50th row names an unknown enrollment.
+pub fn workload_id(r: usize, i: usize) -> (String, bool) {
+    let n = r * WORKLOAD_IDS_PER_REQUEST + i;
+    if i % 50 == 49 {
+        (enrollment_id(10_000_000 + n), false)
+    } else {
+        (enrollment_id(n), true)
+    }
+}
+
+/// The JSON body of request `r` of the many-request workload.
+pub fn workload_body(r: usize) -> String {
+    let ids: Vec<String> = (0..WORKLOAD_IDS_PER_REQUEST)
+        .map(|i| workload_id(r, i).0)
+        .collect();
+    json!({ "ids": ids }).to_string()
+}

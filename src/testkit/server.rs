@@ -19,6 +19,17 @@ impl ServerProcess {
     /// Runs `<binary> serve --port 0 --data-dir <data_dir> <extra>` in `data_dir`'s parent and
     /// waits for its "serving http://…" line. Its log goes to `<data_dir>.log`.
     pub fn start(binary: &Path, data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(binary, data_dir, extra, &[])
+    }
+
+    /// As [`ServerProcess::start`], with extra environment (e.g. `TABLE_NAME` and
+    /// `QUEUE_URL` for AWS mode).
+    pub fn start_with_env(
+        binary: &Path,
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = std::fs::File::create(data_dir.with_extension("log")).expect("server log file");
         let mut child = Command::new(binary)
             .args(["serve", "--port", "0", "--data-dir"])
@@ -28,6 +39,7 @@ impl ServerProcess {
             .env_remove("TABLE_NAME")
             .env_remove("QUEUE_URL")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -50,7 +50,7 @@ fn read_records(text: &str) -> anyhow::Result<Vec<StringRecord>> {
 }
 
 /// The 1-based line a record starts on.
-pub(super) fn line_of(record: &StringRecord) -> u64 {
+fn line_of(record: &StringRecord) -> u64 {
     record.position().map_or(0, |p| p.line())
 }
 

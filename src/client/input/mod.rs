@@ -81,8 +81,14 @@ fn format_of(path: &Path, text: &str) -> Format {
 /// Reads and parses `path`; `api` forces the API instead of detecting it from the content.
 pub fn read_input(path: &Path, api: Option<Api>) -> anyhow::Result<Input> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not UTF-8: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        anyhow::anyhow!(
+            "{}: line {line} is not UTF-8 (save the file as UTF-8)",
+            path.display()
+        )
+    })?;
     parse_input(path, &text, api).with_context(|| format!("parsing {}", path.display()))
 }
 

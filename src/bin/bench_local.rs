@@ -1,0 +1,200 @@
+//! Benchmark of `bulkops serve` (the release binary beside this one, run as a child
+//! process): rows per second for 50,400 rows of work (36 full-size flash pass requests
+//! submitted at once over HTTP) on the embedded store, the same through moto (AWS mode),
+//! and the server's memory. Run by `scripts/bench.sh`, which starts moto and prints the
+//! README's table.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bulkops::reference::load_enrollments;
+use bulkops::testkit::scenario::{enrollment, workload_body, WORKLOAD_IDS_PER_REQUEST};
+use bulkops::testkit::server::{fresh_dir, ServerProcess};
+use bulkops::testkit::{Fixture, ENDPOINT_VAR};
+use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_shared::store::RecordStore;
+use serde_json::Value;
+
+const REQUESTS: usize = 36;
+const ROWS: usize = REQUESTS * WORKLOAD_IDS_PER_REQUEST;
+const SCOPE: &str = "ISSUANCE:ADD ISSUANCE:VIEW";
+
+/// What one run measured.
+struct Run {
+    seconds: f64,
+    submit_seconds: f64,
+}
+
+fn server_binary() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let binary = me
+        .parent()
+        .context("the bench binary has no directory")?
+        .join("bulkops");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build --release -p bulkops --bins`",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// Submits the workload at once over HTTP and waits until every job is final.
+async fn run_workload(server: &ServerProcess) -> anyhow::Result<Run> {
+    let token = server.token("bench", SCOPE);
+    let client = reqwest::Client::new();
+    let bodies: Vec<String> = (0..REQUESTS).map(workload_body).collect();
+    let started = Instant::now();
+    let sends = bodies.into_iter().map(|body| {
+        client
+            .post(format!("{}/api/web/v2/mobileFlashPass", server.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    });
+    for response in futures::future::join_all(sends).await {
+        let response = response?;
+        anyhow::ensure!(response.status() == 200, "submit: {}", response.text().await?);
+    }
+    let submit_seconds = started.elapsed().as_secs_f64();
+    loop {
+        let jobs: Value = client
+            .get(format!("{}/api/web/v1/mobileFlashPass", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let jobs = jobs.as_array().cloned().unwrap_or_default();
+        let done: u64 = jobs
+            .iter()
+            .map(|j| j["rowsProcessed"].as_u64().unwrap_or(0) + j["rowsFailed"].as_u64().unwrap_or(0))
+            .sum();
+        if jobs.len() >= REQUESTS && jobs.iter().all(|j| j["state"] == "COMPLETED") {
+            anyhow::ensure!(done == ROWS as u64, "{done} rows counted, expected {ROWS}");
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(1800),
+            "not done after 30 minutes ({done} rows)"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(Run {
+        seconds: started.elapsed().as_secs_f64(),
+        submit_seconds,
+    })
+}
+
+async fn load(records: Arc<dyn RecordStore>) -> anyhow::Result<()> {
+    load_enrollments(&records, (0..ROWS).map(enrollment).collect()).await?;
+    Ok(())
+}
+
+fn kib(value: Option<u64>) -> String {
+    value.map_or("n/a".to_owned(), |v| format!("{:.1} MiB", v as f64 / 1024.0))
+}
+
+fn peak_kib(server: &ServerProcess) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn embedded(binary: &Path, runs: usize) -> anyhow::Result<(Vec<Run>, Option<u64>, Option<u64>)> {
+    let mut results = Vec::new();
+    let (mut idle, mut peak) = (None, None);
+    for _ in 0..runs {
+        let root = fresh_dir("bench");
+        let data = root.join("data");
+        std::fs::create_dir_all(&data)?;
+        {
+            let store = EmbeddedStore::open(&data.join("bulkops.redb"))?;
+            load(Arc::new(store)).await?;
+        }
+        let server = ServerProcess::start(binary, &data, &[]);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        idle = server.rss_kib();
+        let run = run_workload(&server).await?;
+        peak = peak_kib(&server);
+        eprintln!(
+            "embedded: {ROWS} rows in {:.2} s (submit {:.2} s) = {:.0} rows/s",
+            run.seconds,
+            run.submit_seconds,
+            ROWS as f64 / run.seconds
+        );
+        results.push(run);
+        server.stop();
+        std::fs::remove_dir_all(root).ok();
+    }
+    Ok((results, idle, peak))
+}
+
+async fn moto(binary: &Path, endpoint: &str) -> anyhow::Result<Run> {
+    let fx = Fixture::at(endpoint).await;
+    load(fx.records()).await?;
+    let root = fresh_dir("bench-moto");
+    let data = root.join("data");
+    let server = ServerProcess::start_with_env(
+        binary,
+        &data,
+        &[],
+        &[
+            ("TABLE_NAME", fx.table.as_str()),
+            ("QUEUE_URL", fx.queue_url.as_str()),
+            ("DEAD_LETTER_QUEUE_URL", fx.dlq_url.as_str()),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    );
+    let run = run_workload(&server).await?;
+    eprintln!(
+        "moto: {ROWS} rows in {:.2} s = {:.0} rows/s",
+        run.seconds,
+        ROWS as f64 / run.seconds
+    );
+    server.stop();
+    std::fs::remove_dir_all(root).ok();
+    Ok(run)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let binary = server_binary()?;
+    const RUNS: usize = 3;
+    let (mut runs, idle, peak) = embedded(&binary, RUNS).await?;
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let rate = |run: &Run| ROWS as f64 / run.seconds;
+    println!("| measure (`bulkops serve`, {ROWS} rows: {REQUESTS} full-size requests at once) | value |");
+    println!("|---|---|");
+    println!(
+        "| embedded store: rows/s, submit to last job COMPLETED, median of {RUNS} (min–max) | {:.0} ({:.0}–{:.0}) |",
+        rate(&runs[RUNS / 2]),
+        rate(&runs[RUNS - 1]),
+        rate(&runs[0])
+    );
+    println!(
+        "| embedded store: time to accept all {REQUESTS} requests (median run) | {:.2} s |",
+        runs[RUNS / 2].submit_seconds
+    );
+    println!("| server memory, idle after start (RSS) | {} |", kib(idle));
+    println!("| server memory, peak during the run (VmHWM) | {} |", kib(peak));
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(endpoint) => {
+            let run = moto(&binary, &endpoint).await?;
+            println!(
+                "| moto (AWS mode, DynamoDB + SQS): rows/s, one run | {:.0} |",
+                rate(&run)
+            );
+        }
+        Err(_) => eprintln!("{ENDPOINT_VAR} is not set: the moto row is left out (scripts/bench.sh sets it)"),
+    }
+    Ok(())
+}
