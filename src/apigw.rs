@@ -126,7 +126,11 @@ fn decode(component: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1).copied(), bytes.get(i + 2).copied()) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
             (b'+', _, _) => out.push(b' '),
             (b'%', Some(high), Some(low)) if hex(high).is_some() && hex(low).is_some() => {
                 out.push((hex(high).unwrap_or(0) * 16 + hex(low).unwrap_or(0)) as u8);
@@ -174,7 +178,9 @@ mod tests {
         assert_eq!(request.headers()["content-type"], "application/json");
         assert_eq!(request.body().as_ref(), b"{\"ids\":[]}");
         assert_eq!(
-            request.query_string_parameters_ref().and_then(|q| q.first("a")),
+            request
+                .query_string_parameters_ref()
+                .and_then(|q| q.first("a")),
             Some("1")
         );
     }

@@ -17,7 +17,11 @@ use bulkops_shared::store::RecordStore;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bulkops", version, about = "Run, feed and use the bulkops service")]
+#[command(
+    name = "bulkops",
+    version,
+    about = "Run, feed and use the bulkops service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,10 +77,7 @@ enum Command {
         #[arg(long)]
         sub: String,
         /// Space-separated permissions (`scope` claim).
-        #[arg(
-            long,
-            default_value = "ISSUANCE:ADD ISSUANCE:VIEW ISSUANCE:REMOVE"
-        )]
+        #[arg(long, default_value = "ISSUANCE:ADD ISSUANCE:VIEW ISSUANCE:REMOVE")]
         scope: String,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
@@ -134,8 +135,8 @@ struct ServeArgs {
     /// The dead-letter queue (AWS mode); without it dead letters wait in SQS.
     #[arg(long, env = "DEAD_LETTER_QUEUE_URL")]
     dead_letter_queue_url: Option<String>,
-    /// Concurrent processor pollers.
-    #[arg(long, default_value_t = 4)]
+    /// Concurrent processor pollers (each handles a batch of up to 10 chunks, 4 at a time).
+    #[arg(long, env = "BULKOPS_WORKERS", default_value_t = 4)]
     workers: usize,
     /// Embedded queue visibility timeout in seconds.
     #[arg(long, default_value_t = 60)]

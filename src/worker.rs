@@ -177,8 +177,7 @@ pub async fn poll<F, Fut, E>(
     while !*stop.borrow() {
         let rest = match source.receive(batch_size).await {
             Ok(deliveries) if deliveries.is_empty() => true,
-            Ok(deliveries) => match invoke(source, queue_arn, &deliveries, 1, &mut handler).await
-            {
+            Ok(deliveries) => match invoke(source, queue_arn, &deliveries, 1, &mut handler).await {
                 Ok(_) => false,
                 Err(error) => {
                     tracing::error!(queue = queue_arn, %error, "settling a batch failed");

@@ -72,8 +72,12 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
         // Reference data first (the server holds the store's lock while it runs).
         let store = EmbeddedStore::open(&data.join("bulkops.redb")).expect("open store");
         let records: Arc<dyn RecordStore> = Arc::new(store);
-        let inputs = (0..MFP_REQUESTS * IDS_PER_REQUEST).map(enrollment).collect();
-        load_enrollments(&records, inputs).await.expect("load enrollments");
+        let inputs = (0..MFP_REQUESTS * IDS_PER_REQUEST)
+            .map(enrollment)
+            .collect();
+        load_enrollments(&records, inputs)
+            .await
+            .expect("load enrollments");
     }
     let server = ServerProcess::start(Path::new(BINARY), &data, &["--demo"]);
     let token = server.token("alice", "ISSUANCE:ADD ISSUANCE:VIEW");
@@ -83,7 +87,11 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     let mut requests = Vec::new();
     for r in 0..MFP_REQUESTS {
         let body = workload_body(r);
-        assert!(body.len() <= MAX_BODY, "request {r} is {} bytes", body.len());
+        assert!(
+            body.len() <= MAX_BODY,
+            "request {r} is {} bytes",
+            body.len()
+        );
         let request = client
             .post(format!("{}/api/web/v2/mobileFlashPass", server.url))
             .bearer_auth(&token)
@@ -93,7 +101,10 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     }
     let accounts: Vec<Value> = (0..ACCOUNTS).map(|i| account(i).0).collect();
     let upload = client
-        .post(format!("{}/PasswordVault/API/BulkActions/Accounts", server.url))
+        .post(format!(
+            "{}/PasswordVault/API/BulkActions/Accounts",
+            server.url
+        ))
         .bearer_auth(&token)
         .json(&json!({"source": "restart.csv", "accountsList": accounts}))
         .send();
@@ -121,7 +132,10 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     };
     server.kill();
     let mfp_rows = (MFP_REQUESTS * IDS_PER_REQUEST) as u64;
-    assert!(done_at_kill < mfp_rows, "the work finished before the kill ({done_at_kill} rows)");
+    assert!(
+        done_at_kill < mfp_rows,
+        "the work finished before the kill ({done_at_kill} rows)"
+    );
     eprintln!("killed the server with {done_at_kill} of {TOTAL_ROWS} rows done");
 
     let server = ServerProcess::start(Path::new(BINARY), &data, &[]);
@@ -139,19 +153,29 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
                 .expect("job json");
             if job["state"] == "COMPLETED" {
                 let failed = IDS_PER_REQUEST / 50;
-                assert_eq!(job["rowsProcessed"], json!(IDS_PER_REQUEST - failed), "{job}");
+                assert_eq!(
+                    job["rowsProcessed"],
+                    json!(IDS_PER_REQUEST - failed),
+                    "{job}"
+                );
                 assert_eq!(job["rowsFailed"], json!(failed), "{job}");
                 assert_eq!(job["rowsSkipped"], json!(0), "{job}");
                 assert_eq!(job["firstFailedRow"], json!(50), "{job}");
                 break;
             }
-            assert!(Instant::now() < deadline, "job {id} did not complete: {job}");
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not complete: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     let upload_result = loop {
         let result: Value = client
-            .get(format!("{}/PasswordVault/API/BulkActions/Accounts/{bulk_id}", server.url))
+            .get(format!(
+                "{}/PasswordVault/API/BulkActions/Accounts/{bulk_id}",
+                server.url
+            ))
             .bearer_auth(&token)
             .send()
             .await
@@ -162,7 +186,11 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
         if result["Status"] == "completedWithErrors" {
             break result;
         }
-        assert!(Instant::now() < deadline, "upload did not complete: {}", result["Status"]);
+        assert!(
+            Instant::now() < deadline,
+            "upload did not complete: {}",
+            result["Status"]
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let failed_accounts = ACCOUNTS / 100;
@@ -174,7 +202,10 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     // Every row's outcome, in order.
     for (r, id) in job_ids.iter().enumerate() {
         let logs: Vec<Value> = client
-            .get(format!("{}/api/web/v2/mobileFlashPass/download/logs/{id}", server.url))
+            .get(format!(
+                "{}/api/web/v2/mobileFlashPass/download/logs/{id}",
+                server.url
+            ))
             .bearer_auth(&token)
             .send()
             .await
@@ -185,7 +216,11 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
         assert_eq!(logs.len(), IDS_PER_REQUEST);
         for (i, row) in logs.iter().enumerate() {
             assert_eq!(row["row"], json!(i + 1));
-            let expected = if workload_id(r, i).1 { "SUCCEEDED" } else { "FAILED" };
+            let expected = if workload_id(r, i).1 {
+                "SUCCEEDED"
+            } else {
+                "FAILED"
+            };
             assert_eq!(row["outcome"], expected, "job {r} row {}", i + 1);
         }
     }
@@ -232,10 +267,16 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     for (key, ok) in accounts {
         assert_eq!(found.contains_key(&key), ok, "account {key:?}");
         if let Some(record) = found.get(&key) {
-            assert_eq!(record["secret"].as_str().map(|s| s.starts_with("pw-")), Some(true));
+            assert_eq!(
+                record["secret"].as_str().map(|s| s.starts_with("pw-")),
+                Some(true)
+            );
             stored_ids.insert(record["id"].as_str().unwrap_or_default().to_owned());
         }
     }
-    assert_eq!(stored_ids, succeeded_ids.into_iter().collect::<HashSet<_>>());
+    assert_eq!(
+        stored_ids,
+        succeeded_ids.into_iter().collect::<HashSet<_>>()
+    );
     std::fs::remove_dir_all(root).ok();
 }

@@ -64,7 +64,14 @@ async fn wait_for(
 
 fn submit_file(server: &ServerProcess, token: &str, file: &Path) -> (bool, String) {
     let output = Command::new(BINARY)
-        .args(["submit", "--no-progress", "--url", &server.url, "--token", token])
+        .args([
+            "submit",
+            "--no-progress",
+            "--url",
+            &server.url,
+            "--token",
+            token,
+        ])
         .arg(file)
         .output()
         .expect("run bulkops submit");
@@ -93,8 +100,8 @@ async fn a_newcomer_runs_both_apis_end_to_end() {
     assert!(output.contains("990 succeeded"), "{output}");
     assert!(output.contains("10 failed"), "{output}");
     // The failed rows come back as a CSV of the same shape: the ten unknown enrollments.
-    let failed = std::fs::read_to_string(data.join("demo/mfp-ids.failed.csv"))
-        .expect("failed rows file");
+    let failed =
+        std::fs::read_to_string(data.join("demo/mfp-ids.failed.csv")).expect("failed rows file");
     let failed_ids: Vec<&str> = failed.lines().filter(|l| *l != "id").collect();
     let expected: Vec<String> = (0..1_000)
         .filter(|n| n % 100 == 99)
@@ -111,8 +118,16 @@ async fn a_newcomer_runs_both_apis_end_to_end() {
         job["state"] == "COMPLETED"
     })
     .await;
-    assert_eq!((done["rowsProcessed"].clone(), done["rowsFailed"].clone()), (json!(20), json!(0)));
-    let (status, logs) = get(&server, &alice, &format!("/api/web/v2/mobileFlashPass/download/logs/{id}")).await;
+    assert_eq!(
+        (done["rowsProcessed"].clone(), done["rowsFailed"].clone()),
+        (json!(20), json!(0))
+    );
+    let (status, logs) = get(
+        &server,
+        &alice,
+        &format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(logs.as_array().map(Vec::len), Some(20));
     let (_, list) = get(&server, &alice, MFP_JOBS).await;
@@ -137,13 +152,20 @@ async fn a_newcomer_runs_both_apis_end_to_end() {
     assert_eq!(status, 202, "{bulk_id}");
     let bulk_id = bulk_id.as_i64().expect("bare int64 bulk id");
     let result = wait_for(&server, &bob, &format!("{UPLOADS}/{bulk_id}"), 60, |r| {
-        r["Status"].as_str().is_some_and(|s| s.starts_with("completed"))
+        r["Status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("completed"))
     })
     .await;
     assert_eq!(result["Result"], json!({"Succeeded": 1, "Failed": 1}));
-    let account_id = result["SucceededItems"]["Items"][0]["id"].as_str().unwrap_or_default();
+    let account_id = result["SucceededItems"]["Items"][0]["id"]
+        .as_str()
+        .unwrap_or_default();
     assert!(account_id.starts_with("24_"), "{result}");
-    assert_eq!(result["FailedItems"]["Items"][0]["errorCode"], "NOT_AUTHORIZED");
+    assert_eq!(
+        result["FailedItems"]["Items"][0]["errorCode"],
+        "NOT_AUTHORIZED"
+    );
     let (_, mine) = get(&server, &bob, UPLOADS).await;
     assert_eq!(mine["Total"], 1, "bob sees only his own upload: {mine}");
     // Another user's upload does not exist for alice.
@@ -168,26 +190,42 @@ async fn unauthorized_forbidden_and_not_found_over_http() {
         token(Path::new(BINARY), &other, "alice", ALL, 3600)
     };
     // A token with "alg": "none" and no signature.
-    let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsInNjb3BlIjoiSVNTVUFOQ0U6QUREIn0.";
+    let unsigned =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsInNjb3BlIjoiSVNTVUFOQ0U6QUREIn0.";
     let body = json!({"ids": [enrollment_id(1)]});
     let cases: Vec<(Option<String>, &str)> = vec![
         (None, "a bearer token is required"),
         (Some(format!("Bearer {expired}")), "expired"),
-        (Some(format!("Bearer {foreign}")), "not signed with this server's development key"),
+        (
+            Some(format!("Bearer {foreign}")),
+            "not signed with this server's development key",
+        ),
         (Some(format!("Bearer {unsigned}")), "not valid"),
         (Some("Basic YWxpY2U6cHc=".to_owned()), "Bearer"),
     ];
     for (authorization, says) in cases {
-        for (method, path) in [("POST", MFP), ("GET", MFP_JOBS), ("POST", UPLOADS), ("GET", UPLOADS)] {
+        for (method, path) in [
+            ("POST", MFP),
+            ("GET", MFP_JOBS),
+            ("POST", UPLOADS),
+            ("GET", UPLOADS),
+        ] {
             let mut request = client().request(method.parse().expect("method"), url(path));
             if let Some(value) = &authorization {
                 request = request.header("authorization", value);
             }
             let response = request.json(&body).send().await.expect("request");
-            assert_eq!(response.status(), 401, "{method} {path} with {authorization:?}");
+            assert_eq!(
+                response.status(),
+                401,
+                "{method} {path} with {authorization:?}"
+            );
             let error: Value = response.json().await.expect("JSON error body");
             assert_eq!(error["code"], "UNAUTHORIZED");
-            assert!(error["message"].as_str().unwrap_or_default().contains(says), "{error}");
+            assert!(
+                error["message"].as_str().unwrap_or_default().contains(says),
+                "{error}"
+            );
         }
     }
 
@@ -195,7 +233,10 @@ async fn unauthorized_forbidden_and_not_found_over_http() {
     let (status, error) = post(&server, &viewer, MFP, &body).await;
     assert_eq!(status, 403, "{error}");
     assert_eq!(error["code"], "FORBIDDEN");
-    assert!(error["message"].as_str().unwrap_or_default().contains("ISSUANCE:ADD"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("ISSUANCE:ADD"));
     let response = client()
         .delete(url(&format!("{MFP_JOBS}/cancel/{}", uuid::Uuid::new_v4())))
         .bearer_auth(&viewer)
@@ -205,12 +246,29 @@ async fn unauthorized_forbidden_and_not_found_over_http() {
     assert_eq!(response.status(), 403);
 
     let alice = server.token("alice", ALL);
-    let (status, error) = get(&server, &alice, &format!("{MFP_JOBS}/{}", uuid::Uuid::new_v4())).await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("NOT_FOUND")), "{error}");
+    let (status, error) = get(
+        &server,
+        &alice,
+        &format!("{MFP_JOBS}/{}", uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{error}"
+    );
     let (status, error) = get(&server, &alice, &format!("{UPLOADS}/99")).await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("NOT_FOUND")), "{error}");
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{error}"
+    );
     let (status, error) = get(&server, &alice, "/no/such/route").await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("NOT_FOUND")), "{error}");
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{error}"
+    );
     // Methods no route declares are refused by the gateway itself, before any token check.
     let response = client().put(url(MFP)).send().await.expect("PUT");
     assert_eq!(response.status(), 404);

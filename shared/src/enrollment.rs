@@ -105,12 +105,27 @@ impl EnrollmentRef {
 
     /// Canonical storage key of this enrollment, the same for every encoding of the reference.
     pub fn key(&self) -> String {
-        let clause: Vec<String> = self
+        // `ENROLLMENT#<workflow id>#K1=v1&K2=v2`, built without formatting machinery: it is
+        // computed for every row a job touches.
+        let clause_len: usize = self
             .where_clause
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        format!("ENROLLMENT#{}#{}", self.workflow_id, clause.join("&"))
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum();
+        let mut key = String::with_capacity(48 + clause_len);
+        key.push_str("ENROLLMENT#");
+        let mut buffer = Uuid::encode_buffer();
+        key.push_str(self.workflow_id.hyphenated().encode_lower(&mut buffer));
+        key.push('#');
+        for (i, (name, value)) in self.where_clause.iter().enumerate() {
+            if i > 0 {
+                key.push('&');
+            }
+            key.push_str(name);
+            key.push('=');
+            key.push_str(value);
+        }
+        key
     }
 }
 
@@ -165,6 +180,18 @@ mod tests {
                 r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{}}"#
             )),
             Err(InvalidEnrollment::BadWhereClause)
+        );
+    }
+
+    #[test]
+    fn key_format_is_stable() {
+        let reference = EnrollmentRef::from_id(&URL_SAFE_NO_PAD.encode(
+            r#"{"workflowId":"925090AA-decc-40fe-b3e4-16021c6592b0","whereClause":{"b":"2","A":1}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            reference.key(),
+            "ENROLLMENT#925090aa-decc-40fe-b3e4-16021c6592b0#A=1&b=2"
         );
     }
 

@@ -25,6 +25,26 @@ const SCOPE: &str = "ISSUANCE:ADD ISSUANCE:VIEW";
 struct Run {
     seconds: f64,
     submit_seconds: f64,
+    /// CPU time the server used (user + system).
+    cpu_seconds: f64,
+}
+
+/// User + system CPU seconds of a process so far (Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), in clock ticks (100 per second).
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn server_binary() -> anyhow::Result<PathBuf> {
@@ -46,6 +66,7 @@ async fn run_workload(server: &ServerProcess) -> anyhow::Result<Run> {
     let token = server.token("bench", SCOPE);
     let client = reqwest::Client::new();
     let bodies: Vec<String> = (0..REQUESTS).map(workload_body).collect();
+    let cpu_before = cpu_seconds(server.child.id());
     let started = Instant::now();
     let sends = bodies.into_iter().map(|body| {
         client
@@ -57,7 +78,11 @@ async fn run_workload(server: &ServerProcess) -> anyhow::Result<Run> {
     });
     for response in futures::future::join_all(sends).await {
         let response = response?;
-        anyhow::ensure!(response.status() == 200, "submit: {}", response.text().await?);
+        anyhow::ensure!(
+            response.status() == 200,
+            "submit: {}",
+            response.text().await?
+        );
     }
     let submit_seconds = started.elapsed().as_secs_f64();
     loop {
@@ -71,7 +96,9 @@ async fn run_workload(server: &ServerProcess) -> anyhow::Result<Run> {
         let jobs = jobs.as_array().cloned().unwrap_or_default();
         let done: u64 = jobs
             .iter()
-            .map(|j| j["rowsProcessed"].as_u64().unwrap_or(0) + j["rowsFailed"].as_u64().unwrap_or(0))
+            .map(|j| {
+                j["rowsProcessed"].as_u64().unwrap_or(0) + j["rowsFailed"].as_u64().unwrap_or(0)
+            })
             .sum();
         if jobs.len() >= REQUESTS && jobs.iter().all(|j| j["state"] == "COMPLETED") {
             anyhow::ensure!(done == ROWS as u64, "{done} rows counted, expected {ROWS}");
@@ -81,11 +108,12 @@ async fn run_workload(server: &ServerProcess) -> anyhow::Result<Run> {
             started.elapsed() < Duration::from_secs(1800),
             "not done after 30 minutes ({done} rows)"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
     Ok(Run {
         seconds: started.elapsed().as_secs_f64(),
         submit_seconds,
+        cpu_seconds: cpu_seconds(server.child.id()) - cpu_before,
     })
 }
 
@@ -95,7 +123,9 @@ async fn load(records: Arc<dyn RecordStore>) -> anyhow::Result<()> {
 }
 
 fn kib(value: Option<u64>) -> String {
-    value.map_or("n/a".to_owned(), |v| format!("{:.1} MiB", v as f64 / 1024.0))
+    value.map_or("n/a".to_owned(), |v| {
+        format!("{:.1} MiB", v as f64 / 1024.0)
+    })
 }
 
 fn peak_kib(server: &ServerProcess) -> Option<u64> {
@@ -106,7 +136,10 @@ fn peak_kib(server: &ServerProcess) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-async fn embedded(binary: &Path, runs: usize) -> anyhow::Result<(Vec<Run>, Option<u64>, Option<u64>)> {
+async fn embedded(
+    binary: &Path,
+    runs: usize,
+) -> anyhow::Result<(Vec<Run>, Option<u64>, Option<u64>)> {
     let mut results = Vec::new();
     let (mut idle, mut peak) = (None, None);
     for _ in 0..runs {
@@ -123,9 +156,10 @@ async fn embedded(binary: &Path, runs: usize) -> anyhow::Result<(Vec<Run>, Optio
         let run = run_workload(&server).await?;
         peak = peak_kib(&server);
         eprintln!(
-            "embedded: {ROWS} rows in {:.2} s (submit {:.2} s) = {:.0} rows/s",
+            "embedded: {ROWS} rows in {:.2} s (submit {:.2} s, server CPU {:.2} s) = {:.0} rows/s",
             run.seconds,
             run.submit_seconds,
+            run.cpu_seconds,
             ROWS as f64 / run.seconds
         );
         results.push(run);
@@ -172,7 +206,9 @@ async fn main() -> anyhow::Result<()> {
     let (mut runs, idle, peak) = embedded(&binary, RUNS).await?;
     runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let rate = |run: &Run| ROWS as f64 / run.seconds;
-    println!("| measure (`bulkops serve`, {ROWS} rows: {REQUESTS} full-size requests at once) | value |");
+    println!(
+        "| measure (`bulkops serve`, {ROWS} rows: {REQUESTS} full-size requests at once) | value |"
+    );
     println!("|---|---|");
     println!(
         "| embedded store: rows/s, submit to last job COMPLETED, median of {RUNS} (min–max) | {:.0} ({:.0}–{:.0}) |",
@@ -184,8 +220,15 @@ async fn main() -> anyhow::Result<()> {
         "| embedded store: time to accept all {REQUESTS} requests (median run) | {:.2} s |",
         runs[RUNS / 2].submit_seconds
     );
+    println!(
+        "| embedded store: server CPU seconds per 10,000 rows (median run; 2 cores) | {:.2} |",
+        runs[RUNS / 2].cpu_seconds * 10_000.0 / ROWS as f64
+    );
     println!("| server memory, idle after start (RSS) | {} |", kib(idle));
-    println!("| server memory, peak during the run (VmHWM) | {} |", kib(peak));
+    println!(
+        "| server memory, peak during the run (VmHWM) | {} |",
+        kib(peak)
+    );
     match std::env::var(ENDPOINT_VAR) {
         Ok(endpoint) => {
             let run = moto(&binary, &endpoint).await?;
@@ -194,7 +237,9 @@ async fn main() -> anyhow::Result<()> {
                 rate(&run)
             );
         }
-        Err(_) => eprintln!("{ENDPOINT_VAR} is not set: the moto row is left out (scripts/bench.sh sets it)"),
+        Err(_) => eprintln!(
+            "{ENDPOINT_VAR} is not set: the moto row is left out (scripts/bench.sh sets it)"
+        ),
     }
     Ok(())
 }

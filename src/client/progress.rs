@@ -11,7 +11,7 @@ use super::status::JobStatus;
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
 const TEMPLATE: &str =
-    "{spinner} {msg} [{elapsed_precise}] [{bar:30}] {pos}/{len} rows {per_sec} ETA {eta}";
+    "{spinner} {msg} [{elapsed_precise}] [{bar:30}] {pos}/{len} rows {rate} ETA {eta}";
 
 /// The progress display of one job.
 pub struct Progress {
@@ -43,6 +43,12 @@ impl Progress {
             } else {
                 let style = ProgressStyle::with_template(TEMPLATE)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            write!(w, "{:.0} rows/s", state.per_sec()).ok();
+                        },
+                    )
                     .progress_chars("=> ");
                 bar.set_style(style);
                 bar.set_message("submitted");

@@ -100,8 +100,7 @@ impl Backend {
         };
         let chunks = queue(&work);
         let dead_letters = EmbeddedQueue::new(&work, DEAD_LETTER_QUEUE, None, 0, visibility);
-        let released =
-            chunks.release_in_flight().await? + dead_letters.release_in_flight().await?;
+        let released = chunks.release_in_flight().await? + dead_letters.release_in_flight().await?;
         if released > 0 {
             tracing::info!(
                 released,

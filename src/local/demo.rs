@@ -82,7 +82,9 @@ uploadIndex,userName,address,safeName,platformId,groupName,secretType,secret,sec
         ("mfp-ids.csv", format!("id\n{}\n", ids.join("\n"))),
         (
             "accounts.json",
-            serde_json::to_string_pretty(&json!({"source": "sample.csv", "accountsList": accounts}))?,
+            serde_json::to_string_pretty(
+                &json!({"source": "sample.csv", "accountsList": accounts}),
+            )?,
         ),
         ("accounts.csv", accounts_csv.to_owned()),
     ];

@@ -27,9 +27,7 @@ pub struct Gateway {
 
 /// The router: one fallback handler, as every path goes through the route table.
 pub fn router(gateway: Arc<Gateway>) -> axum::Router {
-    axum::Router::new()
-        .fallback(handle)
-        .with_state(gateway)
+    axum::Router::new().fallback(handle).with_state(gateway)
 }
 
 fn rejection(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -114,7 +114,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
                     idle,
                     stopped,
                     |event| {
-                        dead_letter::handler(deps, LambdaEvent::new(event, LambdaContext::default()))
+                        dead_letter::handler(
+                            deps,
+                            LambdaEvent::new(event, LambdaContext::default()),
+                        )
                     },
                 )
                 .await;

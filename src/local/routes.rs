@@ -26,7 +26,11 @@ pub const ROUTES: &[(Function, &str, &str)] = &[
         "GET",
         "/api/web/v2/mobileFlashPass/download/logs/{id}",
     ),
-    (Function::Query, "GET", "/PasswordVault/API/BulkActions/Accounts"),
+    (
+        Function::Query,
+        "GET",
+        "/PasswordVault/API/BulkActions/Accounts",
+    ),
     (
         Function::Query,
         "GET",

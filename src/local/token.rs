@@ -161,7 +161,9 @@ mod tests {
 
     #[test]
     fn a_minted_token_verifies_with_string_claims() {
-        let token = key().mint("alice", "ISSUANCE:ADD ISSUANCE:VIEW", 60).unwrap();
+        let token = key()
+            .mint("alice", "ISSUANCE:ADD ISSUANCE:VIEW", 60)
+            .unwrap();
         let claims = key().verify(&format!("Bearer {token}")).unwrap();
         assert_eq!(claims["sub"], "alice");
         assert_eq!(claims["scope"], "ISSUANCE:ADD ISSUANCE:VIEW");

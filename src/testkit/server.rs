@@ -60,8 +60,8 @@ impl ServerProcess {
             Ok(url) => url,
             Err(_) => {
                 child.kill().ok();
-                let log = std::fs::read_to_string(data_dir.with_extension("log"))
-                    .unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
                 panic!("bulkops serve did not start within 60 s; its log:\n{log}");
             }
         };

@@ -77,6 +77,14 @@ fn invalid_message(reason: &InvalidEnrollment) -> String {
     format!("The enrollment id is not a valid enrollment reference: {reason}")
 }
 
+/// A row waiting for its lookup, with its keys computed once.
+struct Lookup {
+    index: usize,
+    enrollment: EnrollmentRef,
+    enrollment_key: RecordKey,
+    pass_key: RecordKey,
+}
+
 #[async_trait]
 impl RowOperation for MobileFlashPass {
     async fn run(
@@ -85,18 +93,18 @@ impl RowOperation for MobileFlashPass {
         rows: &[ChunkRow],
         _secrets: &Secrets,
     ) -> Result<Vec<RowOutcome>, EngineError> {
+        use serde::Deserialize as _;
         let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
-        // Rows that need a lookup: (index in chunk, enrollment).
-        let mut pending: Vec<(usize, EnrollmentRef)> = Vec::new();
+        let pass_sk = format!("MFP#{}", job.id);
+        let mut pending: Vec<Lookup> = Vec::new();
         for (index, row) in rows.iter().enumerate() {
-            let input: MfpRowInput = serde_json::from_value(row.input.clone())
+            let input = MfpRowInput::deserialize(&row.input)
                 .map_err(|e| EngineError::BadMessage(format!("row {}: {e}", row.row)))?;
-            let echo = self.echo(row);
             match EnrollmentRef::from_id(&input.id) {
                 Err(reason) => {
                     outcomes[index] = Some(RowOutcome::failed(
                         row.row,
-                        echo,
+                        self.echo(row),
                         codes::INVALID_ENROLLMENT_ID,
                         invalid_message(&reason),
                     ))
@@ -106,58 +114,65 @@ impl RowOperation for MobileFlashPass {
                     let message = format!("Duplicate of row {first}: the same enrollment appears earlier in the request");
                     outcomes[index] = Some(RowOutcome::failed(
                         row.row,
-                        echo,
+                        self.echo(row),
                         codes::DUPLICATE_ROW,
                         message,
                     ));
                 }
-                Ok(enrollment) => pending.push((index, enrollment)),
+                Ok(enrollment) => {
+                    let key = enrollment.key();
+                    pending.push(Lookup {
+                        index,
+                        enrollment,
+                        enrollment_key: RecordKey::new(key.clone(), ENROLLMENT_SK),
+                        pass_key: RecordKey::new(key, pass_sk.clone()),
+                    })
+                }
             }
         }
 
         let keys: Vec<RecordKey> = pending
             .iter()
-            .flat_map(|(_, e)| [enrollment_key(e), pass_key(e, &job.id)])
+            .flat_map(|p| [p.enrollment_key.clone(), p.pass_key.clone()])
             .collect();
-        let found = self.records.get_many(&keys).await?;
+        let mut found = self.records.get_many(&keys).await?;
 
         let now = now_ms();
+        let (issued_at, expires_at) = (rfc3339(now), (now + PASS_VALIDITY_MS) / 1000);
         let mut new_passes = Vec::new();
-        for (index, enrollment) in pending {
-            let row = &rows[index];
+        for lookup in pending {
+            let row = &rows[lookup.index];
             let echo = self.echo(row);
-            let outcome = if !found.contains_key(&enrollment_key(&enrollment)) {
+            let outcome = if !found.contains_key(&lookup.enrollment_key) {
                 RowOutcome::failed(
                     row.row,
                     echo,
                     codes::ENROLLMENT_NOT_FOUND,
-                    not_found_message(&enrollment),
+                    not_found_message(&lookup.enrollment),
                 )
             } else {
-                let key = pass_key(&enrollment, &job.id);
-                let pass = match found.get(&key) {
-                    Some(existing) => existing.clone(),
+                let pass_issued_at = match found.remove(&lookup.pass_key) {
+                    Some(existing) => existing.get("issuedAt").cloned().unwrap_or(Value::Null),
                     None => {
                         let pass = json!({
                             "jobId": job.id,
                             "row": row.row,
-                            "workflowId": enrollment.workflow_id,
-                            "whereClause": enrollment.where_clause,
+                            "workflowId": lookup.enrollment.workflow_id,
+                            "whereClause": lookup.enrollment.where_clause,
                             "claimToken": uuid::Uuid::new_v4().simple().to_string(),
-                            "issuedAt": rfc3339(now),
-                            "expiresAt": (now + PASS_VALIDITY_MS) / 1000,
+                            "issuedAt": issued_at,
+                            "expiresAt": expires_at,
                         });
-                        new_passes.push((key, pass.clone()));
-                        pass
+                        new_passes.push((lookup.pass_key, pass));
+                        Value::String(issued_at.clone())
                     }
                 };
                 // The claim token is a bearer secret: it goes to the enrollment's owner, never
                 // into the job's row log.
-                let result =
-                    json!({ "passIssuedAt": pass.get("issuedAt").cloned().unwrap_or(Value::Null) });
+                let result = json!({ "passIssuedAt": pass_issued_at });
                 RowOutcome::succeeded(row.row, echo, Some(result))
             };
-            outcomes[index] = Some(outcome);
+            outcomes[lookup.index] = Some(outcome);
         }
         self.records.put_many(new_passes).await?;
         Ok(outcomes.into_iter().flatten().collect())

@@ -89,7 +89,10 @@ fn remove(txn: &WriteTransaction, key: &str) -> Result<Option<String>, QueueErro
         .remove(key)
         .map_err(error)?;
     let mut bodies = txn.open_table(BODIES).map_err(error)?;
-    let body = bodies.remove(key).map_err(error)?.map(|b| b.value().to_owned());
+    let body = bodies
+        .remove(key)
+        .map_err(error)?
+        .map(|b| b.value().to_owned());
     Ok(body)
 }
 

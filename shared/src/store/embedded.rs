@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -77,6 +79,19 @@ fn write_job(txn: &WriteTransaction, stored: &StoredJob) -> Result<(), StoreErro
         .insert(stored.job.id.as_str(), bytes.as_slice())
         .map_err(backend)?;
     Ok(())
+}
+
+/// Records as stored: their key and JSON.
+fn encode_records(records: Vec<(RecordKey, Value)>) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    records
+        .into_iter()
+        .map(|(key, value)| {
+            Ok((
+                record_key(&key),
+                serde_json::to_vec(&value).map_err(corrupt)?,
+            ))
+        })
+        .collect()
 }
 
 fn with_chunks(stored: StoredJob) -> Job {
@@ -510,12 +525,13 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+        // Serialized before the transaction: the file has one writer at a time.
+        let encoded = encode_records(records)?;
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS).map_err(backend)?;
-            for (key, value) in records {
-                let bytes = serde_json::to_vec(&value).map_err(corrupt)?;
+            for (name, bytes) in encoded {
                 table
-                    .insert(record_key(&key).as_str(), bytes.as_slice())
+                    .insert(name.as_str(), bytes.as_slice())
                     .map_err(backend)?;
             }
             Ok(())
@@ -527,16 +543,16 @@ impl RecordStore for EmbeddedStore {
         &self,
         records: Vec<(RecordKey, Value)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
+        let keys: Vec<RecordKey> = records.iter().map(|(key, _)| key.clone()).collect();
+        let encoded = encode_records(records)?;
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS).map_err(backend)?;
             let mut existing = Vec::new();
-            for (key, value) in records {
-                let name = record_key(&key);
+            for (key, (name, bytes)) in keys.into_iter().zip(encoded) {
                 if table.get(name.as_str()).map_err(backend)?.is_some() {
                     existing.push(key);
                     continue;
                 }
-                let bytes = serde_json::to_vec(&value).map_err(corrupt)?;
                 table
                     .insert(name.as_str(), bytes.as_slice())
                     .map_err(backend)?;
