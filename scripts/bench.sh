@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks: end-to-end throughput and AWS API calls through moto, and release binary sizes.
+# Benchmarks: end-to-end throughput and AWS API calls through moto; `bulkops serve` on the
+# embedded store and in AWS mode on moto (rows/s, CPU, memory); release binary sizes.
 # Prints the Markdown tables of the README's performance section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,8 @@ scripts/setup.sh
 cargo build --release --workspace --bins --quiet
 source scripts/moto.sh
 target/release/bench
+echo
+target/release/bench_local
 echo
 echo "| function binary (release, stripped, $(uname -m)) | size |"
 echo "|---|---|"

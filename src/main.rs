@@ -135,9 +135,11 @@ struct ServeArgs {
     /// The dead-letter queue (AWS mode); without it dead letters wait in SQS.
     #[arg(long, env = "DEAD_LETTER_QUEUE_URL")]
     dead_letter_queue_url: Option<String>,
-    /// Concurrent processor pollers (each handles a batch of up to 10 chunks, 4 at a time).
-    #[arg(long, env = "BULKOPS_WORKERS", default_value_t = 4)]
-    workers: usize,
+    /// Concurrent processor pollers, each handling a batch of up to 10 chunks, 4 at a time.
+    /// Default: 1 on the embedded store (its file has one writer at a time, and more pollers
+    /// only add contention: see the README's benchmark), 4 against SQS.
+    #[arg(long, env = "BULKOPS_WORKERS")]
+    workers: Option<usize>,
     /// Embedded queue visibility timeout in seconds.
     #[arg(long, default_value_t = 60)]
     visibility_timeout: u64,
@@ -165,11 +167,14 @@ impl ServeArgs {
         };
         Ok(ServeConfig {
             address: SocketAddr::new(self.host, self.port),
-            backend,
             data_dir: self.state.data_dir,
-            workers: self.workers,
+            workers: self.workers.unwrap_or(match backend {
+                BackendConfig::Embedded { .. } => 1,
+                BackendConfig::Aws { .. } => 4,
+            }),
             idle_poll: Duration::from_millis(20),
             demo: self.demo,
+            backend,
         })
     }
 }

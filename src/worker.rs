@@ -197,3 +197,93 @@ pub async fn poll<F, Fut, E>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+    use bulkops_shared::model::ChunkMessage;
+    use bulkops_shared::queue::embedded::EmbeddedQueue;
+    use bulkops_shared::queue::ChunkQueue;
+    use bulkops_shared::store::embedded::EmbeddedStore;
+
+    use super::*;
+
+    fn chunk(n: u32) -> ChunkMessage {
+        serde_json::from_value(serde_json::json!({
+            "jobId": "job", "jobType": "SEND_MFP", "chunk": n, "rows": []
+        }))
+        .expect("chunk message")
+    }
+
+    /// The long-running loop: every message is delivered, the one the handler keeps reporting
+    /// in `batchItemFailures` is retried until its third receive and then sits in the
+    /// dead-letter queue, and the rest are deleted after one successful delivery.
+    #[tokio::test]
+    async fn poll_honours_partial_batch_responses_and_redrives_poison() {
+        let dir = std::env::temp_dir().join(format!("bulkops-poll-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = EmbeddedStore::open(&dir.join("q.redb")).expect("store");
+        let visibility = Duration::from_secs(60);
+        let queue = EmbeddedQueue::new(&store, "main", Some("dlq"), 3, visibility);
+        let dead = EmbeddedQueue::new(&store, "dlq", None, 0, visibility);
+        queue
+            .enqueue(&(0..25).map(chunk).collect::<Vec<_>>())
+            .await
+            .expect("enqueue");
+
+        let deliveries = Arc::new(AtomicUsize::new(0));
+        let poison_receives = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let handler = {
+            let (deliveries, poison_receives) = (deliveries.clone(), poison_receives.clone());
+            move |event: SqsEvent| {
+                let mut response = SqsBatchResponse::default();
+                for record in &event.records {
+                    deliveries.fetch_add(1, Ordering::SeqCst);
+                    let body: ChunkMessage =
+                        serde_json::from_str(record.body.as_deref().unwrap_or_default())
+                            .expect("body");
+                    if body.chunk == 7 {
+                        poison_receives.fetch_add(1, Ordering::SeqCst);
+                        let mut failure = BatchItemFailure::default();
+                        failure.item_identifier = record.message_id.clone().unwrap_or_default();
+                        response.batch_item_failures.push(failure);
+                    }
+                }
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            }
+        };
+        let source = queue.clone();
+        let worker = tokio::spawn(async move {
+            poll(
+                &source,
+                "arn",
+                10,
+                Duration::from_millis(5),
+                stopped,
+                handler,
+            )
+            .await;
+        });
+        for _ in 0..400 {
+            if dead.depth().await.expect("depth") == 1 && queue.depth().await.expect("depth") == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).expect("stop");
+        worker.await.expect("worker");
+        assert_eq!(queue.depth().await.expect("depth"), 0);
+        assert_eq!(dead.depth().await.expect("depth"), 1);
+        assert_eq!(poison_receives.load(Ordering::SeqCst), 3);
+        assert_eq!(deliveries.load(Ordering::SeqCst), 24 + 3);
+        let letter = dead.receive(10).await.expect("receive");
+        assert_eq!(letter.len(), 1);
+        assert!(letter[0].body.contains("\"chunk\":7"));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
