@@ -281,3 +281,69 @@ async fn unauthorized_forbidden_and_not_found_over_http() {
     server.stop();
     std::fs::remove_dir_all(root).ok();
 }
+
+/// AWS mode: the same command, given `TABLE_NAME`, `QUEUE_URL` and `DEAD_LETTER_QUEUE_URL`,
+/// serves both APIs against DynamoDB and SQS (moto here), with demo data loaded into the
+/// table by `bulkops demo-data --table`.
+#[tokio::test]
+async fn aws_mode_serves_both_apis_against_dynamodb_and_sqs() {
+    let fx = bulkops::testkit::Fixture::new().await;
+    let endpoint = std::env::var(bulkops::testkit::ENDPOINT_VAR).expect("emulator endpoint");
+    let aws_env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let root = fresh_dir("aws-mode");
+    let data = root.join("data");
+    let loaded = Command::new(BINARY)
+        .args(["demo-data", "--table", &fx.table, "--data-dir"])
+        .arg(&data)
+        .envs(aws_env)
+        .output()
+        .expect("run bulkops demo-data");
+    assert!(
+        loaded.status.success(),
+        "demo-data failed: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let mut env = aws_env.to_vec();
+    env.extend([
+        ("TABLE_NAME", fx.table.as_str()),
+        ("QUEUE_URL", fx.queue_url.as_str()),
+        ("DEAD_LETTER_QUEUE_URL", fx.dlq_url.as_str()),
+    ]);
+    let server = ServerProcess::start_with_env(Path::new(BINARY), &data, &[], &env);
+    let alice = server.token("alice", ALL);
+
+    let ids: Vec<String> = (0..30)
+        .map(enrollment_id)
+        .chain([enrollment_id(7_000_000)])
+        .collect();
+    let (status, job) = post(&server, &alice, MFP, &json!({ "ids": ids })).await;
+    assert_eq!(status, 200, "{job}");
+    let id = job["id"].as_str().expect("job id").to_owned();
+    let done = wait_for(&server, &alice, &format!("{MFP_JOBS}/{id}"), 120, |job| {
+        job["state"] == "COMPLETED"
+    })
+    .await;
+    assert_eq!(done["rowsProcessed"], 30, "{done}");
+    assert_eq!(done["rowsFailed"], 1, "{done}");
+    assert_eq!(done["firstFailedRow"], 31, "{done}");
+    // The job is in the DynamoDB table, not in a local file.
+    let stored = fx.jobs().get_job(&id).await.expect("read the table");
+    assert_eq!(stored.map(|j| j.rows_processed), Some(30));
+
+    let (ok, output) = submit_file(&server, &alice, &data.join("demo/accounts.json"));
+    assert!(ok, "bulkops submit failed:\n{output}");
+    assert!(output.contains("completedWithErrors"), "{output}");
+    assert!(output.contains("2 succeeded"), "{output}");
+    assert_eq!(
+        fx.queue_depth(&fx.queue_url).await,
+        0,
+        "every chunk was deleted"
+    );
+    server.stop();
+    std::fs::remove_dir_all(root).ok();
+}
