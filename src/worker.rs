@@ -76,6 +76,8 @@ pub struct Invocation {
     /// when the invocation itself failed.
     pub failed: Vec<String>,
     pub errored: bool,
+    /// Messages made visible again (failed, or to be delivered again).
+    pub retried: usize,
 }
 
 /// Hands one received batch to `handler` as an SQS event, then settles each message as the
@@ -110,6 +112,7 @@ where
     for delivery in deliveries {
         if failed.contains(&delivery.message_id) || delivery.receive_count < repeat {
             source.retry_now(&delivery.receipt).await?;
+            invocation.retried += 1;
         } else {
             source.ack(&delivery.receipt).await?;
         }
@@ -134,9 +137,17 @@ where
     E: std::fmt::Display,
 {
     let mut stats = PumpStats::default();
+    let mut just_retried = false;
     for _ in 0..options.max_rounds {
         let deliveries = source.receive(options.batch_size).await.expect("receive");
         if deliveries.is_empty() {
+            if std::mem::take(&mut just_retried) {
+                // A message made visible a moment ago may not be visible yet: moto compares
+                // its visibility in whole milliseconds. Look once more before calling the
+                // queue drained.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
             return stats;
         }
         stats.invocations += 1;
@@ -150,6 +161,7 @@ where
         )
         .await
         .expect("settle the batch");
+        just_retried = invocation.retried > 0;
         stats.invocation_errors += usize::from(invocation.errored);
         stats.reported_failures.extend(invocation.failed);
     }
