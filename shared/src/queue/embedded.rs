@@ -49,8 +49,27 @@ fn error(e: impl std::fmt::Display) -> QueueError {
     QueueError(format!("embedded queue: {e}"))
 }
 
-fn range(queue: &str) -> (String, String) {
-    (format!("{queue}\0"), format!("{queue}\u{1}"))
+/// Visits `queue`'s messages in arrival order until `visit` returns false.
+fn scan<T>(
+    messages: &T,
+    queue: &str,
+    mut visit: impl FnMut(&str, MessageState) -> bool,
+) -> Result<(), QueueError>
+where
+    T: ReadableTable<&'static str, &'static [u8]>,
+{
+    let (start, end) = (format!("{queue}\0"), format!("{queue}\u{1}"));
+    for entry in messages
+        .range(start.as_str()..end.as_str())
+        .map_err(error)?
+    {
+        let (key, value) = entry.map_err(error)?;
+        let state: MessageState = serde_json::from_slice(value.value()).map_err(error)?;
+        if !visit(key.value(), state) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn put_state(txn: &WriteTransaction, key: &str, state: &MessageState) -> Result<(), QueueError> {
@@ -139,21 +158,15 @@ impl EmbeddedQueue {
     /// crashing its consumer still reaches the dead-letter queue.
     pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
         self.write(move |txn, queue| {
-            let (start, end) = range(&queue.name);
             let mut released = Vec::new();
             {
                 let messages = txn.open_table(MESSAGES).map_err(error)?;
-                for entry in messages
-                    .range(start.as_str()..end.as_str())
-                    .map_err(error)?
-                {
-                    let (key, value) = entry.map_err(error)?;
-                    let state: MessageState =
-                        serde_json::from_slice(value.value()).map_err(error)?;
+                scan(&messages, &queue.name, |key, state| {
                     if state.receipt.is_some() {
-                        released.push((key.value().to_owned(), state));
+                        released.push((key.to_owned(), state));
                     }
-                }
+                    true
+                })?;
             }
             let count = released.len();
             let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
@@ -171,19 +184,15 @@ impl EmbeddedQueue {
 
     /// Messages in the queue, visible or not.
     pub async fn depth(&self) -> Result<usize, QueueError> {
-        let db = self.db.clone();
-        let (start, end) = range(&self.name);
+        let (db, name) = (self.db.clone(), self.name.clone());
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read().map_err(error)?;
             let messages = txn.open_table(MESSAGES).map_err(error)?;
             let mut count = 0;
-            for entry in messages
-                .range(start.as_str()..end.as_str())
-                .map_err(error)?
-            {
-                entry.map_err(error)?;
+            scan(&messages, &name, |_, _| {
                 count += 1;
-            }
+                true
+            })?;
             Ok(count)
         })
         .await
@@ -194,18 +203,12 @@ impl EmbeddedQueue {
     fn any_visible(db: &Database, queue: &str, now: i64) -> Result<bool, QueueError> {
         let txn = db.begin_read().map_err(error)?;
         let messages = txn.open_table(MESSAGES).map_err(error)?;
-        let (start, end) = range(queue);
-        for entry in messages
-            .range(start.as_str()..end.as_str())
-            .map_err(error)?
-        {
-            let (_, value) = entry.map_err(error)?;
-            let state: MessageState = serde_json::from_slice(value.value()).map_err(error)?;
-            if state.visible_at_ms <= now {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let mut any = false;
+        scan(&messages, queue, |_, state| {
+            any = state.visible_at_ms <= now;
+            !any
+        })?;
+        Ok(any)
     }
 
     async fn write<T, F>(&self, work: F) -> Result<T, QueueError>
@@ -264,24 +267,15 @@ impl ChunkSource for EmbeddedQueue {
         }
         self.write(move |txn, queue| {
             let now = now_ms();
-            let (start, end) = range(&queue.name);
             let mut due: Vec<(String, MessageState)> = Vec::new();
             {
                 let messages = txn.open_table(MESSAGES).map_err(error)?;
-                for entry in messages
-                    .range(start.as_str()..end.as_str())
-                    .map_err(error)?
-                {
-                    let (key, value) = entry.map_err(error)?;
-                    let state: MessageState =
-                        serde_json::from_slice(value.value()).map_err(error)?;
+                scan(&messages, &queue.name, |key, state| {
                     if state.visible_at_ms <= now {
-                        due.push((key.value().to_owned(), state));
-                        if due.len() >= max {
-                            break;
-                        }
+                        due.push((key.to_owned(), state));
                     }
-                }
+                    due.len() < max
+                })?;
             }
             let mut deliveries = Vec::new();
             for (key, mut state) in due {
