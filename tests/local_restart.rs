@@ -14,10 +14,11 @@ use bulkops::testkit::scenario::{
 use bulkops::testkit::server::{fresh_dir, ServerProcess};
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::ops::accounts::account_key;
+use bulkops_shared::ops::accounts::model::parse_account;
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
 use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::{RecordKey, RecordStore};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_bulkops");
 const MFP_REQUESTS: usize = 34;
@@ -257,8 +258,8 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     let accounts: Vec<(RecordKey, bool)> = (0..ACCOUNTS)
         .map(|i| {
             let (value, ok) = account(i);
-            let object: Map<String, Value> = value.as_object().cloned().unwrap_or_default();
-            (account_key(&object), ok)
+            let model = parse_account(&value, "account").expect("a valid account").model;
+            (account_key(&model), ok)
         })
         .collect();
     let all: Vec<RecordKey> = accounts.iter().map(|(k, _)| k.clone()).collect();

@@ -37,11 +37,10 @@ impl Identity {
             _ => None,
         };
         let claims = claims.ok_or(ApiError::Unauthorized)?;
-        let subject = claims
-            .get("sub")
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty());
-        let subject = subject.ok_or(ApiError::Unauthorized)?.to_owned();
+        // The owner is the `sub` claim byte for byte: never trimmed or normalized, so that
+        // "alice " and "alice" are two different callers. Only an empty one is refused.
+        let subject = claims.get("sub").filter(|s| !s.is_empty());
+        let subject = subject.ok_or(ApiError::Unauthorized)?.clone();
         let permissions = claims
             .get("scope")
             .map(|scope| scope.split_whitespace().map(str::to_owned).collect())
@@ -67,4 +66,46 @@ pub fn authorize(request: &Request, permission: &str) -> Result<Identity, ApiErr
     let identity = Identity::from_request(request)?;
     identity.require(permission)?;
     Ok(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::request::from_str;
+    use serde_json::json;
+
+    fn request_with_claims(claims: serde_json::Value) -> Request {
+        let event = json!({
+            "version": "2.0", "routeKey": "GET /x", "rawPath": "/x", "rawQueryString": "",
+            "headers": {}, "isBase64Encoded": false,
+            "requestContext": {
+                "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                "http": {"method": "GET", "path": "/x", "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "requestId": "r", "routeKey": "GET /x", "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+                "authorizer": {"jwt": {"claims": claims, "scopes": null}}
+            }
+        });
+        from_str(&event.to_string()).expect("event")
+    }
+
+    #[test]
+    fn the_subject_is_taken_byte_for_byte() {
+        for sub in [" alice", "alice ", "alice\n", "\u{a0}alice", "alice\u{0}evil", "#"] {
+            let identity =
+                Identity::from_request(&request_with_claims(json!({ "sub": sub }))).unwrap();
+            assert_eq!(identity.subject, sub);
+        }
+    }
+
+    #[test]
+    fn an_empty_or_missing_subject_is_unauthorized() {
+        for claims in [json!({}), json!({"sub": ""}), json!({"scope": "ISSUANCE:ADD"})] {
+            assert!(matches!(
+                Identity::from_request(&request_with_claims(claims)),
+                Err(ApiError::Unauthorized)
+            ));
+        }
+    }
 }

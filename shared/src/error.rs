@@ -1,5 +1,6 @@
 //! Typed errors. [`ApiError`] is the one place where failures become HTTP status codes and
-//! the contract's JSON error body `{code, message, target}`.
+//! JSON error bodies, in the shape of the API that was called ([`ApiStyle`]): Entrust's
+//! `{code, message, target}` or PVWA's `{ErrorCode, ErrorMessage, Details}`.
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
@@ -62,12 +63,47 @@ pub enum ApiError {
     Internal(#[from] StoreError),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    target: Option<&'a str>,
+/// Which API's error shape a response takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiStyle {
+    /// Contract section A: `{"code", "message", "target"?}`.
+    Entrust,
+    /// Contract section B: `{"ErrorCode", "ErrorMessage", "Details"?}`, which psPAS and
+    /// CyberArk's scripts read.
+    CyberArk,
+}
+
+impl ApiStyle {
+    /// The style of the API a path belongs to: any path with a `PasswordVault` segment (in any
+    /// case, after any stage prefix) is CyberArk's; everything else is Entrust's.
+    pub fn for_path(path: &str) -> Self {
+        if path
+            .split('/')
+            .any(|segment| segment.eq_ignore_ascii_case("PasswordVault"))
+        {
+            Self::CyberArk
+        } else {
+            Self::Entrust
+        }
+    }
+
+    /// The JSON error body of this style.
+    pub fn error_body(self, code: &str, message: &str, target: Option<&str>) -> serde_json::Value {
+        match self {
+            Self::Entrust => match target {
+                Some(target) => {
+                    serde_json::json!({ "code": code, "message": message, "target": target })
+                }
+                None => serde_json::json!({ "code": code, "message": message }),
+            },
+            Self::CyberArk => match target {
+                Some(target) => serde_json::json!({
+                    "ErrorCode": code, "ErrorMessage": message, "Details": { "target": target }
+                }),
+                None => serde_json::json!({ "ErrorCode": code, "ErrorMessage": message }),
+            },
+        }
+    }
 }
 
 impl ApiError {
@@ -107,8 +143,9 @@ impl ApiError {
         }
     }
 
-    /// The JSON error response. Internal causes are logged here, never sent to the caller.
-    pub fn into_response(self) -> Response<Body> {
+    /// The JSON error response in `style`. Internal causes are logged here, never sent to
+    /// the caller.
+    pub fn into_response(self, style: ApiStyle) -> Response<Body> {
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, "request failed");
         } else {
@@ -118,11 +155,7 @@ impl ApiError {
             Self::BadRequest { target, .. } => target.as_deref(),
             _ => None,
         };
-        let body = ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-            target,
-        };
+        let body = style.error_body(self.code(), &self.to_string(), target);
         json_response(self.status(), &body)
     }
 }
@@ -150,7 +183,7 @@ mod tests {
     #[test]
     fn bad_request_names_its_target() {
         let r = ApiError::bad_request("ids[3] is not valid base64", Some("ids[3]".to_owned()))
-            .into_response();
+            .into_response(ApiStyle::Entrust);
         assert_eq!(r.status(), 400);
         assert_eq!(
             body_json(&r),
@@ -160,10 +193,43 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let r = ApiError::Internal(StoreError::Backend("secret detail".into())).into_response();
-        assert_eq!(r.status(), 500);
-        let body = body_json(&r);
-        assert_eq!(body["code"], "INTERNAL_ERROR");
-        assert!(!body.to_string().contains("secret detail"));
+        for style in [ApiStyle::Entrust, ApiStyle::CyberArk] {
+            let r = ApiError::Internal(StoreError::Backend("secret detail".into()))
+                .into_response(style);
+            assert_eq!(r.status(), 500);
+            let body = body_json(&r);
+            assert!(!body.to_string().contains("secret detail"));
+        }
+    }
+
+    #[test]
+    fn cyberark_errors_take_pvwa_shape() {
+        let r = ApiError::bad_request("bad", Some("accountsList[0].safeName".to_owned()))
+            .into_response(ApiStyle::CyberArk);
+        assert_eq!(
+            body_json(&r),
+            serde_json::json!({"ErrorCode": "INVALID_REQUEST", "ErrorMessage": "bad",
+                "Details": {"target": "accountsList[0].safeName"}})
+        );
+        let r = ApiError::Unauthorized.into_response(ApiStyle::CyberArk);
+        assert_eq!(r.status(), 401);
+        assert_eq!(body_json(&r)["ErrorCode"], "UNAUTHORIZED");
+    }
+
+    #[test]
+    fn the_style_follows_the_path() {
+        assert_eq!(
+            ApiStyle::for_path("/PasswordVault/API/BulkActions/Accounts"),
+            ApiStyle::CyberArk
+        );
+        assert_eq!(
+            ApiStyle::for_path("/prod/passwordvault/api/bulkactions/accounts/7"),
+            ApiStyle::CyberArk
+        );
+        assert_eq!(
+            ApiStyle::for_path("/api/web/v1/mobileFlashPass"),
+            ApiStyle::Entrust
+        );
+        assert_eq!(ApiStyle::for_path("/nowhere"), ApiStyle::Entrust);
     }
 }

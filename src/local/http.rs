@@ -8,8 +8,10 @@ use axum::body::Body as AxumBody;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use bulkops_shared::error::ApiStyle;
+use http_body_util::LengthLimitError;
 use lambda_http::Body as LambdaBody;
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use super::backend::Backend;
 use super::routes::{route, Function};
@@ -30,14 +32,31 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(gateway)
 }
 
-fn rejection(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({ "code": code, "message": message.into() });
+/// The gateway's own error response, in the error shape of the API the path belongs to.
+fn rejection(path: &str, status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = ApiStyle::for_path(path).error_body(code, &message.into(), None);
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
         .into_response()
+}
+
+/// What the JWT authorizer would decide, given every `Authorization` header of the request.
+fn authorize(key: &DevKey, headers: &HeaderMap) -> Result<Map<String, Value>, String> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(match headers.contains_key(header::AUTHORIZATION) {
+            true => "the request has more than one Authorization header".to_owned(),
+            false => "a token is required in the Authorization header (mint one with `bulkops token`)"
+                .to_owned(),
+        });
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| "the Authorization header is not ASCII".to_owned())?;
+    key.verify(value).map_err(|error| error.to_string())
 }
 
 async fn handle(
@@ -51,35 +70,38 @@ async fn handle(
     let Some(matched) = route(method.as_str(), path) else {
         // API Gateway answers unrouted requests itself, before any authorizer.
         return rejection(
+            path,
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             format!("no route for {method} {path}"),
         );
     };
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(authorization) = authorization else {
-        return rejection(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "a bearer token is required (mint one with `bulkops token`)",
-        );
-    };
-    let claims = match gateway.key.verify(authorization) {
+    let claims = match authorize(&gateway.key, &headers) {
         Ok(claims) => claims,
-        Err(error) => {
-            return rejection(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", error.to_string())
-        }
+        Err(reason) => return rejection(path, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", reason),
     };
-    let bytes = match axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await {
+    let read = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
+        .await
+        .map_err(|error| error.into_inner().is::<LengthLimitError>());
+    let bytes = match read {
         Ok(bytes) => bytes,
-        Err(_) => {
+        Err(true) => {
             return rejection(
+                path,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 format!("the request body exceeds API Gateway's {MAX_PAYLOAD_BYTES} bytes"),
             )
+        }
+        Err(false) => {
+            // A body that ends early or is framed wrongly (bad chunk size, a Content-Length
+            // longer than what was sent): the request itself is malformed.
+            return rejection(
+                path,
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "the request body is malformed: its framing (Content-Length or chunked encoding) does not match what was sent",
+            );
         }
     };
     let event = HttpApiRequest {
@@ -104,6 +126,7 @@ async fn handle(
         Ok(request) => request,
         Err(error) => {
             return rejection(
+                path,
                 StatusCode::BAD_REQUEST,
                 "INVALID_REQUEST",
                 format!("the request cannot be passed on as an API Gateway event: {error}"),
@@ -127,6 +150,7 @@ async fn handle(
             // What API Gateway returns when the function itself fails.
             tracing::error!(%error, "handler failed");
             rejection(
+                path,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_ERROR",
                 "Internal Server Error",

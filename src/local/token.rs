@@ -25,12 +25,22 @@ pub struct DevKey {
 /// Why a token was refused (each becomes a 401).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
-    #[error("the Authorization header must be \"Bearer <token>\"")]
-    NotBearer,
+    #[error("the Authorization header holds no token")]
+    Empty,
     #[error("the token has expired")]
     Expired,
+    #[error("the token is not valid yet (nbf is in the future)")]
+    NotYetValid,
     #[error("the token is not signed with this server's development key")]
     BadSignature,
+    #[error("the token has no {0} claim (exp, nbf, iss, aud and a string sub are required)")]
+    MissingClaim(String),
+    #[error("the token's sub claim is empty")]
+    EmptySubject,
+    #[error("the token's issuer is not {ISSUER}")]
+    WrongIssuer,
+    #[error("the token's audience is not {AUDIENCE}")]
+    WrongAudience,
     #[error("the token is not valid: {0}")]
     Invalid(String),
 }
@@ -42,6 +52,7 @@ struct Claims {
     iss: String,
     aud: String,
     iat: u64,
+    nbf: u64,
     exp: u64,
 }
 
@@ -85,6 +96,7 @@ impl DevKey {
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             iat: now,
+            nbf: now,
             exp: now.saturating_add_signed(ttl_seconds),
         };
         Ok(encode(
@@ -94,17 +106,24 @@ impl DevKey {
         )?)
     }
 
-    /// Verifies `Authorization: Bearer <jwt>` and returns the claims as API Gateway passes
-    /// them to Lambda: every value a string.
+    /// Verifies an `Authorization` header value as API Gateway's JWT authorizer does: the token
+    /// with or without the `Bearer ` prefix (Entrust's and PVWA's clients send it bare), its
+    /// signature, `exp`, `nbf`, `iss`, `aud` and a non-empty string `sub`, all required. Returns
+    /// the claims as API Gateway passes them to Lambda: every value a string.
     pub fn verify(&self, authorization: &str) -> Result<Map<String, Value>, TokenError> {
-        let token = authorization
-            .strip_prefix("Bearer ")
-            .or_else(|| authorization.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(TokenError::NotBearer)?;
+        let authorization = authorization.trim();
+        let token = match authorization.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            None if authorization.eq_ignore_ascii_case("bearer") => "",
+            _ => authorization,
+        };
+        if token.is_empty() {
+            return Err(TokenError::Empty);
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         let data = decode::<Map<String, Value>>(
@@ -116,10 +135,19 @@ impl DevKey {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
                 _ => TokenError::Invalid(e.to_string()),
             }
         })?;
+        match data.claims.get("sub") {
+            Some(Value::String(sub)) if sub.is_empty() => return Err(TokenError::EmptySubject),
+            Some(Value::String(_)) => {}
+            _ => return Err(TokenError::MissingClaim("sub".to_owned())),
+        }
         Ok(data
             .claims
             .into_iter()
@@ -170,6 +198,29 @@ mod tests {
         assert!(claims["exp"].is_string());
     }
 
+    /// A token signed with `key()` carrying exactly `claims`.
+    fn signed(claims: serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn accepts_the_token_with_or_without_bearer() {
+        let token = key().mint("alice", "", 60).unwrap();
+        for header in [
+            token.clone(),
+            format!("Bearer {token}"),
+            format!("bearer {token}"),
+            format!("BEARER  {token} "),
+        ] {
+            assert_eq!(key().verify(&header).unwrap()["sub"], "alice", "{header}");
+        }
+    }
+
     #[test]
     fn refuses_expired_foreign_unsigned_and_malformed_tokens() {
         let expired = key().mint("alice", "", -5).unwrap();
@@ -180,19 +231,47 @@ mod tests {
         let foreign = DevKey::from_secret("another-key-another-key-another-key")
             .mint("alice", "", 60)
             .unwrap();
-        assert_eq!(
-            key().verify(&format!("Bearer {foreign}")),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(key().verify(&foreign), Err(TokenError::BadSignature));
         // alg "none": a header and claims with no signature.
         let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSJ9.";
         assert!(matches!(
             key().verify(&format!("Bearer {unsigned}")),
             Err(TokenError::Invalid(_))
         ));
-        assert_eq!(key().verify("Basic abc"), Err(TokenError::NotBearer));
-        assert_eq!(key().verify("Bearer "), Err(TokenError::NotBearer));
+        assert!(key().verify("Basic abc").is_err());
+        assert_eq!(key().verify("Bearer "), Err(TokenError::Empty));
+        assert_eq!(key().verify(""), Err(TokenError::Empty));
         assert!(key().verify("Bearer not.a.jwt").is_err());
+    }
+
+    #[test]
+    fn every_registered_claim_is_required_and_checked() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let full = serde_json::json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE,
+                                      "nbf": now, "exp": now + 60});
+        assert!(key().verify(&signed(full.clone())).is_ok());
+        for claim in ["sub", "iss", "aud", "nbf", "exp"] {
+            let mut claims = full.clone();
+            claims.as_object_mut().unwrap().remove(claim);
+            assert_eq!(
+                key().verify(&signed(claims)),
+                Err(TokenError::MissingClaim(claim.into())),
+                "{claim}"
+            );
+        }
+        let with = |name: &str, value: serde_json::Value| {
+            let mut claims = full.clone();
+            claims[name] = value;
+            key().verify(&signed(claims))
+        };
+        assert_eq!(with("nbf", (now + 3600).into()), Err(TokenError::NotYetValid));
+        assert_eq!(with("iss", "someone-else".into()), Err(TokenError::WrongIssuer));
+        assert_eq!(with("aud", "other".into()), Err(TokenError::WrongAudience));
+        for sub in [serde_json::Value::Null, 5.into(), serde_json::json!(["a"])] {
+            assert!(with("sub", sub.clone()).is_err(), "sub {sub}");
+        }
+        assert_eq!(with("sub", "".into()), Err(TokenError::EmptySubject));
+        assert_eq!(with("sub", " alice ".into()).unwrap()["sub"], " alice ");
     }
 
     #[test]

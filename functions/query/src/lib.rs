@@ -7,5 +7,6 @@ use bulkops_shared::api::{self, respond};
 use lambda_http::{Body, Error, Request, Response};
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(api::query(deps.jobs.as_ref(), &request).await))
+    let result = api::query(deps.jobs.as_ref(), &request).await;
+    Ok(respond(&request, result))
 }

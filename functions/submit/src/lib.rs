@@ -26,7 +26,6 @@ impl Deps {
 }
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(
-        api::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await,
-    ))
+    let result = api::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await;
+    Ok(respond(&request, result))
 }

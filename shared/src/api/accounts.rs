@@ -6,11 +6,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Map, Value};
 
-use super::body::json_body;
+use super::body::{json_body_of, JsonMediaTypes};
 use crate::auth::Identity;
 use crate::engine::{start_job, NewJob, Secrets};
 use crate::error::{json_response, ApiError};
 use crate::model::{ChunkRow, Job, JobState, JobType, RowOutcome};
+use crate::ops::accounts::model::{bind, parse_account, FieldError};
 use crate::ops::accounts::{account_key, AccountRowInput};
 use crate::queue::ChunkQueue;
 use crate::store::JobStore;
@@ -79,127 +80,10 @@ fn bad(message: impl Into<String>, target: impl Into<String>) -> ApiError {
     ApiError::bad_request(message, Some(target.into()))
 }
 
-/// Checks one optional field's type; `null` counts as absent.
-fn check_optional(
-    account: &Map<String, Value>,
-    field: &str,
-    target: &str,
-    valid: fn(&Value) -> bool,
-    expected: &str,
-) -> Result<(), ApiError> {
-    match account.get(field) {
-        None | Some(Value::Null) => Ok(()),
-        Some(value) if valid(value) => Ok(()),
-        Some(_) => Err(bad(
-            format!("{target}.{field} must be {expected}"),
-            format!("{target}.{field}"),
-        )),
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::bad_request(error.message, Some(error.target))
     }
-}
-
-/// A nested field's name, type check and expected type (for the message).
-type FieldCheck = (&'static str, fn(&Value) -> bool, &'static str);
-
-/// The fields of BulkAccountModel, with their types.
-fn validate_account(value: &Value, target: &str) -> Result<Map<String, Value>, ApiError> {
-    let Value::Object(account) = value else {
-        return Err(bad(format!("{target} must be an object"), target));
-    };
-    for field in ["platformId", "safeName"] {
-        match account.get(field) {
-            Some(Value::String(s)) if !s.trim().is_empty() => {}
-            Some(Value::String(_)) => {
-                return Err(bad(
-                    format!("{target}.{field} must not be empty"),
-                    format!("{target}.{field}"),
-                ))
-            }
-            None | Some(Value::Null) => {
-                return Err(bad(
-                    format!("{target}.{field} is required"),
-                    format!("{target}.{field}"),
-                ))
-            }
-            Some(_) => {
-                return Err(bad(
-                    format!("{target}.{field} must be a string"),
-                    format!("{target}.{field}"),
-                ))
-            }
-        }
-    }
-    let is_int32 = |v: &Value| v.as_i64().is_some_and(|n| i32::try_from(n).is_ok());
-    check_optional(account, "uploadIndex", target, is_int32, "a 32-bit integer")?;
-    for field in ["name", "address", "userName", "groupName", "secret"] {
-        check_optional(account, field, target, Value::is_string, "a string")?;
-    }
-    let secret_type = |v: &Value| matches!(v.as_str(), Some("password" | "key"));
-    check_optional(
-        account,
-        "secretType",
-        target,
-        secret_type,
-        "\"password\" or \"key\"",
-    )?;
-    if let Some(Value::Object(properties)) = account.get("platformAccountProperties") {
-        for (key, value) in properties {
-            if !value.is_string() {
-                let field = format!("{target}.platformAccountProperties.{key}");
-                return Err(bad(format!("{field} must be a string"), field));
-            }
-        }
-    } else {
-        check_optional(
-            account,
-            "platformAccountProperties",
-            target,
-            |_| false,
-            "an object of strings",
-        )?;
-    }
-    let nested: [(&str, &[FieldCheck]); 2] = [
-        (
-            "secretManagement",
-            &[
-                ("automaticManagementEnabled", Value::is_boolean, "a boolean"),
-                ("manualManagementReason", Value::is_string, "a string"),
-            ],
-        ),
-        (
-            "remoteMachinesAccess",
-            &[
-                ("remoteMachines", Value::is_string, "a string"),
-                (
-                    "accessRestrictedToRemoteMachines",
-                    Value::is_boolean,
-                    "a boolean",
-                ),
-            ],
-        ),
-    ];
-    for (object, fields) in nested {
-        match account.get(object) {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(inner)) => {
-                for (field, valid, expected) in fields {
-                    check_optional(
-                        inner,
-                        field,
-                        &format!("{target}.{object}"),
-                        *valid,
-                        expected,
-                    )?;
-                }
-            }
-            Some(_) => {
-                return Err(bad(
-                    format!("{target}.{object} must be an object"),
-                    format!("{target}.{object}"),
-                ))
-            }
-        }
-    }
-    Ok(account.clone())
 }
 
 /// A validated upload: the source, the public rows and the secrets kept apart.
@@ -209,72 +93,36 @@ pub struct Upload {
     pub secrets: Secrets,
 }
 
-const ACCOUNT_FIELDS: [&str; 12] = [
-    "uploadIndex",
-    "name",
-    "address",
-    "userName",
-    "platformId",
-    "safeName",
-    "groupName",
-    "secretType",
-    "secret",
-    "platformAccountProperties",
-    "secretManagement",
-    "remoteMachinesAccess",
-];
-
-/// Validates `{source, accountsList}` completely; the first bad field is named.
+/// Validates `{source, accountsList}` completely, binding property names in any case as
+/// PVWA does; the first bad property is named.
 pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
-    let Value::Object(mut body) = body else {
+    let Value::Object(body) = body else {
         return Err(ApiError::bad_request(
             "the request body must be a JSON object with an accountsList array",
             None,
         ));
     };
-    let source = match body.remove("source") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(bad("source must be a string", "source")),
-    };
-    let list = match body.remove("accountsList") {
-        None | Some(Value::Null) => return Err(bad("accountsList is required", "accountsList")),
-        Some(Value::Array(list)) if list.is_empty() => {
-            return Err(bad("accountsList must not be empty", "accountsList"))
+    let fields = bind(&body, &["source", "accountsList"], "")?;
+    let source = fields.string("source")?;
+    let list = match fields.get("accountsList") {
+        None => return Err(bad("accountsList is required", "accountsList")),
+        Some((path, Value::Array(list))) if list.is_empty() => {
+            return Err(bad(format!("{path} must not be empty"), path))
         }
-        Some(Value::Array(list)) => list,
-        Some(_) => {
-            return Err(bad(
-                "accountsList must be an array of accounts",
-                "accountsList",
-            ))
-        }
+        Some((_, Value::Array(list))) => list,
+        Some((path, _)) => return Err(bad(format!("{path} must be an array of accounts"), path)),
     };
     let mut rows = Vec::with_capacity(list.len());
     let mut secrets = Secrets::new();
     let mut first_index: HashMap<crate::store::RecordKey, i64> = HashMap::new();
     for (index, value) in list.iter().enumerate() {
-        let account = validate_account(value, &format!("accountsList[{index}]"))?;
+        let parsed = parse_account(value, &format!("accountsList[{index}]"))?;
         let row = index as u32 + 1;
-        let upload_index = account
-            .get("uploadIndex")
-            .and_then(Value::as_i64)
-            .unwrap_or(i64::from(row));
-        // Only known fields travel on; the secret is kept apart from the row.
-        let mut public = Map::new();
-        for (field, value) in account {
-            if field == "secret" {
-                if let Value::String(secret) = value {
-                    secrets.insert(row, secret);
-                }
-            } else if field != "uploadIndex"
-                && ACCOUNT_FIELDS.contains(&field.as_str())
-                && !value.is_null()
-            {
-                public.insert(field, value);
-            }
+        let upload_index = parsed.upload_index.map_or(i64::from(row), i64::from);
+        if let Some(secret) = parsed.secret {
+            secrets.insert(row, secret);
         }
-        let key = account_key(&public);
+        let key = account_key(&parsed.model);
         let duplicate_of = match first_index.get(&key) {
             Some(first) => Some(*first),
             None => {
@@ -284,7 +132,7 @@ pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
         };
         let input = AccountRowInput {
             upload_index,
-            account: public,
+            account: parsed.model,
             duplicate_of,
         };
         rows.push(ChunkRow {
@@ -306,7 +154,8 @@ pub async fn create(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
-    let upload = parse_upload(json_body(request, MAX_BODY_BYTES)?)?;
+    let body = json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
+    let upload = parse_upload(body)?;
     let bulk_id = jobs.next_sequence(BULK_ID_SEQUENCE).await?;
     let job = start_job(
         jobs,
@@ -597,6 +446,23 @@ mod tests {
         assert_eq!(upload.rows[1].input["duplicateOf"], 10);
         assert_eq!(upload.rows[1].input["uploadIndex"], 2);
         assert!(upload.rows[2].input["account"].get("unknown").is_none());
+    }
+
+    #[test]
+    fn top_level_properties_bind_in_any_case() {
+        let upload = parse_upload(json!({"Source": "ps", "AccountsList": [
+            {"platformID": "p", "SafeName": "s", "secret": null},
+        ]}))
+        .unwrap();
+        assert_eq!(upload.source.as_deref(), Some("ps"));
+        assert_eq!(upload.rows.len(), 1);
+        assert!(upload.secrets.is_empty());
+        assert_eq!(
+            target(parse_upload(
+                json!({"accountsList": [], "AccountsList": [{"platformId": "p", "safeName": "s"}]})
+            )),
+            Some("AccountsList".into())
+        );
     }
 
     #[test]

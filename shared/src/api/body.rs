@@ -6,15 +6,48 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// Which content types a route reads as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonMediaTypes {
+    /// `application/json` only (the Entrust spec's one request type).
+    Strict,
+    /// Also `text/json` and `application/<vendor>+json` (e.g. `application/vnd.cyberark.api+json`),
+    /// as PVWA's .NET JSON formatter accepts.
+    Lenient,
+}
+
+impl JsonMediaTypes {
+    fn accepts(self, essence: &str) -> bool {
+        let essence = essence.to_ascii_lowercase();
+        match self {
+            Self::Strict => essence == "application/json",
+            Self::Lenient => {
+                essence == "application/json"
+                    || essence == "text/json"
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            }
+        }
+    }
+}
+
 /// Parses the body of `request` as JSON, enforcing `limit` bytes.
 pub fn json_body(request: &Request, limit: usize) -> Result<Value, ApiError> {
+    json_body_of(request, limit, JsonMediaTypes::Strict)
+}
+
+/// Parses the body of `request` as JSON of one of `types`, enforcing `limit` bytes.
+pub fn json_body_of(
+    request: &Request,
+    limit: usize,
+    types: JsonMediaTypes,
+) -> Result<Value, ApiError> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
+    if !types.accepts(essence) {
         return Err(ApiError::UnsupportedMediaType(content_type));
     }
     let bytes: &[u8] = request.body().as_ref();
@@ -30,4 +63,24 @@ pub fn json_body(request: &Request, limit: usize) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!("the request body is not valid JSON: {e}"), None)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JsonMediaTypes;
+
+    #[test]
+    fn lenient_routes_take_the_json_types_pvwa_takes() {
+        for essence in ["application/json", "Application/JSON"] {
+            assert!(JsonMediaTypes::Strict.accepts(essence));
+            assert!(JsonMediaTypes::Lenient.accepts(essence));
+        }
+        for essence in ["text/json", "application/vnd.cyberark.api+json"] {
+            assert!(!JsonMediaTypes::Strict.accepts(essence));
+            assert!(JsonMediaTypes::Lenient.accepts(essence));
+        }
+        for essence in ["", "text/plain", "application/xml", "application/x-www-form-urlencoded"] {
+            assert!(!JsonMediaTypes::Lenient.accepts(essence));
+        }
+    }
 }

@@ -53,9 +53,14 @@ pub async fn query(
     }
 }
 
-/// Maps a handler result to a response: the one place errors become HTTP.
-pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    result.unwrap_or_else(ApiError::into_response)
+/// Maps a handler result to a response: the one place errors become HTTP, in the error shape
+/// of the API the request's path belongs to.
+pub fn respond(
+    request: &lambda_http::Request,
+    result: Result<Response<Body>, ApiError>,
+) -> Response<Body> {
+    let style = crate::error::ApiStyle::for_path(request.uri().path());
+    result.unwrap_or_else(|error| error.into_response(style))
 }
 
 /// What the read-only and cancel handlers need: the job store, built once per cold start.

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
+use super::{jobs_partition, listed_for, CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
 use crate::batching::drain;
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
@@ -87,14 +87,6 @@ struct JobItem {
     job: Job,
 }
 
-/// Index partition listing a type's jobs (per owner for owner-scoped types).
-fn jobs_partition(job_type: JobType, owner: &str) -> String {
-    if job_type.is_owner_scoped() {
-        format!("JOBS#{}#{owner}", job_type.as_str())
-    } else {
-        format!("JOBS#{}", job_type.as_str())
-    }
-}
 
 const SECRETS_SK_PREFIX: &str = "SECRETS#";
 /// Sealed values outlive a chunk by at most the queue's retention (4 days).
@@ -197,7 +189,10 @@ impl JobStore for DynamoJobStore {
                 .await
                 .map_err(|e| sdk_error("Query(jobs)", e))?;
             for item in out.items.unwrap_or_default() {
-                jobs.push(job_from_item(item)?);
+                let job = job_from_item(item)?;
+                if listed_for(&job, owner) {
+                    jobs.push(job);
+                }
             }
             start_key = out.last_evaluated_key;
             if start_key.is_none() || jobs.len() >= limit {

@@ -16,7 +16,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
+use super::{jobs_partition, listed_for, CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
 use crate::engine::Secrets;
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
@@ -55,12 +55,10 @@ fn record_key(key: &RecordKey) -> String {
     format!("{}\0{}", key.pk, key.sk)
 }
 
+/// `<partition>\0<initTime:013>#<id>`: partitions never hold a NUL (see [`jobs_partition`]),
+/// so `<partition>\0` is an exact prefix of one partition's entries.
 fn index_key(job: &Job) -> String {
-    let partition = if job.job_type.is_owner_scoped() {
-        format!("{}#{}", job.job_type.as_str(), job.owner)
-    } else {
-        job.job_type.as_str().to_owned()
-    };
+    let partition = jobs_partition(job.job_type, &job.owner);
     format!("{partition}\0{:013}#{}", job.init_time_ms, job.id)
 }
 
@@ -258,24 +256,24 @@ impl JobStore for EmbeddedStore {
         owner: &str,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        let probe = Job::new(String::new(), job_type, owner.to_owned(), 0, 0);
-        let prefix = index_key(&probe);
-        let prefix = prefix[..=prefix.find('\0').unwrap_or(0)].to_owned();
+        let partition = jobs_partition(job_type, owner);
+        let owner = owner.to_owned();
         self.read(move |txn| {
             let index = txn.open_table(JOB_INDEX).map_err(backend)?;
             let jobs = txn.open_table(JOBS).map_err(backend)?;
-            let end = format!("{}\u{1}", &prefix[..prefix.len() - 1]);
+            let (start, end) = (format!("{partition}\0"), format!("{partition}\u{1}"));
             let mut out = Vec::new();
             for entry in index
-                .range(prefix.as_str()..end.as_str())
+                .range(start.as_str()..end.as_str())
                 .map_err(backend)?
                 .rev()
             {
                 let (_, id) = entry.map_err(backend)?;
                 if let Some(value) = jobs.get(id.value()).map_err(backend)? {
-                    out.push(with_chunks(
-                        serde_json::from_slice(value.value()).map_err(corrupt)?,
-                    ));
+                    let job = with_chunks(serde_json::from_slice(value.value()).map_err(corrupt)?);
+                    if listed_for(&job, &owner) {
+                        out.push(job);
+                    }
                 }
                 if out.len() >= limit {
                     break;

@@ -12,6 +12,30 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
 
+/// The listing partition of a job type's jobs: one per type, or one per owner for
+/// owner-scoped types. The owner enters as the SHA-256 of its `sub`, so every owner's
+/// partition has the same length and alphabet: no subject's partition is a prefix of
+/// another's, and a subject of any length fits a key. Readers still compare the stored
+/// `owner` with the caller's `sub` byte for byte.
+pub fn jobs_partition(job_type: JobType, owner: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    if !job_type.is_owner_scoped() {
+        return format!("JOBS#{}", job_type.as_str());
+    }
+    let digest = Sha256::digest(owner.as_bytes());
+    let mut partition = format!("JOBS#{}#", job_type.as_str());
+    for byte in digest {
+        let _ = write!(partition, "{byte:02x}");
+    }
+    partition
+}
+
+/// Whether `job` belongs in `owner`'s listing of its type.
+pub fn listed_for(job: &Job, owner: &str) -> bool {
+    !job.job_type.is_owner_scoped() || job.owner == owner
+}
+
 /// Result of recording a chunk's counts on its job.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
@@ -141,4 +165,21 @@ pub trait RecordStore: Send + Sync {
         attribute: &str,
         by: i64,
     ) -> Result<Option<i64>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_partitions_are_exact_and_prefix_free() {
+        let a = jobs_partition(JobType::AddAccounts, "alice");
+        let b = jobs_partition(JobType::AddAccounts, "alice\u{0}evil");
+        let c = jobs_partition(JobType::AddAccounts, &"x".repeat(10_000));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), b.len());
+        assert_eq!(a.len(), c.len());
+        assert!(!b.starts_with(&a));
+        assert_eq!(jobs_partition(JobType::SendMfp, "alice"), "JOBS#SEND_MFP");
+    }
 }

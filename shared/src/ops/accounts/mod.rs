@@ -7,11 +7,15 @@
 //! address; it is created with a conditional (transactional) put and records the upload and
 //! row that created it, so a redelivered chunk recognises its own accounts.
 
+pub mod model;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
+
+pub use model::BulkAccountModel;
 
 use crate::engine::{RowOperation, Secrets};
 use crate::error::EngineError;
@@ -45,17 +49,11 @@ pub fn platform_key(platform_id: &str) -> RecordKey {
 }
 
 /// The uniqueness key of an account: its safe, userName and address (case-insensitive).
-pub fn account_key(account: &Map<String, Value>) -> RecordKey {
-    let field = |name: &str| {
-        account
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_lowercase()
-    };
-    let identity = json!([field("userName"), field("address")]);
+pub fn account_key(account: &BulkAccountModel) -> RecordKey {
+    let lower = |field: &Option<String>| field.as_deref().unwrap_or_default().to_lowercase();
+    let identity = json!([lower(&account.user_name), lower(&account.address)]);
     RecordKey::new(
-        format!("SAFE#{}", field("safeName")),
+        format!("SAFE#{}", account.safe_name.to_lowercase()),
         format!("ACCOUNT#{identity}"),
     )
 }
@@ -65,7 +63,7 @@ pub fn account_key(account: &Map<String, Value>) -> RecordKey {
 #[serde(rename_all = "camelCase")]
 pub struct AccountRowInput {
     pub upload_index: i64,
-    pub account: Map<String, Value>,
+    pub account: BulkAccountModel,
     /// The upload index of an earlier row with the same safe, userName and address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<i64>,
@@ -82,24 +80,17 @@ impl AddAccounts {
     }
 }
 
-fn text<'a>(account: &'a Map<String, Value>, field: &str) -> &'a str {
-    account
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn exists_message(account: &Map<String, Value>) -> String {
+fn exists_message(account: &BulkAccountModel) -> String {
     format!(
         "An account with userName {} and address {} already exists in safe {}",
-        text(account, "userName"),
-        text(account, "address"),
-        text(account, "safeName")
+        account.user_name.as_deref().unwrap_or_default(),
+        account.address.as_deref().unwrap_or_default(),
+        account.safe_name
     )
 }
 
 /// The first required property of the platform that the account lacks.
-fn missing_property(platform: &Value, account: &Map<String, Value>) -> Option<String> {
+fn missing_property(platform: &Value, account: &BulkAccountModel) -> Option<String> {
     let required = platform
         .get("requiredProperties")
         .and_then(Value::as_array)?;
@@ -108,13 +99,7 @@ fn missing_property(platform: &Value, account: &Map<String, Value>) -> Option<St
         .filter_map(Value::as_str)
         .find_map(|property| {
             let present = account
-                .get(property)
-                .or_else(|| {
-                    account
-                        .get("platformAccountProperties")
-                        .and_then(|p| p.get(property))
-                })
-                .and_then(Value::as_str)
+                .property(property)
                 .is_some_and(|v| !v.trim().is_empty());
             (!present).then(|| property.to_owned())
         })
@@ -145,8 +130,8 @@ impl RowOperation for AddAccounts {
         // One batched read: every safe, platform and candidate account of the chunk.
         let mut keys: Vec<RecordKey> = Vec::new();
         for input in &inputs {
-            keys.push(safe_key(text(&input.account, "safeName")));
-            keys.push(platform_key(text(&input.account, "platformId")));
+            keys.push(safe_key(&input.account.safe_name));
+            keys.push(platform_key(&input.account.platform_id));
             if input.duplicate_of.is_none() {
                 keys.push(account_key(&input.account));
             }
@@ -158,7 +143,7 @@ impl RowOperation for AddAccounts {
         for (index, (row, input)) in rows.iter().zip(&inputs).enumerate() {
             let echo = self.echo(row);
             let account = &input.account;
-            let safe_name = text(account, "safeName");
+            let safe_name = account.safe_name.as_str();
             let fail = |code: &str, message: String| {
                 Some(RowOutcome::failed(row.row, echo.clone(), code, message))
             };
@@ -181,7 +166,7 @@ impl RowOperation for AddAccounts {
                 outcomes[index] = fail(codes::NOT_AUTHORIZED, message);
                 continue;
             }
-            let platform_id = text(account, "platformId");
+            let platform_id = account.platform_id.as_str();
             let Some(platform) = found.get(&platform_key(platform_id)) else {
                 outcomes[index] = fail(
                     codes::PLATFORM_NOT_FOUND,
@@ -240,10 +225,8 @@ impl RowOperation for AddAccounts {
             else {
                 for &position in positions {
                     let c = &creatable[position];
-                    let message = format!(
-                        "Safe {} was not found",
-                        text(&inputs[c.index].account, "safeName")
-                    );
+                    let message =
+                        format!("Safe {} was not found", inputs[c.index].account.safe_name);
                     outcomes[c.index] = Some(RowOutcome::failed(
                         rows[c.index].row,
                         self.echo(&rows[c.index]),
@@ -266,7 +249,7 @@ impl RowOperation for AddAccounts {
                 continue;
             };
             let row = &rows[c.index];
-            let mut record = inputs[c.index].account.clone();
+            let mut record = inputs[c.index].account.to_map();
             record.insert("id".into(), json!(id));
             if let Some(secret) = secrets.get(&row.row) {
                 record.insert("secret".into(), json!(secret));
@@ -311,12 +294,13 @@ impl RowOperation for AddAccounts {
         if let Some(index) = row.input.get("uploadIndex") {
             echo.insert("uploadIndex".into(), index.clone());
         }
-        if let Some(Value::Object(account)) = row.input.get("account") {
-            for (field, value) in account {
-                if field != "secret" && field != "uploadIndex" {
-                    echo.insert(field.clone(), value.clone());
-                }
-            }
+        // The typed model has no secret field: whatever the row holds, none is echoed.
+        if let Some(account) = row
+            .input
+            .get("account")
+            .and_then(|a| serde_json::from_value::<BulkAccountModel>(a.clone()).ok())
+        {
+            echo.extend(account.to_map());
         }
         echo
     }
@@ -330,7 +314,7 @@ impl AddAccounts {
         row: &ChunkRow,
         existing: &Value,
         echo: Map<String, Value>,
-        account: &Map<String, Value>,
+        account: &BulkAccountModel,
     ) -> RowOutcome {
         let ours = existing.get("bulkId").and_then(Value::as_str) == Some(job.id.as_str())
             && existing.get("uploadRow").and_then(Value::as_u64) == Some(u64::from(row.row));
@@ -352,24 +336,24 @@ impl AddAccounts {
 mod tests {
     use super::*;
 
-    fn account(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap()
+    fn account(value: Value) -> BulkAccountModel {
+        serde_json::from_value(value).unwrap()
     }
 
     #[test]
     fn account_keys_ignore_case_and_cannot_collide() {
         let a = account_key(&account(
-            json!({"safeName": "Unix", "userName": "Root", "address": "h1"}),
+            json!({"safeName": "Unix", "platformId": "p", "userName": "Root", "address": "h1"}),
         ));
         let b = account_key(&account(
-            json!({"safeName": "unix", "userName": "root", "address": "H1"}),
+            json!({"safeName": "unix", "platformId": "p", "userName": "root", "address": "H1"}),
         ));
         assert_eq!(a, b);
         let c = account_key(&account(
-            json!({"safeName": "s", "userName": "a\",\"b", "address": "c"}),
+            json!({"safeName": "s", "platformId": "p", "userName": "a\",\"b", "address": "c"}),
         ));
         let d = account_key(&account(
-            json!({"safeName": "s", "userName": "a", "address": "b\",\"c"}),
+            json!({"safeName": "s", "platformId": "p", "userName": "a", "address": "b\",\"c"}),
         ));
         assert_ne!(c, d);
     }
@@ -378,10 +362,12 @@ mod tests {
     fn required_properties_may_come_from_platform_account_properties() {
         let platform = json!({"requiredProperties": ["address", "userName", "logonDomain"]});
         let full = account(
-            json!({"address": "h", "userName": "u", "platformAccountProperties": {"logonDomain": "d"}}),
+            json!({"safeName": "s", "platformId": "p", "address": "h", "userName": "u", "platformAccountProperties": {"logonDomain": "d"}}),
         );
         assert_eq!(missing_property(&platform, &full), None);
-        let partial = account(json!({"address": "h", "userName": " "}));
+        let partial = account(
+            json!({"safeName": "s", "platformId": "p", "address": "h", "userName": " "}),
+        );
         assert_eq!(
             missing_property(&platform, &partial),
             Some("userName".into())
@@ -392,12 +378,12 @@ mod tests {
     fn the_echo_never_carries_the_secret() {
         let row = ChunkRow {
             row: 1,
-            input: json!({"uploadIndex": 7, "account": {"safeName": "s", "secret": "hunter2", "userName": "u"}}),
+            input: json!({"uploadIndex": 7, "account": {"safeName": "s", "platformId": "p", "secret": "hunter2", "userName": "u"}}),
         };
         let echo = AddAccounts::new(Arc::new(NoRecords)).echo(&row);
         assert_eq!(
             Value::Object(echo),
-            json!({"uploadIndex": 7, "safeName": "s", "userName": "u"})
+            json!({"uploadIndex": 7, "safeName": "s", "platformId": "p", "userName": "u"})
         );
     }
 
