@@ -159,6 +159,15 @@ mod tests {
         assert_eq!(decode("%é1"), "%é1");
     }
 
+    proptest::proptest! {
+        /// Any query string decodes without a panic, into as many names as it has pairs at most.
+        #[test]
+        fn any_query_string_decodes(query in ".{0,64}") {
+            let map = parameters(&query);
+            proptest::prop_assert!(map.len() <= query.split('&').count());
+        }
+    }
+
     #[test]
     fn builds_an_event_lambda_http_accepts() {
         let mut claims = Map::new();

@@ -131,7 +131,7 @@ async fn only_the_uploader_can_read_an_upload() {
     ] {
         let response = call_query(&fx, ApiCall::new("GET", &path).user(user, "")).await;
         assert_eq!(response.status(), 404, "{user} {path}");
-        assert_eq!(body_json(&response)["code"], "NOT_FOUND");
+        assert_eq!(body_json(&response)["ErrorCode"], "NOT_FOUND");
     }
     let bobs = call_query(&fx, ApiCall::new("GET", UPLOADS).user("bob", "")).await;
     assert_eq!(body_json(&bobs), json!({"Total": 0, "BulkActions": []}));
@@ -148,7 +148,7 @@ async fn only_the_uploader_can_read_an_upload() {
             call_submit(&fx, call).await
         };
         assert_eq!(response.status(), 404, "{method}");
-        assert_eq!(body_json(&response)["code"], "NOT_FOUND");
+        assert_eq!(body_json(&response)["ErrorCode"], "NOT_FOUND");
     }
     // Paths match case-insensitively, with a trailing slash.
     let call = ApiCall::new(
@@ -219,7 +219,7 @@ async fn listing_shows_own_uploads_newest_first_with_limit_and_filter() {
     ] {
         let response = call_query(&fx, list(query)).await;
         assert_eq!(response.status(), 400, "{query}");
-        assert_eq!(body_json(&response)["target"], target, "{query}");
+        assert_eq!(body_json(&response)["Details"]["target"], target, "{query}");
     }
 }
 
@@ -422,7 +422,11 @@ async fn malformed_uploads_are_400_and_write_nothing() {
         let response = call_submit(&fx, upload_call("alice", &body)).await;
         let error = body_json(&response);
         assert_eq!(response.status(), 400, "{error}");
-        assert_eq!(error["target"], target);
+        assert_eq!(error["Details"]["target"], target);
+        assert!(
+            error["ErrorMessage"].is_string(),
+            "PVWA's error shape: {error}"
+        );
         assert!(
             !error.to_string().contains("hunter2"),
             "errors never echo a secret"
@@ -443,18 +447,26 @@ async fn malformed_uploads_are_400_and_write_nothing() {
     .await;
     assert_eq!(wrong_type.status(), 415);
     let too_big = json!({"accountsList": [{"platformId": "p", "safeName": "s", "name": "x".repeat(1_048_576)}]});
-    assert_eq!(
-        call_submit(&fx, upload_call("alice", &too_big))
-            .await
-            .status(),
-        413
-    );
+    let too_big = call_submit(&fx, upload_call("alice", &too_big)).await;
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(body_json(&too_big)["ErrorCode"], "PAYLOAD_TOO_LARGE");
     let anonymous = call_submit(
         &fx,
         ApiCall::new("POST", UPLOADS).json(seed_request().to_string()),
     )
     .await;
     assert_eq!(anonymous.status(), 401);
+    // Every error of the PVWA API in PVWA's shape, which psPAS and CyberArk's scripts read.
+    for (response, code) in [
+        (not_json, "INVALID_REQUEST"),
+        (wrong_type, "UNSUPPORTED_MEDIA_TYPE"),
+        (anonymous, "UNAUTHORIZED"),
+    ] {
+        let error = body_json(&response);
+        assert_eq!(error["ErrorCode"], code, "{error}");
+        assert!(error["ErrorMessage"].is_string(), "{error}");
+        assert!(error.get("code").is_none(), "{error}");
+    }
     assert_eq!(fx.scan_all().await.len(), before, "nothing was written");
     assert_eq!(fx.queue_depth(&fx.queue_url).await, 0);
 }

@@ -258,7 +258,9 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     let accounts: Vec<(RecordKey, bool)> = (0..ACCOUNTS)
         .map(|i| {
             let (value, ok) = account(i);
-            let model = parse_account(&value, "account").expect("a valid account").model;
+            let model = parse_account(&value, "account")
+                .expect("a valid account")
+                .model;
             (account_key(&model), ok)
         })
         .collect();

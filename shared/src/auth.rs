@@ -92,7 +92,14 @@ mod tests {
 
     #[test]
     fn the_subject_is_taken_byte_for_byte() {
-        for sub in [" alice", "alice ", "alice\n", "\u{a0}alice", "alice\u{0}evil", "#"] {
+        for sub in [
+            " alice",
+            "alice ",
+            "alice\n",
+            "\u{a0}alice",
+            "alice\u{0}evil",
+            "#",
+        ] {
             let identity =
                 Identity::from_request(&request_with_claims(json!({ "sub": sub }))).unwrap();
             assert_eq!(identity.subject, sub);
@@ -101,7 +108,11 @@ mod tests {
 
     #[test]
     fn an_empty_or_missing_subject_is_unauthorized() {
-        for claims in [json!({}), json!({"sub": ""}), json!({"scope": "ISSUANCE:ADD"})] {
+        for claims in [
+            json!({}),
+            json!({"sub": ""}),
+            json!({"scope": "ISSUANCE:ADD"}),
+        ] {
             assert!(matches!(
                 Identity::from_request(&request_with_claims(claims)),
                 Err(ApiError::Unauthorized)

@@ -49,8 +49,10 @@ fn authorize(key: &DevKey, headers: &HeaderMap) -> Result<Map<String, Value>, St
     let (Some(value), None) = (values.next(), values.next()) else {
         return Err(match headers.contains_key(header::AUTHORIZATION) {
             true => "the request has more than one Authorization header".to_owned(),
-            false => "a token is required in the Authorization header (mint one with `bulkops token`)"
-                .to_owned(),
+            false => {
+                "a token is required in the Authorization header (mint one with `bulkops token`)"
+                    .to_owned()
+            }
         });
     };
     let value = value

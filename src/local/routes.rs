@@ -130,6 +130,16 @@ mod tests {
         assert_eq!(route("GET", "/").map(|m| m.route_key), None);
     }
 
+    proptest::proptest! {
+        /// Any method and path is routed or not, without a panic; a match has its parameters.
+        #[test]
+        fn any_path_routes_or_not(method in "[A-Z]{0,7}", path in "(/[^/]{0,6}){0,8}/?") {
+            if let Some(matched) = route(&method, &path) {
+                proptest::prop_assert!(matched.route_key.starts_with(&method));
+            }
+        }
+    }
+
     /// The table above is exactly the template's `HttpApi` events.
     #[test]
     fn matches_template_yaml() {

@@ -264,8 +264,14 @@ mod tests {
             claims[name] = value;
             key().verify(&signed(claims))
         };
-        assert_eq!(with("nbf", (now + 3600).into()), Err(TokenError::NotYetValid));
-        assert_eq!(with("iss", "someone-else".into()), Err(TokenError::WrongIssuer));
+        assert_eq!(
+            with("nbf", (now + 3600).into()),
+            Err(TokenError::NotYetValid)
+        );
+        assert_eq!(
+            with("iss", "someone-else".into()),
+            Err(TokenError::WrongIssuer)
+        );
         assert_eq!(with("aud", "other".into()), Err(TokenError::WrongAudience));
         for sub in [serde_json::Value::Null, 5.into(), serde_json::json!(["a"])] {
             assert!(with("sub", sub.clone()).is_err(), "sub {sub}");

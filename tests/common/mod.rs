@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests: real handlers, real event JSON, moto.
 
+pub mod embedded;
 pub mod faults;
 
 use bulkops::reference::load_enrollments;

@@ -465,6 +465,20 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any filter text is a status or a 400 naming `filter`.
+        #[test]
+        fn any_filter_is_a_status_or_a_400(filter in ".{0,40}") {
+            match parse_filter(&filter) {
+                Ok(status) => proptest::prop_assert!(STATUSES.contains(&status)),
+                Err(ApiError::BadRequest { target, .. }) => {
+                    proptest::prop_assert_eq!(target.as_deref(), Some("filter"))
+                }
+                Err(other) => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn filters_name_a_status() {
         assert_eq!(parse_filter("status eq inProgress").unwrap(), "inProgress");

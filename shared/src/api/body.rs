@@ -79,7 +79,12 @@ mod tests {
             assert!(!JsonMediaTypes::Strict.accepts(essence));
             assert!(JsonMediaTypes::Lenient.accepts(essence));
         }
-        for essence in ["", "text/plain", "application/xml", "application/x-www-form-urlencoded"] {
+        for essence in [
+            "",
+            "text/plain",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+        ] {
             assert!(!JsonMediaTypes::Lenient.accepts(essence));
         }
     }

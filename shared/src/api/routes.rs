@@ -36,6 +36,15 @@ pub fn mfp_route(method: &str, path: &str) -> Option<MfpRoute> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any method and path is recognised or not, by either API, without a panic.
+        #[test]
+        fn any_path_is_recognised_or_not(method in "[A-Za-z]{0,7}", path in "(/[^/]{0,8}){0,9}/?") {
+            let _ = mfp_route(&method, &path);
+            let _ = super::super::accounts::accounts_route(&method, &path);
+        }
+    }
+
     #[test]
     fn recognises_every_route() {
         assert_eq!(

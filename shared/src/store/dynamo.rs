@@ -21,7 +21,9 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{jobs_partition, listed_for, CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
+use super::{
+    jobs_partition, listed_for, CancelOutcome, JobStore, RecordKey, RecordStore, Recorded,
+};
 use crate::batching::drain;
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
@@ -86,7 +88,6 @@ struct JobItem {
     #[serde(flatten)]
     job: Job,
 }
-
 
 const SECRETS_SK_PREFIX: &str = "SECRETS#";
 /// Sealed values outlive a chunk by at most the queue's retention (4 days).

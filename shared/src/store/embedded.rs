@@ -16,7 +16,9 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{jobs_partition, listed_for, CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
+use super::{
+    jobs_partition, listed_for, CancelOutcome, JobStore, RecordKey, RecordStore, Recorded,
+};
 use crate::engine::Secrets;
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};

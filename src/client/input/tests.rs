@@ -280,3 +280,27 @@ fn a_file_that_is_not_utf8_names_the_line() {
     let _ = std::fs::remove_file(&path);
     assert!(message.contains("line 3 is not UTF-8"), "{message}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any file text, in any of the formats the client reads, is parsed or refused with an
+        /// error; it never panics.
+        #[test]
+        fn any_input_file_parses_or_is_refused(
+            name in prop::sample::select(&["in.json", "in.csv", "in.txt", "in"][..]),
+            text in prop_oneof![
+                ".{0,200}",
+                "([a-zA-Z.]{0,12}(,[a-zA-Z.\"]{0,12}){0,4}\n){0,6}",
+                "(\\{|\\[|\\]|\\}|\"ids\"|\"accountsList\"|:|,|\"[a-z]{0,3}\"|[0-9]|null){0,40}",
+            ],
+            api in prop::sample::select(&[None, Some(Api::Mfp), Some(Api::Accounts)][..]),
+        ) {
+            let _ = parse_input(Path::new(name), &text, api);
+        }
+    }
+}

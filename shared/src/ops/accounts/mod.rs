@@ -365,9 +365,8 @@ mod tests {
             json!({"safeName": "s", "platformId": "p", "address": "h", "userName": "u", "platformAccountProperties": {"logonDomain": "d"}}),
         );
         assert_eq!(missing_property(&platform, &full), None);
-        let partial = account(
-            json!({"safeName": "s", "platformId": "p", "address": "h", "userName": " "}),
-        );
+        let partial =
+            account(json!({"safeName": "s", "platformId": "p", "address": "h", "userName": " "}));
         assert_eq!(
             missing_property(&platform, &partial),
             Some("userName".into())

@@ -207,7 +207,10 @@ impl<'a> Bound<'a> {
             None => Err(FieldError::new(path.clone(), format!("{path} is required"))),
             Some(text) if text.trim().is_empty() => {
                 let path = self.get(canonical).map(|(p, _)| p).unwrap_or(path);
-                Err(FieldError::new(path.clone(), format!("{path} must not be empty")))
+                Err(FieldError::new(
+                    path.clone(),
+                    format!("{path} must not be empty"),
+                ))
             }
             Some(text) => Ok(text),
         }
@@ -249,7 +252,10 @@ const ACCOUNT_FIELDS: [&str; 12] = [
 /// property that cannot be bound is named in the error.
 pub fn parse_account(value: &Value, target: &str) -> Result<ParsedAccount, FieldError> {
     let Value::Object(object) = value else {
-        return Err(FieldError::new(target, format!("{target} must be an object")));
+        return Err(FieldError::new(
+            target,
+            format!("{target} must be an object"),
+        ));
     };
     let fields = bind(object, &ACCOUNT_FIELDS, target)?;
     let platform_id = fields.required("platformId")?;
@@ -378,7 +384,10 @@ mod tests {
 
     #[test]
     fn names_the_first_bad_property_as_spelt() {
-        assert_eq!(target(json!({"platformId": "p"})), "accountsList[0].safeName");
+        assert_eq!(
+            target(json!({"platformId": "p"})),
+            "accountsList[0].safeName"
+        );
         assert_eq!(
             target(json!({"platformId": "p", "SafeName": 7})),
             "accountsList[0].SafeName"

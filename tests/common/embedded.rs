@@ -1,0 +1,78 @@
+//! The handlers' dependencies on the embedded store and queue in a fresh temporary directory:
+//! for tests about the local store, and for fast property tests of the request path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulkops_shared::model::JobType;
+use bulkops_shared::queue::embedded::EmbeddedQueue;
+use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_shared::store::JobStore;
+
+pub struct EmbeddedFixture {
+    pub store: EmbeddedStore,
+    pub queue: EmbeddedQueue,
+    _dir: tempfile::TempDir,
+}
+
+impl EmbeddedFixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = EmbeddedStore::open(&dir.path().join("bulkops.redb")).expect("open store");
+        let queue = EmbeddedQueue::new(
+            &store,
+            "chunks",
+            Some("chunks-dead-letter"),
+            3,
+            Duration::from_secs(60),
+        );
+        Self {
+            store,
+            queue,
+            _dir: dir,
+        }
+    }
+
+    pub fn jobs(&self) -> Arc<dyn JobStore> {
+        Arc::new(self.store.clone())
+    }
+
+    pub fn submit_deps(&self) -> submit::Deps {
+        submit::Deps {
+            jobs: self.jobs(),
+            queue: Arc::new(EmbeddedQueue::new(
+                &self.store,
+                "chunks",
+                Some("chunks-dead-letter"),
+                3,
+                Duration::from_secs(60),
+            )),
+        }
+    }
+
+    pub fn query_deps(&self) -> query::Deps {
+        query::Deps { jobs: self.jobs() }
+    }
+
+    pub fn cancel_deps(&self) -> cancel::Deps {
+        cancel::Deps { jobs: self.jobs() }
+    }
+
+    /// Jobs listed for `owner` (both types) and messages queued: what a rejected request
+    /// must leave unchanged.
+    pub async fn footprint(&self, owner: &str) -> (usize, usize, usize) {
+        let mfp = self
+            .store
+            .list_jobs(JobType::SendMfp, owner, usize::MAX)
+            .await
+            .expect("list jobs")
+            .len();
+        let uploads = self
+            .store
+            .list_jobs(JobType::AddAccounts, owner, usize::MAX)
+            .await
+            .expect("list uploads")
+            .len();
+        (mfp, uploads, self.queue.depth().await.expect("queue depth"))
+    }
+}
