@@ -249,6 +249,16 @@ async fn pspas_and_cyberark_script_uploads_complete_unchanged() {
     std::fs::remove_dir_all(root).ok();
 }
 
+/// Method, path, `Authorization` values, body, expected status and error code.
+type ErrorCase<'a> = (
+    &'a str,
+    String,
+    Vec<&'a str>,
+    Option<(&'a str, Vec<u8>)>,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn every_section_b_error_has_pvwa_shape_and_section_a_keeps_its_own() {
     let root = fresh_dir("pvwa-errors");
@@ -257,7 +267,7 @@ async fn every_section_b_error_has_pvwa_shape_and_section_a_keeps_its_own() {
     let bad_field = json!({"accountsList": [{"platformId": "p", "SafeName": 7}]});
     let twice = json!({"accountsList": [{"platformId": "p", "safeName": "a", "SafeName": "b"}]});
     let too_big = json!({"accountsList": [{"platformId": "p", "safeName": "s", "name": "x".repeat(1_048_576)}]});
-    let cases: Vec<(&str, String, Vec<&str>, Option<(&str, Vec<u8>)>, u16, &str)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         (
             "POST",
             UPLOADS.into(),
