@@ -100,24 +100,20 @@ pub async fn load_vault(
     vault: VaultInput,
 ) -> Result<(usize, usize), LoadError> {
     use bulkops_shared::ops::accounts::{platform_key, safe_key, NEXT_ACCOUNT_NUMBER};
-    let keys: Vec<_> = vault.safes.iter().map(|s| safe_key(&s.safe_name)).collect();
-    let existing = records.get_many(&keys).await?;
-    let mut batch = Vec::new();
-    for (safe, key) in vault.safes.iter().zip(keys) {
-        let counter = existing
-            .get(&key)
-            .and_then(|s| s.get(NEXT_ACCOUNT_NUMBER))
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            .max(safe.next_account_number);
+    // Each safe in one write that never lowers its counter: accounts may be created while the
+    // vault is reloaded, and a counter read before and written after would reuse their ids.
+    for safe in &vault.safes {
         let record = serde_json::json!({
             "safeName": safe.safe_name,
             "safeId": safe.safe_id,
             "members": safe.members,
-            NEXT_ACCOUNT_NUMBER: counter,
+            NEXT_ACCOUNT_NUMBER: safe.next_account_number,
         });
-        batch.push((key, record));
+        records
+            .put_keeping_counter(&safe_key(&safe.safe_name), record, NEXT_ACCOUNT_NUMBER)
+            .await?;
     }
+    let mut batch = Vec::new();
     for platform in &vault.platforms {
         let record = serde_json::json!({
             "platformId": platform.platform_id,

@@ -381,14 +381,14 @@ async fn every_message_delivered_three_times_creates_each_account_once() {
 
 #[tokio::test]
 async fn a_processor_dying_after_creating_accounts_reports_them_as_created() {
-    use common::faults::{faulty_processor, Fault, Faults};
+    use common::faults::{faulty_processor, Call, Fault, Faults};
     let fx = Fixture::new().await;
     seed_vault(&fx).await;
     preexisting(&fx).await;
     let (body, expected) = mixed_upload();
     let id = upload(&fx, "alice", &body).await;
     let faults = Faults::new(&[Fault::AfterWrite {
-        method: "create_many",
+        call: Call::CreateMany,
         times: 1,
     }]);
     let deps = faulty_processor(&fx, faults);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bulkops::testkit::{Fixture, PumpOptions};
 use bulkops_shared::queue::ChunkSource;
-use common::faults::{faulty_processor, Fault, Faults};
+use common::faults::{faulty_processor, Call, Fault, Faults};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -65,22 +65,24 @@ async fn every_message_delivered_three_times_counts_once() {
 
 #[tokio::test]
 async fn a_processor_dying_after_any_write_heals_on_redelivery() {
-    for method in [
-        "put_many",
-        "put_chunk_outcomes",
-        "lower_first_failure",
-        "record_chunk",
-        "complete",
-        "start_processing",
+    for call in [
+        Call::ClaimChunk,
+        Call::StartProcessing,
+        Call::CreateMany,
+        Call::StoreChunkOutcomes,
+        Call::LowerFirstFailure,
+        Call::RecordChunk,
+        Call::Complete,
+        Call::DeleteChunkSecrets,
     ] {
         let fx = Fixture::new().await;
         let (id, _) = mixed_job(&fx).await;
-        let faults = Faults::new(&[Fault::AfterWrite { method, times: 1 }]);
+        let faults = Faults::new(&[Fault::AfterWrite { call, times: 1 }]);
         let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
         assert_eq!(
             stats.reported_failures.len(),
             1,
-            "{method}: one chunk failed once and was redelivered"
+            "{call:?}: one chunk failed once and was redelivered"
         );
         assert_exact(&fx, &id).await;
     }
@@ -92,11 +94,11 @@ async fn throttled_reads_and_writes_are_retried_to_exact_counts() {
     let (id, _) = mixed_job(&fx).await;
     let faults = Faults::new(&[
         Fault::Throttle {
-            method: "get_many",
+            call: Call::GetMany,
             times: 2,
         },
         Fault::Throttle {
-            method: "record_chunk",
+            call: Call::RecordChunk,
             times: 1,
         },
     ]);
@@ -110,7 +112,7 @@ async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     let fx = Fixture::new().await;
     let (id, _) = mixed_job(&fx).await;
     let faults = Faults::new(&[Fault::Throttle {
-        method: "record_chunk",
+        call: Call::RecordChunk,
         times: 1,
     }]);
     let deps = faulty_processor(&fx, faults);

@@ -10,7 +10,9 @@ use bulkops::testkit::Fixture;
 use bulkops_shared::engine::Secrets;
 use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::embedded::EmbeddedStore;
-use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore};
+use bulkops_shared::store::{
+    CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Recorded, Skip, Transition,
+};
 use serde_json::{json, Map};
 
 struct Stores {
@@ -164,14 +166,23 @@ async fn state_moves_forward_only(s: Stores) {
         s.jobs.cancel("j1", 5_000).await.unwrap(),
         CancelOutcome::AlreadyFinal(JobState::Completed)
     );
-    s.jobs.fail("j1", "late", &[], 0, 6_000).await.unwrap();
+    assert!(matches!(
+        s.jobs.abandon("j1", "late", 6_000).await.unwrap(),
+        Transition::Unchanged(_)
+    ));
     assert_eq!(
         s.jobs.get_job("j1").await.unwrap().unwrap().state,
         JobState::Completed
     );
 }
 
-async fn cancel_and_fail(s: Stores) {
+fn awaiting(id: &str, rows: u32) -> Job {
+    let mut awaiting = job(id, JobType::SendMfp, "alice", rows, 1_000);
+    awaiting.state = JobState::AwaitingData;
+    awaiting
+}
+
+async fn release_cancel_and_abandon(s: Stores) {
     s.jobs
         .create_job(&job("c", JobType::SendMfp, "alice", 5, 1_000))
         .await
@@ -189,21 +200,30 @@ async fn cancel_and_fail(s: Stores) {
     );
     assert!(!s.jobs.complete("c", 3_000).await.unwrap());
 
-    s.jobs
-        .create_job(&job("f", JobType::SendMfp, "alice", 10, 1_000))
-        .await
-        .unwrap();
-    s.jobs
-        .fail("f", "queue down", &[1], 4, 2_000)
-        .await
-        .unwrap();
+    // Released once, and only from AWAITING_DATA.
+    s.jobs.create_job(&awaiting("r", 10)).await.unwrap();
+    assert!(matches!(s.jobs.release("r").await.unwrap(), Transition::Moved(j) if j.state == JobState::Scheduled));
+    assert!(matches!(s.jobs.release("r").await.unwrap(), Transition::Unchanged(j) if j.state == JobState::Scheduled));
+    assert_eq!(s.jobs.release("none").await.unwrap(), Transition::JobMissing);
+
+    // Cancelled before release: nothing can run, every row is skipped at once.
+    s.jobs.create_job(&awaiting("a", 10)).await.unwrap();
+    let CancelOutcome::Cancelled(a) = s.jobs.cancel("a", 2_000).await.unwrap() else {
+        panic!("an awaiting job can be cancelled");
+    };
+    assert_eq!((a.state, a.rows_skipped), (JobState::Cancelled, 10));
+    assert_eq!(a.recorded_chunks.iter().copied().collect::<Vec<_>>(), vec![0, 1]);
+
+    // Abandoned (its chunks could not all be queued): FAILED, every row skipped, every chunk
+    // recorded, so a chunk that was queued after all is not counted again.
+    s.jobs.create_job(&awaiting("f", 10)).await.unwrap();
+    assert!(matches!(
+        s.jobs.abandon("f", "queue down", 2_000).await.unwrap(),
+        Transition::Moved(_)
+    ));
     let f = s.jobs.get_job("f").await.unwrap().unwrap();
-    assert_eq!((f.state, f.rows_skipped), (JobState::Failed, 4));
+    assert_eq!((f.state, f.rows_skipped), (JobState::Failed, 10));
     assert_eq!(f.error_message.as_deref(), Some("queue down"));
-    assert!(
-        f.recorded_chunks.contains(&1),
-        "unsent chunks count as recorded"
-    );
     assert!(
         !s.jobs
             .record_chunk("f", 1, counts(4, 0))
@@ -212,6 +232,52 @@ async fn cancel_and_fail(s: Stores) {
             .unwrap()
             .newly_recorded
     );
+    assert!(matches!(s.jobs.claim_chunk("f", 0).await.unwrap(), Claim::Refused(_)));
+    assert!(matches!(
+        s.jobs.abandon("r", "released already", 3_000).await.unwrap(),
+        Transition::Unchanged(j) if j.state == JobState::Scheduled
+    ));
+    assert_eq!(
+        s.jobs.abandon("none", "x", 3_000).await.unwrap(),
+        Transition::JobMissing
+    );
+}
+
+async fn a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed(s: Stores) {
+    s.jobs
+        .create_job(&job("j", JobType::SendMfp, "alice", 30, 1_000))
+        .await
+        .unwrap();
+    let claimed = |claim: Claim| match claim {
+        Claim::Claimed(job) => Some(job),
+        _ => None,
+    };
+    let first = claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).expect("claimable");
+    assert!(first.claimed_chunks.contains(&0));
+    assert!(claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).is_some(), "claims repeat");
+    s.jobs.cancel("j", 2_000).await.unwrap();
+    // After the cancel: chunk 1 never started, so it is skipped and can no longer be claimed.
+    assert!(matches!(s.jobs.claim_chunk("j", 1).await.unwrap(), Claim::Refused(_)));
+    let Skip::Recorded(skipped) = s.jobs.skip_chunk("j", 1, 10).await.unwrap() else {
+        panic!("an unclaimed chunk of a cancelled job is skipped");
+    };
+    assert!(skipped.newly_recorded);
+    assert_eq!(skipped.job.rows_skipped, 10);
+    assert!(matches!(
+        s.jobs.skip_chunk("j", 1, 10).await.unwrap(),
+        Skip::Recorded(Recorded { newly_recorded: false, .. })
+    ));
+    // Chunk 0 started before the cancel: it is finished, never skipped.
+    assert_eq!(s.jobs.skip_chunk("j", 0, 10).await.unwrap(), Skip::Claimed);
+    assert!(claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).is_some());
+    let recorded = s.jobs.record_chunk("j", 0, counts(9, 1)).await.unwrap().unwrap();
+    assert_eq!(recorded.job.rows_accounted(), 20);
+    assert!(matches!(s.jobs.claim_chunk("j", 0).await.unwrap(), Claim::Refused(_)), "recorded");
+
+    s.jobs.create_job(&awaiting("w", 10)).await.unwrap();
+    assert!(matches!(s.jobs.claim_chunk("w", 0).await.unwrap(), Claim::Refused(j) if j.state == JobState::AwaitingData));
+    assert_eq!(s.jobs.claim_chunk("none", 0).await.unwrap(), Claim::JobMissing);
+    assert_eq!(s.jobs.skip_chunk("none", 0, 1).await.unwrap(), Skip::JobMissing);
 }
 
 async fn the_first_failure_is_the_lowest_row(s: Stores) {
@@ -235,6 +301,15 @@ async fn the_first_failure_is_the_lowest_row(s: Stores) {
         (j.first_failed_row, j.error_message.as_deref()),
         (Some(7), Some("seven"))
     );
+    // A final job's errorMessage is its own: a late chunk's failure does not rewrite it.
+    s.jobs.create_job(&awaiting("f", 10)).await.unwrap();
+    s.jobs.abandon("f", "queue down", 2_000).await.unwrap();
+    s.jobs.lower_first_failure("f", 1, "late row").await.unwrap();
+    let f = s.jobs.get_job("f").await.unwrap().unwrap();
+    assert_eq!(
+        (f.first_failed_row, f.error_message.as_deref()),
+        (None, Some("queue down"))
+    );
 }
 
 async fn row_outcomes_come_back_in_row_order(s: Stores) {
@@ -243,18 +318,27 @@ async fn row_outcomes_come_back_in_row_order(s: Stores) {
         .await
         .unwrap();
     let outcome = |row: u32| RowOutcome::succeeded(row, Map::new(), Some(json!({"n": row})));
-    s.jobs
-        .put_chunk_outcomes("j1", 1, &[outcome(3), outcome(4)])
+    let stored = s
+        .jobs
+        .store_chunk_outcomes("j1", 1, &[outcome(3), outcome(4)])
         .await
         .unwrap();
+    assert_eq!(stored, vec![outcome(3), outcome(4)]);
     s.jobs
-        .put_chunk_outcomes("j1", 0, &[outcome(1), outcome(2)])
+        .store_chunk_outcomes("j1", 0, &[outcome(1), outcome(2)])
         .await
         .unwrap();
-    s.jobs
-        .put_chunk_outcomes("j1", 0, &[outcome(1), outcome(2)])
+    let failed = RowOutcome::failed(1, Map::new(), "X", "a later delivery's view");
+    let kept = s
+        .jobs
+        .store_chunk_outcomes("j1", 0, &[failed.clone(), outcome(2)])
         .await
         .unwrap();
+    assert_eq!(
+        kept,
+        vec![outcome(1), outcome(2)],
+        "outcomes are stored once: the first are kept and returned"
+    );
     let rows: Vec<u32> = s
         .jobs
         .row_outcomes("j1")
@@ -266,7 +350,7 @@ async fn row_outcomes_come_back_in_row_order(s: Stores) {
     assert_eq!(
         rows,
         vec![1, 2, 3, 4],
-        "a redelivery overwrites, never duplicates"
+        "a redelivery never duplicates"
     );
     assert!(s.jobs.row_outcomes("other").await.unwrap().is_empty());
 }
@@ -369,6 +453,18 @@ async fn records_batch_create_and_count(s: Stores) {
         s.records.get_many(&[key(1)]).await.unwrap()[&key(1)]["n"],
         1
     );
+
+    // A reloaded record never lowers its counter: accounts numbered meanwhile keep theirs.
+    let safe = RecordKey::new("SAFE#s", "SAFE");
+    let version = |v: i64, counter: i64| json!({"version": v, "members": {"a": {"x": true}}, "next": counter});
+    s.records.put_keeping_counter(&safe, version(1, 5), "next").await.unwrap();
+    assert_eq!(s.records.increment(&safe, "next", 3).await.unwrap(), Some(8));
+    s.records.put_keeping_counter(&safe, version(2, 2), "next").await.unwrap();
+    let reloaded = &s.records.get_many(&[safe.clone()]).await.unwrap()[&safe];
+    assert_eq!((reloaded["version"].as_i64(), reloaded["next"].as_i64()), (Some(2), Some(8)));
+    assert_eq!(reloaded["members"], json!({"a": {"x": true}}));
+    s.records.put_keeping_counter(&safe, version(3, 20), "next").await.unwrap();
+    assert_eq!(s.records.get_many(&[safe.clone()]).await.unwrap()[&safe]["next"], 20);
 }
 
 /// The engine and the real handlers run unchanged on the embedded store and queue: no AWS,
@@ -450,7 +546,8 @@ conformance!(
     jobs_round_trip_and_ids_are_unique,
     a_chunk_is_counted_once,
     state_moves_forward_only,
-    cancel_and_fail,
+    release_cancel_and_abandon,
+    a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed,
     the_first_failure_is_the_lowest_row,
     row_outcomes_come_back_in_row_order,
     listing_is_newest_first_and_owner_scoped_where_required,

@@ -1,25 +1,65 @@
 //! Splits a job's rows into chunks: one SQS message each, sized to stay far below the message
 //! limit and to bill as one 64 KiB SQS unit, with a deterministic number per chunk.
+//!
+//! Size is decided on everything a chunk puts somewhere: its rows travel in the message, their
+//! sealed values (secrets) in one staged item of the job store, and their outcomes in one
+//! results item. A row weighs its serialized input plus its secret; a chunk holds at most
+//! [`MAX_CHUNK_BYTES`] of weight (or one heavier row alone), and no row may weigh more than
+//! [`MAX_ROW_BYTES`], so every message stays under SQS's 256 KiB and every item under
+//! DynamoDB's 400 KB, whatever a valid request holds.
 
+use crate::engine::Secrets;
 use crate::model::{ChunkMessage, ChunkRow, JobType};
 
 /// At most this many rows per chunk: enough to batch DynamoDB calls well, few enough that a
 /// chunk finishes in seconds.
 pub const MAX_CHUNK_ROWS: usize = 500;
-/// Serialized row bytes per chunk (SQS bills per 64 KiB; the limit is 256 KiB or 1 MiB).
+/// Row weight per chunk (SQS bills per 64 KiB; the limit is 256 KiB or 1 MiB).
 pub const MAX_CHUNK_BYTES: usize = 60 * 1024;
+/// The heaviest row accepted. Its message (≤ 128 KiB + envelope) fits SQS's 256 KiB; its
+/// staged secret and its results item (the row's echo plus an error message that may quote
+/// it) fit DynamoDB's 400 KB.
+pub const MAX_ROW_BYTES: usize = 128 * 1024;
 
-/// Splits `rows` (in row order) into chunk messages numbered from 0.
+/// A row too heavy to stage and queue within the platform's limits.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("row {row} is {bytes} bytes (its fields and secret); a row may be at most {MAX_ROW_BYTES} bytes")]
+pub struct RowTooLarge {
+    /// 1-based row number.
+    pub row: u32,
+    pub bytes: usize,
+}
+
+/// What a row weighs: its serialized input (as queued) plus its sealed value (as staged).
+pub fn row_weight(row: &ChunkRow, secret: Option<&str>) -> usize {
+    // `{"row":N,"input":...},` — the input dominates; 24 bytes cover the rest.
+    serde_json::to_string(&row.input)
+        .map(|s| s.len())
+        .unwrap_or(0)
+        + 24
+        + secret.map_or(0, str::len)
+}
+
+/// Splits `rows` (in row order) into chunk messages numbered from 0, weighing each row with its
+/// secret from `secrets`. Fails, before anything is written, on a row heavier than
+/// [`MAX_ROW_BYTES`].
 pub fn split_into_chunks(
     job_id: &str,
     job_type: JobType,
     rows: Vec<ChunkRow>,
-) -> Vec<ChunkMessage> {
+    secrets: &Secrets,
+) -> Result<Vec<ChunkMessage>, RowTooLarge> {
     let mut chunks = Vec::new();
     let mut current: Vec<ChunkRow> = Vec::new();
     let mut bytes = 0;
     for row in rows {
-        let size = row_size(&row);
+        let size = row_weight(&row, secrets.get(&row.row).map(String::as_str));
+        if size > MAX_ROW_BYTES {
+            return Err(RowTooLarge {
+                row: row.row,
+                bytes: size,
+            });
+        }
         if !current.is_empty()
             && (current.len() == MAX_CHUNK_ROWS || bytes + size > MAX_CHUNK_BYTES)
         {
@@ -32,7 +72,7 @@ pub fn split_into_chunks(
     if !current.is_empty() {
         chunks.push(current);
     }
-    chunks
+    Ok(chunks
         .into_iter()
         .enumerate()
         .map(|(n, rows)| ChunkMessage {
@@ -42,21 +82,17 @@ pub fn split_into_chunks(
             rows,
             sealed: false,
         })
-        .collect()
-}
-
-fn row_size(row: &ChunkRow) -> usize {
-    // `{"row":N,"input":...},` — the input dominates; 24 bytes cover the rest.
-    serde_json::to_string(&row.input)
-        .map(|s| s.len())
-        .unwrap_or(0)
-        + 24
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn split(job: &str, rows: Vec<ChunkRow>) -> Vec<ChunkMessage> {
+        split_into_chunks(job, JobType::SendMfp, rows, &Secrets::new()).unwrap()
+    }
 
     fn rows(n: u32, id_len: usize) -> Vec<ChunkRow> {
         (1..=n)
@@ -69,7 +105,7 @@ mod tests {
 
     #[test]
     fn chunks_keep_row_order_and_numbering() {
-        let chunks = split_into_chunks("j", JobType::SendMfp, rows(1_201, 4));
+        let chunks = split("j", rows(1_201, 4));
         assert_eq!(
             chunks.iter().map(|c| c.rows.len()).collect::<Vec<_>>(),
             vec![500, 500, 201]
@@ -87,7 +123,7 @@ mod tests {
 
     #[test]
     fn chunks_stay_under_the_byte_budget() {
-        let chunks = split_into_chunks("j", JobType::SendMfp, rows(1_500, 136));
+        let chunks = split("j", rows(1_500, 136));
         for chunk in &chunks {
             let body = serde_json::to_string(chunk).unwrap();
             assert!(
@@ -110,10 +146,37 @@ mod tests {
                 input: json!({ "id": "y".repeat(MAX_CHUNK_BYTES) }),
             },
         );
-        let chunks = split_into_chunks("j", JobType::SendMfp, input);
+        let chunks = split("j", input);
         assert_eq!(
             chunks.iter().map(|c| c.rows.len()).collect::<Vec<_>>(),
             vec![1, 1, 1]
+        );
+    }
+
+    #[test]
+    fn secrets_count_towards_a_chunk() {
+        // 200 rows with 2.6 KB keys: 520 KB of secrets must not land in one chunk.
+        let secrets: Secrets = (1..=200).map(|row| (row, "k".repeat(2_600))).collect();
+        let chunks = split_into_chunks("j", JobType::AddAccounts, rows(200, 20), &secrets).unwrap();
+        assert!(chunks.len() >= 9, "{} chunks", chunks.len());
+        for chunk in &chunks {
+            let staged: usize = chunk.rows.iter().map(|r| secrets[&r.row].len()).sum();
+            assert!(staged <= MAX_CHUNK_BYTES, "chunk {} stages {staged} bytes", chunk.chunk);
+        }
+    }
+
+    #[test]
+    fn a_row_over_the_limit_is_named() {
+        let mut input = rows(3, 4);
+        input[2].input = json!({ "id": "z".repeat(MAX_ROW_BYTES) });
+        let error = split_into_chunks("j", JobType::SendMfp, input, &Secrets::new()).unwrap_err();
+        assert_eq!(error.row, 3);
+        assert!(error.bytes > MAX_ROW_BYTES);
+        let secret = Secrets::from([(2, "s".repeat(MAX_ROW_BYTES))]);
+        assert_eq!(
+            split_into_chunks("j", JobType::AddAccounts, rows(3, 4), &secret)
+                .map_err(|e| e.row),
+            Err(2)
         );
     }
 }

@@ -35,6 +35,12 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("chunk message is malformed: {0}")]
     BadMessage(String),
+    /// The chunk's job is still AWAITING_DATA: its submit has not queued every chunk yet.
+    #[error("job {0} has not released its chunks yet; the chunk will be retried")]
+    NotReleased(String),
+    /// A sealed chunk's secrets are gone but the chunk is not recorded.
+    #[error("the staged secrets of chunk {chunk} of job {job_id} are missing")]
+    SecretsMissing { job_id: String, chunk: u32 },
 }
 
 /// Every error an HTTP handler can answer with.
@@ -55,6 +61,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body exceeds the limit of {limit} bytes ({actual} bytes)")]
     PayloadTooLarge { limit: usize, actual: usize },
+    /// One row is too large to stage and queue (named by `target`).
+    #[error("{target} is {bytes} bytes with its secret; a row may be at most {} bytes", crate::chunking::MAX_ROW_BYTES)]
+    RowTooLarge { target: String, bytes: usize },
     #[error("unsupported content type {0:?}; use application/json")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -121,7 +130,9 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,7 +147,7 @@ impl ApiError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
-            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -153,6 +164,7 @@ impl ApiError {
         }
         let target = match &self {
             Self::BadRequest { target, .. } => target.as_deref(),
+            Self::RowTooLarge { target, .. } => Some(target.as_str()),
             _ => None,
         };
         let body = style.error_body(self.code(), &self.to_string(), target);

@@ -25,6 +25,14 @@ impl JobState {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
+    /// Chunks of a job in this state may be claimed and run.
+    pub fn is_runnable(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Processing)
+    }
+
+    /// The states CANCELLED may follow: every non-final one.
+    pub const CANCELLABLE: [JobState; 3] = [Self::AwaitingData, Self::Scheduled, Self::Processing];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "SCHEDULED",
@@ -103,6 +111,10 @@ pub struct Job {
     /// Chunk numbers whose counts are already in the counters (stored as a string set).
     #[serde(skip)]
     pub recorded_chunks: BTreeSet<u32>,
+    /// Chunk numbers a delivery has started to run: such a chunk is finished by running, never
+    /// skipped (stored as a string set).
+    #[serde(skip)]
+    pub claimed_chunks: BTreeSet<u32>,
 }
 
 impl Job {
@@ -125,6 +137,7 @@ impl Job {
             first_failed_row: None,
             error_message: None,
             recorded_chunks: BTreeSet::new(),
+            claimed_chunks: BTreeSet::new(),
         }
     }
 

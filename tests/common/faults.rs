@@ -1,5 +1,8 @@
 //! Fault injection around the real stores: a step that "dies" after its write has landed
-//! (so the redelivery finds it done), or a store that throttles or fails outright.
+//! (so the redelivery finds it done), a store that throttles, a poison chunk, and a gate that
+//! holds a delivery before its n-th store call so that another can run in between (a
+//! deterministic interleaving, not a sleep). Calls are named by [`Call`], so a misspelt fault
+//! cannot silently not fire.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,24 +11,74 @@ use async_trait::async_trait;
 use bulkops_shared::engine::Secrets;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkCounts, Job, JobType, RowOutcome};
-use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore, Recorded};
+use bulkops_shared::store::{
+    CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Recorded, Skip, Transition,
+};
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// A store call the engine makes while processing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Call {
+    GetJob,
+    ClaimChunk,
+    SkipChunk,
+    StartProcessing,
+    ChunkSecrets,
+    DeleteChunkSecrets,
+    StoreChunkOutcomes,
+    LowerFirstFailure,
+    RecordChunk,
+    Complete,
+    GetMany,
+    PutMany,
+    CreateMany,
+    Increment,
+}
 
 /// When a wrapped call fails.
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
     /// The call's write lands, then the process "dies" (the caller sees an error).
-    AfterWrite { method: &'static str, times: u32 },
+    AfterWrite { call: Call, times: u32 },
     /// The call is throttled without doing anything.
-    Throttle { method: &'static str, times: u32 },
-    /// Every call for this chunk fails: a poison chunk.
+    Throttle { call: Call, times: u32 },
+    /// Every outcome write for this chunk fails: a poison chunk.
     PoisonChunk { chunk: u32 },
 }
 
 #[derive(Default)]
 pub struct Faults {
-    remaining: Mutex<HashMap<&'static str, (bool, u32)>>,
+    remaining: Mutex<HashMap<Call, (bool, u32)>>,
     poison: Mutex<Option<u32>>,
+    gate: Mutex<Option<Gate>>,
+}
+
+/// Holds the `at`-th store call (0-based, counting every wrapped call) until released.
+struct Gate {
+    at: usize,
+    seen: usize,
+    paused: Option<mpsc::UnboundedSender<Call>>,
+    resume: Option<oneshot::Receiver<()>>,
+}
+
+/// The test's side of a gate: wait until the delivery is held, then let it go on.
+pub struct GateHandle {
+    paused: mpsc::UnboundedReceiver<Call>,
+    resume: Option<oneshot::Sender<()>>,
+}
+
+impl GateHandle {
+    /// The call the delivery is held before, or `None` if it finished without reaching it.
+    pub async fn held(&mut self) -> Option<Call> {
+        self.paused.recv().await
+    }
+
+    pub fn release(&mut self) {
+        if let Some(resume) = self.resume.take() {
+            resume.send(()).ok();
+        }
+    }
 }
 
 impl Faults {
@@ -33,11 +86,11 @@ impl Faults {
         let f = Self::default();
         for fault in faults {
             match *fault {
-                Fault::AfterWrite { method, times } => {
-                    f.remaining.lock().unwrap().insert(method, (true, times));
+                Fault::AfterWrite { call, times } => {
+                    f.remaining.lock().unwrap().insert(call, (true, times));
                 }
-                Fault::Throttle { method, times } => {
-                    f.remaining.lock().unwrap().insert(method, (false, times));
+                Fault::Throttle { call, times } => {
+                    f.remaining.lock().unwrap().insert(call, (false, times));
                 }
                 Fault::PoisonChunk { chunk } => *f.poison.lock().unwrap() = Some(chunk),
             }
@@ -45,10 +98,59 @@ impl Faults {
         Arc::new(f)
     }
 
-    /// `Some(after_write)` if this call of `method` must fail.
-    fn take(&self, method: &'static str) -> Option<bool> {
+    /// Faults that hold the `at`-th store call until the handle releases it.
+    pub fn gated(at: usize) -> (Arc<Self>, GateHandle) {
+        let (paused_tx, paused_rx) = mpsc::unbounded_channel();
+        let (resume_tx, resume_rx) = oneshot::channel();
+        let faults = Self::default();
+        *faults.gate.lock().unwrap() = Some(Gate {
+            at,
+            seen: 0,
+            paused: Some(paused_tx),
+            resume: Some(resume_rx),
+        });
+        (
+            Arc::new(faults),
+            GateHandle {
+                paused: paused_rx,
+                resume: Some(resume_tx),
+            },
+        )
+    }
+
+    /// Waits at the gate if this is the call it holds.
+    async fn pass_gate(&self, call: Call) {
+        let wait = {
+            let mut gate = self.gate.lock().unwrap();
+            let Some(gate) = gate.as_mut() else {
+                return;
+            };
+            let this = gate.seen;
+            gate.seen += 1;
+            if this != gate.at {
+                return;
+            }
+            if let Some(paused) = gate.paused.take() {
+                paused.send(call).ok();
+            }
+            gate.resume.take()
+        };
+        if let Some(resume) = wait {
+            resume.await.ok();
+        }
+    }
+
+    /// Drops the gate's sender so a waiting test learns the delivery finished.
+    pub fn close_gate(&self) {
+        if let Some(gate) = self.gate.lock().unwrap().as_mut() {
+            gate.paused.take();
+        }
+    }
+
+    /// `Some(after_write)` if this call must fail.
+    fn take(&self, call: Call) -> Option<bool> {
         let mut remaining = self.remaining.lock().unwrap();
-        let (after_write, times) = remaining.get_mut(method)?;
+        let (after_write, times) = remaining.get_mut(&call)?;
         if *times == 0 {
             return None;
         }
@@ -61,19 +163,20 @@ impl Faults {
     }
 }
 
-fn injected(method: &str) -> StoreError {
-    StoreError::Throttled(format!("injected fault in {method}"))
+fn injected(call: Call) -> StoreError {
+    StoreError::Throttled(format!("injected fault in {call:?}"))
 }
 
 macro_rules! faulty {
-    ($self:ident, $method:literal, $call:expr) => {{
-        match $self.faults.take($method) {
-            Some(false) => Err(injected($method)),
+    ($self:ident, $call:expr, $future:expr) => {{
+        $self.faults.pass_gate($call).await;
+        match $self.faults.take($call) {
+            Some(false) => Err(injected($call)),
             Some(true) => {
-                $call.await?;
-                Err(injected($method))
+                $future.await?;
+                Err(injected($call))
             }
-            None => $call.await,
+            None => $future.await,
         }
     }};
 }
@@ -86,10 +189,10 @@ pub struct FaultyJobStore {
 #[async_trait]
 impl JobStore for FaultyJobStore {
     async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        faulty!(self, "create_job", self.inner.create_job(job))
+        self.inner.create_job(job).await
     }
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        faulty!(self, "get_job", self.inner.get_job(id))
+        faulty!(self, Call::GetJob, self.inner.get_job(id))
     }
     async fn list_jobs(
         &self,
@@ -111,35 +214,52 @@ impl JobStore for FaultyJobStore {
         self.inner.put_chunk_secrets(id, chunk, secrets).await
     }
     async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        self.inner.chunk_secrets(id, chunk).await
+        faulty!(self, Call::ChunkSecrets, self.inner.chunk_secrets(id, chunk))
     }
     async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
         faulty!(
             self,
-            "delete_chunk_secrets",
+            Call::DeleteChunkSecrets,
             self.inner.delete_chunk_secrets(id, chunk)
         )
+    }
+    async fn release(&self, id: &str) -> Result<Transition, StoreError> {
+        self.inner.release(id).await
+    }
+    async fn abandon(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        self.inner.abandon(id, message, now_ms).await
+    }
+    async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError> {
+        faulty!(self, Call::ClaimChunk, self.inner.claim_chunk(id, chunk))
+    }
+    async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError> {
+        faulty!(self, Call::SkipChunk, self.inner.skip_chunk(id, chunk, rows))
     }
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
         faulty!(
             self,
-            "start_processing",
+            Call::StartProcessing,
             self.inner.start_processing(id, now_ms)
         )
     }
-    async fn put_chunk_outcomes(
+    async fn store_chunk_outcomes(
         &self,
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<RowOutcome>, StoreError> {
         if self.faults.poisoned(chunk) {
             return Err(StoreError::Backend(format!("poison chunk {chunk}")));
         }
         faulty!(
             self,
-            "put_chunk_outcomes",
-            self.inner.put_chunk_outcomes(id, chunk, outcomes)
+            Call::StoreChunkOutcomes,
+            self.inner.store_chunk_outcomes(id, chunk, outcomes)
         )
     }
     async fn lower_first_failure(
@@ -150,7 +270,7 @@ impl JobStore for FaultyJobStore {
     ) -> Result<(), StoreError> {
         faulty!(
             self,
-            "lower_first_failure",
+            Call::LowerFirstFailure,
             self.inner.lower_first_failure(id, row, message)
         )
     }
@@ -162,25 +282,15 @@ impl JobStore for FaultyJobStore {
     ) -> Result<Option<Recorded>, StoreError> {
         faulty!(
             self,
-            "record_chunk",
+            Call::RecordChunk,
             self.inner.record_chunk(id, chunk, counts)
         )
     }
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        faulty!(self, "complete", self.inner.complete(id, now_ms))
+        faulty!(self, Call::Complete, self.inner.complete(id, now_ms))
     }
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
         self.inner.cancel(id, now_ms).await
-    }
-    async fn fail(
-        &self,
-        id: &str,
-        message: &str,
-        unsent: &[u32],
-        rows: u32,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.inner.fail(id, message, unsent, rows, now_ms).await
     }
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.inner.row_outcomes(id).await
@@ -195,16 +305,24 @@ pub struct FaultyRecordStore {
 #[async_trait]
 impl RecordStore for FaultyRecordStore {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
-        faulty!(self, "get_many", self.inner.get_many(keys))
+        faulty!(self, Call::GetMany, self.inner.get_many(keys))
     }
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
-        faulty!(self, "put_many", self.inner.put_many(records))
+        faulty!(self, Call::PutMany, self.inner.put_many(records))
     }
     async fn create_many(
         &self,
         records: Vec<(RecordKey, Value)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
-        faulty!(self, "create_many", self.inner.create_many(records))
+        faulty!(self, Call::CreateMany, self.inner.create_many(records))
+    }
+    async fn put_keeping_counter(
+        &self,
+        key: &RecordKey,
+        record: Value,
+        counter: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.put_keeping_counter(key, record, counter).await
     }
     async fn increment(
         &self,
@@ -212,20 +330,34 @@ impl RecordStore for FaultyRecordStore {
         attribute: &str,
         by: i64,
     ) -> Result<Option<i64>, StoreError> {
-        faulty!(self, "increment", self.inner.increment(key, attribute, by))
+        faulty!(
+            self,
+            Call::Increment,
+            self.inner.increment(key, attribute, by)
+        )
+    }
+}
+
+/// Worker dependencies (processor or dead-letter function) whose job and record stores both
+/// inject `faults`, around `jobs` and `records`.
+pub fn faulty_worker(
+    jobs: Arc<dyn JobStore>,
+    records: Arc<dyn RecordStore>,
+    faults: Arc<Faults>,
+) -> bulkops_shared::engine::sqs::WorkerDeps {
+    bulkops_shared::engine::sqs::WorkerDeps {
+        jobs: Arc::new(FaultyJobStore {
+            inner: jobs,
+            faults: faults.clone(),
+        }),
+        operations: bulkops_shared::engine::Operations::new(Arc::new(FaultyRecordStore {
+            inner: records,
+            faults,
+        })),
     }
 }
 
 /// Processor dependencies whose job and record stores both inject `faults`.
 pub fn faulty_processor(fx: &bulkops::testkit::Fixture, faults: Arc<Faults>) -> processor::Deps {
-    processor::Deps {
-        jobs: Arc::new(FaultyJobStore {
-            inner: fx.jobs(),
-            faults: faults.clone(),
-        }),
-        operations: bulkops_shared::engine::Operations::new(Arc::new(FaultyRecordStore {
-            inner: fx.records(),
-            faults,
-        })),
-    }
+    faulty_worker(fx.jobs(), fx.records(), faults)
 }

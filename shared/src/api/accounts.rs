@@ -169,7 +169,8 @@ pub async fn create(
             secrets: upload.secrets,
         },
     )
-    .await?;
+    .await
+    .map_err(|e| super::submit_error(e, |row| format!("accountsList[{}]", row - 1)))?;
     tracing::info!(
         bulk_id,
         rows = job.total_rows,

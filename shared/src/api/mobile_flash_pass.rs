@@ -83,7 +83,8 @@ pub async fn submit(
             secrets: Default::default(),
         },
     )
-    .await?;
+    .await
+    .map_err(|e| super::submit_error(e, |row| format!("ids[{}]", row - 1)))?;
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 

@@ -1,37 +1,71 @@
+use std::time::Duration;
+
 use crate::engine::{RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
-use crate::store::JobStore;
+use crate::store::{Claim, JobStore, Skip};
 use crate::time::now_ms;
 
 /// Error code of rows whose chunk exhausted its deliveries and was dead-lettered.
 pub const DEAD_LETTER_CODE: &str = "PROCESSING_FAILED";
 
+/// How long a delivery waits for its job to release its chunks before giving the message
+/// back: the submit queues them all within a request, so this is short.
+const RELEASE_WAITS_MS: [u64; 6] = [25, 50, 100, 200, 400, 800];
+
 /// What happened to a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkDisposition {
-    /// Rows run and counted now.
+    /// Rows run (or failed as dead-lettered) and counted now.
     Processed,
     /// Counted before: a duplicate delivery (follow-up steps re-checked).
     AlreadyRecorded,
-    /// The job is CANCELLED or FAILED: rows not run, counted as skipped.
+    /// The job is CANCELLED or FAILED and the chunk never started: rows counted as skipped.
     Skipped(JobState),
     /// The job no longer exists (expired): nothing to do.
     JobMissing,
 }
 
-/// Processes one chunk delivery, idempotently. Once the chunk is counted (or skipped), its
-/// sealed values are deleted: a secret outlives its processing no longer than necessary.
+/// Which path a chunk delivery takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    /// The main queue: run the rows.
+    Run,
+    /// The dead-letter queue: fail the rows with a reason.
+    DeadLetter,
+}
+
+/// Processes one chunk delivery, idempotently.
+///
+/// The chunk is claimed before its rows run, and a claimed chunk is never skipped: a cancel
+/// stops the chunks that have not started, and a chunk that has started is finished and
+/// counted with what it did. Its outcomes are stored once; the first stored are the ones
+/// counted. Its sealed values are deleted once the chunk is recorded, when no delivery can
+/// need them any more.
 pub async fn process_chunk(
     jobs: &dyn JobStore,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
-    let disposition = run_chunk(jobs, operation, chunk).await?;
+    let disposition = settle(jobs, operation, chunk, Path::Run).await?;
     release_secrets(jobs, chunk).await?;
     Ok(disposition)
 }
 
+/// Fails every row of a chunk that exhausted its deliveries, through the same count-once path,
+/// so the job still reaches a final state. If a delivery stored real outcomes before dying,
+/// those are kept and counted instead.
+pub async fn dead_letter_chunk(
+    jobs: &dyn JobStore,
+    operation: &dyn RowOperation,
+    chunk: &ChunkMessage,
+) -> Result<ChunkDisposition, EngineError> {
+    let disposition = settle(jobs, operation, chunk, Path::DeadLetter).await?;
+    release_secrets(jobs, chunk).await?;
+    Ok(disposition)
+}
+
+/// Deletes a chunk's sealed values; called only once the chunk is recorded (or its job gone).
 async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<(), EngineError> {
     if chunk.sealed {
         jobs.delete_chunk_secrets(&chunk.job_id, chunk.chunk)
@@ -40,38 +74,105 @@ async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<()
     Ok(())
 }
 
-async fn run_chunk(
+/// Brings the chunk to recorded: run (or fail) it if it is claimed, skip it if it never
+/// started and its job is over.
+async fn settle(
     jobs: &dyn JobStore,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
+    path: Path,
 ) -> Result<ChunkDisposition, EngineError> {
-    let Some(job) = jobs.get_job(&chunk.job_id).await? else {
-        tracing::warn!(job_id = %chunk.job_id, chunk = chunk.chunk, "chunk of an unknown job acknowledged");
-        return Ok(ChunkDisposition::JobMissing);
-    };
-    if job.recorded_chunks.contains(&chunk.chunk) {
-        // Counted on an earlier delivery that may have died before completing the job.
-        complete_if_done(jobs, &job).await?;
-        return Ok(ChunkDisposition::AlreadyRecorded);
-    }
-    if matches!(job.state, JobState::Cancelled | JobState::Failed) {
-        let skipped = ChunkCounts {
-            skipped: chunk.rows.len() as u32,
-            ..ChunkCounts::default()
+    let mut waits = RELEASE_WAITS_MS.iter();
+    loop {
+        let job = match jobs.claim_chunk(&chunk.job_id, chunk.chunk).await? {
+            Claim::JobMissing => {
+                tracing::warn!(job_id = %chunk.job_id, chunk = chunk.chunk, "chunk of an unknown job acknowledged");
+                return Ok(ChunkDisposition::JobMissing);
+            }
+            Claim::Claimed(job) => return run_claimed(jobs, operation, chunk, &job, path).await,
+            Claim::Refused(job) => job,
         };
-        jobs.record_chunk(&job.id, chunk.chunk, skipped).await?;
-        tracing::info!(job_id = %job.id, chunk = chunk.chunk, state = job.state.as_str(), "chunk skipped");
-        return Ok(ChunkDisposition::Skipped(job.state));
+        if job.recorded_chunks.contains(&chunk.chunk) {
+            // Counted on an earlier delivery that may have died before completing the job.
+            complete_if_done(jobs, &job).await?;
+            return Ok(ChunkDisposition::AlreadyRecorded);
+        }
+        if job.state == JobState::AwaitingData {
+            match (path, waits.next()) {
+                // The submit has not queued every chunk yet: wait for it a little.
+                (Path::Run, Some(ms)) => {
+                    tokio::time::sleep(Duration::from_millis(*ms)).await;
+                    continue;
+                }
+                (Path::Run, None) => return Err(EngineError::NotReleased(job.id)),
+                // Dead-lettered while never released: the submit died before queueing every
+                // chunk. None can have run; the job fails with every row skipped.
+                (Path::DeadLetter, _) => {
+                    let message = "The job's rows were never released for processing: the request that created it did not finish queueing them";
+                    jobs.abandon(&job.id, message, now_ms()).await?;
+                    tracing::warn!(job_id = %job.id, "job abandoned: its chunks were never released");
+                    continue;
+                }
+            }
+        }
+        // A final job and a chunk that never started: it never will.
+        match jobs
+            .skip_chunk(&job.id, chunk.chunk, chunk.rows.len() as u32)
+            .await?
+        {
+            Skip::Recorded(recorded) => {
+                tracing::info!(job_id = %job.id, chunk = chunk.chunk, state = job.state.as_str(), "chunk skipped");
+                complete_if_done(jobs, &recorded.job).await?;
+                return Ok(if recorded.newly_recorded {
+                    ChunkDisposition::Skipped(job.state)
+                } else {
+                    ChunkDisposition::AlreadyRecorded
+                });
+            }
+            Skip::JobMissing => return Ok(ChunkDisposition::JobMissing),
+            // Claimed meanwhile by another delivery: this one claims it too and finishes it.
+            Skip::Claimed => continue,
+        }
     }
+}
+
+/// Runs (or, dead-lettered, fails) a claimed chunk and records it once.
+async fn run_claimed(
+    jobs: &dyn JobStore,
+    operation: &dyn RowOperation,
+    chunk: &ChunkMessage,
+    job: &Job,
+    path: Path,
+) -> Result<ChunkDisposition, EngineError> {
     if job.state == JobState::Scheduled {
         jobs.start_processing(&job.id, now_ms()).await?;
     }
-    let secrets = if chunk.sealed {
-        jobs.chunk_secrets(&job.id, chunk.chunk).await?
-    } else {
-        Secrets::new()
+    let outcomes = match path {
+        Path::Run => {
+            let secrets = if chunk.sealed {
+                jobs.chunk_secrets(&job.id, chunk.chunk).await?
+            } else {
+                Secrets::new()
+            };
+            if chunk.sealed && secrets.is_empty() {
+                // Secrets are deleted only once the chunk is recorded: this is a late
+                // duplicate, which must not create anything without its secret.
+                return late_duplicate(jobs, chunk).await;
+            }
+            operation.run(job, &chunk.rows, &secrets).await?
+        }
+        Path::DeadLetter => {
+            let message = "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
+            tracing::warn!(job_id = %job.id, chunk = chunk.chunk, rows = chunk.rows.len(), "dead-lettered chunk failed");
+            chunk
+                .rows
+                .iter()
+                .map(|row| {
+                    RowOutcome::failed(row.row, operation.echo(row), DEAD_LETTER_CODE, message)
+                })
+                .collect()
+        }
     };
-    let outcomes = operation.run(&job, &chunk.rows, &secrets).await?;
     if outcomes.len() != chunk.rows.len() {
         return Err(EngineError::BadMessage(format!(
             "operation returned {} outcomes for {} rows",
@@ -82,39 +183,22 @@ async fn run_chunk(
     record_outcomes(jobs, &job.id, chunk.chunk, &outcomes).await
 }
 
-/// Fails every row of a chunk that exhausted its deliveries, through the same count-once path,
-/// so the job still reaches a final state.
-pub async fn dead_letter_chunk(
+/// A sealed chunk whose secrets are gone: recorded already, or something is wrong.
+async fn late_duplicate(
     jobs: &dyn JobStore,
-    operation: &dyn RowOperation,
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
-    let disposition = fail_chunk(jobs, operation, chunk).await?;
-    release_secrets(jobs, chunk).await?;
-    Ok(disposition)
-}
-
-async fn fail_chunk(
-    jobs: &dyn JobStore,
-    operation: &dyn RowOperation,
-    chunk: &ChunkMessage,
-) -> Result<ChunkDisposition, EngineError> {
-    let Some(job) = jobs.get_job(&chunk.job_id).await? else {
-        return Ok(ChunkDisposition::JobMissing);
-    };
-    if job.recorded_chunks.contains(&chunk.chunk) {
-        complete_if_done(jobs, &job).await?;
-        return Ok(ChunkDisposition::AlreadyRecorded);
+    match jobs.get_job(&chunk.job_id).await? {
+        Some(job) if job.recorded_chunks.contains(&chunk.chunk) => {
+            complete_if_done(jobs, &job).await?;
+            Ok(ChunkDisposition::AlreadyRecorded)
+        }
+        Some(_) => Err(EngineError::SecretsMissing {
+            job_id: chunk.job_id.clone(),
+            chunk: chunk.chunk,
+        }),
+        None => Ok(ChunkDisposition::JobMissing),
     }
-    let message =
-        "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
-    let outcomes: Vec<RowOutcome> = chunk
-        .rows
-        .iter()
-        .map(|row| RowOutcome::failed(row.row, operation.echo(row), DEAD_LETTER_CODE, message))
-        .collect();
-    tracing::warn!(job_id = %job.id, chunk = chunk.chunk, rows = outcomes.len(), "dead-lettered chunk failed");
-    record_outcomes(jobs, &job.id, chunk.chunk, &outcomes).await
 }
 
 /// The count-once tail shared by processing and dead-lettering.
@@ -124,7 +208,9 @@ async fn record_outcomes(
     chunk: u32,
     outcomes: &[RowOutcome],
 ) -> Result<ChunkDisposition, EngineError> {
-    jobs.put_chunk_outcomes(job_id, chunk, outcomes).await?;
+    // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
+    // are the chunk's, and they are what gets counted.
+    let outcomes = jobs.store_chunk_outcomes(job_id, chunk, outcomes).await?;
     // Before the counts: once every chunk is counted, every chunk's first failure is in.
     if let Some(first) = outcomes
         .iter()
@@ -134,7 +220,7 @@ async fn record_outcomes(
         let message = first.error_message.as_deref().unwrap_or("failed");
         jobs.lower_first_failure(job_id, first.row, message).await?;
     }
-    let counts = ChunkCounts::of(outcomes);
+    let counts = ChunkCounts::of(&outcomes);
     let Some(recorded) = jobs.record_chunk(job_id, chunk, counts).await? else {
         return Ok(ChunkDisposition::JobMissing);
     };

@@ -1,21 +1,36 @@
-use crate::chunking::split_into_chunks;
+use std::future::Future;
+
+use crate::batching::backoff;
+use crate::chunking::{split_into_chunks, RowTooLarge};
 use crate::engine::Secrets;
 use crate::error::{EnqueueError, StoreError};
-use crate::model::{ChunkRow, Job, JobType};
+use crate::model::{ChunkMessage, ChunkRow, Job, JobState, JobType};
 use crate::queue::ChunkQueue;
-use crate::store::JobStore;
+use crate::store::{JobStore, Transition};
 use crate::time::now_ms;
+
+/// Attempts of each store call on the submit's failure paths before giving up.
+const STORE_ATTEMPTS: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
+    /// A row cannot be staged and queued within the platform's limits; nothing was written.
+    #[error(transparent)]
+    RowTooLarge(#[from] RowTooLarge),
+    /// The job could not be created; nothing that can run was written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The job was created but could not be enqueued; it has been marked FAILED.
+    /// The job was created but could not be enqueued; it has been marked FAILED and none of
+    /// its rows ran.
     #[error("job {job_id} could not be queued and was marked FAILED: {source}")]
     Enqueue {
         job_id: String,
         source: EnqueueError,
     },
+    /// Every chunk was queued but the job could not be released: its chunks wait, and the
+    /// dead-letter path fails the job if it is never released. None of its rows ran.
+    #[error("job {job_id} was queued but could not be released: {source}")]
+    NotReleased { job_id: String, source: StoreError },
 }
 
 /// A validated request, ready to become a job.
@@ -29,9 +44,15 @@ pub struct NewJob {
     pub secrets: Secrets,
 }
 
-/// Creates a job for already validated rows and enqueues its chunks. A chunk's secrets are
-/// stored before its message is sent. If enqueueing fails for good, the job is marked FAILED
-/// (the unsent chunks recorded as skipped) before returning.
+/// Creates a job for validated rows and enqueues its chunks, as one unit for the caller:
+/// either the job is released to run every chunk, or none of its rows ever runs and the job
+/// ends FAILED (or CANCELLED) with every row skipped.
+///
+/// 1. Chunks are sized with their secrets; a row that cannot fit is refused before any write.
+/// 2. Secrets are staged before the job exists, so a failure there leaves no job behind.
+/// 3. The job is created AWAITING_DATA: its chunks cannot be claimed yet.
+/// 4. Every chunk is queued; then the job is released (SCHEDULED). If queueing fails, the job
+///    is abandoned (FAILED, every row skipped) and the chunks already queued are skipped.
 pub async fn start_job(
     jobs: &dyn JobStore,
     queue: &dyn ChunkQueue,
@@ -45,51 +66,116 @@ pub async fn start_job(
         now_ms(),
     );
     job.source = new.source;
-    let mut chunks = split_into_chunks(&job.id, job.job_type, new.rows);
+    job.state = JobState::AwaitingData;
+    let mut chunks = split_into_chunks(&job.id, job.job_type, new.rows, &new.secrets)?;
     job.chunk_count = chunks.len() as u32;
-    jobs.create_job(&job).await?;
-    tracing::info!(job_id = %job.id, job_type = job.job_type.as_str(), rows = job.total_rows, chunks = job.chunk_count, "job created");
-    for chunk in &mut chunks {
-        let sealed: Secrets = chunk
-            .rows
-            .iter()
-            .filter_map(|r| new.secrets.get(&r.row).map(|s| (r.row, s.clone())))
-            .collect();
-        if !sealed.is_empty() {
-            jobs.put_chunk_secrets(&job.id, chunk.chunk, &sealed)
-                .await?;
-            chunk.sealed = true;
-        }
+
+    if let Err(error) = stage_secrets(jobs, &job.id, &mut chunks, &new.secrets).await {
+        discard_secrets(jobs, &job.id, &chunks).await;
+        return Err(error.into());
     }
+    if let Err(error) = jobs.create_job(&job).await {
+        discard_secrets(jobs, &job.id, &chunks).await;
+        return Err(error.into());
+    }
+    tracing::info!(job_id = %job.id, job_type = job.job_type.as_str(), rows = job.total_rows, chunks = job.chunk_count, "job created");
+
     if let Err(error) = queue.enqueue(&chunks).await {
-        let unsent_rows = chunks
-            .iter()
-            .filter(|c| error.unsent_chunks.contains(&c.chunk))
-            .map(|c| c.rows.len() as u32)
-            .sum();
-        tracing::error!(job_id = %job.id, error = %error, "enqueue failed; marking the job FAILED");
+        tracing::error!(job_id = %job.id, error = %error, "enqueue failed; abandoning the job");
         let message = format!(
             "The job could not be queued for processing: {}",
             error.reason
         );
-        jobs.fail(
-            &job.id,
-            &message,
-            &error.unsent_chunks,
-            unsent_rows,
-            now_ms(),
-        )
-        .await?;
-        for chunk in chunks
-            .iter()
-            .filter(|c| c.sealed && error.unsent_chunks.contains(&c.chunk))
-        {
-            jobs.delete_chunk_secrets(&job.id, chunk.chunk).await?;
+        // Never released, so nothing ran: the chunks already queued find the job FAILED and
+        // recorded, and are dropped. If even this write fails, they find it AWAITING_DATA and
+        // the dead-letter path abandons it.
+        let abandoned = retried(|| jobs.abandon(&job.id, &message, now_ms())).await;
+        if let Err(store) = &abandoned {
+            tracing::error!(job_id = %job.id, error = %store, "abandoning the job failed; the dead-letter path will");
         }
+        discard_secrets(jobs, &job.id, &chunks).await;
         return Err(SubmitError::Enqueue {
             job_id: job.id,
             source: error,
         });
     }
-    Ok(job)
+    match retried(|| jobs.release(&job.id)).await {
+        Ok(Transition::Moved(released)) => Ok(*released),
+        // Released by an earlier attempt whose answer was lost, or cancelled meanwhile (then
+        // every row is skipped): either way, the job as it is now is the truth.
+        Ok(Transition::Unchanged(current)) => Ok(*current),
+        Ok(Transition::JobMissing) => Err(SubmitError::Store(StoreError::Corrupt(format!(
+            "job {} vanished before it was released",
+            job.id
+        )))),
+        Err(source) => {
+            let message = "The job could not be released for processing after its rows were queued";
+            match retried(|| jobs.abandon(&job.id, message, now_ms())).await {
+                // Definitely never released: nothing ran or will.
+                Ok(Transition::Moved(_)) => discard_secrets(jobs, &job.id, &chunks).await,
+                // A release whose answer was lost did land: the job runs.
+                Ok(Transition::Unchanged(current)) if current.state != JobState::AwaitingData => {
+                    return Ok(*current)
+                }
+                // Unknown: the chunks wait, and the dead-letter path abandons the job if it
+                // is never released.
+                _ => {}
+            }
+            Err(SubmitError::NotReleased {
+                job_id: job.id,
+                source,
+            })
+        }
+    }
+}
+
+/// Stores each chunk's secrets and marks the chunk sealed.
+async fn stage_secrets(
+    jobs: &dyn JobStore,
+    job_id: &str,
+    chunks: &mut [ChunkMessage],
+    secrets: &Secrets,
+) -> Result<(), StoreError> {
+    for chunk in chunks {
+        let sealed: Secrets = chunk
+            .rows
+            .iter()
+            .filter_map(|r| secrets.get(&r.row).map(|s| (r.row, s.clone())))
+            .collect();
+        if !sealed.is_empty() {
+            // Marked first: a failed write may still have landed, and must be cleaned up.
+            chunk.sealed = true;
+            jobs.put_chunk_secrets(job_id, chunk.chunk, &sealed).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the staged secrets of a job that will never run (best effort: their TTL removes
+/// what a failing store leaves).
+async fn discard_secrets(jobs: &dyn JobStore, job_id: &str, chunks: &[ChunkMessage]) {
+    for chunk in chunks.iter().filter(|c| c.sealed) {
+        if let Err(error) = retried(|| jobs.delete_chunk_secrets(job_id, chunk.chunk)).await {
+            tracing::error!(job_id, chunk = chunk.chunk, %error, "staged secrets left to their TTL");
+        }
+    }
+}
+
+/// A store call retried with backoff: the failure paths must not give up on one blip.
+async fn retried<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) if attempt >= STORE_ATTEMPTS => return Err(error),
+            Err(_) => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
 }

@@ -140,6 +140,7 @@ impl RowOperation for MobileFlashPass {
         let now = now_ms();
         let (issued_at, expires_at) = (rfc3339(now), (now + PASS_VALIDITY_MS) / 1000);
         let mut new_passes = Vec::new();
+        let mut issued_by_row: HashMap<u32, RecordKey> = HashMap::new();
         for lookup in pending {
             let row = &rows[lookup.index];
             let echo = self.echo(row);
@@ -163,6 +164,7 @@ impl RowOperation for MobileFlashPass {
                             "issuedAt": issued_at,
                             "expiresAt": expires_at,
                         });
+                        issued_by_row.insert(row.row, lookup.pass_key.clone());
                         new_passes.push((lookup.pass_key, pass));
                         Value::String(issued_at.clone())
                     }
@@ -174,7 +176,21 @@ impl RowOperation for MobileFlashPass {
             };
             outcomes[lookup.index] = Some(outcome);
         }
-        self.records.put_many(new_passes).await?;
+        // Written only if absent for (enrollment, job): a concurrent duplicate delivery that
+        // issued first keeps its pass, and this delivery reports that pass.
+        let taken = self.records.create_many(new_passes).await?;
+        if !taken.is_empty() {
+            let issued = self.records.get_many(&taken).await?;
+            for outcome in outcomes.iter_mut().flatten() {
+                let Some(key) = issued_by_row.get(&outcome.row) else {
+                    continue;
+                };
+                if let Some(pass) = issued.get(key) {
+                    let issued_at = pass.get("issuedAt").cloned().unwrap_or(Value::Null);
+                    outcome.result = Some(json!({ "passIssuedAt": issued_at }));
+                }
+            }
+        }
         Ok(outcomes.into_iter().flatten().collect())
     }
 

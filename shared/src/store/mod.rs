@@ -54,6 +54,38 @@ pub enum CancelOutcome {
     AlreadyFinal(JobState),
 }
 
+/// Result of claiming a chunk for running.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    /// The chunk is claimed (now, or by an earlier delivery): it is run to the end. The job
+    /// after the claim.
+    Claimed(Box<Job>),
+    /// The chunk may not run: it is recorded already, or it was never claimed and the job is
+    /// not SCHEDULED or PROCESSING. The job as it is.
+    Refused(Box<Job>),
+    JobMissing,
+}
+
+/// Result of skipping a chunk that will never run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Skip {
+    /// Recorded as skipped now (or recorded before: `newly_recorded` false).
+    Recorded(Recorded),
+    /// A delivery claimed the chunk meanwhile: it must be run, not skipped.
+    Claimed,
+    JobMissing,
+}
+
+/// Result of a conditional state change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transition {
+    /// The job moved; the job after the change.
+    Moved(Box<Job>),
+    /// The job was not in a state this change starts from; the job as it is.
+    Unchanged(Box<Job>),
+    JobMissing,
+}
+
 /// Jobs, their per-chunk row outcomes, and the count-once bookkeeping.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -61,7 +93,6 @@ pub trait JobStore: Send + Sync {
     async fn create_job(&self, job: &Job) -> Result<(), StoreError>;
     /// Strongly consistent read of a job.
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
-    /// Jobs of one type, newest first.
     /// Jobs of one type, newest first; for owner-scoped types only `owner`'s.
     async fn list_jobs(
         &self,
@@ -86,16 +117,31 @@ pub trait JobStore: Send + Sync {
     ) -> Result<crate::engine::Secrets, StoreError>;
     /// Deletes a chunk's sealed values; idempotent.
     async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError>;
+    /// AWAITING_DATA → SCHEDULED, once every chunk is queued: only then may chunks run.
+    async fn release(&self, id: &str) -> Result<Transition, StoreError>;
+    /// AWAITING_DATA → FAILED with `message`, every row skipped and every chunk recorded: a job
+    /// whose chunks were not all queued never runs any.
+    async fn abandon(&self, id: &str, message: &str, now_ms: i64)
+        -> Result<Transition, StoreError>;
+    /// Claims a chunk for running: succeeds if it is claimed already, or if it is not recorded
+    /// and the job is SCHEDULED or PROCESSING.
+    async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError>;
+    /// Records a chunk that was never claimed as `rows` skipped (a chunk of a CANCELLED or
+    /// FAILED job); a claimed chunk is left to run.
+    async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError>;
     /// SCHEDULED → PROCESSING (sets the start time); no change from any other state.
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
-    /// Stores a chunk's row outcomes under its deterministic key (a redelivery overwrites).
-    async fn put_chunk_outcomes(
+    /// Stores a chunk's row outcomes once: if outcomes are stored for the chunk already (an
+    /// earlier or concurrent delivery, or the dead-letter path), they are kept. Returns the
+    /// outcomes stored, which are the ones the chunk is counted with.
+    async fn store_chunk_outcomes(
         &self,
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<(), StoreError>;
-    /// Lowers `firstFailedRow` (and its `errorMessage`) to `row` if it is lower; idempotent.
+    ) -> Result<Vec<RowOutcome>, StoreError>;
+    /// Lowers `firstFailedRow` (and its `errorMessage`) to `row` if it is lower and the job is
+    /// not final; idempotent.
     async fn lower_first_failure(
         &self,
         id: &str,
@@ -112,18 +158,9 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Option<Recorded>, StoreError>;
     /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
-    /// Any non-final state → CANCELLED.
+    /// Any non-final state → CANCELLED. A job cancelled before its chunks were released
+    /// (AWAITING_DATA) never runs any: its rows are all counted as skipped at once.
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;
-    /// Any non-final state → FAILED with `message`; the chunks that will never be delivered
-    /// are recorded as skipped so the job still accounts for every row.
-    async fn fail(
-        &self,
-        id: &str,
-        message: &str,
-        unsent_chunks: &[u32],
-        unsent_rows: u32,
-        now_ms: i64,
-    ) -> Result<(), StoreError>;
     /// Every stored row outcome of a job, in row order.
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError>;
 }
@@ -157,6 +194,15 @@ pub trait RecordStore: Send + Sync {
         &self,
         records: Vec<(RecordKey, Value)>,
     ) -> Result<Vec<RecordKey>, StoreError>;
+    /// Writes `record` (a JSON object) under `key`, except that its numeric `counter` never
+    /// moves backwards: it keeps the larger of the stored and the given value. (Reference data
+    /// reloaded while rows run must not hand out account numbers twice.)
+    async fn put_keeping_counter(
+        &self,
+        key: &RecordKey,
+        record: Value,
+        counter: &str,
+    ) -> Result<(), StoreError>;
     /// Atomically adds `by` to a numeric `attribute` of an existing record and returns the new
     /// value; `None` if the record does not exist.
     async fn increment(

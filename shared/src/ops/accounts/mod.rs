@@ -408,6 +408,14 @@ mod tests {
         ) -> Result<Vec<RecordKey>, crate::error::StoreError> {
             Ok(Vec::new())
         }
+        async fn put_keeping_counter(
+            &self,
+            _: &RecordKey,
+            _: Value,
+            _: &str,
+        ) -> Result<(), crate::error::StoreError> {
+            Ok(())
+        }
         async fn increment(
             &self,
             _: &RecordKey,

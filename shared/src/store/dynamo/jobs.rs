@@ -1,0 +1,527 @@
+//! [`JobStore`] on DynamoDB: every state change is one conditional UpdateItem on the job item,
+//! so each rule of the state machine is one condition expression.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+
+use super::{
+    chunk_set, conditional_update, job_from_item, job_pk, job_to_item, n, s, sdk_error, Item,
+    CHUNK_SK_PREFIX, JOBS_INDEX, JOB_SK, RETENTION_SECONDS, SECRETS_RETENTION_SECONDS,
+    SECRETS_SK_PREFIX,
+};
+use crate::engine::Secrets;
+use crate::error::StoreError;
+use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use crate::store::{
+    jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
+};
+
+/// DynamoDB-backed [`JobStore`].
+#[derive(Clone, Debug)]
+pub struct DynamoJobStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoJobStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn job_key(&self, id: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(job_pk(id))),
+            ("sk".to_owned(), s(JOB_SK)),
+        ])
+    }
+
+    /// A conditional UpdateItem on the job item. `#state` and the state placeholders
+    /// (`:SCHEDULED`, …) the two expressions use are bound here (DynamoDB refuses unused ones).
+    fn update_job(&self, id: &str, expression: &str, condition: &str) -> UpdateItemFluentBuilder {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.job_key(id)))
+            .update_expression(expression)
+            .condition_expression(condition);
+        let uses = |text: &str| expression.contains(text) || condition.contains(text);
+        if uses("#state") {
+            update = update.expression_attribute_names("#state", "state");
+        }
+        for state in [
+            JobState::AwaitingData,
+            JobState::Scheduled,
+            JobState::Processing,
+            JobState::Completed,
+            JobState::Failed,
+            JobState::Cancelled,
+        ] {
+            let placeholder = format!(":{}", state.as_str());
+            if uses(&placeholder) {
+                update = update.expression_attribute_values(placeholder, s(state.as_str()));
+            }
+        }
+        update
+    }
+
+    fn secrets_key(&self, id: &str, chunk: u32) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(job_pk(id))),
+            ("sk".to_owned(), s(format!("{SECRETS_SK_PREFIX}{chunk:06}"))),
+        ])
+    }
+
+    /// A conditional change of the job item, reporting the job after it or as it was.
+    async fn transition(
+        &self,
+        id: &str,
+        condition: &str,
+        expression: &str,
+        values: Vec<(&str, AttributeValue)>,
+        operation: &str,
+    ) -> Result<Transition, StoreError> {
+        let mut update = self.update_job(id, expression, condition);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        Ok(match conditional_update(update, operation).await? {
+            Ok(item) => Transition::Moved(Box::new(job_from_item(item)?)),
+            Err(Some(old)) => Transition::Unchanged(Box::new(job_from_item(old)?)),
+            Err(None) => Transition::JobMissing,
+        })
+    }
+}
+
+/// Every chunk of a job, as a set attribute value.
+fn all_chunks(job: &Job) -> AttributeValue {
+    chunk_set(0..job.chunk_count.max(1))
+}
+
+#[async_trait]
+impl JobStore for DynamoJobStore {
+    async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(job_to_item(job)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(job)", e))?;
+        Ok(())
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.job_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(job)", e))?;
+        out.item.map(job_from_item).transpose()
+    }
+
+    async fn list_jobs(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(JOBS_INDEX)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s(jobs_partition(job_type, owner)))
+                .scan_index_forward(false)
+                .limit((limit - jobs.len()).min(1000) as i32)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query(jobs)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let job = job_from_item(item)?;
+                if listed_for(&job, owner) {
+                    jobs.push(job);
+                }
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || jobs.len() >= limit {
+                return Ok(jobs);
+            }
+        }
+    }
+
+    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("SEQUENCE#{name}")))
+            .key("sk", s("SEQUENCE"))
+            .update_expression("ADD #value :one")
+            .expression_attribute_names("#value", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem(sequence)", e))?;
+        out.attributes
+            .and_then(|a| {
+                a.get("value")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+            })
+            .ok_or_else(|| StoreError::Corrupt("sequence update returned no value".into()))
+    }
+
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        let values = secrets
+            .iter()
+            .map(|(row, secret)| (row.to_string(), s(secret)))
+            .collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.secrets_key(id, chunk)))
+            .item("secrets", AttributeValue::M(values))
+            .item(
+                "expiresAt",
+                n(crate::time::now_ms() / 1000 + SECRETS_RETENTION_SECONDS),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(chunk secrets)", e))?;
+        Ok(())
+    }
+
+    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.secrets_key(id, chunk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(chunk secrets)", e))?;
+        let mut secrets = Secrets::new();
+        if let Some(AttributeValue::M(values)) = out.item.as_ref().and_then(|i| i.get("secrets")) {
+            for (row, value) in values {
+                if let (Ok(row), Ok(secret)) = (row.parse(), value.as_s()) {
+                    secrets.insert(row, secret.clone());
+                }
+            }
+        }
+        Ok(secrets)
+    }
+
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.secrets_key(id, chunk)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(chunk secrets)", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, id: &str) -> Result<Transition, StoreError> {
+        self.transition(
+            id,
+            "#state = :AWAITING_DATA",
+            "SET #state = :SCHEDULED",
+            vec![],
+            "UpdateItem(release)",
+        )
+        .await
+    }
+
+    async fn abandon(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let Some(job) = self.get_job(id).await? else {
+            return Ok(Transition::JobMissing);
+        };
+        if job.state != JobState::AwaitingData {
+            return Ok(Transition::Unchanged(Box::new(job)));
+        }
+        // Nothing can have run (chunks are claimed only once released): every row is skipped.
+        self.transition(
+            id,
+            "#state = :AWAITING_DATA",
+            "SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows ADD recordedChunks :all",
+            vec![
+                (":message", s(message)),
+                (":now", n(now_ms)),
+                (":all", all_chunks(&job)),
+            ],
+            "UpdateItem(abandon)",
+        )
+        .await
+    }
+
+    async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError> {
+        let update = self
+            .update_job(
+                id,
+                "ADD claimedChunks :chunks",
+                "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk) \
+                 AND (contains(claimedChunks, :chunk) OR #state IN (:SCHEDULED, :PROCESSING))",
+            )
+            .expression_attribute_values(":chunks", chunk_set([chunk]))
+            .expression_attribute_values(":chunk", s(chunk.to_string()));
+        Ok(match conditional_update(update, "UpdateItem(claim chunk)").await? {
+            Ok(item) => Claim::Claimed(Box::new(job_from_item(item)?)),
+            Err(Some(old)) => Claim::Refused(Box::new(job_from_item(old)?)),
+            Err(None) => Claim::JobMissing,
+        })
+    }
+
+    async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError> {
+        let update = self
+            .update_job(
+                id,
+                "ADD rowsSkipped :rows, recordedChunks :chunks",
+                "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk) \
+                 AND NOT contains(claimedChunks, :chunk)",
+            )
+            .expression_attribute_values(":rows", n(rows))
+            .expression_attribute_values(":chunks", chunk_set([chunk]))
+            .expression_attribute_values(":chunk", s(chunk.to_string()));
+        Ok(match conditional_update(update, "UpdateItem(skip chunk)").await? {
+            Ok(item) => Skip::Recorded(Recorded {
+                job: job_from_item(item)?,
+                newly_recorded: true,
+            }),
+            Err(Some(old)) => {
+                let job = job_from_item(old)?;
+                if job.recorded_chunks.contains(&chunk) {
+                    Skip::Recorded(Recorded {
+                        job,
+                        newly_recorded: false,
+                    })
+                } else {
+                    Skip::Claimed
+                }
+            }
+            Err(None) => Skip::JobMissing,
+        })
+    }
+
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.transition(
+            id,
+            "#state = :SCHEDULED",
+            "SET #state = :PROCESSING, processingStartMs = :now",
+            vec![(":now", n(now_ms))],
+            "UpdateItem(start)",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn store_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<Vec<RowOutcome>, StoreError> {
+        let packed =
+            serde_json::to_string(outcomes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let expires_at = crate::time::now_ms() / 1000 + RETENTION_SECONDS;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(job_pk(id)))
+            .item("sk", s(format!("{CHUNK_SK_PREFIX}{chunk:06}")))
+            .item("rows", n(outcomes.len()))
+            // One JSON attribute per chunk keeps the item compact (well under 400 KB for a
+            // 60 KiB chunk) and its write cost predictable.
+            .item("outcomes", s(packed))
+            .item("expiresAt", n(expires_at))
+            // Write-once: the first outcomes stored are the ones the chunk is counted with.
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(outcomes.to_vec()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
+                    .item
+                    .as_ref()
+                    .map(outcomes_of)
+                    .unwrap_or_else(|| Err(StoreError::Corrupt("no stored outcomes".into()))),
+                _ => Err(sdk_error("PutItem(chunk outcomes)", e)),
+            },
+        }
+    }
+
+    async fn lower_first_failure(
+        &self,
+        id: &str,
+        row: u32,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        self.transition(
+            id,
+            "#state IN (:AWAITING_DATA, :SCHEDULED, :PROCESSING) \
+             AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
+            "SET firstFailedRow = :row, errorMessage = :message",
+            vec![(":row", n(row)), (":message", s(message))],
+            "UpdateItem(first failure)",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        counts: ChunkCounts,
+    ) -> Result<Option<Recorded>, StoreError> {
+        let update = self
+            .update_job(
+                id,
+                "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks",
+                "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk)",
+            )
+            .expression_attribute_values(":succeeded", n(counts.succeeded))
+            .expression_attribute_values(":failed", n(counts.failed))
+            .expression_attribute_values(":skipped", n(counts.skipped))
+            .expression_attribute_values(":chunks", chunk_set([chunk]))
+            .expression_attribute_values(":chunk", s(chunk.to_string()));
+        // No old item: the job is gone. An old item: the chunk was recorded before.
+        Ok(match conditional_update(update, "UpdateItem(record chunk)").await? {
+            Ok(item) => Some(Recorded {
+                job: job_from_item(item)?,
+                newly_recorded: true,
+            }),
+            Err(Some(old)) => Some(Recorded {
+                job: job_from_item(old)?,
+                newly_recorded: false,
+            }),
+            Err(None) => None,
+        })
+    }
+
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let transition = self
+            .transition(
+                id,
+                "#state = :PROCESSING",
+                "SET #state = :COMPLETED, processingEndMs = :now",
+                vec![(":now", n(now_ms))],
+                "UpdateItem(complete)",
+            )
+            .await?;
+        Ok(matches!(transition, Transition::Moved(_)))
+    }
+
+    async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
+        // Released jobs: their queued chunks are skipped as they arrive. A job whose chunks
+        // were never released: none can run, so all its rows are skipped at once.
+        for _ in 0..3 {
+            let released = self
+                .transition(
+                    id,
+                    "#state IN (:SCHEDULED, :PROCESSING)",
+                    "SET #state = :CANCELLED, processingEndMs = :now",
+                    vec![(":now", n(now_ms))],
+                    "UpdateItem(cancel)",
+                )
+                .await?;
+            let job = match released {
+                Transition::Moved(job) => return Ok(CancelOutcome::Cancelled(job)),
+                Transition::JobMissing => return Ok(CancelOutcome::NotFound),
+                Transition::Unchanged(job) if job.state.is_terminal() => {
+                    return Ok(CancelOutcome::AlreadyFinal(job.state))
+                }
+                Transition::Unchanged(job) => job,
+            };
+            let unreleased = self
+                .transition(
+                    id,
+                    "#state = :AWAITING_DATA",
+                    "SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows ADD recordedChunks :all",
+                    vec![(":now", n(now_ms)), (":all", all_chunks(&job))],
+                    "UpdateItem(cancel unreleased)",
+                )
+                .await?;
+            match unreleased {
+                Transition::Moved(job) => return Ok(CancelOutcome::Cancelled(job)),
+                Transition::JobMissing => return Ok(CancelOutcome::NotFound),
+                // Released meanwhile: cancel it as a released job.
+                Transition::Unchanged(_) => continue,
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "job {id} kept changing state while being cancelled"
+        )))
+    }
+
+    async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(job_pk(id)))
+                .expression_attribute_values(":prefix", s(CHUNK_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query(chunk outcomes)", e))?;
+            for item in out.items.unwrap_or_default() {
+                outcomes.extend(outcomes_of(&item)?);
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        outcomes.sort_by_key(|o| o.row);
+        Ok(outcomes)
+    }
+}
+
+/// The row outcomes packed in a chunk results item.
+fn outcomes_of(item: &Item) -> Result<Vec<RowOutcome>, StoreError> {
+    let packed = item
+        .get("outcomes")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("chunk item without outcomes".into()))?;
+    serde_json::from_str(packed).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

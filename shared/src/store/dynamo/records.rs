@@ -1,0 +1,263 @@
+//! [`RecordStore`] on DynamoDB: BatchGetItem / BatchWriteItem, looping on unprocessed work;
+//! conditional creates as TransactWriteItems.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    KeysAndAttributes, Put, PutRequest, ReturnValue, TransactWriteItem, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use serde_json::Value;
+
+use super::{n, s, sdk_error, Item, MAX_BATCH_GET, MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS};
+use crate::batching::drain;
+use crate::error::StoreError;
+use crate::store::{RecordKey, RecordStore};
+
+/// DynamoDB-backed [`RecordStore`].
+#[derive(Clone, Debug)]
+pub struct DynamoRecordStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoRecordStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn key_item(key: &RecordKey) -> Item {
+    HashMap::from([("pk".to_owned(), s(&key.pk)), ("sk".to_owned(), s(&key.sk))])
+}
+
+fn key_of(item: &Item) -> Option<RecordKey> {
+    Some(RecordKey::new(
+        item.get("pk")?.as_s().ok()?,
+        item.get("sk")?.as_s().ok()?,
+    ))
+}
+
+#[async_trait]
+impl RecordStore for DynamoRecordStore {
+    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
+        let unique: BTreeSet<&RecordKey> = keys.iter().collect();
+        let items = drain(
+            unique.into_iter().map(key_item).collect(),
+            MAX_BATCH_GET,
+            |batch| async move {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(batch))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                let found = out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default();
+                let unprocessed = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                Ok((found, unprocessed))
+            },
+        )
+        .await?;
+        let mut records = HashMap::with_capacity(items.len());
+        for mut item in items {
+            let key =
+                key_of(&item).ok_or_else(|| StoreError::Corrupt("record without pk/sk".into()))?;
+            item.remove("pk");
+            item.remove("sk");
+            let value: Value =
+                serde_dynamo::from_item(item)?;
+            records.insert(key, value);
+        }
+        Ok(records)
+    }
+
+    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let mut item: Item =
+                serde_dynamo::to_item(value)?;
+            item.extend(key_item(&key));
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        drain(requests, MAX_BATCH_WRITE, |batch| async move {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, batch)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchWriteItem", e))?;
+            let unprocessed = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+            Ok((Vec::<()>::new(), unprocessed))
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn create_many(
+        &self,
+        records: Vec<(RecordKey, Value)>,
+    ) -> Result<Vec<RecordKey>, StoreError> {
+        let mut puts = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let mut item: Item =
+                serde_dynamo::to_item(value)?;
+            item.extend(key_item(&key));
+            puts.push((key, item));
+        }
+        // TransactWriteItems is the batched write that takes conditions: up to 100 puts,
+        // each only if its key is free. A cancelled transaction says which puts failed
+        // their condition; those keys exist, the rest are retried.
+        drain(puts, MAX_TRANSACT_ITEMS, |batch| async move {
+            let mut request = self.client.transact_write_items();
+            for (_, item) in &batch {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                request = request.transact_items(TransactWriteItem::builder().put(put).build());
+            }
+            match request.send().await {
+                Ok(_) => Ok((Vec::new(), Vec::new())),
+                Err(e) => {
+                    let reasons = match e.as_service_error() {
+                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                            c.cancellation_reasons.clone().unwrap_or_default()
+                        }
+                        _ => return Err(sdk_error("TransactWriteItems", e)),
+                    };
+                    let mut existing = Vec::new();
+                    let mut retry = Vec::new();
+                    for (index, entry) in batch.into_iter().enumerate() {
+                        let code = reasons.get(index).and_then(|r| r.code.as_deref());
+                        if code == Some("ConditionalCheckFailed") {
+                            existing.push(entry.0);
+                        } else {
+                            retry.push(entry);
+                        }
+                    }
+                    Ok((existing, retry))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn put_keeping_counter(
+        &self,
+        key: &RecordKey,
+        record: Value,
+        counter: &str,
+    ) -> Result<(), StoreError> {
+        let Value::Object(mut fields) = record else {
+            return Err(StoreError::Corrupt("a record must be a JSON object".into()));
+        };
+        let floor = fields.remove(counter).and_then(|v| v.as_i64()).unwrap_or(0);
+        // Every other field is set; the counter is set only where there is none yet...
+        let mut assignments = vec!["#counter = if_not_exists(#counter, :floor)".to_owned()];
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .expression_attribute_names("#counter", counter)
+            .expression_attribute_values(":floor", n(floor));
+        for (index, (name, value)) in fields.into_iter().enumerate() {
+            assignments.push(format!("#f{index} = :f{index}"));
+            update = update
+                .expression_attribute_names(format!("#f{index}"), name)
+                .expression_attribute_values(
+                    format!(":f{index}"),
+                    serde_dynamo::to_attribute_value(value)?,
+                );
+        }
+        update
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem(record)", e))?;
+        // ...and raised to the floor only if it is lower: two atomic steps, neither lowers it.
+        let raised = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("SET #counter = :floor")
+            .condition_expression("#counter < :floor")
+            .expression_attribute_names("#counter", counter)
+            .expression_attribute_values(":floor", n(floor))
+            .send()
+            .await;
+        match raised {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("UpdateItem(counter floor)", e)),
+        }
+    }
+
+    async fn increment(
+        &self,
+        key: &RecordKey,
+        attribute: &str,
+        by: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression("ADD #counter :by")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#counter", attribute)
+            .expression_attribute_values(":by", n(by))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.and_then(|a| {
+                a.get(attribute)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("UpdateItem(increment)", e)),
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! [`JobStore`] on the embedded store: each conditional update of the DynamoDB adapter is one
+//! write transaction here that reads the job, checks the same rule, and writes it back.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use redb::{ReadableTable, WriteTransaction};
+
+use super::{
+    backend, chunk_key, corrupt, index_key, read_job, with_chunks, write_job, EmbeddedStore,
+    StoredJob, CHUNKS, JOBS, JOB_INDEX, SECRETS, SEQUENCES,
+};
+use crate::engine::Secrets;
+use crate::error::StoreError;
+use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use crate::store::{
+    jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
+};
+
+impl EmbeddedStore {
+    /// Reads job `id` in one write transaction and lets `change` update it; the job is written
+    /// back if `change` says it changed. `missing` is the answer when there is no such job.
+    async fn change_job<T, F>(&self, id: &str, missing: T, change: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut StoredJob) -> (bool, T) + Send + 'static,
+    {
+        let id = id.to_owned();
+        self.write(move |txn: &WriteTransaction| {
+            let Some(mut stored) = read_job(txn, &id)? else {
+                return Ok(missing);
+            };
+            let (changed, answer) = change(&mut stored);
+            if changed {
+                write_job(txn, &stored)?;
+            }
+            Ok(answer)
+        })
+        .await
+    }
+
+    /// A state change allowed only from `from`: the job after it, or as it was.
+    async fn transition<F>(&self, id: &str, from: &'static [JobState], apply: F) -> Result<Transition, StoreError>
+    where
+        F: FnOnce(&mut StoredJob) + Send + 'static,
+    {
+        self.change_job(id, Transition::JobMissing, move |stored| {
+            if !from.contains(&stored.job.state) {
+                return (false, Transition::Unchanged(Box::new(snapshot(stored))));
+            }
+            apply(stored);
+            (true, Transition::Moved(Box::new(snapshot(stored))))
+        })
+        .await
+    }
+}
+
+fn snapshot(stored: &StoredJob) -> Job {
+    let mut job = stored.job.clone();
+    job.recorded_chunks = stored.recorded_chunks.clone();
+    job.claimed_chunks = stored.claimed_chunks.clone();
+    job
+}
+
+/// Every row skipped and every chunk recorded: what a job that never released its chunks
+/// ends with (none of them can have run).
+fn skip_everything(stored: &mut StoredJob) {
+    let job = &mut stored.job;
+    job.rows_skipped = job.total_rows - job.rows_processed - job.rows_failed;
+    stored.recorded_chunks.extend(0..job.chunk_count);
+}
+
+#[async_trait]
+impl JobStore for EmbeddedStore {
+
+    async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
+        let job = job.clone();
+        self.write(move |txn| {
+            if read_job(txn, &job.id)?.is_some() {
+                return Err(backend(format!("job {} already exists", job.id)));
+            }
+            let mut index = txn.open_table(JOB_INDEX).map_err(backend)?;
+            index
+                .insert(index_key(&job).as_str(), job.id.as_str())
+                .map_err(backend)?;
+            drop(index);
+            write_job(
+                txn,
+                &StoredJob {
+                    recorded_chunks: BTreeSet::new(),
+                    claimed_chunks: BTreeSet::new(),
+                    job,
+                },
+            )
+        })
+        .await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |txn| {
+            let table = txn.open_table(JOBS).map_err(backend)?;
+            let value = table.get(id.as_str()).map_err(backend)?;
+            value
+                .map(|v| {
+                    serde_json::from_slice::<StoredJob>(v.value())
+                        .map(with_chunks)
+                        .map_err(corrupt)
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_jobs(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let partition = jobs_partition(job_type, owner);
+        let owner = owner.to_owned();
+        self.read(move |txn| {
+            let index = txn.open_table(JOB_INDEX).map_err(backend)?;
+            let jobs = txn.open_table(JOBS).map_err(backend)?;
+            let (start, end) = (format!("{partition}\0"), format!("{partition}\u{1}"));
+            let mut out = Vec::new();
+            for entry in index
+                .range(start.as_str()..end.as_str())
+                .map_err(backend)?
+                .rev()
+            {
+                let (_, id) = entry.map_err(backend)?;
+                if let Some(value) = jobs.get(id.value()).map_err(backend)? {
+                    let job = with_chunks(serde_json::from_slice(value.value()).map_err(corrupt)?);
+                    if listed_for(&job, &owner) {
+                        out.push(job);
+                    }
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut table = txn.open_table(SEQUENCES).map_err(backend)?;
+            let next = table
+                .get(name.as_str())
+                .map_err(backend)?
+                .map(|v| v.value())
+                .unwrap_or(0)
+                + 1;
+            table.insert(name.as_str(), next).map_err(backend)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        let (key, bytes) = (
+            chunk_key(id, chunk),
+            serde_json::to_vec(secrets).map_err(corrupt)?,
+        );
+        self.write(move |txn| {
+            let mut table = txn.open_table(SECRETS).map_err(backend)?;
+            table
+                .insert(key.as_str(), bytes.as_slice())
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
+        let key = chunk_key(id, chunk);
+        self.read(move |txn| {
+            let table = txn.open_table(SECRETS).map_err(backend)?;
+            let value = table.get(key.as_str()).map_err(backend)?;
+            Ok(match value {
+                Some(v) => serde_json::from_slice(v.value()).map_err(corrupt)?,
+                None => Secrets::new(),
+            })
+        })
+        .await
+    }
+
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        let key = chunk_key(id, chunk);
+        self.write(move |txn| {
+            let mut table = txn.open_table(SECRETS).map_err(backend)?;
+            table.remove(key.as_str()).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release(&self, id: &str) -> Result<Transition, StoreError> {
+        self.transition(id, &[JobState::AwaitingData], |stored| {
+            stored.job.state = JobState::Scheduled;
+        })
+        .await
+    }
+
+    async fn abandon(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let message = message.to_owned();
+        self.transition(id, &[JobState::AwaitingData], move |stored| {
+            stored.job.state = JobState::Failed;
+            stored.job.error_message = Some(message);
+            stored.job.processing_end_ms = Some(now_ms);
+            skip_everything(stored);
+        })
+        .await
+    }
+
+    async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError> {
+        self.change_job(id, Claim::JobMissing, move |stored| {
+            let claimable = !stored.recorded_chunks.contains(&chunk)
+                && (stored.claimed_chunks.contains(&chunk) || stored.job.state.is_runnable());
+            if !claimable {
+                return (false, Claim::Refused(Box::new(snapshot(stored))));
+            }
+            let changed = stored.claimed_chunks.insert(chunk);
+            (changed, Claim::Claimed(Box::new(snapshot(stored))))
+        })
+        .await
+    }
+
+    async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError> {
+        self.change_job(id, Skip::JobMissing, move |stored| {
+            if stored.recorded_chunks.contains(&chunk) {
+                let job = snapshot(stored);
+                return (false, Skip::Recorded(Recorded { job, newly_recorded: false }));
+            }
+            if stored.claimed_chunks.contains(&chunk) {
+                return (false, Skip::Claimed);
+            }
+            stored.recorded_chunks.insert(chunk);
+            stored.job.rows_skipped += rows;
+            let job = snapshot(stored);
+            (true, Skip::Recorded(Recorded { job, newly_recorded: true }))
+        })
+        .await
+    }
+
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.transition(id, &[JobState::Scheduled], move |stored| {
+            stored.job.state = JobState::Processing;
+            stored.job.processing_start_ms = Some(now_ms);
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn store_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<Vec<RowOutcome>, StoreError> {
+        let (key, bytes) = (
+            chunk_key(id, chunk),
+            serde_json::to_vec(outcomes).map_err(corrupt)?,
+        );
+        let ours = outcomes.to_vec();
+        self.write(move |txn| {
+            let mut table = txn.open_table(CHUNKS).map_err(backend)?;
+            // Write-once: the first outcomes stored are the ones the chunk is counted with.
+            if let Some(existing) = table.get(key.as_str()).map_err(backend)? {
+                return serde_json::from_slice(existing.value()).map_err(corrupt);
+            }
+            table
+                .insert(key.as_str(), bytes.as_slice())
+                .map_err(backend)?;
+            Ok(ours)
+        })
+        .await
+    }
+
+    async fn lower_first_failure(
+        &self,
+        id: &str,
+        row: u32,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let message = message.to_owned();
+        self.change_job(id, (), move |stored| {
+            let job = &mut stored.job;
+            let lower = !job.state.is_terminal() && job.first_failed_row.is_none_or(|first| first > row);
+            if lower {
+                job.first_failed_row = Some(row);
+                job.error_message = Some(message);
+            }
+            (lower, ())
+        })
+        .await
+    }
+
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        counts: ChunkCounts,
+    ) -> Result<Option<Recorded>, StoreError> {
+        self.change_job(id, None, move |stored| {
+            if !stored.recorded_chunks.insert(chunk) {
+                let job = snapshot(stored);
+                return (false, Some(Recorded { job, newly_recorded: false }));
+            }
+            stored.job.rows_processed += counts.succeeded;
+            stored.job.rows_failed += counts.failed;
+            stored.job.rows_skipped += counts.skipped;
+            let job = snapshot(stored);
+            (true, Some(Recorded { job, newly_recorded: true }))
+        })
+        .await
+    }
+
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let transition = self
+            .transition(id, &[JobState::Processing], move |stored| {
+                stored.job.state = JobState::Completed;
+                stored.job.processing_end_ms = Some(now_ms);
+            })
+            .await?;
+        Ok(matches!(transition, Transition::Moved(_)))
+    }
+
+    async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
+        let transition = self
+            .transition(id, &JobState::CANCELLABLE, move |stored| {
+                // A job whose chunks were never released cannot run any: all rows skipped.
+                if stored.job.state == JobState::AwaitingData {
+                    skip_everything(stored);
+                }
+                stored.job.state = JobState::Cancelled;
+                stored.job.processing_end_ms = Some(now_ms);
+            })
+            .await?;
+        Ok(match transition {
+            Transition::Moved(job) => CancelOutcome::Cancelled(job),
+            Transition::Unchanged(job) => CancelOutcome::AlreadyFinal(job.state),
+            Transition::JobMissing => CancelOutcome::NotFound,
+        })
+    }
+
+    async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
+        let (start, end) = (format!("{id}#"), format!("{id}$"));
+        self.read(move |txn| {
+            let table = txn.open_table(CHUNKS).map_err(backend)?;
+            let mut outcomes = Vec::new();
+            for entry in table.range(start.as_str()..end.as_str()).map_err(backend)? {
+                let (_, value) = entry.map_err(backend)?;
+                outcomes.extend(
+                    serde_json::from_slice::<Vec<RowOutcome>>(value.value()).map_err(corrupt)?,
+                );
+            }
+            outcomes.sort_by_key(|o| o.row);
+            Ok(outcomes)
+        })
+        .await
+    }
+}

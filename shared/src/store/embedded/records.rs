@@ -1,0 +1,124 @@
+//! [`RecordStore`] on the embedded store: records are JSON under `<pk>\0<sk>`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use redb::ReadableTable;
+use serde_json::Value;
+
+use super::{backend, corrupt, encode_records, record_key, EmbeddedStore, RECORDS};
+use crate::error::StoreError;
+use crate::store::{RecordKey, RecordStore};
+
+#[async_trait]
+impl RecordStore for EmbeddedStore {
+    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |txn| {
+            let table = txn.open_table(RECORDS).map_err(backend)?;
+            let mut found = HashMap::new();
+            for key in keys {
+                if let Some(value) = table.get(record_key(&key).as_str()).map_err(backend)? {
+                    found.insert(key, serde_json::from_slice(value.value()).map_err(corrupt)?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+        // Serialized before the transaction: the file has one writer at a time.
+        let encoded = encode_records(records)?;
+        self.write(move |txn| {
+            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            for (name, bytes) in encoded {
+                table
+                    .insert(name.as_str(), bytes.as_slice())
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_many(
+        &self,
+        records: Vec<(RecordKey, Value)>,
+    ) -> Result<Vec<RecordKey>, StoreError> {
+        let keys: Vec<RecordKey> = records.iter().map(|(key, _)| key.clone()).collect();
+        let encoded = encode_records(records)?;
+        self.write(move |txn| {
+            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            let mut existing = Vec::new();
+            for (key, (name, bytes)) in keys.into_iter().zip(encoded) {
+                if table.get(name.as_str()).map_err(backend)?.is_some() {
+                    existing.push(key);
+                    continue;
+                }
+                table
+                    .insert(name.as_str(), bytes.as_slice())
+                    .map_err(backend)?;
+            }
+            Ok(existing)
+        })
+        .await
+    }
+
+    async fn put_keeping_counter(
+        &self,
+        key: &RecordKey,
+        record: Value,
+        counter: &str,
+    ) -> Result<(), StoreError> {
+        let (name, counter) = (record_key(key), counter.to_owned());
+        let Value::Object(mut record) = record else {
+            return Err(StoreError::Corrupt("a record must be a JSON object".into()));
+        };
+        self.write(move |txn| {
+            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            let stored = table
+                .get(name.as_str())
+                .map_err(backend)?
+                .and_then(|v| serde_json::from_slice::<Value>(v.value()).ok())
+                .and_then(|v| v.get(&counter).and_then(Value::as_i64));
+            let given = record.get(&counter).and_then(Value::as_i64).unwrap_or(0);
+            record.insert(counter, Value::from(stored.unwrap_or(0).max(given)));
+            let bytes = serde_json::to_vec(&record).map_err(corrupt)?;
+            table
+                .insert(name.as_str(), bytes.as_slice())
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn increment(
+        &self,
+        key: &RecordKey,
+        attribute: &str,
+        by: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let (name, attribute) = (record_key(key), attribute.to_owned());
+        self.write(move |txn| {
+            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            let current = table
+                .get(name.as_str())
+                .map_err(backend)?
+                .map(|v| v.value().to_vec());
+            let Some(bytes) = current else {
+                return Ok(None);
+            };
+            let mut record: serde_json::Map<String, Value> =
+                serde_json::from_slice(&bytes).map_err(corrupt)?;
+            let next = record.get(&attribute).and_then(Value::as_i64).unwrap_or(0) + by;
+            record.insert(attribute, Value::from(next));
+            let bytes = serde_json::to_vec(&record).map_err(corrupt)?;
+            table
+                .insert(name.as_str(), bytes.as_slice())
+                .map_err(backend)?;
+            Ok(Some(next))
+        })
+        .await
+    }
+}
