@@ -143,6 +143,10 @@ struct ServeArgs {
     /// Embedded queue visibility timeout in seconds.
     #[arg(long, default_value_t = 60)]
     visibility_timeout: u64,
+    /// Embedded store: how often the row work's lazy commits are made durable, in
+    /// milliseconds. Whatever a caller reads is made durable first, whatever this says.
+    #[arg(long, default_value_t = 200)]
+    sync_interval_ms: u64,
     /// Load demo reference data and write example requests on start.
     #[arg(long)]
     demo: bool,
@@ -173,6 +177,7 @@ impl ServeArgs {
                 BackendConfig::Aws { .. } => 4,
             }),
             idle_poll: Duration::from_millis(20),
+            sync_interval: Duration::from_millis(self.sync_interval_ms.max(1)),
             demo: self.demo,
             backend,
         })

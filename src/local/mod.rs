@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub workers: usize,
     /// How long a poller sleeps when its queue is empty.
     pub idle_poll: Duration,
+    /// Embedded store: how often lazy commits are synced (see `EmbeddedStore::lazy`).
+    pub sync_interval: Duration,
     /// Load demo reference data and write example requests on start.
     pub demo: bool,
 }
@@ -126,9 +128,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     }
     if let Some(store) = backend.embedded.clone() {
         let mut stopped = stopped.clone();
+        let every = config.sync_interval;
         tasks.spawn(async move {
             // Lazy commits become durable within this interval (see EmbeddedStore::lazy).
-            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            let mut tick = tokio::time::interval(every);
             while !*stopped.borrow() {
                 tokio::select! {
                     _ = tick.tick() => {}

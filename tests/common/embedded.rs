@@ -7,7 +7,7 @@ use std::time::Duration;
 use bulkops_shared::model::JobType;
 use bulkops_shared::queue::embedded::EmbeddedQueue;
 use bulkops_shared::store::embedded::EmbeddedStore;
-use bulkops_shared::store::JobStore;
+use bulkops_shared::store::{JobStore, RecordStore};
 
 pub struct EmbeddedFixture {
     pub store: EmbeddedStore,
@@ -34,6 +34,10 @@ impl EmbeddedFixture {
     }
 
     pub fn jobs(&self) -> Arc<dyn JobStore> {
+        Arc::new(self.store.clone())
+    }
+
+    pub fn records(&self) -> Arc<dyn RecordStore> {
         Arc::new(self.store.clone())
     }
 

@@ -33,6 +33,7 @@ pub enum Call {
     GetMany,
     PutMany,
     CreateMany,
+    PutKeepingCounter,
     Increment,
 }
 
@@ -322,7 +323,11 @@ impl RecordStore for FaultyRecordStore {
         record: Value,
         counter: &str,
     ) -> Result<(), StoreError> {
-        self.inner.put_keeping_counter(key, record, counter).await
+        faulty!(
+            self,
+            Call::PutKeepingCounter,
+            self.inner.put_keeping_counter(key, record.clone(), counter)
+        )
     }
     async fn increment(
         &self,
