@@ -73,7 +73,6 @@ async fn a_processor_dying_after_any_write_heals_on_redelivery() {
         Call::LowerFirstFailure,
         Call::RecordChunk,
         Call::Complete,
-        Call::DeleteChunkSecrets,
     ] {
         let fx = Fixture::new().await;
         let (id, _) = mixed_job(&fx).await;

@@ -15,12 +15,12 @@ use bulkops::reference::{load_enrollments, load_vault, VaultInput};
 use bulkops::testkit::{sqs_event, ApiCall, Fixture};
 use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::engine::Operations;
+use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::model::{JobState, Outcome};
 use bulkops_shared::ops::accounts::{account_key, model::parse_account};
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource};
 use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore};
-use bulkops_shared::enrollment::EnrollmentRef;
 use common::embedded::EmbeddedFixture;
 use common::faults::{faulty_worker, Faults};
 use common::{body_json, enrollment, enrollment_id, submit_call};
@@ -108,7 +108,9 @@ async fn submit(s: &Stores, work: Work) -> (String, u32) {
             let call = ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts")
                 .json(body.to_string())
                 .user("alice", "");
-            let response = submit::handler(&deps, call.request()).await.expect("submit");
+            let response = submit::handler(&deps, call.request())
+                .await
+                .expect("submit");
             assert_eq!(response.status(), 202);
             (body_json(&response).to_string(), 12)
         }
@@ -121,7 +123,10 @@ async fn submit(s: &Stores, work: Work) -> (String, u32) {
                 .await
                 .expect("submit");
             assert_eq!(response.status(), 200);
-            (body_json(&response)["id"].as_str().expect("id").to_owned(), 21)
+            (
+                body_json(&response)["id"].as_str().expect("id").to_owned(),
+                21,
+            )
         }
     }
 }
@@ -135,24 +140,54 @@ async fn process(deps: &WorkerDeps, event: SqsEvent) -> SqsBatchResponse {
 /// The flash passes issued for the job, by key, with their claim tokens.
 async fn passes(s: &Stores, job_id: &str) -> HashMap<RecordKey, Value> {
     let keys: Vec<RecordKey> = (0..20)
-        .map(|n| pass_key(&EnrollmentRef::from_id(&enrollment_id(n)).expect("id"), job_id))
+        .map(|n| {
+            pass_key(
+                &EnrollmentRef::from_id(&enrollment_id(n)).expect("id"),
+                job_id,
+            )
+        })
         .collect();
     s.records.get_many(&keys).await.expect("read passes")
 }
 
 /// The invariants, whatever the interleaving.
-async fn check(s: &Stores, work: Work, job_id: &str, total: u32, expected_state: JobState, at: &str) {
+async fn check(
+    s: &Stores,
+    work: Work,
+    job_id: &str,
+    total: u32,
+    expected_state: JobState,
+    at: &str,
+) {
     let job = s.jobs.get_job(job_id).await.expect("read").expect("job");
-    assert_eq!(job.rows_accounted(), total, "{at}: every row counted once: {job:?}");
+    assert_eq!(
+        job.rows_accounted(),
+        total,
+        "{at}: every row counted once: {job:?}"
+    );
     let outcomes = s.jobs.row_outcomes(job_id).await.expect("outcomes");
-    let succeeded = outcomes.iter().filter(|o| o.outcome == Outcome::Succeeded).count() as u32;
+    let succeeded = outcomes
+        .iter()
+        .filter(|o| o.outcome == Outcome::Succeeded)
+        .count() as u32;
     assert_eq!(
         (job.rows_processed, job.rows_failed, job.rows_skipped),
-        (succeeded, outcomes.len() as u32 - succeeded, total - outcomes.len() as u32),
+        (
+            succeeded,
+            outcomes.len() as u32 - succeeded,
+            total - outcomes.len() as u32
+        ),
         "{at}: the counts are the stored outcomes'"
     );
     assert_eq!(job.state, expected_state, "{at}");
-    assert!(s.jobs.chunk_secrets(job_id, 0).await.expect("secrets").is_empty(), "{at}: staged secrets released");
+    assert!(
+        s.jobs
+            .chunk_secrets(job_id, 0)
+            .await
+            .expect("secrets")
+            .is_empty(),
+        "{at}: staged secrets released"
+    );
     if work == Work::Accounts {
         let list = accounts();
         let keys: Vec<RecordKey> = list
@@ -165,7 +200,8 @@ async fn check(s: &Stores, work: Work, job_id: &str, total: u32, expected_state:
                 assert_eq!(record["bulkId"], job_id, "{at}");
                 let row = record["uploadRow"].as_u64().expect("row") as usize;
                 assert_eq!(
-                    record["secret"], list[row - 1]["secret"],
+                    record["secret"],
+                    list[row - 1]["secret"],
                     "{at}: an account holds the secret its row carried: {account}"
                 );
             }
@@ -190,7 +226,11 @@ where
         let event = sqs_event(&delivery, &s.arn);
 
         let (faults, mut gate) = Faults::gated(step);
-        let held_deps = Arc::new(faulty_worker(s.jobs.clone(), s.records.clone(), faults.clone()));
+        let held_deps = Arc::new(faulty_worker(
+            s.jobs.clone(),
+            s.records.clone(),
+            faults.clone(),
+        ));
         let mut held = tokio::spawn({
             let (deps, event) = (held_deps.clone(), event.clone());
             async move { process(&deps, event).await }
@@ -200,10 +240,15 @@ where
             _ = &mut held => None,
         };
         let Some(call) = call else {
-            assert!(step > 3, "{work:?}/{rival:?}: the delivery made only {step} store calls");
+            assert!(
+                step > 3,
+                "{work:?}/{rival:?}: the delivery made only {step} store calls"
+            );
             return;
         };
-        let at = format!("{work:?}, {rival:?} while the first delivery waits before {call:?} (call {step})");
+        let at = format!(
+            "{work:?}, {rival:?} while the first delivery waits before {call:?} (call {step})"
+        );
         let mut expected_state = JobState::Completed;
         match rival {
             Rival::Duplicate => {
@@ -212,7 +257,9 @@ where
             }
             Rival::CancelThenDuplicate => {
                 // Cancelled unless the held delivery already completed the job.
-                if let CancelOutcome::Cancelled(_) = s.jobs.cancel(&job_id, 1).await.expect("cancel") {
+                if let CancelOutcome::Cancelled(_) =
+                    s.jobs.cancel(&job_id, 1).await.expect("cancel")
+                {
                     expected_state = JobState::Cancelled;
                 }
                 let response = process(&worker(&s), event.clone()).await;
@@ -232,10 +279,17 @@ where
         gate.release();
         faults.close_gate();
         let response = held.await.expect("the held delivery finishes");
-        assert!(response.batch_item_failures.is_empty(), "{at}: {response:?}");
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{at}: {response:?}"
+        );
         check(&s, work, &job_id, total, expected_state, &at).await;
         if work == Work::FlashPasses {
-            assert_eq!(passes(&s, &job_id).await, issued, "{at}: a pass is issued once");
+            assert_eq!(
+                passes(&s, &job_id).await,
+                issued,
+                "{at}: a pass is issued once"
+            );
         }
         step += 1;
     }

@@ -11,7 +11,7 @@ use bulkops_shared::engine::Secrets;
 use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::{
-    CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Recorded, Skip, Transition,
+    CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Skip, Transition,
 };
 use serde_json::{json, Map};
 
@@ -202,9 +202,16 @@ async fn release_cancel_and_abandon(s: Stores) {
 
     // Released once, and only from AWAITING_DATA.
     s.jobs.create_job(&awaiting("r", 10)).await.unwrap();
-    assert!(matches!(s.jobs.release("r").await.unwrap(), Transition::Moved(j) if j.state == JobState::Scheduled));
-    assert!(matches!(s.jobs.release("r").await.unwrap(), Transition::Unchanged(j) if j.state == JobState::Scheduled));
-    assert_eq!(s.jobs.release("none").await.unwrap(), Transition::JobMissing);
+    assert!(
+        matches!(s.jobs.release("r").await.unwrap(), Transition::Moved(j) if j.state == JobState::Scheduled)
+    );
+    assert!(
+        matches!(s.jobs.release("r").await.unwrap(), Transition::Unchanged(j) if j.state == JobState::Scheduled)
+    );
+    assert_eq!(
+        s.jobs.release("none").await.unwrap(),
+        Transition::JobMissing
+    );
 
     // Cancelled before release: nothing can run, every row is skipped at once.
     s.jobs.create_job(&awaiting("a", 10)).await.unwrap();
@@ -212,7 +219,10 @@ async fn release_cancel_and_abandon(s: Stores) {
         panic!("an awaiting job can be cancelled");
     };
     assert_eq!((a.state, a.rows_skipped), (JobState::Cancelled, 10));
-    assert_eq!(a.recorded_chunks.iter().copied().collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(
+        a.recorded_chunks.iter().copied().collect::<Vec<_>>(),
+        vec![0, 1]
+    );
 
     // Abandoned (its chunks could not all be queued): FAILED, every row skipped, every chunk
     // recorded, so a chunk that was queued after all is not counted again.
@@ -232,7 +242,10 @@ async fn release_cancel_and_abandon(s: Stores) {
             .unwrap()
             .newly_recorded
     );
-    assert!(matches!(s.jobs.claim_chunk("f", 0).await.unwrap(), Claim::Refused(_)));
+    assert!(matches!(
+        s.jobs.claim_chunk("f", 0).await.unwrap(),
+        Claim::Refused(_)
+    ));
     assert!(matches!(
         s.jobs.abandon("r", "released already", 3_000).await.unwrap(),
         Transition::Unchanged(j) if j.state == JobState::Scheduled
@@ -254,10 +267,16 @@ async fn a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed(s: Sto
     };
     let first = claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).expect("claimable");
     assert!(first.claimed_chunks.contains(&0));
-    assert!(claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).is_some(), "claims repeat");
+    assert!(
+        claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).is_some(),
+        "claims repeat"
+    );
     s.jobs.cancel("j", 2_000).await.unwrap();
     // After the cancel: chunk 1 never started, so it is skipped and can no longer be claimed.
-    assert!(matches!(s.jobs.claim_chunk("j", 1).await.unwrap(), Claim::Refused(_)));
+    assert!(matches!(
+        s.jobs.claim_chunk("j", 1).await.unwrap(),
+        Claim::Refused(_)
+    ));
     let Skip::Recorded(skipped) = s.jobs.skip_chunk("j", 1, 10).await.unwrap() else {
         panic!("an unclaimed chunk of a cancelled job is skipped");
     };
@@ -265,19 +284,35 @@ async fn a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed(s: Sto
     assert_eq!(skipped.job.rows_skipped, 10);
     assert!(matches!(
         s.jobs.skip_chunk("j", 1, 10).await.unwrap(),
-        Skip::Recorded(Recorded { newly_recorded: false, .. })
+        Skip::Recorded(again) if !again.newly_recorded
     ));
     // Chunk 0 started before the cancel: it is finished, never skipped.
     assert_eq!(s.jobs.skip_chunk("j", 0, 10).await.unwrap(), Skip::Claimed);
     assert!(claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).is_some());
-    let recorded = s.jobs.record_chunk("j", 0, counts(9, 1)).await.unwrap().unwrap();
+    let recorded = s
+        .jobs
+        .record_chunk("j", 0, counts(9, 1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(recorded.job.rows_accounted(), 20);
-    assert!(matches!(s.jobs.claim_chunk("j", 0).await.unwrap(), Claim::Refused(_)), "recorded");
+    assert!(
+        matches!(s.jobs.claim_chunk("j", 0).await.unwrap(), Claim::Refused(_)),
+        "recorded"
+    );
 
     s.jobs.create_job(&awaiting("w", 10)).await.unwrap();
-    assert!(matches!(s.jobs.claim_chunk("w", 0).await.unwrap(), Claim::Refused(j) if j.state == JobState::AwaitingData));
-    assert_eq!(s.jobs.claim_chunk("none", 0).await.unwrap(), Claim::JobMissing);
-    assert_eq!(s.jobs.skip_chunk("none", 0, 1).await.unwrap(), Skip::JobMissing);
+    assert!(
+        matches!(s.jobs.claim_chunk("w", 0).await.unwrap(), Claim::Refused(j) if j.state == JobState::AwaitingData)
+    );
+    assert_eq!(
+        s.jobs.claim_chunk("none", 0).await.unwrap(),
+        Claim::JobMissing
+    );
+    assert_eq!(
+        s.jobs.skip_chunk("none", 0, 1).await.unwrap(),
+        Skip::JobMissing
+    );
 }
 
 async fn the_first_failure_is_the_lowest_row(s: Stores) {
@@ -304,7 +339,10 @@ async fn the_first_failure_is_the_lowest_row(s: Stores) {
     // A final job's errorMessage is its own: a late chunk's failure does not rewrite it.
     s.jobs.create_job(&awaiting("f", 10)).await.unwrap();
     s.jobs.abandon("f", "queue down", 2_000).await.unwrap();
-    s.jobs.lower_first_failure("f", 1, "late row").await.unwrap();
+    s.jobs
+        .lower_first_failure("f", 1, "late row")
+        .await
+        .unwrap();
     let f = s.jobs.get_job("f").await.unwrap().unwrap();
     assert_eq!(
         (f.first_failed_row, f.error_message.as_deref()),
@@ -347,11 +385,7 @@ async fn row_outcomes_come_back_in_row_order(s: Stores) {
         .iter()
         .map(|o| o.row)
         .collect();
-    assert_eq!(
-        rows,
-        vec![1, 2, 3, 4],
-        "a redelivery never duplicates"
-    );
+    assert_eq!(rows, vec![1, 2, 3, 4], "a redelivery never duplicates");
     assert!(s.jobs.row_outcomes("other").await.unwrap().is_empty());
 }
 
@@ -457,14 +491,39 @@ async fn records_batch_create_and_count(s: Stores) {
     // A reloaded record never lowers its counter: accounts numbered meanwhile keep theirs.
     let safe = RecordKey::new("SAFE#s", "SAFE");
     let version = |v: i64, counter: i64| json!({"version": v, "members": {"a": {"x": true}}, "next": counter});
-    s.records.put_keeping_counter(&safe, version(1, 5), "next").await.unwrap();
-    assert_eq!(s.records.increment(&safe, "next", 3).await.unwrap(), Some(8));
-    s.records.put_keeping_counter(&safe, version(2, 2), "next").await.unwrap();
-    let reloaded = &s.records.get_many(&[safe.clone()]).await.unwrap()[&safe];
-    assert_eq!((reloaded["version"].as_i64(), reloaded["next"].as_i64()), (Some(2), Some(8)));
+    s.records
+        .put_keeping_counter(&safe, version(1, 5), "next")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.records.increment(&safe, "next", 3).await.unwrap(),
+        Some(8)
+    );
+    s.records
+        .put_keeping_counter(&safe, version(2, 2), "next")
+        .await
+        .unwrap();
+    let reloaded = &s
+        .records
+        .get_many(std::slice::from_ref(&safe))
+        .await
+        .unwrap()[&safe];
+    assert_eq!(
+        (reloaded["version"].as_i64(), reloaded["next"].as_i64()),
+        (Some(2), Some(8))
+    );
     assert_eq!(reloaded["members"], json!({"a": {"x": true}}));
-    s.records.put_keeping_counter(&safe, version(3, 20), "next").await.unwrap();
-    assert_eq!(s.records.get_many(&[safe.clone()]).await.unwrap()[&safe]["next"], 20);
+    s.records
+        .put_keeping_counter(&safe, version(3, 20), "next")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.records
+            .get_many(std::slice::from_ref(&safe))
+            .await
+            .unwrap()[&safe]["next"],
+        20
+    );
 }
 
 /// The engine and the real handlers run unchanged on the embedded store and queue: no AWS,

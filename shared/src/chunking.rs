@@ -40,15 +40,12 @@ pub fn row_weight(row: &ChunkRow, secret: Option<&str>) -> usize {
         + secret.map_or(0, str::len)
 }
 
-/// Splits `rows` (in row order) into chunk messages numbered from 0, weighing each row with its
-/// secret from `secrets`. Fails, before anything is written, on a row heavier than
-/// [`MAX_ROW_BYTES`].
-pub fn split_into_chunks(
-    job_id: &str,
-    job_type: JobType,
+/// Groups `rows` (in row order) into chunks, weighing each row with its secret from
+/// `secrets`. Fails, before anything is written, on a row heavier than [`MAX_ROW_BYTES`].
+pub fn group_rows(
     rows: Vec<ChunkRow>,
     secrets: &Secrets,
-) -> Result<Vec<ChunkMessage>, RowTooLarge> {
+) -> Result<Vec<Vec<ChunkRow>>, RowTooLarge> {
     let mut chunks = Vec::new();
     let mut current: Vec<ChunkRow> = Vec::new();
     let mut bytes = 0;
@@ -72,7 +69,16 @@ pub fn split_into_chunks(
     if !current.is_empty() {
         chunks.push(current);
     }
-    Ok(chunks
+    Ok(chunks)
+}
+
+/// The chunk messages of job `job_id`, numbered from 0.
+pub fn chunk_messages(
+    job_id: &str,
+    job_type: JobType,
+    groups: Vec<Vec<ChunkRow>>,
+) -> Vec<ChunkMessage> {
+    groups
         .into_iter()
         .enumerate()
         .map(|(n, rows)| ChunkMessage {
@@ -82,7 +88,17 @@ pub fn split_into_chunks(
             rows,
             sealed: false,
         })
-        .collect())
+        .collect()
+}
+
+/// [`group_rows`], then [`chunk_messages`].
+pub fn split_into_chunks(
+    job_id: &str,
+    job_type: JobType,
+    rows: Vec<ChunkRow>,
+    secrets: &Secrets,
+) -> Result<Vec<ChunkMessage>, RowTooLarge> {
+    Ok(chunk_messages(job_id, job_type, group_rows(rows, secrets)?))
 }
 
 #[cfg(test)]
@@ -161,7 +177,11 @@ mod tests {
         assert!(chunks.len() >= 9, "{} chunks", chunks.len());
         for chunk in &chunks {
             let staged: usize = chunk.rows.iter().map(|r| secrets[&r.row].len()).sum();
-            assert!(staged <= MAX_CHUNK_BYTES, "chunk {} stages {staged} bytes", chunk.chunk);
+            assert!(
+                staged <= MAX_CHUNK_BYTES,
+                "chunk {} stages {staged} bytes",
+                chunk.chunk
+            );
         }
     }
 
@@ -174,8 +194,7 @@ mod tests {
         assert!(error.bytes > MAX_ROW_BYTES);
         let secret = Secrets::from([(2, "s".repeat(MAX_ROW_BYTES))]);
         assert_eq!(
-            split_into_chunks("j", JobType::AddAccounts, rows(3, 4), &secret)
-                .map_err(|e| e.row),
+            split_into_chunks("j", JobType::AddAccounts, rows(3, 4), &secret).map_err(|e| e.row),
             Err(2)
         );
     }

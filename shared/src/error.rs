@@ -62,7 +62,10 @@ pub enum ApiError {
     #[error("request body exceeds the limit of {limit} bytes ({actual} bytes)")]
     PayloadTooLarge { limit: usize, actual: usize },
     /// One row is too large to stage and queue (named by `target`).
-    #[error("{target} is {bytes} bytes with its secret; a row may be at most {} bytes", crate::chunking::MAX_ROW_BYTES)]
+    #[error(
+        "{target} is {bytes} bytes with its secret; a row may be at most {} bytes",
+        crate::chunking::MAX_ROW_BYTES
+    )]
     RowTooLarge { target: String, bytes: usize },
     #[error("unsupported content type {0:?}; use application/json")]
     UnsupportedMediaType(String),

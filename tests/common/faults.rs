@@ -215,7 +215,11 @@ impl JobStore for FaultyJobStore {
         self.inner.put_chunk_secrets(id, chunk, secrets).await
     }
     async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        faulty!(self, Call::ChunkSecrets, self.inner.chunk_secrets(id, chunk))
+        faulty!(
+            self,
+            Call::ChunkSecrets,
+            self.inner.chunk_secrets(id, chunk)
+        )
     }
     async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
         faulty!(
@@ -239,7 +243,11 @@ impl JobStore for FaultyJobStore {
         faulty!(self, Call::ClaimChunk, self.inner.claim_chunk(id, chunk))
     }
     async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError> {
-        faulty!(self, Call::SkipChunk, self.inner.skip_chunk(id, chunk, rows))
+        faulty!(
+            self,
+            Call::SkipChunk,
+            self.inner.skip_chunk(id, chunk, rows)
+        )
     }
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
         faulty!(

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::body::{json_body_of, JsonMediaTypes};
 use crate::auth::Identity;
-use crate::engine::{start_job, NewJob, Secrets};
+use crate::engine::{start_job, JobId, NewJob, Secrets};
 use crate::error::{json_response, ApiError};
 use crate::model::{ChunkRow, Job, JobState, JobType, RowOutcome};
 use crate::ops::accounts::model::{bind, parse_account, FieldError};
@@ -156,12 +156,11 @@ pub async fn create(
     let identity = Identity::from_request(request)?;
     let body = json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
     let upload = parse_upload(body)?;
-    let bulk_id = jobs.next_sequence(BULK_ID_SEQUENCE).await?;
     let job = start_job(
         jobs,
         queue,
         NewJob {
-            id: bulk_id.to_string(),
+            id: JobId::Next(BULK_ID_SEQUENCE),
             job_type: JobType::AddAccounts,
             owner: identity.subject,
             source: upload.source,
@@ -171,6 +170,12 @@ pub async fn create(
     )
     .await
     .map_err(|e| super::submit_error(e, |row| format!("accountsList[{}]", row - 1)))?;
+    let bulk_id: i64 = job.id.parse().map_err(|_| {
+        ApiError::Internal(crate::error::StoreError::Corrupt(format!(
+            "bulk id {} is not a number",
+            job.id
+        )))
+    })?;
     tracing::info!(
         bulk_id,
         rows = job.total_rows,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::body::json_body;
 use super::routes::{mfp_route, MfpRoute};
 use crate::auth::{authorize, permission};
-use crate::engine::{start_job, NewJob};
+use crate::engine::{start_job, JobId, NewJob};
 use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
 use crate::model::JobType;
@@ -75,7 +75,7 @@ pub async fn submit(
         jobs,
         queue,
         NewJob {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: JobId::Given(uuid::Uuid::new_v4().to_string()),
             job_type: JobType::SendMfp,
             owner: identity.subject,
             source: None,

@@ -14,4 +14,4 @@ mod submit;
 
 pub use operation::{Operations, RowOperation, Secrets};
 pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, DEAD_LETTER_CODE};
-pub use submit::{start_job, NewJob, SubmitError};
+pub use submit::{start_job, JobId, NewJob, SubmitError};

@@ -1,7 +1,7 @@
 use std::future::Future;
 
 use crate::batching::backoff;
-use crate::chunking::{split_into_chunks, RowTooLarge};
+use crate::chunking::{chunk_messages, group_rows, RowTooLarge};
 use crate::engine::Secrets;
 use crate::error::{EnqueueError, StoreError};
 use crate::model::{ChunkMessage, ChunkRow, Job, JobState, JobType};
@@ -33,9 +33,16 @@ pub enum SubmitError {
     NotReleased { job_id: String, source: StoreError },
 }
 
+/// How a new job gets its id.
+pub enum JobId {
+    Given(String),
+    /// The next value of this sequence, drawn only once the request is known to fit.
+    Next(&'static str),
+}
+
 /// A validated request, ready to become a job.
 pub struct NewJob {
-    pub id: String,
+    pub id: JobId,
     pub job_type: JobType,
     pub owner: String,
     pub source: Option<String>,
@@ -58,16 +65,16 @@ pub async fn start_job(
     queue: &dyn ChunkQueue,
     new: NewJob,
 ) -> Result<Job, SubmitError> {
-    let mut job = Job::new(
-        new.id,
-        new.job_type,
-        new.owner,
-        new.rows.len() as u32,
-        now_ms(),
-    );
+    let total_rows = new.rows.len() as u32;
+    let groups = group_rows(new.rows, &new.secrets)?;
+    let id = match new.id {
+        JobId::Given(id) => id,
+        JobId::Next(sequence) => jobs.next_sequence(sequence).await?.to_string(),
+    };
+    let mut job = Job::new(id, new.job_type, new.owner, total_rows, now_ms());
     job.source = new.source;
     job.state = JobState::AwaitingData;
-    let mut chunks = split_into_chunks(&job.id, job.job_type, new.rows, &new.secrets)?;
+    let mut chunks = chunk_messages(&job.id, job.job_type, groups);
     job.chunk_count = chunks.len() as u32;
 
     if let Err(error) = stage_secrets(jobs, &job.id, &mut chunks, &new.secrets).await {

@@ -70,7 +70,7 @@ pub enum Claim {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Skip {
     /// Recorded as skipped now (or recorded before: `newly_recorded` false).
-    Recorded(Recorded),
+    Recorded(Box<Recorded>),
     /// A delivery claimed the chunk meanwhile: it must be run, not skipped.
     Claimed,
     JobMissing,

@@ -296,11 +296,13 @@ impl JobStore for DynamoJobStore {
             )
             .expression_attribute_values(":chunks", chunk_set([chunk]))
             .expression_attribute_values(":chunk", s(chunk.to_string()));
-        Ok(match conditional_update(update, "UpdateItem(claim chunk)").await? {
-            Ok(item) => Claim::Claimed(Box::new(job_from_item(item)?)),
-            Err(Some(old)) => Claim::Refused(Box::new(job_from_item(old)?)),
-            Err(None) => Claim::JobMissing,
-        })
+        Ok(
+            match conditional_update(update, "UpdateItem(claim chunk)").await? {
+                Ok(item) => Claim::Claimed(Box::new(job_from_item(item)?)),
+                Err(Some(old)) => Claim::Refused(Box::new(job_from_item(old)?)),
+                Err(None) => Claim::JobMissing,
+            },
+        )
     }
 
     async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError> {
@@ -314,24 +316,26 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":rows", n(rows))
             .expression_attribute_values(":chunks", chunk_set([chunk]))
             .expression_attribute_values(":chunk", s(chunk.to_string()));
-        Ok(match conditional_update(update, "UpdateItem(skip chunk)").await? {
-            Ok(item) => Skip::Recorded(Recorded {
-                job: job_from_item(item)?,
-                newly_recorded: true,
-            }),
-            Err(Some(old)) => {
-                let job = job_from_item(old)?;
-                if job.recorded_chunks.contains(&chunk) {
-                    Skip::Recorded(Recorded {
-                        job,
-                        newly_recorded: false,
-                    })
-                } else {
-                    Skip::Claimed
+        Ok(
+            match conditional_update(update, "UpdateItem(skip chunk)").await? {
+                Ok(item) => Skip::Recorded(Box::new(Recorded {
+                    job: job_from_item(item)?,
+                    newly_recorded: true,
+                })),
+                Err(Some(old)) => {
+                    let job = job_from_item(old)?;
+                    if job.recorded_chunks.contains(&chunk) {
+                        Skip::Recorded(Box::new(Recorded {
+                            job,
+                            newly_recorded: false,
+                        }))
+                    } else {
+                        Skip::Claimed
+                    }
                 }
-            }
-            Err(None) => Skip::JobMissing,
-        })
+                Err(None) => Skip::JobMissing,
+            },
+        )
     }
 
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
@@ -420,17 +424,19 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":chunks", chunk_set([chunk]))
             .expression_attribute_values(":chunk", s(chunk.to_string()));
         // No old item: the job is gone. An old item: the chunk was recorded before.
-        Ok(match conditional_update(update, "UpdateItem(record chunk)").await? {
-            Ok(item) => Some(Recorded {
-                job: job_from_item(item)?,
-                newly_recorded: true,
-            }),
-            Err(Some(old)) => Some(Recorded {
-                job: job_from_item(old)?,
-                newly_recorded: false,
-            }),
-            Err(None) => None,
-        })
+        Ok(
+            match conditional_update(update, "UpdateItem(record chunk)").await? {
+                Ok(item) => Some(Recorded {
+                    job: job_from_item(item)?,
+                    newly_recorded: true,
+                }),
+                Err(Some(old)) => Some(Recorded {
+                    job: job_from_item(old)?,
+                    newly_recorded: false,
+                }),
+                Err(None) => None,
+            },
+        )
     }
 
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {

@@ -38,8 +38,6 @@ pub const MAX_BATCH_WRITE: usize = 25;
 /// BatchGetItem takes at most 100 keys.
 pub const MAX_BATCH_GET: usize = 100;
 pub const JOBS_INDEX: &str = "gsi1";
-/// TransactWriteItems takes at most 100 actions.
-pub const MAX_TRANSACT_ITEMS: usize = 100;
 
 fn job_pk(id: &str) -> String {
     format!("JOB#{id}")

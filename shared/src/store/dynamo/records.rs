@@ -1,17 +1,18 @@
 //! [`RecordStore`] on DynamoDB: BatchGetItem / BatchWriteItem, looping on unprocessed work;
-//! conditional creates as TransactWriteItems.
+//! conditional creates as concurrent conditional PutItems.
 
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    KeysAndAttributes, Put, PutRequest, ReturnValue, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
 use aws_sdk_dynamodb::Client;
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
-use super::{n, s, sdk_error, Item, MAX_BATCH_GET, MAX_BATCH_WRITE, MAX_TRANSACT_ITEMS};
+use super::{n, s, sdk_error, Item, MAX_BATCH_GET, MAX_BATCH_WRITE};
+
+/// Conditional creates in flight at once.
+const CREATE_CONCURRENCY: usize = 32;
 use crate::batching::drain;
 use crate::error::StoreError;
 use crate::store::{RecordKey, RecordStore};
@@ -82,8 +83,7 @@ impl RecordStore for DynamoRecordStore {
                 key_of(&item).ok_or_else(|| StoreError::Corrupt("record without pk/sk".into()))?;
             item.remove("pk");
             item.remove("sk");
-            let value: Value =
-                serde_dynamo::from_item(item)?;
+            let value: Value = serde_dynamo::from_item(item)?;
             records.insert(key, value);
         }
         Ok(records)
@@ -92,8 +92,7 @@ impl RecordStore for DynamoRecordStore {
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
         let mut requests = Vec::with_capacity(records.len());
         for (key, value) in records {
-            let mut item: Item =
-                serde_dynamo::to_item(value)?;
+            let mut item: Item = serde_dynamo::to_item(value)?;
             item.extend(key_item(&key));
             let put = PutRequest::builder()
                 .set_item(Some(item))
@@ -123,51 +122,38 @@ impl RecordStore for DynamoRecordStore {
         &self,
         records: Vec<(RecordKey, Value)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
-        let mut puts = Vec::with_capacity(records.len());
-        for (key, value) in records {
-            let mut item: Item =
-                serde_dynamo::to_item(value)?;
-            item.extend(key_item(&key));
-            puts.push((key, item));
-        }
-        // TransactWriteItems is the batched write that takes conditions: up to 100 puts,
-        // each only if its key is free. A cancelled transaction says which puts failed
-        // their condition; those keys exist, the rest are retried.
-        drain(puts, MAX_TRANSACT_ITEMS, |batch| async move {
-            let mut request = self.client.transact_write_items();
-            for (_, item) in &batch {
-                let put = Put::builder()
+        // One conditional PutItem per record, CREATE_CONCURRENCY at a time. Each record is
+        // created only if its key is free, for one write unit; TransactWriteItems would batch
+        // them but costs two per record (and transactions touching one key cancel each other).
+        let results: Vec<Result<Option<RecordKey>, StoreError>> = stream::iter(records)
+            .map(|(key, value)| async move {
+                let mut item: Item = serde_dynamo::to_item(value)?;
+                item.extend(key_item(&key));
+                let result = self
+                    .client
+                    .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(item.clone()))
+                    .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                request = request.transact_items(TransactWriteItem::builder().put(put).build());
-            }
-            match request.send().await {
-                Ok(_) => Ok((Vec::new(), Vec::new())),
-                Err(e) => {
-                    let reasons = match e.as_service_error() {
-                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                            c.cancellation_reasons.clone().unwrap_or_default()
-                        }
-                        _ => return Err(sdk_error("TransactWriteItems", e)),
-                    };
-                    let mut existing = Vec::new();
-                    let mut retry = Vec::new();
-                    for (index, entry) in batch.into_iter().enumerate() {
-                        let code = reasons.get(index).and_then(|r| r.code.as_deref());
-                        if code == Some("ConditionalCheckFailed") {
-                            existing.push(entry.0);
-                        } else {
-                            retry.push(entry);
-                        }
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(None),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok(Some(key))
                     }
-                    Ok((existing, retry))
+                    Err(e) => Err(sdk_error("PutItem(create)", e)),
                 }
-            }
-        })
-        .await
+            })
+            .buffer_unordered(CREATE_CONCURRENCY)
+            .collect()
+            .await;
+        // Records created before an error stay: every caller's creates are idempotent on retry
+        // (a record names the job and row that created it).
+        results.into_iter().filter_map(Result::transpose).collect()
     }
 
     async fn put_keeping_counter(

@@ -40,7 +40,12 @@ impl EmbeddedStore {
     }
 
     /// A state change allowed only from `from`: the job after it, or as it was.
-    async fn transition<F>(&self, id: &str, from: &'static [JobState], apply: F) -> Result<Transition, StoreError>
+    async fn transition<F>(
+        &self,
+        id: &str,
+        from: &'static [JobState],
+        apply: F,
+    ) -> Result<Transition, StoreError>
     where
         F: FnOnce(&mut StoredJob) + Send + 'static,
     {
@@ -72,7 +77,6 @@ fn skip_everything(stored: &mut StoredJob) {
 
 #[async_trait]
 impl JobStore for EmbeddedStore {
-
     async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
         let job = job.clone();
         self.write(move |txn| {
@@ -245,7 +249,13 @@ impl JobStore for EmbeddedStore {
         self.change_job(id, Skip::JobMissing, move |stored| {
             if stored.recorded_chunks.contains(&chunk) {
                 let job = snapshot(stored);
-                return (false, Skip::Recorded(Recorded { job, newly_recorded: false }));
+                return (
+                    false,
+                    Skip::Recorded(Box::new(Recorded {
+                        job,
+                        newly_recorded: false,
+                    })),
+                );
             }
             if stored.claimed_chunks.contains(&chunk) {
                 return (false, Skip::Claimed);
@@ -253,7 +263,13 @@ impl JobStore for EmbeddedStore {
             stored.recorded_chunks.insert(chunk);
             stored.job.rows_skipped += rows;
             let job = snapshot(stored);
-            (true, Skip::Recorded(Recorded { job, newly_recorded: true }))
+            (
+                true,
+                Skip::Recorded(Box::new(Recorded {
+                    job,
+                    newly_recorded: true,
+                })),
+            )
         })
         .await
     }
@@ -301,7 +317,8 @@ impl JobStore for EmbeddedStore {
         let message = message.to_owned();
         self.change_job(id, (), move |stored| {
             let job = &mut stored.job;
-            let lower = !job.state.is_terminal() && job.first_failed_row.is_none_or(|first| first > row);
+            let lower =
+                !job.state.is_terminal() && job.first_failed_row.is_none_or(|first| first > row);
             if lower {
                 job.first_failed_row = Some(row);
                 job.error_message = Some(message);
@@ -320,13 +337,25 @@ impl JobStore for EmbeddedStore {
         self.change_job(id, None, move |stored| {
             if !stored.recorded_chunks.insert(chunk) {
                 let job = snapshot(stored);
-                return (false, Some(Recorded { job, newly_recorded: false }));
+                return (
+                    false,
+                    Some(Recorded {
+                        job,
+                        newly_recorded: false,
+                    }),
+                );
             }
             stored.job.rows_processed += counts.succeeded;
             stored.job.rows_failed += counts.failed;
             stored.job.rows_skipped += counts.skipped;
             let job = snapshot(stored);
-            (true, Some(Recorded { job, newly_recorded: true }))
+            (
+                true,
+                Some(Recorded {
+                    job,
+                    newly_recorded: true,
+                }),
+            )
         })
         .await
     }

@@ -222,4 +222,3 @@ impl EmbeddedStore {
         .map_err(backend)?
     }
 }
-
