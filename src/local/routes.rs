@@ -1,48 +1,8 @@
-//! The HTTP API's routes, as template.yaml declares them: which function serves which
-//! method and path, matched the way API Gateway matches (exact segments before `{param}`,
-//! `{proxy+}` last). A unit test keeps this table equal to the template's.
+//! API Gateway's route matching over the one route table ([`GATEWAY_ROUTES`], which a unit
+//! test keeps equal to template.yaml's): which function serves a method and path, matched the
+//! way API Gateway matches (exact segments before `{param}`, `{proxy+}` last).
 
-/// An HTTP-facing Lambda function of the stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Function {
-    Submit,
-    Query,
-    Cancel,
-}
-
-/// `(function, method, path)` for every `HttpApi` event in template.yaml.
-pub const ROUTES: &[(Function, &str, &str)] = &[
-    (Function::Submit, "POST", "/api/web/v2/mobileFlashPass"),
-    (
-        Function::Submit,
-        "POST",
-        "/PasswordVault/API/BulkActions/Accounts",
-    ),
-    (Function::Submit, "POST", "/{proxy+}"),
-    (Function::Query, "GET", "/api/web/v1/mobileFlashPass"),
-    (Function::Query, "GET", "/api/web/v1/mobileFlashPass/{id}"),
-    (
-        Function::Query,
-        "GET",
-        "/api/web/v2/mobileFlashPass/download/logs/{id}",
-    ),
-    (
-        Function::Query,
-        "GET",
-        "/PasswordVault/API/BulkActions/Accounts",
-    ),
-    (
-        Function::Query,
-        "GET",
-        "/PasswordVault/API/BulkActions/Accounts/{bulkId}",
-    ),
-    (Function::Query, "GET", "/{proxy+}"),
-    (
-        Function::Cancel,
-        "DELETE",
-        "/api/web/v1/mobileFlashPass/cancel/{id}",
-    ),
-];
+pub use bulkops_shared::api::{Function, GATEWAY_ROUTES};
 
 /// A matched route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +17,7 @@ pub struct Matched {
 pub fn route(method: &str, path: &str) -> Option<Matched> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let mut best: Option<(u32, Matched)> = None;
-    for &(function, route_method, template) in ROUTES {
+    for &(function, route_method, template) in GATEWAY_ROUTES {
         if route_method != method {
             continue;
         }
@@ -138,36 +98,5 @@ mod tests {
                 proptest::prop_assert!(matched.route_key.starts_with(&method));
             }
         }
-    }
-
-    /// The table above is exactly the template's `HttpApi` events.
-    #[test]
-    fn matches_template_yaml() {
-        let template = include_str!("../../template.yaml");
-        let mut found = Vec::new();
-        let (mut resource, mut method) = (String::new(), None::<String>);
-        for line in template.lines() {
-            let indent = line.len() - line.trim_start().len();
-            let text = line.trim();
-            if indent == 2 && text.ends_with(':') {
-                resource = text.trim_end_matches(':').to_owned();
-            } else if let Some(m) = text.strip_prefix("Method: ") {
-                method = Some(m.to_owned());
-            } else if let (Some(p), Some(m)) = (text.strip_prefix("Path: "), method.take()) {
-                found.push((resource.clone(), m, p.to_owned()));
-            }
-        }
-        let function = |f: Function| match f {
-            Function::Submit => "SubmitFunction",
-            Function::Query => "QueryFunction",
-            Function::Cancel => "CancelFunction",
-        };
-        let mut expected: Vec<(String, String, String)> = ROUTES
-            .iter()
-            .map(|(f, m, p)| (function(*f).to_owned(), m.to_string(), p.to_string()))
-            .collect();
-        found.sort();
-        expected.sort();
-        assert_eq!(found, expected);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bulkops_shared::api::{self, respond};
+use bulkops_shared::api;
 use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::JobStore;
@@ -26,6 +26,5 @@ impl Deps {
 }
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
-    let result = api::submit(deps.jobs.as_ref(), deps.queue.as_ref(), &request).await;
-    Ok(respond(&request, result))
+    Ok(api::handle(deps.jobs.as_ref(), Some(deps.queue.as_ref()), &request).await)
 }

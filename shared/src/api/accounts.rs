@@ -25,37 +25,6 @@ pub const BULK_ID_SEQUENCE: &str = "BULK_ACCOUNTS";
 /// How many of a caller's uploads a list considers (they expire after 30 days).
 const LIST_SCAN_LIMIT: usize = 10_000;
 
-/// Routes of the bulk account API. Paths match case-insensitively, with or without a
-/// trailing slash, as the real product does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AccountsRoute {
-    Create,
-    List,
-    Get(String),
-}
-
-pub fn accounts_route(method: &str, path: &str) -> Option<AccountsRoute> {
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let start = segments.iter().position(|s| s == "passwordvault")?;
-    let segments: Vec<&str> = segments[start..].iter().map(String::as_str).collect();
-    match (method.to_ascii_uppercase().as_str(), segments.as_slice()) {
-        ("POST", ["passwordvault", "api", "bulkactions", "accounts"]) => {
-            Some(AccountsRoute::Create)
-        }
-        ("GET", ["passwordvault", "api", "bulkactions", "accounts"]) => Some(AccountsRoute::List),
-        ("GET", ["passwordvault", "api", "bulkactions", "accounts", _]) => {
-            // The id keeps its original spelling (it is a number anyway).
-            let id = path.split('/').rfind(|s| !s.is_empty()).unwrap_or_default();
-            Some(AccountsRoute::Get(id.to_owned()))
-        }
-        _ => None,
-    }
-}
-
 /// Upload status, derived from the job's state and counts.
 pub fn status(job: &Job) -> &'static str {
     match job.state {
@@ -249,62 +218,60 @@ fn extended(job: &Job, outcomes: Vec<RowOutcome>) -> Value {
     Value::Object(value)
 }
 
-/// The read routes; another user's upload is 404, so existence does not leak.
-pub async fn query(
+/// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}`: only the uploader's; anyone else
+/// gets 404, so existence does not leak.
+pub async fn get(
     jobs: &dyn JobStore,
     request: &Request,
-    route: AccountsRoute,
+    id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
-    match route {
-        AccountsRoute::Get(id) => {
-            let not_found =
-                || ApiError::NotFound(format!("Bulk account upload {id} was not found"));
-            let bulk_id: i64 = id.parse().map_err(|_| not_found())?;
-            let job = jobs
-                .get_job(&bulk_id.to_string())
-                .await?
-                .filter(|job| job.job_type == JobType::AddAccounts && job.owner == identity.subject)
-                .ok_or_else(not_found)?;
-            let outcomes = jobs.row_outcomes(&job.id).await?;
-            Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
-        }
-        AccountsRoute::List => {
-            let query = request.query_string_parameters_ref();
-            let limit = match query.and_then(|q| q.first("limit")) {
-                None => DEFAULT_LIMIT,
-                Some(text) => match text.parse::<usize>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                    _ => {
-                        return Err(bad(
-                            format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                            "limit",
-                        ))
-                    }
-                },
-            };
-            let wanted = match query.and_then(|q| q.first("filter")) {
-                None => None,
-                Some(filter) => Some(parse_filter(filter)?),
-            };
-            let matching: Vec<Job> = jobs
-                .list_jobs(JobType::AddAccounts, &identity.subject, LIST_SCAN_LIMIT)
-                .await?
-                .into_iter()
-                .filter(|job| wanted.is_none_or(|w| status_matches(w, status(job))))
-                .collect();
-            let actions: Vec<Value> = matching
-                .iter()
-                .take(limit)
-                .map(|j| Value::Object(summary(j)))
-                .collect();
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({ "Total": matching.len(), "BulkActions": actions }),
-            ))
-        }
-        AccountsRoute::Create => Err(ApiError::NotFound("no such route".into())),
-    }
+    let not_found = || ApiError::NotFound(format!("Bulk account upload {id} was not found"));
+    let bulk_id: i64 = id.parse().map_err(|_| not_found())?;
+    let job = jobs
+        .get_job(&bulk_id.to_string())
+        .await?
+        .filter(|job| job.job_type == JobType::AddAccounts && job.owner == identity.subject)
+        .ok_or_else(not_found)?;
+    let outcomes = jobs.row_outcomes(&job.id).await?;
+    Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
+}
+
+/// `GET /PasswordVault/API/BulkActions/Accounts?limit=&filter=`: the caller's own uploads.
+pub async fn list(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(request)?;
+    let query = request.query_string_parameters_ref();
+    let limit = match query.and_then(|q| q.first("limit")) {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                    "limit",
+                ))
+            }
+        },
+    };
+    let wanted = match query.and_then(|q| q.first("filter")) {
+        None => None,
+        Some(filter) => Some(parse_filter(filter)?),
+    };
+    let matching: Vec<Job> = jobs
+        .list_jobs(JobType::AddAccounts, &identity.subject, LIST_SCAN_LIMIT)
+        .await?
+        .into_iter()
+        .filter(|job| wanted.is_none_or(|w| status_matches(w, status(job))))
+        .collect();
+    let actions: Vec<Value> = matching
+        .iter()
+        .take(limit)
+        .map(|j| Value::Object(summary(j)))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "Total": matching.len(), "BulkActions": actions }),
+    ))
 }
 
 /// `status eq <Status>` (case-insensitive keywords and values) → the canonical status.
@@ -347,31 +314,6 @@ mod tests {
             Err(other) => panic!("expected a 400, got {other:?}"),
             Ok(_) => panic!("expected a 400, got a valid upload"),
         }
-    }
-
-    #[test]
-    fn routes_match_case_insensitively_with_a_trailing_slash() {
-        assert_eq!(
-            accounts_route("POST", "/PasswordVault/API/BulkActions/Accounts"),
-            Some(AccountsRoute::Create)
-        );
-        assert_eq!(
-            accounts_route("POST", "/passwordvault/api/bulkactions/accounts/"),
-            Some(AccountsRoute::Create)
-        );
-        assert_eq!(
-            accounts_route("GET", "/PasswordVault/api/BULKACTIONS/Accounts/"),
-            Some(AccountsRoute::List)
-        );
-        assert_eq!(
-            accounts_route("GET", "/PasswordVault/API/BulkActions/Accounts/42/"),
-            Some(AccountsRoute::Get("42".into()))
-        );
-        assert_eq!(
-            accounts_route("DELETE", "/PasswordVault/API/BulkActions/Accounts/42"),
-            None
-        );
-        assert_eq!(accounts_route("GET", "/api/web/v1/mobileFlashPass"), None);
     }
 
     #[test]

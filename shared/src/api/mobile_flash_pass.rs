@@ -5,7 +5,6 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use super::body::json_body;
-use super::routes::{mfp_route, MfpRoute};
 use crate::auth::{authorize, permission};
 use crate::engine::{start_job, JobId, NewJob};
 use crate::enrollment::decode_base64;
@@ -88,60 +87,60 @@ pub async fn submit(
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 
-/// The read routes: list, get one, download the row log.
-pub async fn query(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
+/// `GET /api/web/v1/mobileFlashPass`: the tenant's operations, newest first.
+pub async fn list(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_VIEW)?;
-    match mfp_route(request.method().as_str(), request.uri().path()) {
-        Some(MfpRoute::List) => {
-            let list: Vec<_> = jobs
-                .list_jobs(JobType::SendMfp, "", LIST_LIMIT)
-                .await?
-                .iter()
-                .map(|job| job.to_bulk_operation())
-                .collect();
-            Ok(json_response(StatusCode::OK, &list))
-        }
-        Some(MfpRoute::Get(id)) => {
-            let job = find_job(jobs, &id).await?;
-            Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
-        }
-        Some(MfpRoute::Logs(id)) => {
-            let job = find_job(jobs, &id).await?;
-            let outcomes = jobs.row_outcomes(&job.id).await?;
-            let text = serde_json::to_string(&outcomes).map_err(|e| {
-                ApiError::Internal(crate::error::StoreError::Corrupt(e.to_string()))
-            })?;
-            let disposition = format!(
-                "attachment; filename=\"mobileFlashPass-{}-logs.json\"",
-                job.id
-            );
-            Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_DISPOSITION, disposition)
-                .body(Body::Text(text))
-                .map_err(|e| ApiError::Internal(crate::error::StoreError::Corrupt(e.to_string())))
-        }
-        _ => Err(ApiError::NotFound(format!(
-            "no route for {} {}",
-            request.method(),
-            request.uri().path()
-        ))),
-    }
+    let list: Vec<_> = jobs
+        .list_jobs(JobType::SendMfp, "", LIST_LIMIT)
+        .await?
+        .iter()
+        .map(|job| job.to_bulk_operation())
+        .collect();
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// `GET /api/web/v1/mobileFlashPass/{id}`.
+pub async fn get(
+    jobs: &dyn JobStore,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    authorize(request, permission::ISSUANCE_VIEW)?;
+    let job = find_job(jobs, id).await?;
+    Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
+}
+
+/// `GET /api/web/v2/mobileFlashPass/download/logs/{id}`: every processed row, as a file.
+pub async fn logs(
+    jobs: &dyn JobStore,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    authorize(request, permission::ISSUANCE_VIEW)?;
+    let job = find_job(jobs, id).await?;
+    let outcomes = jobs.row_outcomes(&job.id).await?;
+    let corrupt = |e: String| ApiError::Internal(crate::error::StoreError::Corrupt(e));
+    let text = serde_json::to_string(&outcomes).map_err(|e| corrupt(e.to_string()))?;
+    let disposition = format!(
+        "attachment; filename=\"mobileFlashPass-{}-logs.json\"",
+        job.id
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_DISPOSITION, disposition)
+        .body(Body::Text(text))
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`.
-pub async fn cancel(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn cancel(
+    jobs: &dyn JobStore,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_REMOVE)?;
-    let Some(MfpRoute::Cancel(id)) = mfp_route(request.method().as_str(), request.uri().path())
-    else {
-        return Err(ApiError::NotFound(format!(
-            "no route for {} {}",
-            request.method(),
-            request.uri().path()
-        )));
-    };
-    let id = valid_job_id(&id)?;
+    let id = valid_job_id(id)?;
     match jobs.cancel(&id, now_ms()).await? {
         CancelOutcome::Cancelled(job) => {
             tracing::info!(job_id = %job.id, "job cancelled");

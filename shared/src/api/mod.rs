@@ -1,4 +1,5 @@
-//! HTTP-facing logic shared by the HTTP handlers: body parsing and the API routes.
+//! HTTP-facing logic shared by the HTTP handlers: one dispatch over the route table
+//! ([`routes`]), explicit body parsing, and the two APIs.
 
 pub mod accounts;
 pub mod body;
@@ -6,6 +7,8 @@ pub mod mobile_flash_pass;
 pub mod routes;
 
 use lambda_http::{Body, Response};
+
+pub use routes::{Function, Route, GATEWAY_ROUTES};
 
 use crate::engine::SubmitError;
 use crate::error::ApiError;
@@ -37,41 +40,38 @@ pub fn submit_error(error: SubmitError, target: impl Fn(u32) -> String) -> ApiEr
     }
 }
 
-/// The create routes of both APIs (one Lambda function serves them).
-pub async fn submit(
+/// Serves one API Gateway request for any HTTP function: the route is parsed once, dispatched
+/// in one match, and any error answered in the called API's shape. `queue` is the submit
+/// function's; a route needing it reaches no other function (API Gateway routes by method).
+pub async fn handle(
     jobs: &dyn crate::store::JobStore,
-    queue: &dyn crate::queue::ChunkQueue,
+    queue: Option<&dyn crate::queue::ChunkQueue>,
     request: &lambda_http::Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Response<Body> {
     let (method, path) = (request.method().as_str(), request.uri().path());
-    if let Some(accounts::AccountsRoute::Create) = accounts::accounts_route(method, path) {
-        return accounts::create(jobs, queue, request).await;
-    }
-    match routes::mfp_route(method, path) {
-        Some(routes::MfpRoute::Submit) => mobile_flash_pass::submit(jobs, queue, request).await,
-        _ => Err(ApiError::NotFound(format!("no route for {method} {path}"))),
-    }
-}
-
-/// The read routes of both APIs.
-pub async fn query(
-    jobs: &dyn crate::store::JobStore,
-    request: &lambda_http::Request,
-) -> Result<Response<Body>, ApiError> {
-    let (method, path) = (request.method().as_str(), request.uri().path());
-    if let Some(route) = accounts::accounts_route(method, path) {
-        return accounts::query(jobs, request, route).await;
-    }
-    match routes::mfp_route(method, path) {
-        Some(_) => mobile_flash_pass::query(jobs, request).await,
-        // Paths reaching the catch-all route that name nothing: 404, whoever asks.
-        None => Err(ApiError::NotFound(format!("no route for {method} {path}"))),
-    }
+    let not_found = || ApiError::NotFound(format!("no route for {method} {path}"));
+    let result = match Route::parse(method, path) {
+        None => Err(not_found()),
+        Some(route) => match (route, queue) {
+            (Route::MfpSubmit, Some(queue)) => {
+                mobile_flash_pass::submit(jobs, queue, request).await
+            }
+            (Route::MfpList, _) => mobile_flash_pass::list(jobs, request).await,
+            (Route::MfpGet(id), _) => mobile_flash_pass::get(jobs, request, &id).await,
+            (Route::MfpLogs(id), _) => mobile_flash_pass::logs(jobs, request, &id).await,
+            (Route::MfpCancel(id), _) => mobile_flash_pass::cancel(jobs, request, &id).await,
+            (Route::UploadCreate, Some(queue)) => accounts::create(jobs, queue, request).await,
+            (Route::UploadList, _) => accounts::list(jobs, request).await,
+            (Route::UploadGet(id), _) => accounts::get(jobs, request, &id).await,
+            (Route::MfpSubmit | Route::UploadCreate, None) => Err(not_found()),
+        },
+    };
+    respond(request, result)
 }
 
 /// Maps a handler result to a response: the one place errors become HTTP, in the error shape
 /// of the API the request's path belongs to.
-pub fn respond(
+fn respond(
     request: &lambda_http::Request,
     result: Result<Response<Body>, ApiError>,
 ) -> Response<Body> {

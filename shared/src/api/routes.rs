@@ -1,34 +1,128 @@
-//! Route recognition from the request path, so a handler serving several routes (and a local
-//! server feeding the same handlers) needs no API Gateway route key.
+//! The one route table. [`GATEWAY_ROUTES`] is what API Gateway routes to which Lambda function
+//! (template.yaml's `HttpApi` events, kept equal by a test); [`Route`] is what a request asks
+//! for, with its ids parsed once, for the handlers' single dispatch and for the local gateway.
 
-/// Routes of the Entrust-style mobile flash pass API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MfpRoute {
+/// An HTTP-facing Lambda function of the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
     Submit,
-    List,
-    Get(String),
-    Logs(String),
-    Cancel(String),
+    Query,
+    Cancel,
 }
 
-/// Recognises `method path`; any stage prefix before `/api/` is ignored.
-pub fn mfp_route(method: &str, path: &str) -> Option<MfpRoute> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let start = segments.iter().position(|s| *s == "api")?;
-    let method = method.to_ascii_uppercase();
-    match (method.as_str(), &segments[start..]) {
-        ("POST", ["api", "web", "v2", "mobileFlashPass"]) => Some(MfpRoute::Submit),
-        ("GET", ["api", "web", "v1", "mobileFlashPass"]) => Some(MfpRoute::List),
-        ("GET", ["api", "web", "v1", "mobileFlashPass", id]) => {
-            Some(MfpRoute::Get((*id).to_owned()))
+/// `(function, method, path)` for every `HttpApi` event in template.yaml. The `{proxy+}`
+/// catch-alls send other spellings of the PasswordVault paths (any case, a trailing slash) to
+/// the handlers, which match them as PVWA does.
+pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
+    (Function::Submit, "POST", "/api/web/v2/mobileFlashPass"),
+    (
+        Function::Submit,
+        "POST",
+        "/PasswordVault/API/BulkActions/Accounts",
+    ),
+    (Function::Submit, "POST", "/{proxy+}"),
+    (Function::Query, "GET", "/api/web/v1/mobileFlashPass"),
+    (Function::Query, "GET", "/api/web/v1/mobileFlashPass/{id}"),
+    (
+        Function::Query,
+        "GET",
+        "/api/web/v2/mobileFlashPass/download/logs/{id}",
+    ),
+    (
+        Function::Query,
+        "GET",
+        "/PasswordVault/API/BulkActions/Accounts",
+    ),
+    (
+        Function::Query,
+        "GET",
+        "/PasswordVault/API/BulkActions/Accounts/{bulkId}",
+    ),
+    (Function::Query, "GET", "/{proxy+}"),
+    (
+        Function::Cancel,
+        "DELETE",
+        "/api/web/v1/mobileFlashPass/cancel/{id}",
+    ),
+];
+
+/// A route of either API, with its path parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /api/web/v2/mobileFlashPass`
+    MfpSubmit,
+    /// `GET /api/web/v1/mobileFlashPass`
+    MfpList,
+    /// `GET /api/web/v1/mobileFlashPass/{id}`
+    MfpGet(String),
+    /// `GET /api/web/v2/mobileFlashPass/download/logs/{id}`
+    MfpLogs(String),
+    /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`
+    MfpCancel(String),
+    /// `POST /PasswordVault/API/BulkActions/Accounts`
+    UploadCreate,
+    /// `GET /PasswordVault/API/BulkActions/Accounts`
+    UploadList,
+    /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}`
+    UploadGet(String),
+}
+
+impl Route {
+    /// The route of `method path`. Any stage prefix is ignored. Entrust's paths match exactly;
+    /// PVWA's case-insensitively and with or without a trailing slash, as the real product does.
+    pub fn parse(method: &str, path: &str) -> Option<Self> {
+        let method = method.to_ascii_uppercase();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        Self::entrust(&method, &segments).or_else(|| Self::pvwa(&method, &segments))
+    }
+
+    fn entrust(method: &str, segments: &[&str]) -> Option<Self> {
+        let start = segments.iter().position(|s| *s == "api")?;
+        let route = match (method, &segments[start..]) {
+            ("POST", ["api", "web", "v2", "mobileFlashPass"]) => Self::MfpSubmit,
+            ("GET", ["api", "web", "v1", "mobileFlashPass"]) => Self::MfpList,
+            ("GET", ["api", "web", "v1", "mobileFlashPass", id]) => Self::MfpGet(id.to_string()),
+            ("GET", ["api", "web", "v2", "mobileFlashPass", "download", "logs", id]) => {
+                Self::MfpLogs(id.to_string())
+            }
+            ("DELETE", ["api", "web", "v1", "mobileFlashPass", "cancel", id]) => {
+                Self::MfpCancel(id.to_string())
+            }
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    fn pvwa(method: &str, segments: &[&str]) -> Option<Self> {
+        let start = segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("PasswordVault"))?;
+        let rest = &segments[start + 1..];
+        let prefix = ["api", "bulkactions", "accounts"];
+        let is_uploads = rest.len() >= prefix.len()
+            && rest
+                .iter()
+                .zip(prefix)
+                .all(|(s, p)| s.eq_ignore_ascii_case(p));
+        if !is_uploads {
+            return None;
         }
-        ("GET", ["api", "web", "v2", "mobileFlashPass", "download", "logs", id]) => {
-            Some(MfpRoute::Logs((*id).to_owned()))
+        match (method, &rest[prefix.len()..]) {
+            ("POST", []) => Some(Self::UploadCreate),
+            ("GET", []) => Some(Self::UploadList),
+            // The id keeps its original spelling (it is a number anyway).
+            ("GET", [id]) => Some(Self::UploadGet(id.to_string())),
+            _ => None,
         }
-        ("DELETE", ["api", "web", "v1", "mobileFlashPass", "cancel", id]) => {
-            Some(MfpRoute::Cancel((*id).to_owned()))
+    }
+
+    /// The function API Gateway sends this route to.
+    pub fn function(&self) -> Function {
+        match self {
+            Self::MfpSubmit | Self::UploadCreate => Function::Submit,
+            Self::MfpCancel(_) => Function::Cancel,
+            _ => Function::Query,
         }
-        _ => None,
     }
 }
 
@@ -36,38 +130,110 @@ pub fn mfp_route(method: &str, path: &str) -> Option<MfpRoute> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn recognises_every_route_of_both_apis() {
+        let cases = [
+            (
+                "POST",
+                "/api/web/v2/mobileFlashPass",
+                Some(Route::MfpSubmit),
+            ),
+            ("GET", "/api/web/v1/mobileFlashPass", Some(Route::MfpList)),
+            (
+                "get",
+                "/prod/api/web/v1/mobileFlashPass/abc",
+                Some(Route::MfpGet("abc".into())),
+            ),
+            (
+                "GET",
+                "/api/web/v2/mobileFlashPass/download/logs/abc",
+                Some(Route::MfpLogs("abc".into())),
+            ),
+            (
+                "DELETE",
+                "/api/web/v1/mobileFlashPass/cancel/abc",
+                Some(Route::MfpCancel("abc".into())),
+            ),
+            ("PUT", "/api/web/v1/mobileFlashPass", None),
+            ("GET", "/other", None),
+            (
+                "POST",
+                "/PasswordVault/API/BulkActions/Accounts",
+                Some(Route::UploadCreate),
+            ),
+            (
+                "POST",
+                "/passwordvault/api/bulkactions/accounts/",
+                Some(Route::UploadCreate),
+            ),
+            (
+                "GET",
+                "/PasswordVault/api/BULKACTIONS/Accounts/",
+                Some(Route::UploadList),
+            ),
+            (
+                "GET",
+                "/PasswordVault/API/BulkActions/Accounts/42/",
+                Some(Route::UploadGet("42".into())),
+            ),
+            ("DELETE", "/PasswordVault/API/BulkActions/Accounts/42", None),
+            ("GET", "/PasswordVault/API/BulkActions/Accounts/42/x", None),
+            ("GET", "/PasswordVault/API/Nothing/Here", None),
+            (
+                "POST",
+                "/PasswordVault/api/bulkactions/accounts",
+                Some(Route::UploadCreate),
+            ),
+            (
+                "GET",
+                "/prod/PasswordVault/API/BulkActions/Accounts/7",
+                Some(Route::UploadGet("7".into())),
+            ),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(Route::parse(method, path), expected, "{method} {path}");
+        }
+        assert_eq!(Route::MfpCancel("x".into()).function(), Function::Cancel);
+        assert_eq!(Route::UploadCreate.function(), Function::Submit);
+        assert_eq!(Route::UploadGet("1".into()).function(), Function::Query);
+    }
+
     proptest::proptest! {
-        /// Any method and path is recognised or not, by either API, without a panic.
+        /// Any method and path is recognised or not, without a panic.
         #[test]
         fn any_path_is_recognised_or_not(method in "[A-Za-z]{0,7}", path in "(/[^/]{0,8}){0,9}/?") {
-            let _ = mfp_route(&method, &path);
-            let _ = super::super::accounts::accounts_route(&method, &path);
+            let _ = Route::parse(&method, &path);
         }
     }
 
+    /// The gateway table is exactly template.yaml's `HttpApi` events.
     #[test]
-    fn recognises_every_route() {
-        assert_eq!(
-            mfp_route("POST", "/api/web/v2/mobileFlashPass"),
-            Some(MfpRoute::Submit)
-        );
-        assert_eq!(
-            mfp_route("GET", "/api/web/v1/mobileFlashPass"),
-            Some(MfpRoute::List)
-        );
-        assert_eq!(
-            mfp_route("get", "/prod/api/web/v1/mobileFlashPass/abc"),
-            Some(MfpRoute::Get("abc".into()))
-        );
-        assert_eq!(
-            mfp_route("GET", "/api/web/v2/mobileFlashPass/download/logs/abc"),
-            Some(MfpRoute::Logs("abc".into()))
-        );
-        assert_eq!(
-            mfp_route("DELETE", "/api/web/v1/mobileFlashPass/cancel/abc"),
-            Some(MfpRoute::Cancel("abc".into()))
-        );
-        assert_eq!(mfp_route("PUT", "/api/web/v1/mobileFlashPass"), None);
-        assert_eq!(mfp_route("GET", "/other"), None);
+    fn the_gateway_table_is_template_yamls() {
+        let template = include_str!("../../../template.yaml");
+        let mut found = Vec::new();
+        let (mut resource, mut method) = (String::new(), None::<String>);
+        for line in template.lines() {
+            let indent = line.len() - line.trim_start().len();
+            let text = line.trim();
+            if indent == 2 && text.ends_with(':') {
+                resource = text.trim_end_matches(':').to_owned();
+            } else if let Some(m) = text.strip_prefix("Method: ") {
+                method = Some(m.to_owned());
+            } else if let (Some(p), Some(m)) = (text.strip_prefix("Path: "), method.take()) {
+                found.push((resource.clone(), m, p.to_owned()));
+            }
+        }
+        let function = |f: Function| match f {
+            Function::Submit => "SubmitFunction",
+            Function::Query => "QueryFunction",
+            Function::Cancel => "CancelFunction",
+        };
+        let mut expected: Vec<(String, String, String)> = GATEWAY_ROUTES
+            .iter()
+            .map(|(f, m, p)| (function(*f).to_owned(), m.to_string(), p.to_string()))
+            .collect();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected);
     }
 }
