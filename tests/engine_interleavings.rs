@@ -14,7 +14,6 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bulkops::reference::{load_enrollments, load_vault, VaultInput};
 use bulkops::testkit::{sqs_event, ApiCall, Fixture};
 use bulkops_shared::engine::sqs::WorkerDeps;
-use bulkops_shared::engine::Operations;
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::model::{JobState, Outcome};
 use bulkops_shared::ops::accounts::{account_key, model::parse_account};
@@ -77,7 +76,7 @@ enum Work {
 fn worker(s: &Stores) -> WorkerDeps {
     WorkerDeps {
         jobs: s.jobs.clone(),
-        operations: Operations::new(s.records.clone()),
+        operations: bulkops_shared::ops::registry(s.records.clone()),
     }
 }
 

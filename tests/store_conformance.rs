@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use bulkops::testkit::Fixture;
-use bulkops_shared::engine::Secrets;
+use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::{
@@ -562,7 +562,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
     let id = body_json(&response)["id"].as_str().unwrap().to_owned();
     let processor_deps = processor::Deps {
         jobs: store.clone(),
-        operations: bulkops_shared::engine::Operations::new(records.clone()),
+        operations: bulkops_shared::ops::registry(records.clone()),
     };
     let options = PumpOptions {
         deliveries: 2,

@@ -8,7 +8,7 @@
 //! [`MAX_ROW_BYTES`], so every message stays under SQS's 256 KiB and every item under
 //! DynamoDB's 400 KB, whatever a valid request holds.
 
-use crate::engine::Secrets;
+use crate::model::Secrets;
 use crate::model::{ChunkMessage, ChunkRow, JobType};
 
 /// At most this many rows per chunk: enough to batch DynamoDB calls well, few enough that a

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod aws;
 pub mod batching;
+pub mod body;
 pub mod chunking;
 pub mod engine;
 pub mod enrollment;

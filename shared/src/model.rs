@@ -198,6 +198,9 @@ pub struct BulkOperation {
     pub rows_skipped: u32,
 }
 
+/// A chunk's sealed values (e.g. account secrets) by row number.
+pub type Secrets = std::collections::BTreeMap<u32, String>;
+
 /// One row of a chunk: its 1-based row number in the request and the operation's input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChunkRow {

@@ -10,7 +10,6 @@ use anyhow::Context;
 use bulkops_shared::api::JobsDeps;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
-use bulkops_shared::engine::Operations;
 use bulkops_shared::queue::embedded::EmbeddedQueue;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::ChunkSource;
@@ -110,7 +109,7 @@ impl Backend {
         let jobs = Arc::new(store.clone());
         let worker = || WorkerDeps {
             jobs: Arc::new(work.clone()),
-            operations: Operations::new(Arc::new(work.clone())),
+            operations: bulkops_shared::ops::registry(Arc::new(work.clone())),
         };
         Ok(Self {
             submit: submit::Deps {
@@ -139,7 +138,7 @@ impl Backend {
         let clients = AwsClients::new(&load_sdk_config().await);
         let worker = || WorkerDeps {
             jobs: clients.job_store(table),
-            operations: Operations::new(clients.record_store(table)),
+            operations: bulkops_shared::ops::registry(clients.record_store(table)),
         };
         let poller = |url: &str| Poller {
             source: Arc::new(SqsChunkSource::new(clients.sqs.clone(), url).long_polling(1)),

@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use bulkops_shared::aws::{AwsClients, CallCounter};
-use bulkops_shared::engine::Operations;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::dynamo::JOBS_INDEX;
 use bulkops_shared::store::{JobStore, RecordStore};
@@ -200,14 +199,14 @@ impl Fixture {
     pub fn processor_deps(&self) -> processor::Deps {
         processor::Deps {
             jobs: self.jobs(),
-            operations: Operations::new(self.records()),
+            operations: bulkops_shared::ops::registry(self.records()),
         }
     }
 
     pub fn dead_letter_deps(&self) -> dead_letter::Deps {
         dead_letter::Deps {
             jobs: self.jobs(),
-            operations: Operations::new(self.records()),
+            operations: bulkops_shared::ops::registry(self.records()),
         }
     }
 

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bulkops_shared::engine::Secrets;
 use bulkops_shared::error::StoreError;
+use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
     CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Recorded, Skip, Transition,
@@ -363,7 +363,7 @@ pub fn faulty_worker(
             inner: jobs,
             faults: faults.clone(),
         }),
-        operations: bulkops_shared::engine::Operations::new(Arc::new(FaultyRecordStore {
+        operations: bulkops_shared::ops::registry(Arc::new(FaultyRecordStore {
             inner: records,
             faults,
         })),

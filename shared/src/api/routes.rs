@@ -1,6 +1,12 @@
 //! The one route table. [`GATEWAY_ROUTES`] is what API Gateway routes to which Lambda function
 //! (template.yaml's `HttpApi` events, kept equal by a test); [`Route`] is what a request asks
-//! for, with its ids parsed once, for the handlers' single dispatch and for the local gateway.
+//! for, with its ids parsed once; [`handle`] dispatches it in one match, for every HTTP
+//! function and for the local gateway.
+
+use lambda_http::{Body, Response};
+
+use crate::error::ApiError;
+use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
 
 /// An HTTP-facing Lambda function of the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +130,43 @@ impl Route {
             _ => Function::Query,
         }
     }
+}
+
+/// Serves one API Gateway request for any HTTP function: the route is parsed once, dispatched
+/// in one match, and any error answered in the called API's shape. `queue` is the submit
+/// function's; a route needing it reaches no other function (API Gateway routes by method).
+pub async fn handle(
+    jobs: &dyn crate::store::JobStore,
+    queue: Option<&dyn crate::queue::ChunkQueue>,
+    request: &lambda_http::Request,
+) -> Response<Body> {
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    let not_found = || ApiError::NotFound(format!("no route for {method} {path}"));
+    let result = match Route::parse(method, path) {
+        None => Err(not_found()),
+        Some(route) => match (route, queue) {
+            (Route::MfpSubmit, Some(queue)) => mfp::submit(jobs, queue, request).await,
+            (Route::MfpList, _) => mfp::list(jobs, request).await,
+            (Route::MfpGet(id), _) => mfp::get(jobs, request, &id).await,
+            (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id).await,
+            (Route::MfpCancel(id), _) => mfp::cancel(jobs, request, &id).await,
+            (Route::UploadCreate, Some(queue)) => accounts::create(jobs, queue, request).await,
+            (Route::UploadList, _) => accounts::list(jobs, request).await,
+            (Route::UploadGet(id), _) => accounts::get(jobs, request, &id).await,
+            (Route::MfpSubmit | Route::UploadCreate, None) => Err(not_found()),
+        },
+    };
+    respond(request, result)
+}
+
+/// Maps a handler result to a response: the one place errors become HTTP, in the error shape
+/// of the API the request's path belongs to.
+fn respond(
+    request: &lambda_http::Request,
+    result: Result<Response<Body>, ApiError>,
+) -> Response<Body> {
+    let style = crate::error::ApiStyle::for_path(request.uri().path());
+    result.unwrap_or_else(|error| error.into_response(style))
 }
 
 #[cfg(test)]

@@ -1,14 +1,9 @@
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::error::EngineError;
+pub use crate::model::Secrets;
 use crate::model::{ChunkRow, Job, JobType, RowOutcome};
-use crate::store::RecordStore;
-
-/// A chunk's sealed values (e.g. account secrets) by row number.
-pub type Secrets = std::collections::BTreeMap<u32, String>;
 
 /// One kind of row work (issue a flash pass, create an account, …). The engine owns chunking,
 /// counting and state; an operation only turns a chunk's rows into one outcome per row.
@@ -28,27 +23,31 @@ pub trait RowOperation: Send + Sync {
     fn echo(&self, row: &ChunkRow) -> Map<String, Value>;
 }
 
-/// The operations a processor knows, by job type.
+/// The operations a worker knows, by job type. The engine sees them only through
+/// [`RowOperation`]; which operations exist is decided where they are registered
+/// (`crate::ops::registry`).
+#[derive(Default)]
 pub struct Operations {
-    pub mobile_flash_pass: Box<dyn RowOperation>,
-    pub accounts: Box<dyn RowOperation>,
+    by_type: Vec<(JobType, Box<dyn RowOperation>)>,
 }
 
 impl Operations {
-    /// Every operation, working on `records` (reference data and side effects).
-    pub fn new(records: Arc<dyn RecordStore>) -> Self {
-        Self {
-            mobile_flash_pass: Box::new(crate::ops::mobile_flash_pass::MobileFlashPass::new(
-                records.clone(),
-            )),
-            accounts: Box::new(crate::ops::accounts::AddAccounts::new(records)),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub fn for_type(&self, job_type: JobType) -> &dyn RowOperation {
-        match job_type {
-            JobType::SendMfp => self.mobile_flash_pass.as_ref(),
-            JobType::AddAccounts => self.accounts.as_ref(),
-        }
+    /// Adds the operation that runs `job_type`'s rows.
+    pub fn register(mut self, job_type: JobType, operation: Box<dyn RowOperation>) -> Self {
+        self.by_type.retain(|(t, _)| *t != job_type);
+        self.by_type.push((job_type, operation));
+        self
+    }
+
+    /// The operation of `job_type`, if one is registered.
+    pub fn for_type(&self, job_type: JobType) -> Option<&dyn RowOperation> {
+        self.by_type
+            .iter()
+            .find(|(t, _)| *t == job_type)
+            .map(|(_, operation)| operation.as_ref())
     }
 }

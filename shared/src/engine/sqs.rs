@@ -69,7 +69,12 @@ async fn handle_message(
         }
         Err(e) => return Err(EngineError::BadMessage(e.to_string())),
     };
-    let operation = operations.for_type(chunk.job_type);
+    let operation = operations.for_type(chunk.job_type).ok_or_else(|| {
+        EngineError::BadMessage(format!(
+            "no operation runs {} rows",
+            chunk.job_type.as_str()
+        ))
+    })?;
     let disposition = match mode {
         Mode::Process => process_chunk(jobs, operation, &chunk).await?,
         Mode::DeadLetter => dead_letter_chunk(jobs, operation, &chunk).await?,
@@ -90,7 +95,7 @@ impl WorkerDeps {
         let table = crate::aws::required_env("TABLE_NAME")?;
         Ok(Self {
             jobs: clients.job_store(&table),
-            operations: Operations::new(clients.record_store(&table)),
+            operations: crate::ops::registry(clients.record_store(&table)),
         })
     }
 }

@@ -2,8 +2,8 @@ use std::future::Future;
 
 use crate::batching::backoff;
 use crate::chunking::{chunk_messages, group_rows, RowTooLarge};
-use crate::engine::Secrets;
 use crate::error::{EnqueueError, StoreError};
+use crate::model::Secrets;
 use crate::model::{ChunkMessage, ChunkRow, Job, JobState, JobType};
 use crate::queue::ChunkQueue;
 use crate::store::{JobStore, Transition};

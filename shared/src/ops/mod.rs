@@ -1,4 +1,28 @@
-//! Row operations: one implementation of [`crate::engine::RowOperation`] per job type.
+//! Row operations, one module per job type, each owning its typed request row, its outcome
+//! echo and its HTTP API; and the registry that tells the engine which operation runs which
+//! job type (the one place listing them).
 
 pub mod accounts;
 pub mod mobile_flash_pass;
+mod submit_errors;
+
+use std::sync::Arc;
+
+use crate::engine::Operations;
+use crate::model::JobType;
+use crate::store::RecordStore;
+
+pub use submit_errors::submit_error;
+
+/// Every operation, working on `records` (reference data and side effects).
+pub fn registry(records: Arc<dyn RecordStore>) -> Operations {
+    Operations::new()
+        .register(
+            JobType::SendMfp,
+            Box::new(mobile_flash_pass::MobileFlashPass::new(records.clone())),
+        )
+        .register(
+            JobType::AddAccounts,
+            Box::new(accounts::AddAccounts::new(records)),
+        )
+}

@@ -107,14 +107,14 @@ pub trait JobStore: Send + Sync {
         &self,
         id: &str,
         chunk: u32,
-        secrets: &crate::engine::Secrets,
+        secrets: &crate::model::Secrets,
     ) -> Result<(), StoreError>;
     /// A chunk's sealed values (empty once deleted).
     async fn chunk_secrets(
         &self,
         id: &str,
         chunk: u32,
-    ) -> Result<crate::engine::Secrets, StoreError>;
+    ) -> Result<crate::model::Secrets, StoreError>;
     /// Deletes a chunk's sealed values; idempotent.
     async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError>;
     /// AWAITING_DATA → SCHEDULED, once every chunk is queued: only then may chunks run.

@@ -4,28 +4,24 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::{
     chunk_set, conditional_update, job_from_item, job_pk, job_to_item, n, s, sdk_error, Item,
-    CHUNK_SK_PREFIX, JOBS_INDEX, JOB_SK, RETENTION_SECONDS, SECRETS_RETENTION_SECONDS,
-    SECRETS_SK_PREFIX,
+    JOB_SK,
 };
-use crate::engine::Secrets;
 use crate::error::StoreError;
+use crate::model::Secrets;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
-use crate::store::{
-    jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
-};
+use crate::store::{CancelOutcome, Claim, JobStore, Recorded, Skip, Transition};
 
 /// DynamoDB-backed [`JobStore`].
 #[derive(Clone, Debug)]
 pub struct DynamoJobStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoJobStore {
@@ -71,13 +67,6 @@ impl DynamoJobStore {
             }
         }
         update
-    }
-
-    fn secrets_key(&self, id: &str, chunk: u32) -> Item {
-        HashMap::from([
-            ("pk".to_owned(), s(job_pk(id))),
-            ("sk".to_owned(), s(format!("{SECRETS_SK_PREFIX}{chunk:06}"))),
-        ])
     }
 
     /// A conditional change of the job item, reporting the job after it or as it was.
@@ -131,121 +120,6 @@ impl JobStore for DynamoJobStore {
             .await
             .map_err(|e| sdk_error("GetItem(job)", e))?;
         out.item.map(job_from_item).transpose()
-    }
-
-    async fn list_jobs(
-        &self,
-        job_type: JobType,
-        owner: &str,
-        limit: usize,
-    ) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(JOBS_INDEX)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(jobs_partition(job_type, owner)))
-                .scan_index_forward(false)
-                .limit((limit - jobs.len()).min(1000) as i32)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(jobs)", e))?;
-            for item in out.items.unwrap_or_default() {
-                let job = job_from_item(item)?;
-                if listed_for(&job, owner) {
-                    jobs.push(job);
-                }
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() || jobs.len() >= limit {
-                return Ok(jobs);
-            }
-        }
-    }
-
-    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("SEQUENCE#{name}")))
-            .key("sk", s("SEQUENCE"))
-            .update_expression("ADD #value :one")
-            .expression_attribute_names("#value", "value")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateItem(sequence)", e))?;
-        out.attributes
-            .and_then(|a| {
-                a.get("value")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-            })
-            .ok_or_else(|| StoreError::Corrupt("sequence update returned no value".into()))
-    }
-
-    async fn put_chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        let values = secrets
-            .iter()
-            .map(|(row, secret)| (row.to_string(), s(secret)))
-            .collect();
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.secrets_key(id, chunk)))
-            .item("secrets", AttributeValue::M(values))
-            .item(
-                "expiresAt",
-                n(crate::time::now_ms() / 1000 + SECRETS_RETENTION_SECONDS),
-            )
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem(chunk secrets)", e))?;
-        Ok(())
-    }
-
-    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.secrets_key(id, chunk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem(chunk secrets)", e))?;
-        let mut secrets = Secrets::new();
-        if let Some(AttributeValue::M(values)) = out.item.as_ref().and_then(|i| i.get("secrets")) {
-            for (row, value) in values {
-                if let (Ok(row), Ok(secret)) = (row.parse(), value.as_s()) {
-                    secrets.insert(row, secret.clone());
-                }
-            }
-        }
-        Ok(secrets)
-    }
-
-    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(self.secrets_key(id, chunk)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DeleteItem(chunk secrets)", e))?;
-        Ok(())
     }
 
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
@@ -348,44 +222,6 @@ impl JobStore for DynamoJobStore {
         )
         .await?;
         Ok(())
-    }
-
-    async fn store_chunk_outcomes(
-        &self,
-        id: &str,
-        chunk: u32,
-        outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
-        let packed =
-            serde_json::to_string(outcomes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let expires_at = crate::time::now_ms() / 1000 + RETENTION_SECONDS;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(job_pk(id)))
-            .item("sk", s(format!("{CHUNK_SK_PREFIX}{chunk:06}")))
-            .item("rows", n(outcomes.len()))
-            // One JSON attribute per chunk keeps the item compact (well under 400 KB for a
-            // 60 KiB chunk) and its write cost predictable.
-            .item("outcomes", s(packed))
-            .item("expiresAt", n(expires_at))
-            // Write-once: the first outcomes stored are the ones the chunk is counted with.
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(outcomes.to_vec()),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
-                    .item
-                    .as_ref()
-                    .map(outcomes_of)
-                    .unwrap_or_else(|| Err(StoreError::Corrupt("no stored outcomes".into()))),
-                _ => Err(sdk_error("PutItem(chunk outcomes)", e)),
-            },
-        }
     }
 
     async fn lower_first_failure(
@@ -494,40 +330,45 @@ impl JobStore for DynamoJobStore {
         )))
     }
 
-    async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
-        let mut outcomes = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(job_pk(id)))
-                .expression_attribute_values(":prefix", s(CHUNK_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(chunk outcomes)", e))?;
-            for item in out.items.unwrap_or_default() {
-                outcomes.extend(outcomes_of(&item)?);
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
-        }
-        outcomes.sort_by_key(|o| o.row);
-        Ok(outcomes)
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        self.put_chunk_secrets_item(id, chunk, secrets).await
     }
-}
 
-/// The row outcomes packed in a chunk results item.
-fn outcomes_of(item: &Item) -> Result<Vec<RowOutcome>, StoreError> {
-    let packed = item
-        .get("outcomes")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("chunk item without outcomes".into()))?;
-    serde_json::from_str(packed).map_err(|e| StoreError::Corrupt(e.to_string()))
+    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
+        self.chunk_secrets_item(id, chunk).await
+    }
+
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        self.delete_chunk_secrets_item(id, chunk).await
+    }
+
+    async fn store_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<Vec<RowOutcome>, StoreError> {
+        self.store_chunk_outcomes_item(id, chunk, outcomes).await
+    }
+
+    async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
+        self.row_outcomes_item(id).await
+    }
+    async fn list_jobs(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.list_jobs_item(job_type, owner, limit).await
+    }
+
+    async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
+        self.next_sequence_item(name).await
+    }
 }

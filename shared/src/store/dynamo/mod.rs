@@ -11,7 +11,9 @@
 //! `jobs.rs` implements [`super::JobStore`], `records.rs` [`super::RecordStore`]; this module
 //! holds the item layout and the helpers both use.
 
+mod chunk_items;
 mod jobs;
+mod listing;
 mod records;
 
 use std::collections::{BTreeSet, HashMap};

@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::{
-    backend, chunk_key, corrupt, index_key, read_job, with_chunks, write_job, EmbeddedStore,
-    StoredJob, CHUNKS, JOBS, JOB_INDEX, SECRETS, SEQUENCES,
+    backend, corrupt, index_key, read_job, with_chunks, write_job, EmbeddedStore, StoredJob, JOBS,
+    JOB_INDEX, SEQUENCES,
 };
-use crate::engine::Secrets;
 use crate::error::StoreError;
+use crate::model::Secrets;
 use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
 use crate::store::{
     jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
@@ -166,49 +166,6 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
-    async fn put_chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        let (key, bytes) = (
-            chunk_key(id, chunk),
-            serde_json::to_vec(secrets).map_err(corrupt)?,
-        );
-        self.write(move |txn| {
-            let mut table = txn.open_table(SECRETS).map_err(backend)?;
-            table
-                .insert(key.as_str(), bytes.as_slice())
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        let key = chunk_key(id, chunk);
-        self.read(move |txn| {
-            let table = txn.open_table(SECRETS).map_err(backend)?;
-            let value = table.get(key.as_str()).map_err(backend)?;
-            Ok(match value {
-                Some(v) => serde_json::from_slice(v.value()).map_err(corrupt)?,
-                None => Secrets::new(),
-            })
-        })
-        .await
-    }
-
-    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
-        let key = chunk_key(id, chunk);
-        self.write(move |txn| {
-            let mut table = txn.open_table(SECRETS).map_err(backend)?;
-            table.remove(key.as_str()).map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
         self.transition(id, &[JobState::AwaitingData], |stored| {
             stored.job.state = JobState::Scheduled;
@@ -281,31 +238,6 @@ impl JobStore for EmbeddedStore {
         })
         .await?;
         Ok(())
-    }
-
-    async fn store_chunk_outcomes(
-        &self,
-        id: &str,
-        chunk: u32,
-        outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
-        let (key, bytes) = (
-            chunk_key(id, chunk),
-            serde_json::to_vec(outcomes).map_err(corrupt)?,
-        );
-        let ours = outcomes.to_vec();
-        self.write(move |txn| {
-            let mut table = txn.open_table(CHUNKS).map_err(backend)?;
-            // Write-once: the first outcomes stored are the ones the chunk is counted with.
-            if let Some(existing) = table.get(key.as_str()).map_err(backend)? {
-                return serde_json::from_slice(existing.value()).map_err(corrupt);
-            }
-            table
-                .insert(key.as_str(), bytes.as_slice())
-                .map_err(backend)?;
-            Ok(ours)
-        })
-        .await
     }
 
     async fn lower_first_failure(
@@ -388,20 +320,33 @@ impl JobStore for EmbeddedStore {
         })
     }
 
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        self.put_chunk_secrets_item(id, chunk, secrets).await
+    }
+
+    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
+        self.chunk_secrets_item(id, chunk).await
+    }
+
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        self.delete_chunk_secrets_item(id, chunk).await
+    }
+
+    async fn store_chunk_outcomes(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<Vec<RowOutcome>, StoreError> {
+        self.store_chunk_outcomes_item(id, chunk, outcomes).await
+    }
+
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
-        let (start, end) = (format!("{id}#"), format!("{id}$"));
-        self.read(move |txn| {
-            let table = txn.open_table(CHUNKS).map_err(backend)?;
-            let mut outcomes = Vec::new();
-            for entry in table.range(start.as_str()..end.as_str()).map_err(backend)? {
-                let (_, value) = entry.map_err(backend)?;
-                outcomes.extend(
-                    serde_json::from_slice::<Vec<RowOutcome>>(value.value()).map_err(corrupt)?,
-                );
-            }
-            outcomes.sort_by_key(|o| o.row);
-            Ok(outcomes)
-        })
-        .await
+        self.row_outcomes_item(id).await
     }
 }

@@ -5,6 +5,7 @@
 //! against both. `jobs.rs` implements [`super::JobStore`], `records.rs`
 //! [`super::RecordStore`]; this module owns the file, its tables and its transactions.
 
+mod chunk_items;
 mod jobs;
 mod records;
 

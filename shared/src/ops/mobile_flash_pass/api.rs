@@ -4,13 +4,13 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use super::body::json_body;
+use super::rows_from_ids;
 use crate::auth::{authorize, permission};
+use crate::body::json_body;
 use crate::engine::{start_job, JobId, NewJob};
 use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
 use crate::model::JobType;
-use crate::ops::mobile_flash_pass::rows_from_ids;
 use crate::queue::ChunkQueue;
 use crate::store::{CancelOutcome, JobStore};
 use crate::time::now_ms;
@@ -83,7 +83,7 @@ pub async fn submit(
         },
     )
     .await
-    .map_err(|e| super::submit_error(e, |row| format!("ids[{}]", row - 1)))?;
+    .map_err(|e| crate::ops::submit_error(e, |row| format!("ids[{}]", row - 1)))?;
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 

@@ -4,6 +4,8 @@
 //! so a job issues at most one pass per enrollment: a redelivered chunk finds the pass it
 //! issued before and reports the same success instead of issuing another.
 
+pub mod api;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -4,15 +4,16 @@ use std::collections::HashMap;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::body::{json_body_of, JsonMediaTypes};
+use super::model::{bind, parse_account, FieldError};
+use super::results::{extended, parse_filter, status, status_matches, summary};
+use super::{account_key, AccountRowInput};
 use crate::auth::Identity;
+use crate::body::{json_body_of, JsonMediaTypes};
 use crate::engine::{start_job, JobId, NewJob, Secrets};
 use crate::error::{json_response, ApiError};
-use crate::model::{ChunkRow, Job, JobState, JobType, RowOutcome};
-use crate::ops::accounts::model::{bind, parse_account, FieldError};
-use crate::ops::accounts::{account_key, AccountRowInput};
+use crate::model::{ChunkRow, Job, JobType};
 use crate::queue::ChunkQueue;
 use crate::store::JobStore;
 
@@ -24,26 +25,6 @@ pub const MAX_LIMIT: usize = 1_000;
 pub const BULK_ID_SEQUENCE: &str = "BULK_ACCOUNTS";
 /// How many of a caller's uploads a list considers (they expire after 30 days).
 const LIST_SCAN_LIMIT: usize = 10_000;
-
-/// Upload status, derived from the job's state and counts.
-pub fn status(job: &Job) -> &'static str {
-    match job.state {
-        JobState::Scheduled | JobState::AwaitingData => "Pending",
-        JobState::Processing => "inProgress",
-        JobState::Completed if job.rows_failed == 0 => "completedSuccessfully",
-        JobState::Completed => "completedWithErrors",
-        JobState::Failed | JobState::Cancelled => "failed",
-    }
-}
-
-const STATUSES: [&str; 6] = [
-    "Pending",
-    "inProgress",
-    "completedSuccessfully",
-    "completedWithErrors",
-    "failed",
-    "completed",
-];
 
 fn bad(message: impl Into<String>, target: impl Into<String>) -> ApiError {
     ApiError::bad_request(message, Some(target.into()))
@@ -138,7 +119,7 @@ pub async fn create(
         },
     )
     .await
-    .map_err(|e| super::submit_error(e, |row| format!("accountsList[{}]", row - 1)))?;
+    .map_err(|e| crate::ops::submit_error(e, |row| format!("accountsList[{}]", row - 1)))?;
     let bulk_id: i64 = job.id.parse().map_err(|_| {
         ApiError::Internal(crate::error::StoreError::Corrupt(format!(
             "bulk id {} is not a number",
@@ -151,71 +132,6 @@ pub async fn create(
         "bulk account upload accepted"
     );
     Ok(json_response(StatusCode::ACCEPTED, &bulk_id))
-}
-
-/// BulkAccountsOperationResult.
-fn summary(job: &Job) -> Map<String, Value> {
-    let mut result = Map::new();
-    result.insert("Succeeded".into(), json!(job.rows_processed));
-    result.insert("Failed".into(), json!(job.rows_failed));
-    if matches!(job.state, JobState::Failed | JobState::Cancelled) {
-        let error = job
-            .error_message
-            .clone()
-            .unwrap_or_else(|| "The upload was cancelled".to_owned());
-        result.insert("Error".into(), json!(error));
-    }
-    let mut summary = Map::new();
-    summary.insert(
-        "Id".into(),
-        json!(job.id.parse::<i64>().unwrap_or_default()),
-    );
-    summary.insert(
-        "Source".into(),
-        json!(job.source.clone().unwrap_or_default()),
-    );
-    summary.insert("CreationTime".into(), json!(job.init_time_ms / 1000));
-    summary.insert("Status".into(), json!(status(job)));
-    summary.insert("Result".into(), Value::Object(result));
-    summary
-}
-
-/// BulkAccountsOperationResultExtended: the summary plus every row in its list.
-fn extended(job: &Job, outcomes: Vec<RowOutcome>) -> Value {
-    let mut succeeded = Vec::new();
-    let mut failed = Vec::new();
-    for outcome in outcomes {
-        let failed_row = outcome.is_failed();
-        let mut item = outcome.item;
-        if failed_row {
-            item.insert(
-                "error".into(),
-                json!(outcome.error_message.unwrap_or_default()),
-            );
-            item.insert(
-                "errorCode".into(),
-                json!(outcome.error_code.unwrap_or_default()),
-            );
-            failed.push(Value::Object(item));
-        } else {
-            let id = outcome
-                .result
-                .and_then(|r| r.get("id").cloned())
-                .unwrap_or(Value::Null);
-            item.insert("id".into(), id);
-            succeeded.push(Value::Object(item));
-        }
-    }
-    let mut value = summary(job);
-    value.insert(
-        "SucceededItems".into(),
-        json!({ "Total": succeeded.len(), "Items": succeeded }),
-    );
-    value.insert(
-        "FailedItems".into(),
-        json!({ "Total": failed.len(), "Items": failed }),
-    );
-    Value::Object(value)
 }
 
 /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}`: only the uploader's; anyone else
@@ -272,36 +188,6 @@ pub async fn list(jobs: &dyn JobStore, request: &Request) -> Result<Response<Bod
         StatusCode::OK,
         &json!({ "Total": matching.len(), "BulkActions": actions }),
     ))
-}
-
-/// `status eq <Status>` (case-insensitive keywords and values) → the canonical status.
-fn parse_filter(filter: &str) -> Result<&'static str, ApiError> {
-    let words: Vec<&str> = filter.split_whitespace().collect();
-    let invalid = || {
-        bad(
-            format!(
-                "filter must be of the form 'status eq <{}>'",
-                STATUSES.join("|")
-            ),
-            "filter",
-        )
-    };
-    match words.as_slice() {
-        [field, op, value]
-            if field.eq_ignore_ascii_case("status") && op.eq_ignore_ascii_case("eq") =>
-        {
-            STATUSES
-                .iter()
-                .copied()
-                .find(|s| s.eq_ignore_ascii_case(value))
-                .ok_or_else(invalid)
-        }
-        _ => Err(invalid()),
-    }
-}
-
-fn status_matches(wanted: &str, actual: &str) -> bool {
-    wanted == actual || (wanted == "completed" && actual.starts_with("completed"))
 }
 
 #[cfg(test)]
@@ -411,28 +297,5 @@ mod tests {
             )),
             Some("AccountsList".into())
         );
-    }
-
-    proptest::proptest! {
-        /// Any filter text is a status or a 400 naming `filter`.
-        #[test]
-        fn any_filter_is_a_status_or_a_400(filter in ".{0,40}") {
-            match parse_filter(&filter) {
-                Ok(status) => proptest::prop_assert!(STATUSES.contains(&status)),
-                Err(ApiError::BadRequest { target, .. }) => {
-                    proptest::prop_assert_eq!(target.as_deref(), Some("filter"))
-                }
-                Err(other) => proptest::prop_assert!(false, "{other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn filters_name_a_status() {
-        assert_eq!(parse_filter("status eq inProgress").unwrap(), "inProgress");
-        assert_eq!(parse_filter("Status EQ completed").unwrap(), "completed");
-        assert!(parse_filter("status ne failed").is_err());
-        assert!(parse_filter("status eq done").is_err());
-        assert!(status_matches("completed", "completedWithErrors"));
     }
 }

@@ -1,0 +1,377 @@
+//! The ADD_ACCOUNTS row operation: checks each row against the vault (safe, membership,
+//! platform, required properties, duplicates), numbers new accounts one block per safe, and
+//! creates them with conditional puts, so a redelivered chunk recognises its own accounts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+
+use super::{
+    account_key, codes, platform_key, safe_key, AccountRowInput, BulkAccountModel,
+    NEXT_ACCOUNT_NUMBER,
+};
+use crate::engine::{RowOperation, Secrets};
+use crate::error::EngineError;
+use crate::model::{ChunkRow, Job, RowOutcome};
+use crate::store::{RecordKey, RecordStore};
+use crate::time::{now_ms, rfc3339};
+
+/// The ADD_ACCOUNTS row operation.
+pub struct AddAccounts {
+    records: Arc<dyn RecordStore>,
+}
+
+impl AddAccounts {
+    pub fn new(records: Arc<dyn RecordStore>) -> Self {
+        Self { records }
+    }
+}
+
+fn exists_message(account: &BulkAccountModel) -> String {
+    format!(
+        "An account with userName {} and address {} already exists in safe {}",
+        account.user_name.as_deref().unwrap_or_default(),
+        account.address.as_deref().unwrap_or_default(),
+        account.safe_name
+    )
+}
+
+/// The first required property of the platform that the account lacks.
+fn missing_property(platform: &Value, account: &BulkAccountModel) -> Option<String> {
+    let required = platform
+        .get("requiredProperties")
+        .and_then(Value::as_array)?;
+    required
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|property| {
+            let present = account
+                .property(property)
+                .is_some_and(|v| !v.trim().is_empty());
+            (!present).then(|| property.to_owned())
+        })
+}
+
+/// A row that passed every check and will be created.
+struct Creatable {
+    index: usize,
+    key: RecordKey,
+    safe: RecordKey,
+}
+
+#[async_trait]
+impl RowOperation for AddAccounts {
+    async fn run(
+        &self,
+        job: &Job,
+        rows: &[ChunkRow],
+        secrets: &Secrets,
+    ) -> Result<Vec<RowOutcome>, EngineError> {
+        let mut inputs = Vec::with_capacity(rows.len());
+        for row in rows {
+            let input: AccountRowInput = serde_json::from_value(row.input.clone())
+                .map_err(|e| EngineError::BadMessage(format!("row {}: {e}", row.row)))?;
+            inputs.push(input);
+        }
+
+        // One batched read: every safe, platform and candidate account of the chunk.
+        let mut keys: Vec<RecordKey> = Vec::new();
+        for input in &inputs {
+            keys.push(safe_key(&input.account.safe_name));
+            keys.push(platform_key(&input.account.platform_id));
+            if input.duplicate_of.is_none() {
+                keys.push(account_key(&input.account));
+            }
+        }
+        let found = self.records.get_many(&keys).await?;
+
+        let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
+        let mut creatable: Vec<Creatable> = Vec::new();
+        for (index, (row, input)) in rows.iter().zip(&inputs).enumerate() {
+            let echo = self.echo(row);
+            let account = &input.account;
+            let safe_name = account.safe_name.as_str();
+            let fail = |code: &str, message: String| {
+                Some(RowOutcome::failed(row.row, echo.clone(), code, message))
+            };
+            let Some(safe) = found.get(&safe_key(safe_name)) else {
+                outcomes[index] = fail(
+                    codes::SAFE_NOT_FOUND,
+                    format!("Safe {safe_name} was not found"),
+                );
+                continue;
+            };
+            let may_add = safe
+                .get("members")
+                .and_then(|m| m.get(&job.owner))
+                .and_then(|m| m.get("addAccounts"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if !may_add {
+                let message =
+                    format!("You are not authorized to create object in safe {safe_name}");
+                outcomes[index] = fail(codes::NOT_AUTHORIZED, message);
+                continue;
+            }
+            let platform_id = account.platform_id.as_str();
+            let Some(platform) = found.get(&platform_key(platform_id)) else {
+                outcomes[index] = fail(
+                    codes::PLATFORM_NOT_FOUND,
+                    format!("Platform {platform_id} was not found"),
+                );
+                continue;
+            };
+            if let Some(property) = missing_property(platform, account) {
+                let message = format!("The account is missing the property {property} required by platform {platform_id}");
+                outcomes[index] = fail(codes::INVALID_FIELDS, message);
+                continue;
+            }
+            if let Some(first) = input.duplicate_of {
+                let message = format!(
+                    "{} (uploadIndex {first} of this upload)",
+                    exists_message(account)
+                );
+                outcomes[index] = fail(codes::ACCOUNT_ALREADY_EXISTS, message);
+                continue;
+            }
+            let key = account_key(account);
+            match found.get(&key) {
+                Some(existing) => {
+                    outcomes[index] = Some(self.existing_outcome(job, row, existing, echo, account))
+                }
+                None => creatable.push(Creatable {
+                    index,
+                    key,
+                    safe: safe_key(safe_name),
+                }),
+            }
+        }
+
+        // Account numbers: one atomic block per safe per chunk.
+        let mut per_safe: BTreeMap<RecordKey, Vec<usize>> = BTreeMap::new();
+        for (position, c) in creatable.iter().enumerate() {
+            per_safe.entry(c.safe.clone()).or_default().push(position);
+        }
+        let mut ids: HashMap<usize, String> = HashMap::new();
+        let now = now_ms();
+        for (safe, positions) in &per_safe {
+            let safe_id = found
+                .get(safe)
+                .and_then(|s| s.get("safeId"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let safe_id = safe_id
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| safe_id.to_string());
+            let count = positions.len() as i64;
+            let Some(last) = self
+                .records
+                .increment(safe, NEXT_ACCOUNT_NUMBER, count)
+                .await?
+            else {
+                for &position in positions {
+                    let c = &creatable[position];
+                    let message =
+                        format!("Safe {} was not found", inputs[c.index].account.safe_name);
+                    outcomes[c.index] = Some(RowOutcome::failed(
+                        rows[c.index].row,
+                        self.echo(&rows[c.index]),
+                        codes::SAFE_NOT_FOUND,
+                        message,
+                    ));
+                }
+                continue;
+            };
+            for (offset, &position) in positions.iter().enumerate() {
+                ids.insert(
+                    position,
+                    format!("{safe_id}_{}", last - count + 1 + offset as i64),
+                );
+            }
+        }
+        let mut records = Vec::new();
+        for (position, c) in creatable.iter().enumerate() {
+            let Some(id) = ids.get(&position) else {
+                continue;
+            };
+            let row = &rows[c.index];
+            let mut record = inputs[c.index].account.to_map();
+            record.insert("id".into(), json!(id));
+            if let Some(secret) = secrets.get(&row.row) {
+                record.insert("secret".into(), json!(secret));
+            }
+            record.insert("createdBy".into(), json!(job.owner));
+            record.insert("bulkId".into(), json!(job.id));
+            record.insert("uploadRow".into(), json!(row.row));
+            record.insert("createdTime".into(), json!(rfc3339(now)));
+            records.push((c.key.clone(), Value::Object(record)));
+        }
+        let taken = self.records.create_many(records).await?;
+        // Keys taken meanwhile: by this very row on an earlier delivery, or by someone else.
+        let rivals = if taken.is_empty() {
+            HashMap::new()
+        } else {
+            self.records.get_many(&taken).await?
+        };
+        for (position, c) in creatable.iter().enumerate() {
+            let Some(id) = ids.get(&position) else {
+                continue;
+            };
+            let row = &rows[c.index];
+            let echo = self.echo(row);
+            outcomes[c.index] = Some(match rivals.get(&c.key) {
+                Some(existing) => {
+                    self.existing_outcome(job, row, existing, echo, &inputs[c.index].account)
+                }
+                None if taken.contains(&c.key) => RowOutcome::failed(
+                    row.row,
+                    echo,
+                    codes::ACCOUNT_ALREADY_EXISTS,
+                    exists_message(&inputs[c.index].account),
+                ),
+                None => RowOutcome::succeeded(row.row, echo, Some(json!({ "id": id }))),
+            });
+        }
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+
+    fn echo(&self, row: &ChunkRow) -> Map<String, Value> {
+        let mut echo = Map::new();
+        if let Some(index) = row.input.get("uploadIndex") {
+            echo.insert("uploadIndex".into(), index.clone());
+        }
+        // The typed model has no secret field: whatever the row holds, none is echoed.
+        if let Some(account) = row
+            .input
+            .get("account")
+            .and_then(|a| serde_json::from_value::<BulkAccountModel>(a.clone()).ok())
+        {
+            echo.extend(account.to_map());
+        }
+        echo
+    }
+}
+
+impl AddAccounts {
+    /// An account already under this key: ours from an earlier delivery (success), or not.
+    fn existing_outcome(
+        &self,
+        job: &Job,
+        row: &ChunkRow,
+        existing: &Value,
+        echo: Map<String, Value>,
+        account: &BulkAccountModel,
+    ) -> RowOutcome {
+        let ours = existing.get("bulkId").and_then(Value::as_str) == Some(job.id.as_str())
+            && existing.get("uploadRow").and_then(Value::as_u64) == Some(u64::from(row.row));
+        if ours {
+            let id = existing.get("id").cloned().unwrap_or(Value::Null);
+            RowOutcome::succeeded(row.row, echo, Some(json!({ "id": id })))
+        } else {
+            RowOutcome::failed(
+                row.row,
+                echo,
+                codes::ACCOUNT_ALREADY_EXISTS,
+                exists_message(account),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(value: Value) -> BulkAccountModel {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn account_keys_ignore_case_and_cannot_collide() {
+        let a = account_key(&account(
+            json!({"safeName": "Unix", "platformId": "p", "userName": "Root", "address": "h1"}),
+        ));
+        let b = account_key(&account(
+            json!({"safeName": "unix", "platformId": "p", "userName": "root", "address": "H1"}),
+        ));
+        assert_eq!(a, b);
+        let c = account_key(&account(
+            json!({"safeName": "s", "platformId": "p", "userName": "a\",\"b", "address": "c"}),
+        ));
+        let d = account_key(&account(
+            json!({"safeName": "s", "platformId": "p", "userName": "a", "address": "b\",\"c"}),
+        ));
+        assert_ne!(c, d);
+    }
+
+    #[test]
+    fn required_properties_may_come_from_platform_account_properties() {
+        let platform = json!({"requiredProperties": ["address", "userName", "logonDomain"]});
+        let full = account(
+            json!({"safeName": "s", "platformId": "p", "address": "h", "userName": "u", "platformAccountProperties": {"logonDomain": "d"}}),
+        );
+        assert_eq!(missing_property(&platform, &full), None);
+        let partial =
+            account(json!({"safeName": "s", "platformId": "p", "address": "h", "userName": " "}));
+        assert_eq!(
+            missing_property(&platform, &partial),
+            Some("userName".into())
+        );
+    }
+
+    #[test]
+    fn the_echo_never_carries_the_secret() {
+        let row = ChunkRow {
+            row: 1,
+            input: json!({"uploadIndex": 7, "account": {"safeName": "s", "platformId": "p", "secret": "hunter2", "userName": "u"}}),
+        };
+        let echo = AddAccounts::new(Arc::new(NoRecords)).echo(&row);
+        assert_eq!(
+            Value::Object(echo),
+            json!({"uploadIndex": 7, "safeName": "s", "platformId": "p", "userName": "u"})
+        );
+    }
+
+    struct NoRecords;
+
+    #[async_trait]
+    impl RecordStore for NoRecords {
+        async fn get_many(
+            &self,
+            _: &[RecordKey],
+        ) -> Result<HashMap<RecordKey, Value>, crate::error::StoreError> {
+            Ok(HashMap::new())
+        }
+        async fn put_many(
+            &self,
+            _: Vec<(RecordKey, Value)>,
+        ) -> Result<(), crate::error::StoreError> {
+            Ok(())
+        }
+        async fn create_many(
+            &self,
+            _: Vec<(RecordKey, Value)>,
+        ) -> Result<Vec<RecordKey>, crate::error::StoreError> {
+            Ok(Vec::new())
+        }
+        async fn put_keeping_counter(
+            &self,
+            _: &RecordKey,
+            _: Value,
+            _: &str,
+        ) -> Result<(), crate::error::StoreError> {
+            Ok(())
+        }
+        async fn increment(
+            &self,
+            _: &RecordKey,
+            _: &str,
+            _: i64,
+        ) -> Result<Option<i64>, crate::error::StoreError> {
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! What the PVWA API answers about uploads: the status a job shows as, the summary
+//! (BulkAccountsOperationResult) and extended result with every row, and the list filter.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::model::{Job, JobState, RowOutcome};
+
+/// Upload status, derived from the job's state and counts.
+pub fn status(job: &Job) -> &'static str {
+    match job.state {
+        JobState::Scheduled | JobState::AwaitingData => "Pending",
+        JobState::Processing => "inProgress",
+        JobState::Completed if job.rows_failed == 0 => "completedSuccessfully",
+        JobState::Completed => "completedWithErrors",
+        JobState::Failed | JobState::Cancelled => "failed",
+    }
+}
+
+const STATUSES: [&str; 6] = [
+    "Pending",
+    "inProgress",
+    "completedSuccessfully",
+    "completedWithErrors",
+    "failed",
+    "completed",
+];
+
+/// BulkAccountsOperationResult.
+pub fn summary(job: &Job) -> Map<String, Value> {
+    let mut result = Map::new();
+    result.insert("Succeeded".into(), json!(job.rows_processed));
+    result.insert("Failed".into(), json!(job.rows_failed));
+    if matches!(job.state, JobState::Failed | JobState::Cancelled) {
+        let error = job
+            .error_message
+            .clone()
+            .unwrap_or_else(|| "The upload was cancelled".to_owned());
+        result.insert("Error".into(), json!(error));
+    }
+    let mut summary = Map::new();
+    summary.insert(
+        "Id".into(),
+        json!(job.id.parse::<i64>().unwrap_or_default()),
+    );
+    summary.insert(
+        "Source".into(),
+        json!(job.source.clone().unwrap_or_default()),
+    );
+    summary.insert("CreationTime".into(), json!(job.init_time_ms / 1000));
+    summary.insert("Status".into(), json!(status(job)));
+    summary.insert("Result".into(), Value::Object(result));
+    summary
+}
+
+/// BulkAccountsOperationResultExtended: the summary plus every row in its list.
+pub fn extended(job: &Job, outcomes: Vec<RowOutcome>) -> Value {
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    for outcome in outcomes {
+        let failed_row = outcome.is_failed();
+        let mut item = outcome.item;
+        if failed_row {
+            item.insert(
+                "error".into(),
+                json!(outcome.error_message.unwrap_or_default()),
+            );
+            item.insert(
+                "errorCode".into(),
+                json!(outcome.error_code.unwrap_or_default()),
+            );
+            failed.push(Value::Object(item));
+        } else {
+            let id = outcome
+                .result
+                .and_then(|r| r.get("id").cloned())
+                .unwrap_or(Value::Null);
+            item.insert("id".into(), id);
+            succeeded.push(Value::Object(item));
+        }
+    }
+    let mut value = summary(job);
+    value.insert(
+        "SucceededItems".into(),
+        json!({ "Total": succeeded.len(), "Items": succeeded }),
+    );
+    value.insert(
+        "FailedItems".into(),
+        json!({ "Total": failed.len(), "Items": failed }),
+    );
+    Value::Object(value)
+}
+
+/// `status eq <Status>` (case-insensitive keywords and values) → the canonical status.
+pub fn parse_filter(filter: &str) -> Result<&'static str, ApiError> {
+    let words: Vec<&str> = filter.split_whitespace().collect();
+    let invalid = || {
+        ApiError::bad_request(
+            format!(
+                "filter must be of the form 'status eq <{}>'",
+                STATUSES.join("|")
+            ),
+            Some("filter".to_owned()),
+        )
+    };
+    match words.as_slice() {
+        [field, op, value]
+            if field.eq_ignore_ascii_case("status") && op.eq_ignore_ascii_case("eq") =>
+        {
+            STATUSES
+                .iter()
+                .copied()
+                .find(|s| s.eq_ignore_ascii_case(value))
+                .ok_or_else(invalid)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+pub fn status_matches(wanted: &str, actual: &str) -> bool {
+    wanted == actual || (wanted == "completed" && actual.starts_with("completed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any filter text is a status or a 400 naming `filter`.
+        #[test]
+        fn any_filter_is_a_status_or_a_400(filter in ".{0,40}") {
+            match parse_filter(&filter) {
+                Ok(status) => proptest::prop_assert!(STATUSES.contains(&status)),
+                Err(ApiError::BadRequest { target, .. }) => {
+                    proptest::prop_assert_eq!(target.as_deref(), Some("filter"))
+                }
+                Err(other) => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filters_name_a_status() {
+        assert_eq!(parse_filter("status eq inProgress").unwrap(), "inProgress");
+        assert_eq!(parse_filter("Status EQ completed").unwrap(), "completed");
+        assert!(parse_filter("status ne failed").is_err());
+        assert!(parse_filter("status eq done").is_err());
+        assert!(status_matches("completed", "completedWithErrors"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The items a job keeps per chunk: its staged secrets (until the chunk is recorded) and its
+//! row outcomes (stored once).
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use super::DynamoJobStore;
+use super::{
+    job_pk, n, s, sdk_error, Item, CHUNK_SK_PREFIX, RETENTION_SECONDS, SECRETS_RETENTION_SECONDS,
+    SECRETS_SK_PREFIX,
+};
+use crate::error::StoreError;
+use crate::model::{RowOutcome, Secrets};
+use std::collections::HashMap;
+
+impl DynamoJobStore {
+    fn secrets_key(&self, id: &str, chunk: u32) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(job_pk(id))),
+            ("sk".to_owned(), s(format!("{SECRETS_SK_PREFIX}{chunk:06}"))),
+        ])
+    }
+
+    pub(super) async fn put_chunk_secrets_item(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        let values = secrets
+            .iter()
+            .map(|(row, secret)| (row.to_string(), s(secret)))
+            .collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.secrets_key(id, chunk)))
+            .item("secrets", AttributeValue::M(values))
+            .item(
+                "expiresAt",
+                n(crate::time::now_ms() / 1000 + SECRETS_RETENTION_SECONDS),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(chunk secrets)", e))?;
+        Ok(())
+    }
+
+    pub(super) async fn chunk_secrets_item(
+        &self,
+        id: &str,
+        chunk: u32,
+    ) -> Result<Secrets, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.secrets_key(id, chunk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(chunk secrets)", e))?;
+        let mut secrets = Secrets::new();
+        if let Some(AttributeValue::M(values)) = out.item.as_ref().and_then(|i| i.get("secrets")) {
+            for (row, value) in values {
+                if let (Ok(row), Ok(secret)) = (row.parse(), value.as_s()) {
+                    secrets.insert(row, secret.clone());
+                }
+            }
+        }
+        Ok(secrets)
+    }
+
+    pub(super) async fn delete_chunk_secrets_item(
+        &self,
+        id: &str,
+        chunk: u32,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.secrets_key(id, chunk)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(chunk secrets)", e))?;
+        Ok(())
+    }
+
+    pub(super) async fn store_chunk_outcomes_item(
+        &self,
+        id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<Vec<RowOutcome>, StoreError> {
+        let packed =
+            serde_json::to_string(outcomes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let expires_at = crate::time::now_ms() / 1000 + RETENTION_SECONDS;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(job_pk(id)))
+            .item("sk", s(format!("{CHUNK_SK_PREFIX}{chunk:06}")))
+            .item("rows", n(outcomes.len()))
+            // One JSON attribute per chunk keeps the item compact (well under 400 KB for a
+            // 60 KiB chunk) and its write cost predictable.
+            .item("outcomes", s(packed))
+            .item("expiresAt", n(expires_at))
+            // Write-once: the first outcomes stored are the ones the chunk is counted with.
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(outcomes.to_vec()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
+                    .item
+                    .as_ref()
+                    .map(outcomes_of)
+                    .unwrap_or_else(|| Err(StoreError::Corrupt("no stored outcomes".into()))),
+                _ => Err(sdk_error("PutItem(chunk outcomes)", e)),
+            },
+        }
+    }
+
+    pub(super) async fn row_outcomes_item(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(job_pk(id)))
+                .expression_attribute_values(":prefix", s(CHUNK_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query(chunk outcomes)", e))?;
+            for item in out.items.unwrap_or_default() {
+                outcomes.extend(outcomes_of(&item)?);
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        outcomes.sort_by_key(|o| o.row);
+        Ok(outcomes)
+    }
+}
+
+/// The row outcomes packed in a chunk results item.
+fn outcomes_of(item: &Item) -> Result<Vec<RowOutcome>, StoreError> {
+    let packed = item
+        .get("outcomes")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("chunk item without outcomes".into()))?;
+    serde_json::from_str(packed).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

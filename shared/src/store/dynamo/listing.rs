@@ -1,0 +1,69 @@
+//! Reads across jobs: listing a type's (or an owner's) jobs newest first through the `gsi1`
+//! index, and the named sequences bulk ids are drawn from.
+
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::{job_from_item, n, s, sdk_error, DynamoJobStore, JOBS_INDEX};
+use crate::error::StoreError;
+use crate::model::{Job, JobType};
+use crate::store::{jobs_partition, listed_for};
+
+impl DynamoJobStore {
+    pub(super) async fn list_jobs_item(
+        &self,
+        job_type: JobType,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(JOBS_INDEX)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s(jobs_partition(job_type, owner)))
+                .scan_index_forward(false)
+                .limit((limit - jobs.len()).min(1000) as i32)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query(jobs)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let job = job_from_item(item)?;
+                if listed_for(&job, owner) {
+                    jobs.push(job);
+                }
+            }
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() || jobs.len() >= limit {
+                return Ok(jobs);
+            }
+        }
+    }
+
+    pub(super) async fn next_sequence_item(&self, name: &str) -> Result<i64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("SEQUENCE#{name}")))
+            .key("sk", s("SEQUENCE"))
+            .update_expression("ADD #value :one")
+            .expression_attribute_names("#value", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem(sequence)", e))?;
+        out.attributes
+            .and_then(|a| {
+                a.get("value")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+            })
+            .ok_or_else(|| StoreError::Corrupt("sequence update returned no value".into()))
+    }
+}
