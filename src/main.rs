@@ -11,8 +11,8 @@ use bulkops::local::backend::{BackendConfig, STORE_FILE};
 use bulkops::local::token::DevKey;
 use bulkops::local::{self, ServeConfig};
 use bulkops::reference::{load_enrollments, load_vault, EnrollmentInput, VaultInput};
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
-use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::RecordStore;
 use clap::{Args, Parser, Subcommand};
 

@@ -217,10 +217,10 @@ mod tests {
     use std::time::Duration;
 
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+    use bulkops_embedded::EmbeddedQueue;
+    use bulkops_embedded::EmbeddedStore;
     use bulkops_shared::model::ChunkMessage;
-    use bulkops_shared::queue::embedded::EmbeddedQueue;
     use bulkops_shared::queue::ChunkQueue;
-    use bulkops_shared::store::embedded::EmbeddedStore;
 
     use super::*;
 

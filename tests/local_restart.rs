@@ -12,11 +12,11 @@ use bulkops::testkit::scenario::{
     enrollment, workload_body, workload_id, MAX_BODY, WORKLOAD_IDS_PER_REQUEST,
 };
 use bulkops::testkit::server::{fresh_dir, ServerProcess};
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::ops::accounts::account_key;
 use bulkops_shared::ops::accounts::model::parse_account;
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
-use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::{RecordKey, RecordStore};
 use serde_json::{json, Value};
 

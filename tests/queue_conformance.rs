@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bulkops::testkit::Fixture;
+use bulkops_embedded::EmbeddedQueue;
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::{ChunkMessage, ChunkRow, JobType};
-use bulkops_shared::queue::embedded::EmbeddedQueue;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource};
-use bulkops_shared::store::embedded::EmbeddedStore;
 
 struct Queues {
     queue: Arc<dyn ChunkQueue>,

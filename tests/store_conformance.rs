@@ -7,9 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use bulkops::testkit::Fixture;
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
-use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::{
     CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Skip, Transition,
 };
@@ -531,7 +531,7 @@ async fn records_batch_create_and_count(s: Stores) {
 #[tokio::test]
 async fn a_job_runs_end_to_end_fully_embedded() {
     use bulkops::testkit::{pump, PumpOptions};
-    use bulkops_shared::queue::embedded::EmbeddedQueue;
+    use bulkops_embedded::EmbeddedQueue;
     use common::*;
     let dir = std::env::temp_dir().join(format!("bulkops-e2e-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -17,6 +17,12 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        StoreError::Corrupt(error.to_string())
+    }
+}
+
 /// A queue failure while enqueueing chunks.
 #[derive(Debug, thiserror::Error)]
 #[error("{sent} of {total} chunks enqueued; the rest failed: {reason}")]

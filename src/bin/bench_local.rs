@@ -13,7 +13,7 @@ use bulkops::reference::load_enrollments;
 use bulkops::testkit::scenario::{enrollment, workload_body, WORKLOAD_IDS_PER_REQUEST};
 use bulkops::testkit::server::{fresh_dir, ServerProcess};
 use bulkops::testkit::{Fixture, ENDPOINT_VAR};
-use bulkops_shared::store::embedded::EmbeddedStore;
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::store::RecordStore;
 use serde_json::Value;
 

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use bulkops_embedded::EmbeddedQueue;
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::api::JobsDeps;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
-use bulkops_shared::queue::embedded::EmbeddedQueue;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::ChunkSource;
-use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::RecordStore;
 
 /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bulkops_embedded::EmbeddedQueue;
+use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::JobType;
-use bulkops_shared::queue::embedded::EmbeddedQueue;
-use bulkops_shared::store::embedded::EmbeddedStore;
 use bulkops_shared::store::{JobStore, RecordStore};
 
 pub struct EmbeddedFixture {

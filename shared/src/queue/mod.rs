@@ -2,7 +2,6 @@
 //! a worker takes them: at-least-once, with a visibility timeout and a dead-letter queue
 //! after a bounded number of receives). SQS implements both; so does the embedded queue.
 
-pub mod embedded;
 pub mod sqs;
 
 use async_trait::async_trait;

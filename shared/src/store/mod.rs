@@ -2,7 +2,6 @@
 //! them on DynamoDB (and anything speaking its protocol, such as moto or LocalStack).
 
 pub mod dynamo;
-pub mod embedded;
 
 use std::collections::HashMap;
 

@@ -6,14 +6,12 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{
-    backend, corrupt, index_key, read_job, with_chunks, write_job, EmbeddedStore, StoredJob, JOBS,
-    JOB_INDEX, SEQUENCES,
-};
-use crate::error::StoreError;
-use crate::model::Secrets;
-use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
-use crate::store::{
+use super::{index_key, read_job, with_chunks, write_job, EmbeddedStore, StoredJob};
+use crate::db::{DbError, JOBS, JOB_INDEX, SEQUENCES};
+use bulkops_shared::error::StoreError;
+use bulkops_shared::model::Secrets;
+use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use bulkops_shared::store::{
     jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
 };
 
@@ -81,12 +79,10 @@ impl JobStore for EmbeddedStore {
         let job = job.clone();
         self.write(move |txn| {
             if read_job(txn, &job.id)?.is_some() {
-                return Err(backend(format!("job {} already exists", job.id)));
+                return Err(DbError::Refused(format!("job {} already exists", job.id)));
             }
-            let mut index = txn.open_table(JOB_INDEX).map_err(backend)?;
-            index
-                .insert(index_key(&job).as_str(), job.id.as_str())
-                .map_err(backend)?;
+            let mut index = txn.open_table(JOB_INDEX)?;
+            index.insert(index_key(&job).as_str(), job.id.as_str())?;
             drop(index);
             write_job(
                 txn,
@@ -103,15 +99,11 @@ impl JobStore for EmbeddedStore {
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         let id = id.to_owned();
         self.read(move |txn| {
-            let table = txn.open_table(JOBS).map_err(backend)?;
-            let value = table.get(id.as_str()).map_err(backend)?;
-            value
-                .map(|v| {
-                    serde_json::from_slice::<StoredJob>(v.value())
-                        .map(with_chunks)
-                        .map_err(corrupt)
-                })
-                .transpose()
+            let table = txn.open_table(JOBS)?;
+            let value = table.get(id.as_str())?;
+            Ok(value
+                .map(|v| serde_json::from_slice::<StoredJob>(v.value()).map(with_chunks))
+                .transpose()?)
         })
         .await
     }
@@ -125,18 +117,14 @@ impl JobStore for EmbeddedStore {
         let partition = jobs_partition(job_type, owner);
         let owner = owner.to_owned();
         self.read(move |txn| {
-            let index = txn.open_table(JOB_INDEX).map_err(backend)?;
-            let jobs = txn.open_table(JOBS).map_err(backend)?;
+            let index = txn.open_table(JOB_INDEX)?;
+            let jobs = txn.open_table(JOBS)?;
             let (start, end) = (format!("{partition}\0"), format!("{partition}\u{1}"));
             let mut out = Vec::new();
-            for entry in index
-                .range(start.as_str()..end.as_str())
-                .map_err(backend)?
-                .rev()
-            {
-                let (_, id) = entry.map_err(backend)?;
-                if let Some(value) = jobs.get(id.value()).map_err(backend)? {
-                    let job = with_chunks(serde_json::from_slice(value.value()).map_err(corrupt)?);
+            for entry in index.range(start.as_str()..end.as_str())?.rev() {
+                let (_, id) = entry?;
+                if let Some(value) = jobs.get(id.value())? {
+                    let job = with_chunks(serde_json::from_slice(value.value())?);
                     if listed_for(&job, &owner) {
                         out.push(job);
                     }
@@ -153,14 +141,9 @@ impl JobStore for EmbeddedStore {
     async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
         let name = name.to_owned();
         self.write(move |txn| {
-            let mut table = txn.open_table(SEQUENCES).map_err(backend)?;
-            let next = table
-                .get(name.as_str())
-                .map_err(backend)?
-                .map(|v| v.value())
-                .unwrap_or(0)
-                + 1;
-            table.insert(name.as_str(), next).map_err(backend)?;
+            let mut table = txn.open_table(SEQUENCES)?;
+            let next = table.get(name.as_str())?.map(|v| v.value()).unwrap_or(0) + 1;
+            table.insert(name.as_str(), next)?;
             Ok(next)
         })
         .await

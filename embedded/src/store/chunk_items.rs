@@ -3,9 +3,10 @@
 
 use redb::ReadableTable;
 
-use super::{backend, chunk_key, corrupt, EmbeddedStore, CHUNKS, SECRETS};
-use crate::error::StoreError;
-use crate::model::{RowOutcome, Secrets};
+use super::{chunk_key, EmbeddedStore};
+use crate::db::{CHUNKS, SECRETS};
+use bulkops_shared::error::StoreError;
+use bulkops_shared::model::{RowOutcome, Secrets};
 
 impl EmbeddedStore {
     pub(super) async fn put_chunk_secrets_item(
@@ -14,15 +15,10 @@ impl EmbeddedStore {
         chunk: u32,
         secrets: &Secrets,
     ) -> Result<(), StoreError> {
-        let (key, bytes) = (
-            chunk_key(id, chunk),
-            serde_json::to_vec(secrets).map_err(corrupt)?,
-        );
+        let (key, bytes) = (chunk_key(id, chunk), serde_json::to_vec(secrets)?);
         self.write(move |txn| {
-            let mut table = txn.open_table(SECRETS).map_err(backend)?;
-            table
-                .insert(key.as_str(), bytes.as_slice())
-                .map_err(backend)?;
+            let mut table = txn.open_table(SECRETS)?;
+            table.insert(key.as_str(), bytes.as_slice())?;
             Ok(())
         })
         .await
@@ -35,10 +31,10 @@ impl EmbeddedStore {
     ) -> Result<Secrets, StoreError> {
         let key = chunk_key(id, chunk);
         self.read(move |txn| {
-            let table = txn.open_table(SECRETS).map_err(backend)?;
-            let value = table.get(key.as_str()).map_err(backend)?;
+            let table = txn.open_table(SECRETS)?;
+            let value = table.get(key.as_str())?;
             Ok(match value {
-                Some(v) => serde_json::from_slice(v.value()).map_err(corrupt)?,
+                Some(v) => serde_json::from_slice(v.value())?,
                 None => Secrets::new(),
             })
         })
@@ -52,8 +48,8 @@ impl EmbeddedStore {
     ) -> Result<(), StoreError> {
         let key = chunk_key(id, chunk);
         self.write(move |txn| {
-            let mut table = txn.open_table(SECRETS).map_err(backend)?;
-            table.remove(key.as_str()).map_err(backend)?;
+            let mut table = txn.open_table(SECRETS)?;
+            table.remove(key.as_str())?;
             Ok(())
         })
         .await
@@ -65,20 +61,15 @@ impl EmbeddedStore {
         chunk: u32,
         outcomes: &[RowOutcome],
     ) -> Result<Vec<RowOutcome>, StoreError> {
-        let (key, bytes) = (
-            chunk_key(id, chunk),
-            serde_json::to_vec(outcomes).map_err(corrupt)?,
-        );
+        let (key, bytes) = (chunk_key(id, chunk), serde_json::to_vec(outcomes)?);
         let ours = outcomes.to_vec();
         self.write(move |txn| {
-            let mut table = txn.open_table(CHUNKS).map_err(backend)?;
+            let mut table = txn.open_table(CHUNKS)?;
             // Write-once: the first outcomes stored are the ones the chunk is counted with.
-            if let Some(existing) = table.get(key.as_str()).map_err(backend)? {
-                return serde_json::from_slice(existing.value()).map_err(corrupt);
+            if let Some(existing) = table.get(key.as_str())? {
+                return Ok(serde_json::from_slice(existing.value())?);
             }
-            table
-                .insert(key.as_str(), bytes.as_slice())
-                .map_err(backend)?;
+            table.insert(key.as_str(), bytes.as_slice())?;
             Ok(ours)
         })
         .await
@@ -87,13 +78,11 @@ impl EmbeddedStore {
     pub(super) async fn row_outcomes_item(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         let (start, end) = (format!("{id}#"), format!("{id}$"));
         self.read(move |txn| {
-            let table = txn.open_table(CHUNKS).map_err(backend)?;
+            let table = txn.open_table(CHUNKS)?;
             let mut outcomes = Vec::new();
-            for entry in table.range(start.as_str()..end.as_str()).map_err(backend)? {
-                let (_, value) = entry.map_err(backend)?;
-                outcomes.extend(
-                    serde_json::from_slice::<Vec<RowOutcome>>(value.value()).map_err(corrupt)?,
-                );
+            for entry in table.range(start.as_str()..end.as_str())? {
+                let (_, value) = entry?;
+                outcomes.extend(serde_json::from_slice::<Vec<RowOutcome>>(value.value())?);
             }
             outcomes.sort_by_key(|o| o.row);
             Ok(outcomes)

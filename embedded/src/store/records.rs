@@ -6,20 +6,21 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 use serde_json::Value;
 
-use super::{backend, corrupt, encode_records, record_key, EmbeddedStore, RECORDS};
-use crate::error::StoreError;
-use crate::store::{RecordKey, RecordStore};
+use super::{encode_records, record_key, EmbeddedStore};
+use crate::db::RECORDS;
+use bulkops_shared::error::StoreError;
+use bulkops_shared::store::{RecordKey, RecordStore};
 
 #[async_trait]
 impl RecordStore for EmbeddedStore {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
         let keys = keys.to_vec();
         self.read(move |txn| {
-            let table = txn.open_table(RECORDS).map_err(backend)?;
+            let table = txn.open_table(RECORDS)?;
             let mut found = HashMap::new();
             for key in keys {
-                if let Some(value) = table.get(record_key(&key).as_str()).map_err(backend)? {
-                    found.insert(key, serde_json::from_slice(value.value()).map_err(corrupt)?);
+                if let Some(value) = table.get(record_key(&key).as_str())? {
+                    found.insert(key, serde_json::from_slice(value.value())?);
                 }
             }
             Ok(found)
@@ -31,11 +32,9 @@ impl RecordStore for EmbeddedStore {
         // Serialized before the transaction: the file has one writer at a time.
         let encoded = encode_records(records)?;
         self.write(move |txn| {
-            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            let mut table = txn.open_table(RECORDS)?;
             for (name, bytes) in encoded {
-                table
-                    .insert(name.as_str(), bytes.as_slice())
-                    .map_err(backend)?;
+                table.insert(name.as_str(), bytes.as_slice())?;
             }
             Ok(())
         })
@@ -49,16 +48,14 @@ impl RecordStore for EmbeddedStore {
         let keys: Vec<RecordKey> = records.iter().map(|(key, _)| key.clone()).collect();
         let encoded = encode_records(records)?;
         self.write(move |txn| {
-            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            let mut table = txn.open_table(RECORDS)?;
             let mut existing = Vec::new();
             for (key, (name, bytes)) in keys.into_iter().zip(encoded) {
-                if table.get(name.as_str()).map_err(backend)?.is_some() {
+                if table.get(name.as_str())?.is_some() {
                     existing.push(key);
                     continue;
                 }
-                table
-                    .insert(name.as_str(), bytes.as_slice())
-                    .map_err(backend)?;
+                table.insert(name.as_str(), bytes.as_slice())?;
             }
             Ok(existing)
         })
@@ -76,18 +73,15 @@ impl RecordStore for EmbeddedStore {
             return Err(StoreError::Corrupt("a record must be a JSON object".into()));
         };
         self.write(move |txn| {
-            let mut table = txn.open_table(RECORDS).map_err(backend)?;
+            let mut table = txn.open_table(RECORDS)?;
             let stored = table
-                .get(name.as_str())
-                .map_err(backend)?
+                .get(name.as_str())?
                 .and_then(|v| serde_json::from_slice::<Value>(v.value()).ok())
                 .and_then(|v| v.get(&counter).and_then(Value::as_i64));
             let given = record.get(&counter).and_then(Value::as_i64).unwrap_or(0);
             record.insert(counter, Value::from(stored.unwrap_or(0).max(given)));
-            let bytes = serde_json::to_vec(&record).map_err(corrupt)?;
-            table
-                .insert(name.as_str(), bytes.as_slice())
-                .map_err(backend)?;
+            let bytes = serde_json::to_vec(&record)?;
+            table.insert(name.as_str(), bytes.as_slice())?;
             Ok(())
         })
         .await
@@ -101,22 +95,16 @@ impl RecordStore for EmbeddedStore {
     ) -> Result<Option<i64>, StoreError> {
         let (name, attribute) = (record_key(key), attribute.to_owned());
         self.write(move |txn| {
-            let mut table = txn.open_table(RECORDS).map_err(backend)?;
-            let current = table
-                .get(name.as_str())
-                .map_err(backend)?
-                .map(|v| v.value().to_vec());
+            let mut table = txn.open_table(RECORDS)?;
+            let current = table.get(name.as_str())?.map(|v| v.value().to_vec());
             let Some(bytes) = current else {
                 return Ok(None);
             };
-            let mut record: serde_json::Map<String, Value> =
-                serde_json::from_slice(&bytes).map_err(corrupt)?;
+            let mut record: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)?;
             let next = record.get(&attribute).and_then(Value::as_i64).unwrap_or(0) + by;
             record.insert(attribute, Value::from(next));
-            let bytes = serde_json::to_vec(&record).map_err(corrupt)?;
-            table
-                .insert(name.as_str(), bytes.as_slice())
-                .map_err(backend)?;
+            let bytes = serde_json::to_vec(&record)?;
+            table.insert(name.as_str(), bytes.as_slice())?;
             Ok(Some(next))
         })
         .await

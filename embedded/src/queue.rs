@@ -1,41 +1,19 @@
-//! A durable embedded queue in the same redb file as the embedded store, with SQS's
-//! semantics: at-least-once delivery, a visibility timeout, receive counts, and a move to the
-//! dead-letter queue once a message has been received `max_receives` times.
+//! [`EmbeddedQueue`]: a durable queue in the embedded file, with SQS's semantics: at-least-once
+//! delivery, a visibility timeout, receive counts, and a move to the dead-letter queue once a
+//! message has been received `max_receives` times.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
-};
+use bulkops_shared::error::EnqueueError;
+use bulkops_shared::model::ChunkMessage;
+use bulkops_shared::queue::{ChunkQueue, ChunkSource, Delivery, QueueError};
+use bulkops_shared::time::now_ms;
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{ChunkQueue, ChunkSource, Delivery, QueueError};
-use crate::error::EnqueueError;
-use crate::model::ChunkMessage;
-use crate::store::embedded::EmbeddedStore;
-use crate::time::now_ms;
-
-/// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live
-/// apart so that looking for a visible message never parses a 60 KiB chunk.
-const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("queue_messages");
-/// Same key → message body.
-const BODIES: TableDefinition<&str, &str> = TableDefinition::new("queue_bodies");
-/// receipt → message key, for the current receive of each message.
-const RECEIPTS: TableDefinition<&str, &str> = TableDefinition::new("queue_receipts");
-const SEQUENCE: TableDefinition<&str, u64> = TableDefinition::new("queue_sequence");
-
-/// Creates the queue tables (with the store's, when the file is opened) so that read
-/// snapshots never meet a missing table.
-pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
-    txn.open_table(MESSAGES)?;
-    txn.open_table(BODIES)?;
-    txn.open_table(RECEIPTS)?;
-    txn.open_table(SEQUENCE)?;
-    Ok(())
-}
+use crate::db::{Db, DbError, BODIES, MESSAGES, QUEUE_SEQUENCE, RECEIPTS};
+use crate::store::EmbeddedStore;
 
 #[derive(Serialize, Deserialize)]
 struct MessageState {
@@ -45,26 +23,19 @@ struct MessageState {
     receipt: Option<String>,
 }
 
-fn error(e: impl std::fmt::Display) -> QueueError {
-    QueueError(format!("embedded queue: {e}"))
-}
-
 /// Visits `queue`'s messages in arrival order until `visit` returns false.
 fn scan<T>(
     messages: &T,
     queue: &str,
     mut visit: impl FnMut(&str, MessageState) -> bool,
-) -> Result<(), QueueError>
+) -> Result<(), DbError>
 where
     T: ReadableTable<&'static str, &'static [u8]>,
 {
     let (start, end) = (format!("{queue}\0"), format!("{queue}\u{1}"));
-    for entry in messages
-        .range(start.as_str()..end.as_str())
-        .map_err(error)?
-    {
-        let (key, value) = entry.map_err(error)?;
-        let state: MessageState = serde_json::from_slice(value.value()).map_err(error)?;
+    for entry in messages.range(start.as_str()..end.as_str())? {
+        let (key, value) = entry?;
+        let state: MessageState = serde_json::from_slice(value.value())?;
         if !visit(key.value(), state) {
             break;
         }
@@ -72,22 +43,17 @@ where
     Ok(())
 }
 
-fn put_state(txn: &WriteTransaction, key: &str, state: &MessageState) -> Result<(), QueueError> {
-    let bytes = serde_json::to_vec(state).map_err(error)?;
-    let mut messages = txn.open_table(MESSAGES).map_err(error)?;
-    messages.insert(key, bytes.as_slice()).map_err(error)?;
+fn put_state(txn: &WriteTransaction, key: &str, state: &MessageState) -> Result<(), DbError> {
+    let bytes = serde_json::to_vec(state)?;
+    let mut messages = txn.open_table(MESSAGES)?;
+    messages.insert(key, bytes.as_slice())?;
     Ok(())
 }
 
-fn push(txn: &WriteTransaction, queue: &str, id: String, body: &str) -> Result<(), QueueError> {
-    let mut sequence = txn.open_table(SEQUENCE).map_err(error)?;
-    let next = sequence
-        .get("next")
-        .map_err(error)?
-        .map(|v| v.value())
-        .unwrap_or(0)
-        + 1;
-    sequence.insert("next", next).map_err(error)?;
+fn push(txn: &WriteTransaction, queue: &str, id: String, body: &str) -> Result<(), DbError> {
+    let mut sequence = txn.open_table(QUEUE_SEQUENCE)?;
+    let next = sequence.get("next")?.map(|v| v.value()).unwrap_or(0) + 1;
+    sequence.insert("next", next)?;
     let key = format!("{queue}\0{next:020}");
     let state = MessageState {
         id,
@@ -96,31 +62,23 @@ fn push(txn: &WriteTransaction, queue: &str, id: String, body: &str) -> Result<(
         receipt: None,
     };
     put_state(txn, &key, &state)?;
-    let mut bodies = txn.open_table(BODIES).map_err(error)?;
-    bodies.insert(key.as_str(), body).map_err(error)?;
+    let mut bodies = txn.open_table(BODIES)?;
+    bodies.insert(key.as_str(), body)?;
     Ok(())
 }
 
 /// Removes a message; returns its body.
-fn remove(txn: &WriteTransaction, key: &str) -> Result<Option<String>, QueueError> {
-    txn.open_table(MESSAGES)
-        .map_err(error)?
-        .remove(key)
-        .map_err(error)?;
-    let mut bodies = txn.open_table(BODIES).map_err(error)?;
-    let body = bodies
-        .remove(key)
-        .map_err(error)?
-        .map(|b| b.value().to_owned());
+fn remove(txn: &WriteTransaction, key: &str) -> Result<Option<String>, DbError> {
+    txn.open_table(MESSAGES)?.remove(key)?;
+    let mut bodies = txn.open_table(BODIES)?;
+    let body = bodies.remove(key)?.map(|b| b.value().to_owned());
     Ok(body)
 }
 
 /// One named queue (and where its dead letters go).
 #[derive(Clone)]
 pub struct EmbeddedQueue {
-    db: Arc<Database>,
-    durability: Durability,
-    unsynced: Arc<AtomicBool>,
+    db: Db,
     name: String,
     dead_letter: Option<String>,
     max_receives: u32,
@@ -138,11 +96,8 @@ impl EmbeddedQueue {
         max_receives: u32,
         visibility: Duration,
     ) -> Self {
-        let (db, durability, unsynced) = store.database();
         Self {
-            db,
-            durability,
-            unsynced,
+            db: store.db.clone(),
             name: name.to_owned(),
             dead_letter: dead_letter.map(str::to_owned),
             max_receives,
@@ -160,7 +115,7 @@ impl EmbeddedQueue {
         self.write(move |txn, queue| {
             let mut released = Vec::new();
             {
-                let messages = txn.open_table(MESSAGES).map_err(error)?;
+                let messages = txn.open_table(MESSAGES)?;
                 scan(&messages, &queue.name, |key, state| {
                     if state.receipt.is_some() {
                         released.push((key.to_owned(), state));
@@ -169,10 +124,10 @@ impl EmbeddedQueue {
                 })?;
             }
             let count = released.len();
-            let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
+            let mut receipts = txn.open_table(RECEIPTS)?;
             for (key, mut state) in released {
                 if let Some(receipt) = state.receipt.take() {
-                    receipts.remove(receipt.as_str()).map_err(error)?;
+                    receipts.remove(receipt.as_str())?;
                 }
                 state.visible_at_ms = 0;
                 put_state(txn, &key, &state)?;
@@ -184,48 +139,47 @@ impl EmbeddedQueue {
 
     /// Messages in the queue, visible or not.
     pub async fn depth(&self) -> Result<usize, QueueError> {
-        let (db, name) = (self.db.clone(), self.name.clone());
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read().map_err(error)?;
-            let messages = txn.open_table(MESSAGES).map_err(error)?;
-            let mut count = 0;
-            scan(&messages, &name, |_, _| {
-                count += 1;
-                true
-            })?;
-            Ok(count)
-        })
-        .await
-        .map_err(error)?
+        let name = self.name.clone();
+        let count = self
+            .db
+            .read(move |txn| {
+                let messages = txn.open_table(MESSAGES)?;
+                let mut count = 0;
+                scan(&messages, &name, |_, _| {
+                    count += 1;
+                    true
+                })?;
+                Ok(count)
+            })
+            .await?;
+        Ok(count)
     }
 
     /// Whether any message is visible now; a read snapshot, so an idle poll writes nothing.
-    fn any_visible(db: &Database, queue: &str, now: i64) -> Result<bool, QueueError> {
-        let txn = db.begin_read().map_err(error)?;
-        let messages = txn.open_table(MESSAGES).map_err(error)?;
-        let mut any = false;
-        scan(&messages, queue, |_, state| {
-            any = state.visible_at_ms <= now;
-            !any
-        })?;
+    async fn any_visible(&self, now: i64) -> Result<bool, QueueError> {
+        let name = self.name.clone();
+        let any = self
+            .db
+            .read(move |txn| {
+                let messages = txn.open_table(MESSAGES)?;
+                let mut any = false;
+                scan(&messages, &name, |_, state| {
+                    any = state.visible_at_ms <= now;
+                    !any
+                })?;
+                Ok(any)
+            })
+            .await?;
         Ok(any)
     }
 
     async fn write<T, F>(&self, work: F) -> Result<T, QueueError>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction, &EmbeddedQueue) -> Result<T, QueueError> + Send + 'static,
+        F: FnOnce(&WriteTransaction, &EmbeddedQueue) -> Result<T, DbError> + Send + 'static,
     {
         let queue = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let txn = EmbeddedStore::begin(&queue.db, queue.durability, &queue.unsynced)
-                .map_err(error)?;
-            let result = work(&txn, &queue)?;
-            txn.commit().map_err(error)?;
-            Ok(result)
-        })
-        .await
-        .map_err(error)?
+        Ok(self.db.write(move |txn| work(txn, &queue)).await?)
     }
 }
 
@@ -257,19 +211,14 @@ impl ChunkQueue for EmbeddedQueue {
 #[async_trait]
 impl ChunkSource for EmbeddedQueue {
     async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
-        let (db, name) = (self.db.clone(), self.name.clone());
-        let now = now_ms();
-        let any = tokio::task::spawn_blocking(move || Self::any_visible(&db, &name, now))
-            .await
-            .map_err(error)??;
-        if !any {
+        if !self.any_visible(now_ms()).await? {
             return Ok(Vec::new());
         }
         self.write(move |txn, queue| {
             let now = now_ms();
             let mut due: Vec<(String, MessageState)> = Vec::new();
             {
-                let messages = txn.open_table(MESSAGES).map_err(error)?;
+                let messages = txn.open_table(MESSAGES)?;
                 scan(&messages, &queue.name, |key, state| {
                     if state.visible_at_ms <= now {
                         due.push((key.to_owned(), state));
@@ -280,8 +229,8 @@ impl ChunkSource for EmbeddedQueue {
             let mut deliveries = Vec::new();
             for (key, mut state) in due {
                 if let Some(old) = state.receipt.take() {
-                    let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
-                    receipts.remove(old.as_str()).map_err(error)?;
+                    let mut receipts = txn.open_table(RECEIPTS)?;
+                    receipts.remove(old.as_str())?;
                 }
                 if let (Some(dead_letter), true) = (
                     &queue.dead_letter,
@@ -296,14 +245,11 @@ impl ChunkSource for EmbeddedQueue {
                 state.visible_at_ms = now + queue.visibility.as_millis() as i64;
                 state.receipt = Some(receipt.clone());
                 put_state(txn, &key, &state)?;
-                let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
-                receipts
-                    .insert(receipt.as_str(), key.as_str())
-                    .map_err(error)?;
-                let bodies = txn.open_table(BODIES).map_err(error)?;
+                let mut receipts = txn.open_table(RECEIPTS)?;
+                receipts.insert(receipt.as_str(), key.as_str())?;
+                let bodies = txn.open_table(BODIES)?;
                 let body = bodies
-                    .get(key.as_str())
-                    .map_err(error)?
+                    .get(key.as_str())?
                     .map(|b| b.value().to_owned())
                     .unwrap_or_default();
                 deliveries.push(Delivery {
@@ -321,10 +267,9 @@ impl ChunkSource for EmbeddedQueue {
     async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
         let receipt = receipt.to_owned();
         self.write(move |txn, _| {
-            let mut receipts = txn.open_table(RECEIPTS).map_err(error)?;
+            let mut receipts = txn.open_table(RECEIPTS)?;
             let key = receipts
-                .remove(receipt.as_str())
-                .map_err(error)?
+                .remove(receipt.as_str())?
                 .map(|k| k.value().to_owned());
             drop(receipts);
             if let Some(key) = key {
@@ -338,21 +283,18 @@ impl ChunkSource for EmbeddedQueue {
     async fn retry_now(&self, receipt: &str) -> Result<(), QueueError> {
         let receipt = receipt.to_owned();
         self.write(move |txn, _| {
-            let receipts = txn.open_table(RECEIPTS).map_err(error)?;
+            let receipts = txn.open_table(RECEIPTS)?;
             let key = receipts
-                .get(receipt.as_str())
-                .map_err(error)?
+                .get(receipt.as_str())?
                 .map(|k| k.value().to_owned());
             drop(receipts);
             let Some(key) = key else { return Ok(()) };
             let current = txn
-                .open_table(MESSAGES)
-                .map_err(error)?
-                .get(key.as_str())
-                .map_err(error)?
+                .open_table(MESSAGES)?
+                .get(key.as_str())?
                 .map(|v| v.value().to_vec());
             if let Some(bytes) = current {
-                let mut state: MessageState = serde_json::from_slice(&bytes).map_err(error)?;
+                let mut state: MessageState = serde_json::from_slice(&bytes)?;
                 state.visible_at_ms = 0;
                 put_state(txn, &key, &state)?;
             }

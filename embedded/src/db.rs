@@ -1,0 +1,189 @@
+//! The file: one redb database holding every table of the embedded store and queue, and the
+//! transactions on it. Jobs, rows, side effects and queue state share one ACID file, so a
+//! crash rolls all of them back to one consistent moment together.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bulkops_shared::error::StoreError;
+use bulkops_shared::queue::QueueError;
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
+};
+
+pub(crate) type Bytes = &'static [u8];
+
+/// job id → the job with its recorded and claimed chunks (JSON).
+pub(crate) const JOBS: TableDefinition<&str, Bytes> = TableDefinition::new("jobs");
+/// `<partition>\0<initTime:013>#<id>` → job id, for newest-first listing.
+pub(crate) const JOB_INDEX: TableDefinition<&str, &str> = TableDefinition::new("job_index");
+/// `<job id>#<chunk:06>` → the chunk's row outcomes (JSON).
+pub(crate) const CHUNKS: TableDefinition<&str, Bytes> = TableDefinition::new("chunk_outcomes");
+/// `<job id>#<chunk:06>` → the chunk's staged secrets (JSON).
+pub(crate) const SECRETS: TableDefinition<&str, Bytes> = TableDefinition::new("chunk_secrets");
+/// `<pk>\0<sk>` → record (JSON).
+pub(crate) const RECORDS: TableDefinition<&str, Bytes> = TableDefinition::new("records");
+pub(crate) const SEQUENCES: TableDefinition<&str, i64> = TableDefinition::new("sequences");
+/// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live
+/// apart so that looking for a visible message never parses a 60 KiB chunk.
+pub(crate) const MESSAGES: TableDefinition<&str, Bytes> = TableDefinition::new("queue_messages");
+/// Same key → message body.
+pub(crate) const BODIES: TableDefinition<&str, &str> = TableDefinition::new("queue_bodies");
+/// receipt → message key, for the current receive of each message.
+pub(crate) const RECEIPTS: TableDefinition<&str, &str> = TableDefinition::new("queue_receipts");
+pub(crate) const QUEUE_SEQUENCE: TableDefinition<&str, u64> =
+    TableDefinition::new("queue_sequence");
+
+/// A failure of the embedded file.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("embedded store: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("embedded store: stored data is malformed: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("embedded store: {0}")]
+    Refused(String),
+    #[error("embedded store: the blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Every redb error type converts through `redb::Error`, so `?` works on each of them.
+macro_rules! from_redb {
+    ($($error:ty),*) => {
+        $(impl From<$error> for DbError {
+            fn from(error: $error) -> Self {
+                DbError::Redb(error.into())
+            }
+        })*
+    };
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+impl From<DbError> for StoreError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Corrupt(_) => StoreError::Corrupt(error.to_string()),
+            _ => StoreError::Backend(error.to_string()),
+        }
+    }
+}
+
+impl From<DbError> for QueueError {
+    fn from(error: DbError) -> Self {
+        QueueError(error.to_string())
+    }
+}
+
+/// A handle on the file, committing durably or lazily (see [`Db::lazy`]).
+#[derive(Clone)]
+pub struct Db {
+    db: Arc<Database>,
+    durability: Durability,
+    /// Set by every lazy commit, cleared by [`Db::sync`]; shared by all handles.
+    unsynced: Arc<AtomicBool>,
+}
+
+impl Db {
+    /// Opens (or creates) the file `path` with every table, so readers never meet a missing
+    /// one. Commits of this handle are durable.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(JOBS)?;
+        txn.open_table(JOB_INDEX)?;
+        txn.open_table(CHUNKS)?;
+        txn.open_table(SECRETS)?;
+        txn.open_table(RECORDS)?;
+        txn.open_table(SEQUENCES)?;
+        txn.open_table(MESSAGES)?;
+        txn.open_table(BODIES)?;
+        txn.open_table(RECEIPTS)?;
+        txn.open_table(QUEUE_SEQUENCE)?;
+        txn.commit()?;
+        Ok(Self {
+            db: Arc::new(db),
+            durability: Durability::Immediate,
+            unsynced: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A handle on the same file whose commits are not flushed to disk one by one; call
+    /// [`Db::sync`] periodically (the local server does).
+    ///
+    /// Why this is safe for the row work: the file holds the jobs, the row results, the
+    /// records the operations create *and* the queue. A crash loses only the commits since the
+    /// last sync, all of them together, so the file rolls back to a consistent earlier moment,
+    /// where the lost chunks are still unacknowledged in the queue and simply run again.
+    /// Nothing outside the file has seen them: commits that answer a caller use the durable
+    /// handle, and its reads make what they see durable first.
+    pub fn lazy(&self) -> Self {
+        Self {
+            durability: Durability::None,
+            ..self.clone()
+        }
+    }
+
+    /// Makes every lazy commit so far durable (one fsync), if there are any.
+    pub fn sync(&self) -> Result<(), DbError> {
+        if !self.unsynced.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let flush = || -> Result<(), DbError> { Ok(self.db.begin_write()?.commit()?) };
+        flush().inspect_err(|_| self.unsynced.store(true, Ordering::Release))
+    }
+
+    fn begin(&self) -> Result<WriteTransaction, DbError> {
+        let mut txn = self.db.begin_write()?;
+        if let Durability::None = self.durability {
+            txn.set_durability(Durability::None)?;
+            self.unsynced.store(true, Ordering::Release);
+        }
+        Ok(txn)
+    }
+
+    /// Runs `work` in one write transaction on a blocking thread; commits if it succeeds.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin()?;
+            let result = work(&txn)?;
+            txn.commit()?;
+            Ok(result)
+        })
+        .await?
+    }
+
+    /// Runs `work` on a read snapshot on a blocking thread.
+    ///
+    /// Through a durable handle (the one that answers callers), everything in the snapshot is
+    /// made durable before it is read: a caller never sees a state a crash could take back
+    /// (a COMPLETED job completing again after a restart). The snapshot is taken first and
+    /// synced after, so later lazy commits cannot slip in unsynced.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.db.begin_read()?;
+            if let Durability::Immediate = db.durability {
+                db.sync()?;
+            }
+            work(&txn)
+        })
+        .await?
+    }
+}

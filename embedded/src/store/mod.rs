@@ -1,0 +1,118 @@
+//! [`EmbeddedStore`]: the storage ports on the embedded file. Every conditional update of the
+//! DynamoDB adapter is one write transaction here (read, check, write, commit), so the two
+//! implementations keep the same contract — `tests/store_conformance.rs` runs one suite
+//! against both. `jobs.rs` implements `JobStore`, `chunk_items.rs` the per-chunk items,
+//! `records.rs` `RecordStore`.
+
+mod chunk_items;
+mod jobs;
+mod records;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use bulkops_shared::error::StoreError;
+use bulkops_shared::model::Job;
+use bulkops_shared::store::{jobs_partition, RecordKey};
+use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::db::{Db, DbError, JOBS};
+
+/// A job with the chunk numbers already counted into it and those claimed for running.
+#[derive(Serialize, Deserialize)]
+struct StoredJob {
+    job: Job,
+    recorded_chunks: BTreeSet<u32>,
+    #[serde(default)]
+    claimed_chunks: BTreeSet<u32>,
+}
+
+fn chunk_key(id: &str, chunk: u32) -> String {
+    format!("{id}#{chunk:06}")
+}
+
+fn record_key(key: &RecordKey) -> String {
+    format!("{}\0{}", key.pk, key.sk)
+}
+
+/// `<partition>\0<initTime:013>#<id>`: partitions never hold a NUL (see [`jobs_partition`]),
+/// so `<partition>\0` is an exact prefix of one partition's entries.
+fn index_key(job: &Job) -> String {
+    let partition = jobs_partition(job.job_type, &job.owner);
+    format!("{partition}\0{:013}#{}", job.init_time_ms, job.id)
+}
+
+fn read_job(txn: &WriteTransaction, id: &str) -> Result<Option<StoredJob>, DbError> {
+    let table = txn.open_table(JOBS)?;
+    let value = table.get(id)?;
+    Ok(value
+        .map(|v| serde_json::from_slice::<StoredJob>(v.value()))
+        .transpose()?)
+}
+
+fn write_job(txn: &WriteTransaction, stored: &StoredJob) -> Result<(), DbError> {
+    let bytes = serde_json::to_vec(stored)?;
+    let mut table = txn.open_table(JOBS)?;
+    table.insert(stored.job.id.as_str(), bytes.as_slice())?;
+    Ok(())
+}
+
+/// Records as stored: their key and JSON.
+fn encode_records(records: Vec<(RecordKey, Value)>) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+    records
+        .into_iter()
+        .map(|(key, value)| Ok((record_key(&key), serde_json::to_vec(&value)?)))
+        .collect()
+}
+
+fn with_chunks(stored: StoredJob) -> Job {
+    let mut job = stored.job;
+    job.recorded_chunks = stored.recorded_chunks;
+    job.claimed_chunks = stored.claimed_chunks;
+    job
+}
+
+/// The embedded store: jobs, chunk results, staged secrets, records and sequences.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    pub(crate) db: Db,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store file `path` (which also holds the embedded queues).
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Db::open(path)?,
+        })
+    }
+
+    /// A handle whose commits are lazy (see [`Db::lazy`]); the row work uses it.
+    pub fn lazy(&self) -> Self {
+        Self { db: self.db.lazy() }
+    }
+
+    /// Makes every lazy commit so far durable (one fsync), if there are any.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        Ok(self.db.sync()?)
+    }
+
+    /// One write transaction (see [`Db::write`]), its failure as the ports' error.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, DbError> + Send + 'static,
+    {
+        Ok(self.db.write(work).await?)
+    }
+
+    /// One read snapshot (see [`Db::read`]), its failure as the ports' error.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::ReadTransaction) -> Result<T, DbError> + Send + 'static,
+    {
+        Ok(self.db.read(work).await?)
+    }
+}
