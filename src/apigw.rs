@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-const API_REQUEST_TEMPLATE: &str = include_str!("../tests/events/apigw-v2-jwt-request.json");
+const API_REQUEST_TEMPLATE: &str = include_str!("local/events/apigw-v2-jwt-request.json");
 
 /// One HTTP request as API Gateway sees it after routing and authorization.
 #[derive(Clone, Debug, Default)]

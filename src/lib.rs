@@ -1,10 +1,9 @@
-//! The `bulkops` operator tool and test kit: reference-data loading, the AWS emulator
-//! fixtures, real Lambda event construction and a queue pump standing in for the SQS event
-//! source mapping in tests and benchmarks.
+//! The `bulkops` command: the local server (`serve`: API Gateway, the Lambda handlers and the
+//! SQS trigger on one machine), the operator client (`submit`), reference-data loading, and
+//! the construction of real Lambda events the local gateway and worker hand the handlers.
 
 pub mod apigw;
 pub mod client;
 pub mod local;
 pub mod reference;
-pub mod testkit;
 pub mod worker;

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use bulkops::reference::{load_vault, VaultInput};
-use bulkops::testkit::{ApiCall, Fixture, PumpOptions};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::*;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 
 mod common;
 
-use bulkops::testkit::{ApiCall, Fixture};
+use bulkops_testkit::{ApiCall, Fixture};
 use common::*;
 use serde_json::{json, Value};
 

@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bulkops::reference::{load_vault, VaultInput};
-use bulkops::testkit::{ApiCall, Fixture, PumpOptions};
 use bulkops_shared::chunking::MAX_ROW_BYTES;
 use bulkops_shared::error::EnqueueError;
 use bulkops_shared::model::{ChunkMessage, JobState};
 use bulkops_shared::ops::accounts::{account_key, model::parse_account, safe_key};
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::{JobStore, RecordStore};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::embedded::EmbeddedFixture;
 use common::faults::{Faults, FaultyRecordStore};
 use common::*;
@@ -267,7 +267,7 @@ async fn a_job_whose_chunks_are_all_dead_lettered_before_it_starts_completes() {
         .await
         .unwrap();
     assert!(deliveries.len() >= 2, "several chunks");
-    let event = bulkops::testkit::sqs_event(&deliveries, &fx.dlq_arn);
+    let event = bulkops_testkit::sqs_event(&deliveries, &fx.dlq_arn);
     let response = dead_letter::handler(
         &fx.dead_letter_deps(),
         LambdaEvent::new(event, Context::default()),

@@ -5,8 +5,8 @@ mod common;
 
 use std::sync::Arc;
 
-use bulkops::testkit::{Fixture, PumpOptions};
 use bulkops_shared::queue::ChunkSource;
+use bulkops_testkit::{Fixture, PumpOptions};
 use common::faults::{faulty_processor, Call, Fault, Faults};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
@@ -42,7 +42,7 @@ async fn run_faulty(
     fx: &Fixture,
     faults: Arc<Faults>,
     options: PumpOptions,
-) -> bulkops::testkit::PumpStats {
+) -> bulkops_testkit::PumpStats {
     let deps = faulty_processor(fx, faults);
     run_processor_with(fx, &deps, options).await
 }
@@ -118,7 +118,7 @@ async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     // One invocation with all three chunks, sequenced so exactly one record fails.
     let messages = fx.source().receive(10).await.unwrap();
     assert_eq!(messages.len(), 4);
-    let event = bulkops::testkit::sqs_event(&messages, &fx.queue_arn);
+    let event = bulkops_testkit::sqs_event(&messages, &fx.queue_arn);
     let response = processor::handler(&deps, LambdaEvent::new(event, Context::default()))
         .await
         .unwrap();

@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bulkops::reference::{load_enrollments, load_vault, VaultInput};
-use bulkops::testkit::{sqs_event, ApiCall, Fixture};
 use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::model::{JobState, Outcome};
@@ -20,6 +19,7 @@ use bulkops_shared::ops::accounts::{account_key, model::parse_account};
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource};
 use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore};
+use bulkops_testkit::{sqs_event, ApiCall, Fixture};
 use common::embedded::EmbeddedFixture;
 use common::faults::{faulty_worker, Faults};
 use common::{body_json, enrollment, enrollment_id, submit_call};

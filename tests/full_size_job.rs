@@ -4,8 +4,8 @@
 
 mod common;
 
-use bulkops::testkit::scenario::{full_size_scenario, MAX_BODY};
-use bulkops::testkit::{ApiCall, Fixture, PumpOptions};
+use bulkops_testkit::scenario::{full_size_scenario, MAX_BODY};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::*;
 
 #[tokio::test]

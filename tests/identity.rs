@@ -6,7 +6,7 @@
 
 mod common;
 
-use bulkops::testkit::{ApiCall, Fixture};
+use bulkops_testkit::{ApiCall, Fixture};
 use common::embedded::EmbeddedFixture;
 use common::{body_json, enrollment_id, ALL_PERMISSIONS};
 use lambda_http::{Body, Response};

@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bulkops::reference::load_enrollments;
-use bulkops::testkit::scenario::{
-    enrollment, workload_body, workload_id, MAX_BODY, WORKLOAD_IDS_PER_REQUEST,
-};
-use bulkops::testkit::server::{fresh_dir, ServerProcess};
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::ops::accounts::account_key;
 use bulkops_shared::ops::accounts::model::parse_account;
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
 use bulkops_shared::store::{RecordKey, RecordStore};
+use bulkops_testkit::scenario::{
+    enrollment, workload_body, workload_id, MAX_BODY, WORKLOAD_IDS_PER_REQUEST,
+};
+use bulkops_testkit::server::{fresh_dir, ServerProcess};
 use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_bulkops");
@@ -297,7 +297,7 @@ async fn a_job_a_caller_saw_completed_survives_a_crash() {
     let token = server.token("alice", "ISSUANCE:ADD ISSUANCE:VIEW");
     let client = reqwest::Client::new();
     let ids: Vec<String> = (0..50)
-        .map(bulkops::testkit::scenario::enrollment_id)
+        .map(bulkops_testkit::scenario::enrollment_id)
         .collect();
     let job: Value = client
         .post(format!("{}/api/web/v2/mobileFlashPass", server.url))

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use bulkops::testkit::scenario::enrollment_id;
-use bulkops::testkit::server::{fresh_dir, token, ServerProcess};
+use bulkops_testkit::scenario::enrollment_id;
+use bulkops_testkit::server::{fresh_dir, token, ServerProcess};
 use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_bulkops");
@@ -292,8 +292,8 @@ async fn unauthorized_forbidden_and_not_found_over_http() {
 /// table by `bulkops demo-data --table`.
 #[tokio::test]
 async fn aws_mode_serves_both_apis_against_dynamodb_and_sqs() {
-    let fx = bulkops::testkit::Fixture::new().await;
-    let endpoint = std::env::var(bulkops::testkit::ENDPOINT_VAR).expect("emulator endpoint");
+    let fx = bulkops_testkit::Fixture::new().await;
+    let endpoint = std::env::var(bulkops_testkit::ENDPOINT_VAR).expect("emulator endpoint");
     let aws_env = [
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),

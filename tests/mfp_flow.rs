@@ -2,7 +2,7 @@
 
 mod common;
 
-use bulkops::testkit::{ApiCall, Fixture, PumpOptions};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::*;
 use serde_json::json;
 

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulkops::testkit::Fixture;
 use bulkops_embedded::EmbeddedQueue;
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::{ChunkMessage, ChunkRow, JobType};
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource};
+use bulkops_testkit::Fixture;
 
 struct Queues {
     queue: Arc<dyn ChunkQueue>,

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use bulkops::reference::{load_vault, VaultInput};
-use bulkops::testkit::{ApiCall, Fixture, PumpOptions};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::faults::{faulty_processor, Fault, Faults};
 use common::*;
 use serde_json::json;

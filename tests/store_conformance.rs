@@ -6,13 +6,13 @@ mod common;
 
 use std::sync::Arc;
 
-use bulkops::testkit::Fixture;
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
     CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Skip, Transition,
 };
+use bulkops_testkit::Fixture;
 use serde_json::{json, Map};
 
 struct Stores {
@@ -530,8 +530,8 @@ async fn records_batch_create_and_count(s: Stores) {
 /// every message delivered twice.
 #[tokio::test]
 async fn a_job_runs_end_to_end_fully_embedded() {
-    use bulkops::testkit::{pump, PumpOptions};
     use bulkops_embedded::EmbeddedQueue;
+    use bulkops_testkit::{pump, PumpOptions};
     use common::*;
     let dir = std::env::temp_dir().join(format!("bulkops-e2e-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use bulkops::testkit::scenario::enrollment_id;
-use bulkops::testkit::server::{fresh_dir, ServerProcess};
+use bulkops_testkit::scenario::enrollment_id;
+use bulkops_testkit::server::{fresh_dir, ServerProcess};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 

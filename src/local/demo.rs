@@ -9,8 +9,27 @@ use anyhow::Context;
 use bulkops_shared::store::RecordStore;
 use serde_json::{json, Value};
 
-use crate::reference::{load_enrollments, load_vault, VaultInput};
-use crate::testkit::scenario::{enrollment, enrollment_id};
+use crate::reference::{load_enrollments, load_vault, EnrollmentInput, VaultInput};
+
+/// The workflow of the demo enrollments.
+pub const WORKFLOW: uuid::Uuid = uuid::uuid!("925090aa-decc-40fe-b3e4-16021c6592b0");
+
+/// Enrollment number `n` (its primary key is padded so every id has the same length, 139 chars).
+pub fn enrollment(n: usize) -> EnrollmentInput {
+    EnrollmentInput {
+        workflow_id: WORKFLOW,
+        where_clause: [("QUICKSTARTPRIMARYKEY".to_owned(), json!(format!("{n:08}")))].into(),
+        attributes: [("userId".to_owned(), json!(format!("user-{n}")))]
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The id of enrollment `n`, whether or not it is loaded.
+pub fn enrollment_id(n: usize) -> String {
+    let reference = json!({ "workflowId": WORKFLOW.to_string(), "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") } });
+    bulkops_shared::enrollment::encode_id(&reference)
+}
 
 /// Enrollments loaded for the demo (numbered 0..DEMO_ENROLLMENTS).
 pub const DEMO_ENROLLMENTS: usize = 2_000;

@@ -371,6 +371,6 @@ pub fn faulty_worker(
 }
 
 /// Processor dependencies whose job and record stores both inject `faults`.
-pub fn faulty_processor(fx: &bulkops::testkit::Fixture, faults: Arc<Faults>) -> processor::Deps {
+pub fn faulty_processor(fx: &bulkops_testkit::Fixture, faults: Arc<Faults>) -> processor::Deps {
     faulty_worker(fx.jobs(), fx.records(), faults)
 }

@@ -6,8 +6,8 @@ pub mod faults;
 
 use bulkops::reference::load_enrollments;
 #[allow(unused_imports)]
-pub use bulkops::testkit::scenario::{enrollment, enrollment_id, malformed_enrollment_id};
-use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, PumpStats};
+pub use bulkops_testkit::scenario::{enrollment, enrollment_id, malformed_enrollment_id};
+use bulkops_testkit::{pump, ApiCall, Fixture, PumpOptions, PumpStats};
 use lambda_http::{Body, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::apigw::HttpApiRequest;
+use bulkops::apigw::HttpApiRequest;
 
 /// An HTTP API call as API Gateway (payload format 2.0, JWT authorizer) hands it to Lambda.
 #[derive(Clone, Debug)]

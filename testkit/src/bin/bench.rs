@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use bulkops::testkit::scenario::{accounts_scenario, full_size_scenario};
-use bulkops::testkit::{pump, ApiCall, Fixture, PumpOptions, ENDPOINT_VAR};
+use bulkops_testkit::scenario::{accounts_scenario, full_size_scenario};
+use bulkops_testkit::{pump, ApiCall, Fixture, PumpOptions, ENDPOINT_VAR};
 use lambda_runtime::{Context, LambdaEvent};
 
 const RUNS: usize = 3;

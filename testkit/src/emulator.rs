@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use bulkops_shared::aws::{AwsClients, CallCounter};
+use bulkops_shared::aws::AwsClients;
+
+use crate::calls::{counted_clients, CallCounter};
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::dynamo::JOBS_INDEX;
 use bulkops_shared::store::{JobStore, RecordStore};
@@ -139,7 +141,7 @@ impl Fixture {
     pub async fn at(endpoint: &str) -> Self {
         let config = emulator_sdk_config(endpoint).await;
         let counter = CallCounter::default();
-        let clients = AwsClients::counted(&config, &counter);
+        let clients = counted_clients(&config, &counter);
         let name = format!("bulkops-{}", uuid::Uuid::new_v4().simple());
         create_table(&clients.dynamodb, &name)
             .await

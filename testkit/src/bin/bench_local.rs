@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bulkops::reference::load_enrollments;
-use bulkops::testkit::scenario::{enrollment, workload_body, WORKLOAD_IDS_PER_REQUEST};
-use bulkops::testkit::server::{fresh_dir, ServerProcess};
-use bulkops::testkit::{Fixture, ENDPOINT_VAR};
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::store::RecordStore;
+use bulkops_testkit::scenario::{enrollment, workload_body, WORKLOAD_IDS_PER_REQUEST};
+use bulkops_testkit::server::{fresh_dir, ServerProcess};
+use bulkops_testkit::{Fixture, ENDPOINT_VAR};
 use serde_json::Value;
 
 const REQUESTS: usize = 36;

@@ -3,28 +3,12 @@
 use bulkops_shared::ops::mobile_flash_pass::codes;
 use serde_json::json;
 
-use crate::reference::{load_enrollments, EnrollmentInput};
-use crate::testkit::Fixture;
+use crate::Fixture;
+use bulkops::reference::load_enrollments;
 
-pub const WORKFLOW: &str = "925090aa-decc-40fe-b3e4-16021c6592b0";
+pub use bulkops::local::demo::{enrollment, enrollment_id, WORKFLOW};
 /// The contract's body limit.
 pub const MAX_BODY: usize = 204_800;
-
-/// Enrollment number `n` (its primary key is padded so every id has the same length, 139 chars).
-pub fn enrollment(n: usize) -> EnrollmentInput {
-    serde_json::from_value(json!({
-        "workflowId": WORKFLOW,
-        "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") },
-        "userId": format!("user-{n}"),
-    }))
-    .expect("enrollment")
-}
-
-/// The id of enrollment `n`, whether or not it is loaded.
-pub fn enrollment_id(n: usize) -> String {
-    let reference = json!({ "workflowId": WORKFLOW, "whereClause": { "QUICKSTARTPRIMARYKEY": format!("{n:08}") } });
-    bulkops_shared::enrollment::encode_id(&reference)
-}
 
 /// Base64 of JSON that is not an enrollment reference.
 pub fn malformed_enrollment_id(n: usize) -> String {
@@ -107,7 +91,7 @@ pub async fn full_size_scenario(fx: &Fixture, first: usize) -> Scenario {
 /// Loads two safes (alice may add accounts) and a platform, and returns an upload of `count`
 /// valid accounts with secrets, spread over both safes.
 pub async fn accounts_scenario(fx: &Fixture, count: usize) -> String {
-    let vault: crate::reference::VaultInput = serde_json::from_value(json!({
+    let vault: bulkops::reference::VaultInput = serde_json::from_value(json!({
         "safes": [
             {"safeName": "UnixAdminPasswords", "safeId": 24, "members": {"alice": {"addAccounts": true}}},
             {"safeName": "WindowsPasswords", "safeId": 31, "members": {"alice": {"addAccounts": true}}},
@@ -115,7 +99,7 @@ pub async fn accounts_scenario(fx: &Fixture, count: usize) -> String {
         "platforms": [{"platformId": "UnixSSH", "requiredProperties": ["address", "userName"]}],
     }))
     .expect("vault");
-    crate::reference::load_vault(&fx.records(), vault)
+    bulkops::reference::load_vault(&fx.records(), vault)
         .await
         .expect("load vault");
     let accounts: Vec<_> = (0..count)
