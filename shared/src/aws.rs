@@ -58,3 +58,16 @@ impl AwsClients {
         ))
     }
 }
+
+/// The composition root of the worker functions: the job store and every registered
+/// operation, on one table.
+impl crate::engine::sqs::WorkerDeps {
+    /// From `TABLE_NAME` (jobs, reference data and side effects share the table).
+    pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
+        let table = required_env("TABLE_NAME")?;
+        Ok(Self {
+            jobs: clients.job_store(&table),
+            operations: crate::ops::registry(clients.record_store(&table)),
+        })
+    }
+}

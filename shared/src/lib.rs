@@ -1,8 +1,9 @@
-//! bulkops shared crate: the job/row model, request validation, the chunked count-once
-//! engine, its storage and queue ports with their AWS implementations, and the row operations.
+//! bulkops shared crate, what the Lambda functions run: the job/row model, the route table and
+//! its dispatch ([`api`]), the operations ([`ops`]), the chunked count-once [`engine`], the
+//! storage and queue ports with their AWS adapters, and the wiring ([`aws`]).
 //!
-//! Handlers in `functions/` stay thin: they parse the Lambda event, call [`api`] or
-//! [`engine`], and return what they get.
+//! Handlers in `functions/` stay thin: they parse the Lambda event, call [`api::handle`] or
+//! [`engine::sqs::handle_batch`], and return what they get.
 
 pub mod api;
 pub mod auth;

@@ -22,16 +22,23 @@ pub enum JobState {
 impl JobState {
     /// A terminal state never changes again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        !Self::CANCELLABLE.contains(&self)
     }
 
-    /// Chunks of a job in this state may be claimed and run.
-    pub fn is_runnable(self) -> bool {
-        matches!(self, Self::Scheduled | Self::Processing)
-    }
-
-    /// The states CANCELLED may follow: every non-final one.
+    /// The state machine's rules, defined once here and used by both store adapters (as Rust
+    /// checks in the embedded store, as condition expressions on DynamoDB):
+    /// AWAITING_DATA → SCHEDULED (released) → PROCESSING (first chunk) → COMPLETED (last
+    /// chunk counted); CANCELLED from any non-final state; FAILED from AWAITING_DATA (never
+    /// released).
+    ///
+    /// The states in which a chunk may be claimed and run.
+    pub const RUNNABLE: [JobState; 2] = [Self::Scheduled, Self::Processing];
+    /// The non-final states: CANCELLED may follow each; a first failure may still be lowered.
     pub const CANCELLABLE: [JobState; 3] = [Self::AwaitingData, Self::Scheduled, Self::Processing];
+
+    pub fn is_runnable(self) -> bool {
+        Self::RUNNABLE.contains(&self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {

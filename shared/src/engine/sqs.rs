@@ -88,14 +88,3 @@ pub struct WorkerDeps {
     pub jobs: std::sync::Arc<dyn JobStore>,
     pub operations: Operations,
 }
-
-impl WorkerDeps {
-    /// From `TABLE_NAME` (jobs, reference data and side effects share the table).
-    pub fn from_env(clients: &crate::aws::AwsClients) -> Result<Self, crate::aws::MissingSetting> {
-        let table = crate::aws::required_env("TABLE_NAME")?;
-        Ok(Self {
-            jobs: clients.job_store(&table),
-            operations: crate::ops::registry(clients.record_store(&table)),
-        })
-    }
-}

@@ -90,6 +90,13 @@ impl DynamoJobStore {
     }
 }
 
+/// `#state IN (:A, :B)`: a condition that the job is in one of `states` (bound by
+/// [`DynamoJobStore::update_job`]).
+fn state_in(states: &[JobState]) -> String {
+    let values: Vec<String> = states.iter().map(|s| format!(":{}", s.as_str())).collect();
+    format!("#state IN ({})", values.join(", "))
+}
+
 /// Every chunk of a job, as a set attribute value.
 fn all_chunks(job: &Job) -> AttributeValue {
     chunk_set(0..job.chunk_count.max(1))
@@ -165,8 +172,11 @@ impl JobStore for DynamoJobStore {
             .update_job(
                 id,
                 "ADD claimedChunks :chunks",
-                "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk) \
-                 AND (contains(claimedChunks, :chunk) OR #state IN (:SCHEDULED, :PROCESSING))",
+                &format!(
+                    "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk) \
+                     AND (contains(claimedChunks, :chunk) OR {})",
+                    state_in(&JobState::RUNNABLE)
+                ),
             )
             .expression_attribute_values(":chunks", chunk_set([chunk]))
             .expression_attribute_values(":chunk", s(chunk.to_string()));
@@ -232,8 +242,10 @@ impl JobStore for DynamoJobStore {
     ) -> Result<(), StoreError> {
         self.transition(
             id,
-            "#state IN (:AWAITING_DATA, :SCHEDULED, :PROCESSING) \
-             AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
+            &format!(
+                "{} AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
+                state_in(&JobState::CANCELLABLE)
+            ),
             "SET firstFailedRow = :row, errorMessage = :message",
             vec![(":row", n(row)), (":message", s(message))],
             "UpdateItem(first failure)",
@@ -295,7 +307,7 @@ impl JobStore for DynamoJobStore {
             let released = self
                 .transition(
                     id,
-                    "#state IN (:SCHEDULED, :PROCESSING)",
+                    &state_in(&JobState::RUNNABLE),
                     "SET #state = :CANCELLED, processingEndMs = :now",
                     vec![(":now", n(now_ms))],
                     "UpdateItem(cancel)",
