@@ -153,9 +153,8 @@ mod tests {
     /// dead-letter queue, and the rest are deleted after one successful delivery.
     #[tokio::test]
     async fn poll_honours_partial_batch_responses_and_redrives_poison() {
-        let dir = std::env::temp_dir().join(format!("bulkops-poll-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let store = EmbeddedStore::open(&dir.join("q.redb")).expect("store");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedStore::open(&dir.path().join("q.redb")).expect("store");
         let visibility = Duration::from_secs(60);
         let queue = EmbeddedQueue::new(&store, "main", Some("dlq"), 3, visibility);
         let dead = EmbeddedQueue::new(&store, "dlq", None, 0, visibility);
@@ -213,6 +212,5 @@ mod tests {
         let letter = dead.receive(10).await.expect("receive");
         assert_eq!(letter.len(), 1);
         assert!(letter[0].body.contains("\"chunk\":7"));
-        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -67,7 +67,7 @@ async fn rows_done(client: &reqwest::Client, server: &ServerProcess, token: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     let root = fresh_dir("restart");
-    let data = root.join("data");
+    let data = root.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     {
         // Reference data first (the server holds the store's lock while it runs).
@@ -281,7 +281,6 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
         stored_ids,
         succeeded_ids.into_iter().collect::<HashSet<_>>()
     );
-    std::fs::remove_dir_all(root).ok();
 }
 
 /// What a caller saw survives a crash: the server syncs its lazy row-work commits only every
@@ -291,7 +290,7 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
 #[tokio::test]
 async fn a_job_a_caller_saw_completed_survives_a_crash() {
     let root = fresh_dir("durable-reads");
-    let data = root.join("data");
+    let data = root.path().join("data");
     let lazy = ["--demo", "--sync-interval-ms", "600000"];
     let server = ServerProcess::start(Path::new(BINARY), &data, &lazy);
     let token = server.token("alice", "ISSUANCE:ADD ISSUANCE:VIEW");
@@ -348,5 +347,4 @@ async fn a_job_a_caller_saw_completed_survives_a_crash() {
         "the completed job a caller saw is exactly what survived"
     );
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }

@@ -88,7 +88,7 @@ fn submit_file(server: &ServerProcess, token: &str, file: &Path) -> (bool, Strin
 #[tokio::test]
 async fn a_newcomer_runs_both_apis_end_to_end() {
     let root = fresh_dir("newcomer");
-    let data = root.join(".bulkops");
+    let data = root.path().join(".bulkops");
     let server = ServerProcess::start(Path::new(BINARY), &data, &["--demo"]);
     let alice = server.token("alice", ALL);
 
@@ -173,7 +173,6 @@ async fn a_newcomer_runs_both_apis_end_to_end() {
     assert_eq!(status, 404, "{body}");
 
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }
 
 /// 401 for every kind of bad token, 403 without the permission, 404 for what is not there,
@@ -181,12 +180,12 @@ async fn a_newcomer_runs_both_apis_end_to_end() {
 #[tokio::test]
 async fn unauthorized_forbidden_and_not_found_over_http() {
     let root = fresh_dir("auth");
-    let data = root.join("data");
+    let data = root.path().join("data");
     let server = ServerProcess::start(Path::new(BINARY), &data, &[]);
     let url = |path: &str| format!("{}{path}", server.url);
     let expired = token(Path::new(BINARY), &data, "alice", ALL, -10);
     let foreign = {
-        let other = root.join("other");
+        let other = root.path().join("other");
         token(Path::new(BINARY), &other, "alice", ALL, 3600)
     };
     // A token with "alg": "none" and no signature.
@@ -284,7 +283,6 @@ async fn unauthorized_forbidden_and_not_found_over_http() {
     let (_, list) = get(&server, &alice, MFP_JOBS).await;
     assert_eq!(list, json!([]));
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }
 
 /// AWS mode: the same command, given `TABLE_NAME`, `QUEUE_URL` and `DEAD_LETTER_QUEUE_URL`,
@@ -301,7 +299,7 @@ async fn aws_mode_serves_both_apis_against_dynamodb_and_sqs() {
         ("AWS_SECRET_ACCESS_KEY", "test"),
     ];
     let root = fresh_dir("aws-mode");
-    let data = root.join("data");
+    let data = root.path().join("data");
     let loaded = Command::new(BINARY)
         .args(["demo-data", "--table", &fx.table, "--data-dir"])
         .arg(&data)
@@ -350,5 +348,4 @@ async fn aws_mode_serves_both_apis_against_dynamodb_and_sqs() {
         "every chunk was deleted"
     );
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }

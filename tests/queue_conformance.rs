@@ -17,15 +17,8 @@ struct Queues {
     queue: Arc<dyn ChunkQueue>,
     source: Arc<dyn ChunkSource>,
     dead_letters: Arc<dyn ChunkSource>,
-    _dir: Option<std::path::PathBuf>,
-}
-
-impl Drop for Queues {
-    fn drop(&mut self) {
-        if let Some(dir) = &self._dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
+    /// Keeps the embedded queue's directory alive for the test.
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn sqs() -> Queues {
@@ -39,9 +32,8 @@ async fn sqs() -> Queues {
 }
 
 async fn embedded() -> Queues {
-    let dir = std::env::temp_dir().join(format!("bulkops-queue-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = EmbeddedStore::open(&dir.join("bulkops.redb")).unwrap();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = EmbeddedStore::open(&dir.path().join("bulkops.redb")).unwrap();
     let visibility = Duration::from_secs(180);
     let main = EmbeddedQueue::new(&store, "chunks", Some("chunks-dlq"), 3, visibility);
     Queues {

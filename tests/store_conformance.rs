@@ -19,16 +19,7 @@ struct Stores {
     jobs: Arc<dyn JobStore>,
     records: Arc<dyn RecordStore>,
     /// Keeps the embedded store's directory alive for the test.
-    _dir: Option<TempDir>,
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn dynamo() -> Stores {
@@ -41,17 +32,14 @@ async fn dynamo() -> Stores {
 }
 
 async fn embedded() -> Stores {
-    let dir = std::env::temp_dir().join(format!(
-        "bulkops-conformance-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store =
-        Arc::new(EmbeddedStore::open(&dir.join("bulkops.redb")).expect("open embedded store"));
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Arc::new(
+        EmbeddedStore::open(&dir.path().join("bulkops.redb")).expect("open embedded store"),
+    );
     Stores {
         jobs: store.clone(),
         records: store,
-        _dir: Some(TempDir(dir)),
+        _dir: Some(dir),
     }
 }
 
@@ -533,10 +521,8 @@ async fn a_job_runs_end_to_end_fully_embedded() {
     use bulkops_embedded::EmbeddedQueue;
     use bulkops_testkit::{pump, PumpOptions};
     use common::*;
-    let dir = std::env::temp_dir().join(format!("bulkops-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let _cleanup = TempDir(dir.clone());
-    let store = Arc::new(EmbeddedStore::open(&dir.join("bulkops.redb")).unwrap());
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("bulkops.redb")).unwrap());
     let queue = EmbeddedQueue::new(
         &store,
         "chunks",

@@ -84,7 +84,7 @@ fn assert_no_nulls(value: &Value, at: &str) {
 #[tokio::test]
 async fn raw_and_bearer_tokens_work_on_every_route_of_both_apis() {
     let root = fresh_dir("tokens");
-    let server = ServerProcess::start(Path::new(BINARY), &root.join("data"), &["--demo"]);
+    let server = ServerProcess::start(Path::new(BINARY), &root.path().join("data"), &["--demo"]);
     let token = server.token("alice", ALL);
     let bearer = format!("Bearer {token}");
     for authorization in [token.as_str(), bearer.as_str()] {
@@ -139,13 +139,12 @@ async fn raw_and_bearer_tokens_work_on_every_route_of_both_apis() {
         assert_eq!((status, one["Id"].as_i64()), (200, Some(bulk)), "{one}");
     }
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }
 
 #[tokio::test]
 async fn pspas_and_cyberark_script_uploads_complete_unchanged() {
     let root = fresh_dir("pspas");
-    let server = ServerProcess::start(Path::new(BINARY), &root.join("data"), &["--demo"]);
+    let server = ServerProcess::start(Path::new(BINARY), &root.path().join("data"), &["--demo"]);
     let token = server.token("alice", "");
 
     // psPAS: Start-PASAccountImportJob with New-PASAccountObject's spellings, lower-case path.
@@ -246,7 +245,6 @@ async fn pspas_and_cyberark_script_uploads_complete_unchanged() {
     .await;
     assert_eq!(list["Total"], 2, "{list}");
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }
 
 /// Method, path, `Authorization` values, body, expected status and error code.
@@ -262,7 +260,7 @@ type ErrorCase<'a> = (
 #[tokio::test]
 async fn every_section_b_error_has_pvwa_shape_and_section_a_keeps_its_own() {
     let root = fresh_dir("pvwa-errors");
-    let server = ServerProcess::start(Path::new(BINARY), &root.join("data"), &["--demo"]);
+    let server = ServerProcess::start(Path::new(BINARY), &root.path().join("data"), &["--demo"]);
     let token = server.token("alice", "");
     let bad_field = json!({"accountsList": [{"platformId": "p", "SafeName": 7}]});
     let twice = json!({"accountsList": [{"platformId": "p", "safeName": "a", "SafeName": "b"}]});
@@ -406,13 +404,12 @@ async fn every_section_b_error_has_pvwa_shape_and_section_a_keeps_its_own() {
         "{error}"
     );
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }
 
 #[tokio::test]
 async fn the_local_gateway_checks_every_claim_the_authorizer_checks() {
     let root = fresh_dir("jwt");
-    let data = root.join("data");
+    let data = root.path().join("data");
     let server = ServerProcess::start(Path::new(BINARY), &data, &[]);
     let secret = std::fs::read_to_string(data.join("dev-jwt-secret")).expect("the dev key");
     let sign = |claims: &Value, key: &[u8]| {
@@ -490,7 +487,6 @@ async fn the_local_gateway_checks_every_claim_the_authorizer_checks() {
     let (status, list) = call(&server, "GET", UPLOADS, &[&spaced], None).await;
     assert_eq!((status, &list["Total"]), (200, &json!(0)), "{list}");
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }
 
 fn base64_url(text: &str) -> String {
@@ -521,7 +517,7 @@ fn raw_exchange(address: &str, request: &[u8]) -> (u16, String) {
 #[tokio::test]
 async fn malformed_http_framing_is_400_not_413() {
     let root = fresh_dir("framing");
-    let server = ServerProcess::start(Path::new(BINARY), &root.join("data"), &[]);
+    let server = ServerProcess::start(Path::new(BINARY), &root.path().join("data"), &[]);
     let token = server.token("alice", ALL);
     let address = server.url.trim_start_matches("http://").to_owned();
     let head = |path: &str, framing: &str| {
@@ -564,5 +560,4 @@ async fn malformed_http_framing_is_400_not_413() {
         }
     }
     server.stop();
-    std::fs::remove_dir_all(root).ok();
 }

@@ -11,25 +11,17 @@ use super::test_server::TestServer;
 use super::*;
 
 /// A scratch directory removed when the test ends.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("bulkops-client-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
+        Self(tempfile::tempdir().expect("scratch dir"))
     }
 
     fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.0.path().join(name);
         std::fs::write(&path, text).expect("write input");
         path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -104,7 +96,7 @@ async fn mfp_csv_job_writes_its_failed_row_in_csv() {
         vec![("ENROLLMENT_NOT_FOUND".into(), 1)]
     );
     assert_eq!(summary.first_failures[0].row, Some(2));
-    let failed = scratch.0.join("ids.failed.csv");
+    let failed = scratch.0.path().join("ids.failed.csv");
     assert_eq!(summary.failed_file.as_deref(), Some(failed.as_path()));
     assert_eq!(std::fs::read_to_string(&failed).unwrap(), "id\nYg\n");
 
@@ -139,7 +131,7 @@ async fn accounts_json_job_writes_failed_rows_in_the_input_shape() {
             {"uploadIndex": 5, "safeName": "s", "platformId": "p", "secret": "a"},
             {"safeName": "t", "platformId": "p", "secret": "b"}]}"#,
     );
-    let failed = scratch.0.join("retry.json");
+    let failed = scratch.0.path().join("retry.json");
     let mut args = args(&file, &server.url);
     args.failed = Some(failed.clone());
 
@@ -191,7 +183,7 @@ async fn transient_poll_failures_are_retried_and_a_failed_job_is_reported() {
     assert_eq!(summary.skipped, 2);
     assert_eq!(summary.error.as_deref(), Some("The upload was cancelled"));
     assert_eq!(summary.failed_file, None);
-    assert!(!scratch.0.join("a.failed.csv").exists());
+    assert!(!scratch.0.path().join("a.failed.csv").exists());
     let body: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
     assert_eq!(body["source"], "a.csv");
 }
@@ -309,7 +301,7 @@ async fn the_failed_rows_file_may_not_be_the_input() {
     let scratch = Scratch::new();
     let file = scratch.file("ids.csv", "YQ\n");
     let mut args = args(&file, &server.url);
-    args.failed = Some(scratch.0.join(".").join("ids.csv"));
+    args.failed = Some(scratch.0.path().join(".").join("ids.csv"));
 
     let error = run(args).await.unwrap_err().to_string();
 

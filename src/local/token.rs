@@ -282,11 +282,11 @@ mod tests {
 
     #[test]
     fn the_key_file_is_created_once_and_reused() {
-        let dir = std::env::temp_dir().join(format!("bulkops-key-{}", uuid::Uuid::new_v4()));
-        let first = DevKey::load_or_create(&dir).unwrap();
-        let second = DevKey::load_or_create(&dir).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let first = DevKey::load_or_create(&data).unwrap();
+        let second = DevKey::load_or_create(&data).unwrap();
         let token = first.mint("bob", "", 60).unwrap();
         assert!(second.verify(&format!("Bearer {token}")).is_ok());
-        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -142,9 +142,10 @@ pub fn token(binary: &Path, data_dir: &Path, sub: &str, scope: &str, ttl: i64) -
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// A fresh directory under the system temp dir.
-pub fn fresh_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bulkops-{label}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("create a temp dir");
-    dir
+/// A fresh directory under the system temp dir, removed when dropped.
+pub fn fresh_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("bulkops-{label}-"))
+        .tempdir()
+        .expect("create a temp dir")
 }

@@ -274,10 +274,10 @@ fn request_bodies_follow_the_contract() {
 
 #[test]
 fn a_file_that_is_not_utf8_names_the_line() {
-    let path = std::env::temp_dir().join(format!("bulkops-latin1-{}.csv", uuid::Uuid::new_v4()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.csv");
     std::fs::write(&path, b"safeName,platformId\nOps,Unix\nCaf\xe9,Unix\n").unwrap();
     let message = format!("{:#}", read_input(&path, None).unwrap_err());
-    let _ = std::fs::remove_file(&path);
     assert!(message.contains("line 3 is not UTF-8"), "{message}");
 }
 

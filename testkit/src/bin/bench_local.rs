@@ -144,7 +144,7 @@ async fn embedded(
     let (mut idle, mut peak) = (None, None);
     for _ in 0..runs {
         let root = fresh_dir("bench");
-        let data = root.join("data");
+        let data = root.path().join("data");
         std::fs::create_dir_all(&data)?;
         {
             let store = EmbeddedStore::open(&data.join("bulkops.redb"))?;
@@ -164,7 +164,6 @@ async fn embedded(
         );
         results.push(run);
         server.stop();
-        std::fs::remove_dir_all(root).ok();
     }
     Ok((results, idle, peak))
 }
@@ -173,7 +172,7 @@ async fn moto(binary: &Path, endpoint: &str) -> anyhow::Result<Run> {
     let fx = Fixture::at(endpoint).await;
     load(fx.records()).await?;
     let root = fresh_dir("bench-moto");
-    let data = root.join("data");
+    let data = root.path().join("data");
     let server = ServerProcess::start_with_env(
         binary,
         &data,
@@ -195,7 +194,6 @@ async fn moto(binary: &Path, endpoint: &str) -> anyhow::Result<Run> {
         ROWS as f64 / run.seconds
     );
     server.stop();
-    std::fs::remove_dir_all(root).ok();
     Ok(run)
 }
 
