@@ -66,21 +66,17 @@ fn spelling(name: &'static str) -> impl Strategy<Value = String> {
     })
 }
 
-const ACCOUNT_FIELDS: [&str; 13] = [
-    "uploadIndex",
-    "name",
-    "address",
-    "userName",
-    "platformId",
-    "safeName",
-    "groupName",
-    "secretType",
-    "secret",
-    "platformAccountProperties",
-    "secretManagement",
-    "remoteMachinesAccess",
-    "networkId",
-];
+/// The model's properties and one it does not know (ignored, as PVWA ignores it).
+const ACCOUNT_FIELDS: [&str; 13] = {
+    let known = bulkops_shared::ops::accounts::model::ACCOUNT_FIELDS;
+    let mut all = ["networkId"; 13];
+    let mut i = 0;
+    while i < known.len() {
+        all[i] = known[i];
+        i += 1;
+    }
+    all
+};
 
 /// A value that is often of the right type for an account field, and often not.
 fn field_value() -> impl Strategy<Value = Value> {

@@ -6,31 +6,8 @@ use anyhow::{anyhow, bail};
 use csv::StringRecord;
 use serde_json::{Map, Value};
 
-/// Top-level string fields of an account.
-const TEXT_FIELDS: [&str; 8] = [
-    "name",
-    "address",
-    "userName",
-    "platformId",
-    "safeName",
-    "groupName",
-    "secretType",
-    "secret",
-];
-
-/// The nested objects with fixed fields: (object, field, is boolean).
-const NESTED_FIELDS: [(&str, &str, bool); 4] = [
-    ("secretManagement", "automaticManagementEnabled", true),
-    ("secretManagement", "manualManagementReason", false),
-    ("remoteMachinesAccess", "remoteMachines", false),
-    (
-        "remoteMachinesAccess",
-        "accessRestrictedToRemoteMachines",
-        true,
-    ),
-];
-
-const PROPERTIES: &str = "platformAccountProperties";
+// The account's properties are the model's: one list for the API's binding and these columns.
+use bulkops_shared::ops::accounts::model::{NESTED_FIELDS, PROPERTIES, TEXT_FIELDS};
 
 /// What one CSV column holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

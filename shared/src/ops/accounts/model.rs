@@ -103,8 +103,8 @@ pub struct ParsedAccount {
     pub secret: Option<String>,
 }
 
-const ACCOUNT_FIELDS: [&str; 12] = [
-    "uploadIndex",
+/// The top-level string properties of an account (the secret among them).
+pub const TEXT_FIELDS: [&str; 8] = [
     "name",
     "address",
     "userName",
@@ -113,9 +113,34 @@ const ACCOUNT_FIELDS: [&str; 12] = [
     "groupName",
     "secretType",
     "secret",
-    "platformAccountProperties",
-    "secretManagement",
-    "remoteMachinesAccess",
+];
+/// The nested objects' properties: (object, property, is a boolean).
+pub const NESTED_FIELDS: [(&str, &str, bool); 4] = [
+    ("secretManagement", "automaticManagementEnabled", true),
+    ("secretManagement", "manualManagementReason", false),
+    ("remoteMachinesAccess", "remoteMachines", false),
+    (
+        "remoteMachinesAccess",
+        "accessRestrictedToRemoteMachines",
+        true,
+    ),
+];
+/// The string map of platform-defined properties.
+pub const PROPERTIES: &str = "platformAccountProperties";
+/// Every property of BulkAccountModel a request may give.
+pub const ACCOUNT_FIELDS: [&str; 12] = [
+    "uploadIndex",
+    TEXT_FIELDS[0],
+    TEXT_FIELDS[1],
+    TEXT_FIELDS[2],
+    TEXT_FIELDS[3],
+    TEXT_FIELDS[4],
+    TEXT_FIELDS[5],
+    TEXT_FIELDS[6],
+    TEXT_FIELDS[7],
+    PROPERTIES,
+    NESTED_FIELDS[0].0,
+    NESTED_FIELDS[2].0,
 ];
 
 /// Binds one element of `accountsList`; `target` names it (`accountsList[3]`). The first
