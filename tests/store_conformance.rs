@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::Secrets;
-use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
     CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Skip, Transition,
 };
@@ -576,6 +576,111 @@ async fn a_job_runs_end_to_end_fully_embedded() {
     assert_eq!(store.row_outcomes(&id).await.unwrap().len(), 602);
 }
 
+/// Every transition records its event in the job's outbox in the same write; published
+/// events leave it, and a job with none pending is no longer listed for the publisher.
+async fn transitions_record_their_events_until_published(s: Stores) {
+    let kinds = |job: &Job| job.outbox.keys().copied().collect::<Vec<_>>();
+    s.jobs.create_job(&awaiting("a", 10)).await.unwrap();
+    assert!(
+        s.jobs
+            .get_job("a")
+            .await
+            .unwrap()
+            .unwrap()
+            .outbox
+            .is_empty(),
+        "no event before release"
+    );
+    s.jobs.release("a").await.unwrap();
+    s.jobs.start_processing("a", 2_000).await.unwrap();
+    s.jobs.record_chunk("a", 0, counts(5, 0)).await.unwrap();
+    s.jobs.record_chunk("a", 1, counts(4, 1)).await.unwrap();
+    assert!(s.jobs.complete("a", 3_000).await.unwrap());
+    let a = s.jobs.get_job("a").await.unwrap().unwrap();
+    assert_eq!(
+        kinds(&a),
+        vec![
+            EventKind::Created,
+            EventKind::Processing,
+            EventKind::Completed
+        ]
+    );
+    assert_eq!(a.outbox[&EventKind::Completed], 3_000);
+
+    s.jobs.create_job(&awaiting("f", 10)).await.unwrap();
+    s.jobs.abandon("f", "queue down", 4_000).await.unwrap();
+    s.jobs.create_job(&awaiting("c", 10)).await.unwrap();
+    s.jobs.release("c").await.unwrap();
+    s.jobs.cancel("c", 5_000).await.unwrap();
+    assert_eq!(
+        kinds(&s.jobs.get_job("f").await.unwrap().unwrap()),
+        vec![EventKind::Failed]
+    );
+    assert_eq!(
+        kinds(&s.jobs.get_job("c").await.unwrap().unwrap()),
+        vec![EventKind::Created, EventKind::Cancelled]
+    );
+    let pending: Vec<String> = s
+        .jobs
+        .jobs_with_pending_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(pending.len(), 3, "{pending:?}");
+
+    // Published in two steps; the job leaves the list with its last event, and a repeat is harmless.
+    s.jobs
+        .mark_published("a", &[EventKind::Created])
+        .await
+        .unwrap();
+    assert_eq!(s.jobs.jobs_with_pending_events(10).await.unwrap().len(), 3);
+    s.jobs
+        .mark_published("a", &[EventKind::Processing, EventKind::Completed])
+        .await
+        .unwrap();
+    s.jobs
+        .mark_published("a", &[EventKind::Completed])
+        .await
+        .unwrap();
+    assert!(s
+        .jobs
+        .get_job("a")
+        .await
+        .unwrap()
+        .unwrap()
+        .outbox
+        .is_empty());
+    let pending: Vec<String> = s
+        .jobs
+        .jobs_with_pending_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert!(!pending.contains(&"a".to_owned()), "{pending:?}");
+    s.jobs
+        .mark_published("f", &[EventKind::Failed])
+        .await
+        .unwrap();
+    s.jobs
+        .mark_published("c", &[EventKind::Created, EventKind::Cancelled])
+        .await
+        .unwrap();
+    assert!(s
+        .jobs
+        .jobs_with_pending_events(10)
+        .await
+        .unwrap()
+        .is_empty());
+    s.jobs
+        .mark_published("none", &[EventKind::Failed])
+        .await
+        .unwrap();
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod dynamodb_on_moto {
@@ -592,6 +697,7 @@ conformance!(
     a_chunk_is_counted_once,
     state_moves_forward_only,
     release_cancel_and_abandon,
+    transitions_record_their_events_until_published,
     a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed,
     the_first_failure_is_the_lowest_row,
     row_outcomes_come_back_in_row_order,

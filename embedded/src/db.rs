@@ -25,6 +25,8 @@ pub(crate) const SECRETS: TableDefinition<&str, Bytes> = TableDefinition::new("c
 /// `<pk>\0<sk>` → record (JSON).
 pub(crate) const RECORDS: TableDefinition<&str, Bytes> = TableDefinition::new("records");
 pub(crate) const SEQUENCES: TableDefinition<&str, i64> = TableDefinition::new("sequences");
+/// `<first pending event time:013>#<job id>` → job id: the jobs with unpublished events.
+pub(crate) const OUTBOX: TableDefinition<&str, &str> = TableDefinition::new("job_outbox");
 /// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live
 /// apart so that looking for a visible message never parses a 60 KiB chunk.
 pub(crate) const MESSAGES: TableDefinition<&str, Bytes> = TableDefinition::new("queue_messages");
@@ -103,6 +105,7 @@ impl Db {
         txn.open_table(SECRETS)?;
         txn.open_table(RECORDS)?;
         txn.open_table(SEQUENCES)?;
+        txn.open_table(OUTBOX)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(BODIES)?;
         txn.open_table(RECEIPTS)?;

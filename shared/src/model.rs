@@ -1,6 +1,6 @@
 //! The job and row model shared by every function.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -49,6 +49,57 @@ impl JobState {
             Self::Cancelled => "CANCELLED",
             Self::AwaitingData => "AWAITING_DATA",
         }
+    }
+}
+
+/// A job transition that emits an event. The transition records it in the job's outbox in
+/// the same conditional write; a publisher turns it into an event and removes it once the
+/// event is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    /// Released: every chunk is queued (AWAITING_DATA → SCHEDULED).
+    Created,
+    /// The first chunk started (SCHEDULED → PROCESSING).
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 5] = [
+        Self::Created,
+        Self::Processing,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
+    /// The outbox key, and the last part of the event's id (`<job id>:<key>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Processing => "PROCESSING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// The EventBridge detail-type.
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            Self::Created => "Bulk Job Created",
+            Self::Processing => "Bulk Job Processing",
+            Self::Completed => "Bulk Job Completed",
+            Self::Failed => "Bulk Job Failed",
+            Self::Cancelled => "Bulk Job Cancelled",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == key)
     }
 }
 
@@ -122,6 +173,9 @@ pub struct Job {
     /// skipped (stored as a string set).
     #[serde(skip)]
     pub claimed_chunks: BTreeSet<u32>,
+    /// Transitions whose events are not published yet, with their times (ms): the outbox.
+    #[serde(default)]
+    pub outbox: BTreeMap<EventKind, i64>,
 }
 
 impl Job {
@@ -145,6 +199,7 @@ impl Job {
             error_message: None,
             recorded_chunks: BTreeSet::new(),
             claimed_chunks: BTreeSet::new(),
+            outbox: BTreeMap::new(),
         }
     }
 

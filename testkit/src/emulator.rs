@@ -11,7 +11,7 @@ use bulkops_shared::aws::AwsClients;
 
 use crate::calls::{counted_clients, CallCounter};
 use bulkops_shared::queue::ChunkQueue;
-use bulkops_shared::store::dynamo::JOBS_INDEX;
+use bulkops_shared::store::dynamo::{JOBS_INDEX, OUTBOX_INDEX};
 use bulkops_shared::store::{JobStore, RecordStore};
 
 /// The emulator endpoint (e.g. `http://127.0.0.1:5123`), set by `scripts/test.sh`.
@@ -61,6 +61,17 @@ pub async fn create_table(
         )
         .build()
         .expect("index");
+    let outbox = GlobalSecondaryIndex::builder()
+        .index_name(OUTBOX_INDEX)
+        .key_schema(key("gsi2pk", KeyType::Hash))
+        .key_schema(key("gsi2sk", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index");
     client
         .create_table()
         .table_name(name)
@@ -69,9 +80,12 @@ pub async fn create_table(
         .attribute_definitions(attribute("sk", ScalarAttributeType::S))
         .attribute_definitions(attribute("gsi1pk", ScalarAttributeType::S))
         .attribute_definitions(attribute("gsi1sk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("gsi2pk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("gsi2sk", ScalarAttributeType::S))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
         .global_secondary_indexes(index)
+        .global_secondary_indexes(outbox)
         .send()
         .await?;
     Ok(())

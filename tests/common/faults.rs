@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
-use bulkops_shared::model::{ChunkCounts, Job, JobType, RowOutcome};
+use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
     CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Recorded, Skip, Transition,
 };
@@ -30,6 +30,7 @@ pub enum Call {
     LowerFirstFailure,
     RecordChunk,
     Complete,
+    MarkPublished,
     GetMany,
     PutMany,
     CreateMany,
@@ -303,6 +304,16 @@ impl JobStore for FaultyJobStore {
     }
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.inner.row_outcomes(id).await
+    }
+    async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.inner.jobs_with_pending_events(limit).await
+    }
+    async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
+        faulty!(
+            self,
+            Call::MarkPublished,
+            self.inner.mark_published(id, kinds)
+        )
     }
 }
 

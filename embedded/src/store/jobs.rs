@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::{index_key, read_job, with_chunks, write_job, EmbeddedStore, StoredJob};
-use crate::db::{DbError, JOBS, JOB_INDEX, SEQUENCES};
+use crate::db::{DbError, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
-use bulkops_shared::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
     jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
 };
@@ -30,7 +30,7 @@ impl EmbeddedStore {
             };
             let (changed, answer) = change(&mut stored);
             if changed {
-                write_job(txn, &stored)?;
+                write_job(txn, &mut stored)?;
             }
             Ok(answer)
         })
@@ -53,6 +53,25 @@ impl EmbeddedStore {
             }
             apply(stored);
             (true, Transition::Moved(Box::new(snapshot(stored))))
+        })
+        .await
+    }
+
+    /// A transition that emits `kind`: its outbox entry is written with it.
+    async fn emitting<F>(
+        &self,
+        id: &str,
+        from: &'static [JobState],
+        kind: EventKind,
+        at_ms: i64,
+        apply: F,
+    ) -> Result<Transition, StoreError>
+    where
+        F: FnOnce(&mut StoredJob) + Send + 'static,
+    {
+        self.transition(id, from, move |stored| {
+            apply(stored);
+            stored.job.outbox.insert(kind, at_ms);
         })
         .await
     }
@@ -86,9 +105,10 @@ impl JobStore for EmbeddedStore {
             drop(index);
             write_job(
                 txn,
-                &StoredJob {
+                &mut StoredJob {
                     recorded_chunks: BTreeSet::new(),
                     claimed_chunks: BTreeSet::new(),
+                    outbox_key: None,
                     job,
                 },
             )
@@ -150,9 +170,16 @@ impl JobStore for EmbeddedStore {
     }
 
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
-        self.transition(id, &[JobState::AwaitingData], |stored| {
-            stored.job.state = JobState::Scheduled;
-        })
+        let now = bulkops_shared::time::now_ms();
+        self.emitting(
+            id,
+            &[JobState::AwaitingData],
+            EventKind::Created,
+            now,
+            |stored| {
+                stored.job.state = JobState::Scheduled;
+            },
+        )
         .await
     }
 
@@ -163,12 +190,18 @@ impl JobStore for EmbeddedStore {
         now_ms: i64,
     ) -> Result<Transition, StoreError> {
         let message = message.to_owned();
-        self.transition(id, &[JobState::AwaitingData], move |stored| {
-            stored.job.state = JobState::Failed;
-            stored.job.error_message = Some(message);
-            stored.job.processing_end_ms = Some(now_ms);
-            skip_everything(stored);
-        })
+        self.emitting(
+            id,
+            &[JobState::AwaitingData],
+            EventKind::Failed,
+            now_ms,
+            move |stored| {
+                stored.job.state = JobState::Failed;
+                stored.job.error_message = Some(message);
+                stored.job.processing_end_ms = Some(now_ms);
+                skip_everything(stored);
+            },
+        )
         .await
     }
 
@@ -215,10 +248,16 @@ impl JobStore for EmbeddedStore {
     }
 
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.transition(id, &[JobState::Scheduled], move |stored| {
-            stored.job.state = JobState::Processing;
-            stored.job.processing_start_ms = Some(now_ms);
-        })
+        self.emitting(
+            id,
+            &[JobState::Scheduled],
+            EventKind::Processing,
+            now_ms,
+            move |stored| {
+                stored.job.state = JobState::Processing;
+                stored.job.processing_start_ms = Some(now_ms);
+            },
+        )
         .await?;
         Ok(())
     }
@@ -277,24 +316,36 @@ impl JobStore for EmbeddedStore {
 
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         let transition = self
-            .transition(id, &[JobState::Processing], move |stored| {
-                stored.job.state = JobState::Completed;
-                stored.job.processing_end_ms = Some(now_ms);
-            })
+            .emitting(
+                id,
+                &[JobState::Processing],
+                EventKind::Completed,
+                now_ms,
+                move |stored| {
+                    stored.job.state = JobState::Completed;
+                    stored.job.processing_end_ms = Some(now_ms);
+                },
+            )
             .await?;
         Ok(matches!(transition, Transition::Moved(_)))
     }
 
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
         let transition = self
-            .transition(id, &JobState::CANCELLABLE, move |stored| {
-                // A job whose chunks were never released cannot run any: all rows skipped.
-                if stored.job.state == JobState::AwaitingData {
-                    skip_everything(stored);
-                }
-                stored.job.state = JobState::Cancelled;
-                stored.job.processing_end_ms = Some(now_ms);
-            })
+            .emitting(
+                id,
+                &JobState::CANCELLABLE,
+                EventKind::Cancelled,
+                now_ms,
+                move |stored| {
+                    // A job whose chunks were never released cannot run any: all rows skipped.
+                    if stored.job.state == JobState::AwaitingData {
+                        skip_everything(stored);
+                    }
+                    stored.job.state = JobState::Cancelled;
+                    stored.job.processing_end_ms = Some(now_ms);
+                },
+            )
             .await?;
         Ok(match transition {
             Transition::Moved(job) => CancelOutcome::Cancelled(job),
@@ -331,5 +382,31 @@ impl JobStore for EmbeddedStore {
 
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.row_outcomes_item(id).await
+    }
+
+    async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.read(move |txn| {
+            let index = txn.open_table(OUTBOX)?;
+            let jobs = txn.open_table(JOBS)?;
+            let mut out = Vec::new();
+            for entry in index.iter()?.take(limit) {
+                let (_, id) = entry?;
+                if let Some(value) = jobs.get(id.value())? {
+                    out.push(with_chunks(serde_json::from_slice(value.value())?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
+        let kinds = kinds.to_vec();
+        self.change_job(id, (), move |stored| {
+            let before = stored.job.outbox.len();
+            stored.job.outbox.retain(|kind, _| !kinds.contains(kind));
+            (stored.job.outbox.len() != before, ())
+        })
+        .await
     }
 }

@@ -18,7 +18,7 @@ use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::db::{Db, DbError, JOBS};
+use crate::db::{Db, DbError, JOBS, OUTBOX};
 
 /// A job with the chunk numbers already counted into it and those claimed for running.
 #[derive(Serialize, Deserialize)]
@@ -27,6 +27,9 @@ struct StoredJob {
     recorded_chunks: BTreeSet<u32>,
     #[serde(default)]
     claimed_chunks: BTreeSet<u32>,
+    /// The job's key in the outbox index while its outbox is not empty.
+    #[serde(default)]
+    outbox_key: Option<String>,
 }
 
 fn chunk_key(id: &str, chunk: u32) -> String {
@@ -52,7 +55,22 @@ fn read_job(txn: &WriteTransaction, id: &str) -> Result<Option<StoredJob>, DbErr
         .transpose()?)
 }
 
-fn write_job(txn: &WriteTransaction, stored: &StoredJob) -> Result<(), DbError> {
+/// Writes a job, keeping the outbox index in step with its outbox in the same transaction.
+fn write_job(txn: &WriteTransaction, stored: &mut StoredJob) -> Result<(), DbError> {
+    let first_pending = stored.job.outbox.values().min().copied();
+    match (first_pending, &stored.outbox_key) {
+        (Some(at), None) => {
+            let key = format!("{at:013}#{}", stored.job.id);
+            txn.open_table(OUTBOX)?
+                .insert(key.as_str(), stored.job.id.as_str())?;
+            stored.outbox_key = Some(key);
+        }
+        (None, Some(key)) => {
+            txn.open_table(OUTBOX)?.remove(key.as_str())?;
+            stored.outbox_key = None;
+        }
+        _ => {}
+    }
     let bytes = serde_json::to_vec(stored)?;
     let mut table = txn.open_table(JOBS)?;
     table.insert(stored.job.id.as_str(), bytes.as_slice())?;

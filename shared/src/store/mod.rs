@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 
 /// The listing partition of a job type's jobs: one per type, or one per owner for
 /// owner-scoped types. The owner enters as the SHA-256 of its `sub`, so every owner's
@@ -162,6 +162,10 @@ pub trait JobStore: Send + Sync {
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;
     /// Every stored row outcome of a job, in row order.
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError>;
+    /// Jobs whose outbox holds unpublished events, about oldest first; at most `limit`.
+    async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
+    /// Removes published events from a job's outbox; idempotent.
+    async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError>;
 }
 
 /// Key of a reference-data or side-effect record (enrollments, passes, …).

@@ -10,11 +10,11 @@ use aws_sdk_dynamodb::Client;
 
 use super::{
     chunk_set, conditional_update, job_from_item, job_pk, job_to_item, n, s, sdk_error, Item,
-    JOB_SK,
+    JOB_SK, OUTBOX_PARTITION,
 };
 use crate::error::StoreError;
 use crate::model::Secrets;
-use crate::model::{ChunkCounts, Job, JobState, JobType, RowOutcome};
+use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use crate::store::{CancelOutcome, Claim, JobStore, Recorded, Skip, Transition};
 
 /// DynamoDB-backed [`JobStore`].
@@ -32,7 +32,7 @@ impl DynamoJobStore {
         }
     }
 
-    fn job_key(&self, id: &str) -> Item {
+    pub(super) fn job_key(&self, id: &str) -> Item {
         HashMap::from([
             ("pk".to_owned(), s(job_pk(id))),
             ("sk".to_owned(), s(JOB_SK)),
@@ -69,6 +69,38 @@ impl DynamoJobStore {
         update
     }
 
+    /// A conditional transition that emits `kind`: the change and its outbox entry in one
+    /// conditional write.
+    #[allow(clippy::too_many_arguments)]
+    async fn emitting(
+        &self,
+        id: &str,
+        condition: &str,
+        expression: &str,
+        mut values: Vec<(&str, AttributeValue)>,
+        operation: &str,
+        kind: EventKind,
+        at_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let expression = with_outbox(expression);
+        values.extend([
+            (":eventAt", n(at_ms)),
+            (":outboxPartition", s(OUTBOX_PARTITION)),
+            (":outboxSort", s(format!("{at_ms:013}#{id}"))),
+        ]);
+        let mut update = self
+            .update_job(id, &expression, condition)
+            .expression_attribute_names("#event", kind.as_str());
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        Ok(match conditional_update(update, operation).await? {
+            Ok(item) => Transition::Moved(Box::new(job_from_item(item)?)),
+            Err(Some(old)) => Transition::Unchanged(Box::new(job_from_item(old)?)),
+            Err(None) => Transition::JobMissing,
+        })
+    }
+
     /// A conditional change of the job item, reporting the job after it or as it was.
     async fn transition(
         &self,
@@ -87,6 +119,17 @@ impl DynamoJobStore {
             Err(Some(old)) => Transition::Unchanged(Box::new(job_from_item(old)?)),
             Err(None) => Transition::JobMissing,
         })
+    }
+}
+
+/// The outbox assignments a transition adds to its `SET` clause, in the same conditional write:
+/// the event's kind and time, and the sparse `gsi2` keys the publisher's sweep queries.
+fn with_outbox(expression: &str) -> String {
+    let outbox = "outbox.#event = :eventAt, gsi2pk = :outboxPartition, \
+                  gsi2sk = if_not_exists(gsi2sk, :outboxSort)";
+    match expression.split_once(" ADD ") {
+        Some((set, add)) => format!("{set}, {outbox} ADD {add}"),
+        None => format!("{expression}, {outbox}"),
     }
 }
 
@@ -130,12 +173,14 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
-        self.transition(
+        self.emitting(
             id,
             "#state = :AWAITING_DATA",
             "SET #state = :SCHEDULED",
             vec![],
             "UpdateItem(release)",
+            EventKind::Created,
+            crate::time::now_ms(),
         )
         .await
     }
@@ -153,7 +198,7 @@ impl JobStore for DynamoJobStore {
             return Ok(Transition::Unchanged(Box::new(job)));
         }
         // Nothing can have run (chunks are claimed only once released): every row is skipped.
-        self.transition(
+        self.emitting(
             id,
             "#state = :AWAITING_DATA",
             "SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows ADD recordedChunks :all",
@@ -163,6 +208,8 @@ impl JobStore for DynamoJobStore {
                 (":all", all_chunks(&job)),
             ],
             "UpdateItem(abandon)",
+            EventKind::Failed,
+            now_ms,
         )
         .await
     }
@@ -223,12 +270,14 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.transition(
+        self.emitting(
             id,
             "#state = :SCHEDULED",
             "SET #state = :PROCESSING, processingStartMs = :now",
             vec![(":now", n(now_ms))],
             "UpdateItem(start)",
+            EventKind::Processing,
+            now_ms,
         )
         .await?;
         Ok(())
@@ -289,12 +338,14 @@ impl JobStore for DynamoJobStore {
 
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         let transition = self
-            .transition(
+            .emitting(
                 id,
                 "#state = :PROCESSING",
                 "SET #state = :COMPLETED, processingEndMs = :now",
                 vec![(":now", n(now_ms))],
                 "UpdateItem(complete)",
+                EventKind::Completed,
+                now_ms,
             )
             .await?;
         Ok(matches!(transition, Transition::Moved(_)))
@@ -305,12 +356,14 @@ impl JobStore for DynamoJobStore {
         // were never released: none can run, so all its rows are skipped at once.
         for _ in 0..3 {
             let released = self
-                .transition(
+                .emitting(
                     id,
                     &state_in(&JobState::RUNNABLE),
                     "SET #state = :CANCELLED, processingEndMs = :now",
                     vec![(":now", n(now_ms))],
                     "UpdateItem(cancel)",
+                    EventKind::Cancelled,
+                    now_ms,
                 )
                 .await?;
             let job = match released {
@@ -322,12 +375,14 @@ impl JobStore for DynamoJobStore {
                 Transition::Unchanged(job) => job,
             };
             let unreleased = self
-                .transition(
+                .emitting(
                     id,
                     "#state = :AWAITING_DATA",
                     "SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows ADD recordedChunks :all",
                     vec![(":now", n(now_ms)), (":all", all_chunks(&job))],
                     "UpdateItem(cancel unreleased)",
+                    EventKind::Cancelled,
+                    now_ms,
                 )
                 .await?;
             match unreleased {
@@ -382,5 +437,13 @@ impl JobStore for DynamoJobStore {
 
     async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
         self.next_sequence_item(name).await
+    }
+
+    async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.jobs_with_pending_events_item(limit).await
+    }
+
+    async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
+        self.mark_published_item(id, kinds).await
     }
 }

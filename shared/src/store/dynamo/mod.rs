@@ -6,6 +6,9 @@
 //! | job            | `JOB#<id>`      | `JOB`            |
 //! | chunk results  | `JOB#<id>`      | `CHUNK#<n:06>`   |
 //! | staged secrets | `JOB#<id>`      | `SECRETS#<n:06>` |
+//!
+//! A job item's `outbox` map holds its unpublished events (kind → time); while it is not
+//! empty, `gsi2pk`/`gsi2sk` put the job in the [`OUTBOX_INDEX`] the publisher sweeps.
 //! | records        | caller-defined  | caller-defined   |
 //!
 //! `jobs.rs` implements [`super::JobStore`], `records.rs` [`super::RecordStore`]; this module
@@ -14,6 +17,7 @@
 mod chunk_items;
 mod jobs;
 mod listing;
+mod outbox;
 mod records;
 
 use std::collections::{BTreeSet, HashMap};
@@ -40,6 +44,10 @@ pub const MAX_BATCH_WRITE: usize = 25;
 /// BatchGetItem takes at most 100 keys.
 pub const MAX_BATCH_GET: usize = 100;
 pub const JOBS_INDEX: &str = "gsi1";
+/// The sparse index of jobs with unpublished events (`gsi2pk` = [`OUTBOX_PARTITION`],
+/// `gsi2sk` = the first pending event's time and the job id).
+pub const OUTBOX_INDEX: &str = "gsi2";
+const OUTBOX_PARTITION: &str = "OUTBOX";
 
 fn job_pk(id: &str) -> String {
     format!("JOB#{id}")
