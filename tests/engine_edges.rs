@@ -173,6 +173,7 @@ async fn an_ambiguous_enqueue_is_counted_once_and_runs_nothing() {
     let deps = submit::Deps {
         jobs: fx.jobs(),
         queue: Arc::new(AcceptedThenLost { inner: fx.queue() }),
+        events: fx.events(),
     };
     let response = upload_with(&deps, &accounts).await;
     assert_eq!(response.status(), 503, "{}", body_json(&response));
@@ -235,6 +236,7 @@ async fn a_cancel_during_a_failing_submit_accounts_for_every_row() {
     let deps = submit::Deps {
         jobs: fx.jobs(),
         queue: Arc::new(CancelledWhileQueueing { jobs: fx.jobs() }),
+        events: fx.events(),
     };
     let response = submit::handler(&deps, submit_call(&ids).request())
         .await

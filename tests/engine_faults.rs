@@ -201,6 +201,7 @@ async fn a_queue_that_refuses_work_fails_the_job_with_503() {
     let deps = submit::Deps {
         jobs: fx.jobs(),
         queue: fx.clients.chunk_queue(&missing_queue),
+        events: fx.events(),
     };
     let response = submit::handler(&deps, submit_call(&ids).request())
         .await

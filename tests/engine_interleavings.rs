@@ -13,6 +13,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bulkops::reference::{load_enrollments, load_vault, VaultInput};
 use bulkops_shared::engine::sqs::WorkerDeps;
+use bulkops_shared::engine::{EventFlush, NoFlush};
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::model::{JobState, Outcome};
 use bulkops_shared::ops::accounts::{account_key, model::parse_account};
@@ -29,6 +30,7 @@ use serde_json::{json, Value};
 /// One backend's stores and queue, kept alive for a run.
 struct Stores {
     jobs: Arc<dyn JobStore>,
+    events: Arc<dyn EventFlush>,
     records: Arc<dyn RecordStore>,
     queue: Arc<dyn ChunkQueue>,
     source: Arc<dyn ChunkSource>,
@@ -40,6 +42,7 @@ async fn dynamo() -> Stores {
     let fx = Fixture::new().await;
     Stores {
         jobs: fx.jobs(),
+        events: fx.events(),
         records: fx.records(),
         queue: fx.queue(),
         source: Arc::new(fx.source()),
@@ -52,6 +55,7 @@ async fn embedded() -> Stores {
     let fx = EmbeddedFixture::new();
     Stores {
         jobs: fx.jobs(),
+        events: Arc::new(NoFlush),
         records: fx.records(),
         queue: Arc::new(fx.queue.clone()),
         source: Arc::new(fx.queue.clone()),
@@ -75,6 +79,7 @@ enum Work {
 
 fn worker(s: &Stores) -> WorkerDeps {
     WorkerDeps {
+        events: s.events.clone(),
         jobs: s.jobs.clone(),
         operations: bulkops_shared::ops::registry(s.records.clone()),
     }
@@ -94,6 +99,7 @@ async fn submit(s: &Stores, work: Work) -> (String, u32) {
     let deps = submit::Deps {
         jobs: s.jobs.clone(),
         queue: s.queue.clone(),
+        events: s.events.clone(),
     };
     match work {
         Work::Accounts => {
@@ -228,6 +234,7 @@ where
         let held_deps = Arc::new(faulty_worker(
             s.jobs.clone(),
             s.records.clone(),
+            s.events.clone(),
             faults.clone(),
         ));
         let mut held = tokio::spawn({

@@ -540,6 +540,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
     let submit_deps = submit::Deps {
         jobs: store.clone(),
         queue: Arc::new(queue.clone()),
+        events: Arc::new(bulkops_shared::engine::NoFlush),
     };
     let response = submit::handler(&submit_deps, submit_call(&request).request())
         .await
@@ -549,6 +550,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
     let processor_deps = processor::Deps {
         jobs: store.clone(),
         operations: bulkops_shared::ops::registry(records.clone()),
+        events: Arc::new(bulkops_shared::engine::NoFlush),
     };
     let options = PumpOptions {
         deliveries: 2,

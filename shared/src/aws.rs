@@ -27,6 +27,7 @@ pub async fn load_sdk_config() -> SdkConfig {
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
 }
 
 impl AwsClients {
@@ -34,6 +35,7 @@ impl AwsClients {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
+            eventbridge: aws_sdk_eventbridge::Client::new(config),
         }
     }
 
@@ -59,6 +61,33 @@ impl AwsClients {
     }
 }
 
+/// An optional setting (unset or empty is `None`).
+pub fn optional_env(name: &'static str) -> Option<String> {
+    required_env(name).ok()
+}
+
+impl AwsClients {
+    /// The publisher of `table`'s job events on the EventBridge bus `bus`.
+    pub fn publisher(&self, table: &str, bus: &str) -> crate::events::Publisher {
+        crate::events::Publisher::new(
+            self.job_store(table),
+            std::sync::Arc::new(crate::events::EventBridgeSink::new(
+                self.eventbridge.clone(),
+                bus,
+            )),
+        )
+    }
+
+    /// Publishes job events at once when `EVENT_BUS_NAME` is set; without a bus they wait in
+    /// the outbox.
+    pub fn event_flush(&self, table: &str) -> std::sync::Arc<dyn crate::engine::EventFlush> {
+        match optional_env("EVENT_BUS_NAME") {
+            Some(bus) => std::sync::Arc::new(self.publisher(table, &bus)),
+            None => std::sync::Arc::new(crate::engine::NoFlush),
+        }
+    }
+}
+
 /// The composition root of the worker functions: the job store and every registered
 /// operation, on one table.
 impl crate::engine::sqs::WorkerDeps {
@@ -68,6 +97,7 @@ impl crate::engine::sqs::WorkerDeps {
         Ok(Self {
             jobs: clients.job_store(&table),
             operations: crate::ops::registry(clients.record_store(&table)),
+            events: clients.event_flush(&table),
         })
     }
 }

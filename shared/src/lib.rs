@@ -14,6 +14,7 @@ pub mod chunking;
 pub mod engine;
 pub mod enrollment;
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod ops;
 pub mod queue;

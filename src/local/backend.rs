@@ -12,6 +12,7 @@ use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::api::JobsDeps;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
+use bulkops_shared::engine::{EventFlush, NoFlush};
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::ChunkSource;
 use bulkops_shared::store::RecordStore;
@@ -107,17 +108,26 @@ impl Backend {
             );
         }
         let jobs = Arc::new(store.clone());
+        let events: Arc<dyn EventFlush> = Arc::new(NoFlush);
         let worker = || WorkerDeps {
             jobs: Arc::new(work.clone()),
             operations: bulkops_shared::ops::registry(Arc::new(work.clone())),
+            events: events.clone(),
         };
         Ok(Self {
             submit: submit::Deps {
                 jobs: jobs.clone(),
                 queue: Arc::new(queue(&store)),
+                events: events.clone(),
             },
-            query: JobsDeps { jobs: jobs.clone() },
-            cancel: JobsDeps { jobs },
+            query: JobsDeps {
+                jobs: jobs.clone(),
+                events: events.clone(),
+            },
+            cancel: JobsDeps {
+                jobs,
+                events: events.clone(),
+            },
             processor: worker(),
             dead_letter: worker(),
             chunks: Poller {
@@ -136,9 +146,11 @@ impl Backend {
 
     async fn aws(table: &str, queue_url: &str, dead_letter_queue_url: Option<&str>) -> Self {
         let clients = AwsClients::new(&load_sdk_config().await);
+        let events = clients.event_flush(table);
         let worker = || WorkerDeps {
             jobs: clients.job_store(table),
             operations: bulkops_shared::ops::registry(clients.record_store(table)),
+            events: events.clone(),
         };
         let poller = |url: &str| Poller {
             source: Arc::new(SqsChunkSource::new(clients.sqs.clone(), url).long_polling(1)),
@@ -148,12 +160,15 @@ impl Backend {
             submit: submit::Deps {
                 jobs: clients.job_store(table),
                 queue: clients.chunk_queue(queue_url),
+                events: events.clone(),
             },
             query: JobsDeps {
                 jobs: clients.job_store(table),
+                events: events.clone(),
             },
             cancel: JobsDeps {
                 jobs: clients.job_store(table),
+                events: events.clone(),
             },
             processor: worker(),
             dead_letter: worker(),

@@ -66,8 +66,12 @@ pub fn counted_clients(config: &SdkConfig, counter: &CallCounter) -> AwsClients 
     let sqs = aws_sdk_sqs::config::Builder::from(config)
         .interceptor(counter.clone())
         .build();
+    let eventbridge = aws_sdk_eventbridge::config::Builder::from(config)
+        .interceptor(counter.clone())
+        .build();
     AwsClients {
         dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
         sqs: aws_sdk_sqs::Client::from_conf(sqs),
+        eventbridge: aws_sdk_eventbridge::Client::from_conf(eventbridge),
     }
 }

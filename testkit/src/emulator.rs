@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use bulkops_shared::aws::AwsClients;
+use bulkops_shared::engine::EventFlush;
+use bulkops_shared::events::Publisher;
 
 use crate::calls::{counted_clients, CallCounter};
 use bulkops_shared::queue::ChunkQueue;
@@ -132,7 +134,54 @@ async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, aw
         .unwrap_or_default())
 }
 
-/// A fresh table, queue and dead-letter queue on the emulator, with counted clients.
+/// An event bus whose rule forwards every bulkops event to an SQS queue (as the template's
+/// example rule does), so tests read exactly what was published. Returns the queue's URL.
+pub async fn create_event_bus(
+    clients: &AwsClients,
+    name: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    clients
+        .eventbridge
+        .create_event_bus()
+        .name(name)
+        .send()
+        .await?;
+    let queue_url = clients
+        .sqs
+        .create_queue()
+        .queue_name(format!("{name}-events"))
+        .send()
+        .await?
+        .queue_url
+        .unwrap_or_default();
+    let queue_arn = queue_arn(&clients.sqs, &queue_url).await?;
+    clients
+        .eventbridge
+        .put_rule()
+        .name(format!("{name}-all"))
+        .event_bus_name(name)
+        .event_pattern(
+            serde_json::json!({ "source": [bulkops_shared::events::SOURCE] }).to_string(),
+        )
+        .send()
+        .await?;
+    clients
+        .eventbridge
+        .put_targets()
+        .rule(format!("{name}-all"))
+        .event_bus_name(name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("events-queue")
+                .arn(queue_arn)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(queue_url)
+}
+
+/// A fresh table, queue, dead-letter queue and event bus on the emulator, with counted clients.
 pub struct Fixture {
     pub clients: AwsClients,
     pub counter: CallCounter,
@@ -141,6 +190,9 @@ pub struct Fixture {
     pub queue_arn: String,
     pub dlq_url: String,
     pub dlq_arn: String,
+    /// The event bus, and the queue its rule forwards every event to.
+    pub bus: String,
+    pub events_queue_url: String,
 }
 
 impl Fixture {
@@ -163,15 +215,61 @@ impl Fixture {
         let (queue_url, queue_arn, dlq_url, dlq_arn) = create_queues(&clients.sqs, &name)
             .await
             .unwrap_or_else(|e| panic!("cannot create queues on the emulator at {endpoint}: {e}"));
+        let events_queue_url = create_event_bus(&clients, &name).await.unwrap_or_else(|e| {
+            panic!("cannot create an event bus on the emulator at {endpoint}: {e}")
+        });
         counter.reset();
         Self {
             clients,
             counter,
+            bus: name.clone(),
             table: name,
             queue_url,
             queue_arn,
             dlq_url,
             dlq_arn,
+            events_queue_url,
+        }
+    }
+
+    /// Publishes this fixture's job events on its bus.
+    pub fn publisher(&self) -> Publisher {
+        self.clients.publisher(&self.table, &self.bus)
+    }
+
+    pub fn events(&self) -> Arc<dyn EventFlush> {
+        Arc::new(self.publisher())
+    }
+
+    /// Every event the bus forwarded so far, by arrival (the queue is drained).
+    pub async fn published_events(&self) -> Vec<serde_json::Value> {
+        let mut events = Vec::new();
+        loop {
+            let out = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(&self.events_queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive events");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                let body = message.body.unwrap_or_default();
+                events.push(serde_json::from_str(&body).expect("an EventBridge event"));
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.events_queue_url)
+                    .receipt_handle(message.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete event");
+            }
         }
     }
 
@@ -201,21 +299,29 @@ impl Fixture {
         submit::Deps {
             jobs: self.jobs(),
             queue: self.queue(),
+            events: self.events(),
         }
     }
 
     pub fn query_deps(&self) -> query::Deps {
-        query::Deps { jobs: self.jobs() }
+        query::Deps {
+            jobs: self.jobs(),
+            events: self.events(),
+        }
     }
 
     pub fn cancel_deps(&self) -> cancel::Deps {
-        cancel::Deps { jobs: self.jobs() }
+        cancel::Deps {
+            jobs: self.jobs(),
+            events: self.events(),
+        }
     }
 
     pub fn processor_deps(&self) -> processor::Deps {
         processor::Deps {
             jobs: self.jobs(),
             operations: bulkops_shared::ops::registry(self.records()),
+            events: self.events(),
         }
     }
 
@@ -223,6 +329,7 @@ impl Fixture {
         dead_letter::Deps {
             jobs: self.jobs(),
             operations: bulkops_shared::ops::registry(self.records()),
+            events: self.events(),
         }
     }
 

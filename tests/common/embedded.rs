@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bulkops_embedded::EmbeddedQueue;
 use bulkops_embedded::EmbeddedStore;
+use bulkops_shared::engine::NoFlush;
 use bulkops_shared::model::JobType;
 use bulkops_shared::store::{JobStore, RecordStore};
 
@@ -43,6 +44,7 @@ impl EmbeddedFixture {
 
     pub fn submit_deps(&self) -> submit::Deps {
         submit::Deps {
+            events: Arc::new(NoFlush),
             jobs: self.jobs(),
             queue: Arc::new(EmbeddedQueue::new(
                 &self.store,
@@ -55,11 +57,17 @@ impl EmbeddedFixture {
     }
 
     pub fn query_deps(&self) -> query::Deps {
-        query::Deps { jobs: self.jobs() }
+        query::Deps {
+            jobs: self.jobs(),
+            events: Arc::new(NoFlush),
+        }
     }
 
     pub fn cancel_deps(&self) -> cancel::Deps {
-        cancel::Deps { jobs: self.jobs() }
+        cancel::Deps {
+            jobs: self.jobs(),
+            events: Arc::new(NoFlush),
+        }
     }
 
     /// Jobs listed for `owner` (both types) and messages queued: what a rejected request

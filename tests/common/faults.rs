@@ -367,9 +367,11 @@ impl RecordStore for FaultyRecordStore {
 pub fn faulty_worker(
     jobs: Arc<dyn JobStore>,
     records: Arc<dyn RecordStore>,
+    events: Arc<dyn bulkops_shared::engine::EventFlush>,
     faults: Arc<Faults>,
 ) -> bulkops_shared::engine::sqs::WorkerDeps {
     bulkops_shared::engine::sqs::WorkerDeps {
+        events,
         jobs: Arc::new(FaultyJobStore {
             inner: jobs,
             faults: faults.clone(),
@@ -383,5 +385,5 @@ pub fn faulty_worker(
 
 /// Processor dependencies whose job and record stores both inject `faults`.
 pub fn faulty_processor(fx: &bulkops_testkit::Fixture, faults: Arc<Faults>) -> processor::Deps {
-    faulty_worker(fx.jobs(), fx.records(), faults)
+    faulty_worker(fx.jobs(), fx.records(), fx.events(), faults)
 }

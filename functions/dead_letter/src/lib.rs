@@ -7,11 +7,5 @@ use bulkops_shared::engine::sqs::{handle_batch, Mode};
 use lambda_runtime::{Error, LambdaEvent};
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
-    Ok(handle_batch(
-        deps.jobs.as_ref(),
-        &deps.operations,
-        event.payload,
-        Mode::DeadLetter,
-    )
-    .await?)
+    Ok(handle_batch(deps, event.payload, Mode::DeadLetter).await?)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bulkops_shared::api;
 use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
+use bulkops_shared::engine::EventFlush;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::JobStore;
 use lambda_http::{Body, Error, Request, Response};
@@ -13,18 +14,26 @@ use lambda_http::{Body, Error, Request, Response};
 pub struct Deps {
     pub jobs: Arc<dyn JobStore>,
     pub queue: Arc<dyn ChunkQueue>,
+    pub events: Arc<dyn EventFlush>,
 }
 
 impl Deps {
-    /// From `TABLE_NAME` and `QUEUE_URL`.
+    /// From `TABLE_NAME`, `QUEUE_URL` and (to publish events at once) `EVENT_BUS_NAME`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
+        let table = required_env("TABLE_NAME")?;
         Ok(Self {
-            jobs: clients.job_store(&required_env("TABLE_NAME")?),
+            jobs: clients.job_store(&table),
             queue: clients.chunk_queue(&required_env("QUEUE_URL")?),
+            events: clients.event_flush(&table),
         })
     }
 }
 
 pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Error> {
-    Ok(api::handle(deps.jobs.as_ref(), Some(deps.queue.as_ref()), &request).await)
+    let (jobs, queue, events) = (
+        deps.jobs.as_ref(),
+        deps.queue.as_ref(),
+        deps.events.as_ref(),
+    );
+    Ok(api::handle(jobs, Some(queue), events, &request).await)
 }

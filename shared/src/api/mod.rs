@@ -8,13 +8,17 @@ pub use routes::{handle, Function, Route, GATEWAY_ROUTES};
 /// What the read-only and cancel handlers need: the job store, built once per cold start.
 pub struct JobsDeps {
     pub jobs: std::sync::Arc<dyn crate::store::JobStore>,
+    /// Told when a request moved a job (a cancel), so that its event goes out at once.
+    pub events: std::sync::Arc<dyn crate::engine::EventFlush>,
 }
 
 impl JobsDeps {
     /// From `TABLE_NAME`.
     pub fn from_env(clients: &crate::aws::AwsClients) -> Result<Self, crate::aws::MissingSetting> {
+        let table = crate::aws::required_env("TABLE_NAME")?;
         Ok(Self {
-            jobs: clients.job_store(&crate::aws::required_env("TABLE_NAME")?),
+            jobs: clients.job_store(&table),
+            events: clients.event_flush(&table),
         })
     }
 }

@@ -122,6 +122,20 @@ impl Route {
         }
     }
 
+    /// The route's canonical path (as the route table spells it).
+    pub fn path(&self) -> String {
+        const UPLOADS: &str = "/PasswordVault/API/BulkActions/Accounts";
+        match self {
+            Self::MfpSubmit => "/api/web/v2/mobileFlashPass".to_owned(),
+            Self::MfpList => "/api/web/v1/mobileFlashPass".to_owned(),
+            Self::MfpGet(id) => format!("/api/web/v1/mobileFlashPass/{id}"),
+            Self::MfpLogs(id) => format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
+            Self::MfpCancel(id) => format!("/api/web/v1/mobileFlashPass/cancel/{id}"),
+            Self::UploadCreate | Self::UploadList => UPLOADS.to_owned(),
+            Self::UploadGet(id) => format!("{UPLOADS}/{id}"),
+        }
+    }
+
     /// The function API Gateway sends this route to.
     pub fn function(&self) -> Function {
         match self {
@@ -138,6 +152,7 @@ impl Route {
 pub async fn handle(
     jobs: &dyn crate::store::JobStore,
     queue: Option<&dyn crate::queue::ChunkQueue>,
+    events: &dyn crate::engine::EventFlush,
     request: &lambda_http::Request,
 ) -> Response<Body> {
     let (method, path) = (request.method().as_str(), request.uri().path());
@@ -145,12 +160,14 @@ pub async fn handle(
     let result = match Route::parse(method, path) {
         None => Err(not_found()),
         Some(route) => match (route, queue) {
-            (Route::MfpSubmit, Some(queue)) => mfp::submit(jobs, queue, request).await,
+            (Route::MfpSubmit, Some(queue)) => mfp::submit(jobs, queue, events, request).await,
             (Route::MfpList, _) => mfp::list(jobs, request).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id).await,
-            (Route::MfpCancel(id), _) => mfp::cancel(jobs, request, &id).await,
-            (Route::UploadCreate, Some(queue)) => accounts::create(jobs, queue, request).await,
+            (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id).await,
+            (Route::UploadCreate, Some(queue)) => {
+                accounts::create(jobs, queue, events, request).await
+            }
             (Route::UploadList, _) => accounts::list(jobs, request).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id).await,
             (Route::MfpSubmit | Route::UploadCreate, None) => Err(not_found()),
@@ -237,6 +254,27 @@ mod tests {
             assert_eq!(Route::parse(method, path), expected, "{method} {path}");
         }
         assert_eq!(Route::MfpCancel("x".into()).function(), Function::Cancel);
+        for route in [
+            Route::MfpSubmit,
+            Route::MfpList,
+            Route::MfpGet("j".into()),
+            Route::MfpLogs("j".into()),
+            Route::MfpCancel("j".into()),
+            Route::UploadCreate,
+            Route::UploadList,
+            Route::UploadGet("7".into()),
+        ] {
+            let method = match route.function() {
+                Function::Submit => "POST",
+                Function::Query => "GET",
+                Function::Cancel => "DELETE",
+            };
+            assert_eq!(
+                Route::parse(method, &route.path()),
+                Some(route),
+                "paths round-trip"
+            );
+        }
         assert_eq!(Route::UploadCreate.function(), Function::Submit);
         assert_eq!(Route::UploadGet("1".into()).function(), Function::Query);
     }

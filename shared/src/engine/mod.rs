@@ -7,11 +7,13 @@
 //! moves the job to COMPLETED with a second conditional update that succeeds once per job.
 //! Every step is idempotent, so a crash between any two of them is healed by redelivery.
 
+mod events;
 mod operation;
 mod process;
 pub mod sqs;
 mod submit;
 
+pub use events::{EventFlush, NoFlush};
 pub use operation::{Operations, RowOperation, Secrets};
 pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, DEAD_LETTER_CODE};
 pub use submit::{start_job, JobId, NewJob, SubmitError};

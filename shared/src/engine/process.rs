@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::engine::{RowOperation, Secrets};
+use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
 use crate::store::{Claim, JobStore, Skip};
@@ -44,10 +44,12 @@ enum Path {
 /// need them any more.
 pub async fn process_chunk(
     jobs: &dyn JobStore,
+    events: &dyn EventFlush,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
-    let disposition = settle(jobs, operation, chunk, Path::Run).await?;
+    let engine = Engine { jobs, events };
+    let disposition = engine.settle(operation, chunk, Path::Run).await?;
     release_secrets(jobs, chunk).await?;
     Ok(disposition)
 }
@@ -57,10 +59,12 @@ pub async fn process_chunk(
 /// those are kept and counted instead.
 pub async fn dead_letter_chunk(
     jobs: &dyn JobStore,
+    events: &dyn EventFlush,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
-    let disposition = settle(jobs, operation, chunk, Path::DeadLetter).await?;
+    let engine = Engine { jobs, events };
+    let disposition = engine.settle(operation, chunk, Path::DeadLetter).await?;
     release_secrets(jobs, chunk).await?;
     Ok(disposition)
 }
@@ -74,181 +78,195 @@ async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<()
     Ok(())
 }
 
-/// Brings the chunk to recorded: run (or fail) it if it is claimed, skip it if it never
-/// started and its job is over.
-async fn settle(
-    jobs: &dyn JobStore,
-    operation: &dyn RowOperation,
-    chunk: &ChunkMessage,
-    path: Path,
-) -> Result<ChunkDisposition, EngineError> {
-    let mut waits = RELEASE_WAITS_MS.iter();
-    loop {
-        let job = match jobs.claim_chunk(&chunk.job_id, chunk.chunk).await? {
-            Claim::JobMissing => {
-                tracing::warn!(job_id = %chunk.job_id, chunk = chunk.chunk, "chunk of an unknown job acknowledged");
-                return Ok(ChunkDisposition::JobMissing);
-            }
-            Claim::Claimed(job) => return run_claimed(jobs, operation, chunk, &job, path).await,
-            Claim::Refused(job) => job,
-        };
-        if job.recorded_chunks.contains(&chunk.chunk) {
-            // Counted on an earlier delivery that may have died before completing the job.
-            complete_if_done(jobs, &job).await?;
-            return Ok(ChunkDisposition::AlreadyRecorded);
-        }
-        if job.state == JobState::AwaitingData {
-            match (path, waits.next()) {
-                // The submit has not queued every chunk yet: wait for it a little.
-                (Path::Run, Some(ms)) => {
-                    tokio::time::sleep(Duration::from_millis(*ms)).await;
-                    continue;
-                }
-                (Path::Run, None) => return Err(EngineError::NotReleased(job.id)),
-                // Dead-lettered while never released: the submit died before queueing every
-                // chunk. None can have run; the job fails with every row skipped.
-                (Path::DeadLetter, _) => {
-                    let message = "The job's rows were never released for processing: the request that created it did not finish queueing them";
-                    jobs.abandon(&job.id, message, now_ms()).await?;
-                    tracing::warn!(job_id = %job.id, "job abandoned: its chunks were never released");
-                    continue;
-                }
-            }
-        }
-        // A final job and a chunk that never started: it never will.
-        match jobs
-            .skip_chunk(&job.id, chunk.chunk, chunk.rows.len() as u32)
-            .await?
-        {
-            Skip::Recorded(recorded) => {
-                tracing::info!(job_id = %job.id, chunk = chunk.chunk, state = job.state.as_str(), "chunk skipped");
-                complete_if_done(jobs, &recorded.job).await?;
-                return Ok(if recorded.newly_recorded {
-                    ChunkDisposition::Skipped(job.state)
-                } else {
-                    ChunkDisposition::AlreadyRecorded
-                });
-            }
-            Skip::JobMissing => return Ok(ChunkDisposition::JobMissing),
-            // Claimed meanwhile by another delivery: this one claims it too and finishes it.
-            Skip::Claimed => continue,
-        }
-    }
+/// The engine's dependencies for one delivery.
+struct Engine<'a> {
+    jobs: &'a dyn JobStore,
+    events: &'a dyn EventFlush,
 }
 
-/// Runs (or, dead-lettered, fails) a claimed chunk and records it once.
-async fn run_claimed(
-    jobs: &dyn JobStore,
-    operation: &dyn RowOperation,
-    chunk: &ChunkMessage,
-    job: &Job,
-    path: Path,
-) -> Result<ChunkDisposition, EngineError> {
-    if job.state == JobState::Scheduled {
-        jobs.start_processing(&job.id, now_ms()).await?;
-    }
-    let outcomes = match path {
-        Path::Run => {
-            let secrets = if chunk.sealed {
-                jobs.chunk_secrets(&job.id, chunk.chunk).await?
-            } else {
-                Secrets::new()
+impl Engine<'_> {
+    /// Brings the chunk to recorded: run (or fail) it if it is claimed, skip it if it never
+    /// started and its job is over.
+    async fn settle(
+        &self,
+        operation: &dyn RowOperation,
+        chunk: &ChunkMessage,
+        path: Path,
+    ) -> Result<ChunkDisposition, EngineError> {
+        let mut waits = RELEASE_WAITS_MS.iter();
+        loop {
+            let job = match self.jobs.claim_chunk(&chunk.job_id, chunk.chunk).await? {
+                Claim::JobMissing => {
+                    tracing::warn!(job_id = %chunk.job_id, chunk = chunk.chunk, "chunk of an unknown job acknowledged");
+                    return Ok(ChunkDisposition::JobMissing);
+                }
+                Claim::Claimed(job) => return self.run_claimed(operation, chunk, &job, path).await,
+                Claim::Refused(job) => job,
             };
-            if chunk.sealed && secrets.is_empty() {
-                // Secrets are deleted only once the chunk is recorded: this is a late
-                // duplicate, which must not create anything without its secret.
-                return late_duplicate(jobs, chunk).await;
+            if job.recorded_chunks.contains(&chunk.chunk) {
+                // Counted on an earlier delivery that may have died before completing the job.
+                self.complete_if_done(&job).await?;
+                return Ok(ChunkDisposition::AlreadyRecorded);
             }
-            operation.run(job, &chunk.rows, &secrets).await?
+            if job.state == JobState::AwaitingData {
+                match (path, waits.next()) {
+                    // The submit has not queued every chunk yet: wait for it a little.
+                    (Path::Run, Some(ms)) => {
+                        tokio::time::sleep(Duration::from_millis(*ms)).await;
+                        continue;
+                    }
+                    (Path::Run, None) => return Err(EngineError::NotReleased(job.id)),
+                    // Dead-lettered while never released: the submit died before queueing every
+                    // chunk. None can have run; the job fails with every row skipped.
+                    (Path::DeadLetter, _) => {
+                        let message = "The job's rows were never released for processing: the request that created it did not finish queueing them";
+                        self.jobs.abandon(&job.id, message, now_ms()).await?;
+                        self.events.flush(&job.id).await;
+                        tracing::warn!(job_id = %job.id, "job abandoned: its chunks were never released");
+                        continue;
+                    }
+                }
+            }
+            // A final job and a chunk that never started: it never will.
+            match self
+                .jobs
+                .skip_chunk(&job.id, chunk.chunk, chunk.rows.len() as u32)
+                .await?
+            {
+                Skip::Recorded(recorded) => {
+                    tracing::info!(job_id = %job.id, chunk = chunk.chunk, state = job.state.as_str(), "chunk skipped");
+                    self.complete_if_done(&recorded.job).await?;
+                    return Ok(if recorded.newly_recorded {
+                        ChunkDisposition::Skipped(job.state)
+                    } else {
+                        ChunkDisposition::AlreadyRecorded
+                    });
+                }
+                Skip::JobMissing => return Ok(ChunkDisposition::JobMissing),
+                // Claimed meanwhile by another delivery: this one claims it too and finishes it.
+                Skip::Claimed => continue,
+            }
         }
-        Path::DeadLetter => {
-            let message = "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
-            tracing::warn!(job_id = %job.id, chunk = chunk.chunk, rows = chunk.rows.len(), "dead-lettered chunk failed");
-            chunk
-                .rows
-                .iter()
-                .map(|row| {
-                    RowOutcome::failed(row.row, operation.echo(row), DEAD_LETTER_CODE, message)
-                })
-                .collect()
+    }
+
+    /// Runs (or, dead-lettered, fails) a claimed chunk and records it once.
+    async fn run_claimed(
+        &self,
+        operation: &dyn RowOperation,
+        chunk: &ChunkMessage,
+        job: &Job,
+        path: Path,
+    ) -> Result<ChunkDisposition, EngineError> {
+        if job.state == JobState::Scheduled {
+            self.jobs.start_processing(&job.id, now_ms()).await?;
+            self.events.flush(&job.id).await;
         }
-    };
-    if outcomes.len() != chunk.rows.len() {
-        return Err(EngineError::BadMessage(format!(
-            "operation returned {} outcomes for {} rows",
-            outcomes.len(),
-            chunk.rows.len()
-        )));
-    }
-    record_outcomes(jobs, &job.id, chunk.chunk, &outcomes).await
-}
-
-/// A sealed chunk whose secrets are gone: recorded already, or something is wrong.
-async fn late_duplicate(
-    jobs: &dyn JobStore,
-    chunk: &ChunkMessage,
-) -> Result<ChunkDisposition, EngineError> {
-    match jobs.get_job(&chunk.job_id).await? {
-        Some(job) if job.recorded_chunks.contains(&chunk.chunk) => {
-            complete_if_done(jobs, &job).await?;
-            Ok(ChunkDisposition::AlreadyRecorded)
+        let outcomes = match path {
+            Path::Run => {
+                let secrets = if chunk.sealed {
+                    self.jobs.chunk_secrets(&job.id, chunk.chunk).await?
+                } else {
+                    Secrets::new()
+                };
+                if chunk.sealed && secrets.is_empty() {
+                    // Secrets are deleted only once the chunk is recorded: this is a late
+                    // duplicate, which must not create anything without its secret.
+                    return self.late_duplicate(chunk).await;
+                }
+                operation.run(job, &chunk.rows, &secrets).await?
+            }
+            Path::DeadLetter => {
+                let message = "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
+                tracing::warn!(job_id = %job.id, chunk = chunk.chunk, rows = chunk.rows.len(), "dead-lettered chunk failed");
+                chunk
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        RowOutcome::failed(row.row, operation.echo(row), DEAD_LETTER_CODE, message)
+                    })
+                    .collect()
+            }
+        };
+        if outcomes.len() != chunk.rows.len() {
+            return Err(EngineError::BadMessage(format!(
+                "operation returned {} outcomes for {} rows",
+                outcomes.len(),
+                chunk.rows.len()
+            )));
         }
-        Some(_) => Err(EngineError::SecretsMissing {
-            job_id: chunk.job_id.clone(),
-            chunk: chunk.chunk,
-        }),
-        None => Ok(ChunkDisposition::JobMissing),
+        self.record_outcomes(&job.id, chunk.chunk, &outcomes).await
     }
-}
 
-/// The count-once tail shared by processing and dead-lettering.
-async fn record_outcomes(
-    jobs: &dyn JobStore,
-    job_id: &str,
-    chunk: u32,
-    outcomes: &[RowOutcome],
-) -> Result<ChunkDisposition, EngineError> {
-    // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
-    // are the chunk's, and they are what gets counted.
-    let outcomes = jobs.store_chunk_outcomes(job_id, chunk, outcomes).await?;
-    // Before the counts: once every chunk is counted, every chunk's first failure is in.
-    if let Some(first) = outcomes
-        .iter()
-        .filter(|o| o.is_failed())
-        .min_by_key(|o| o.row)
-    {
-        let message = first.error_message.as_deref().unwrap_or("failed");
-        jobs.lower_first_failure(job_id, first.row, message).await?;
+    /// A sealed chunk whose secrets are gone: recorded already, or something is wrong.
+    async fn late_duplicate(&self, chunk: &ChunkMessage) -> Result<ChunkDisposition, EngineError> {
+        match self.jobs.get_job(&chunk.job_id).await? {
+            Some(job) if job.recorded_chunks.contains(&chunk.chunk) => {
+                self.complete_if_done(&job).await?;
+                Ok(ChunkDisposition::AlreadyRecorded)
+            }
+            Some(_) => Err(EngineError::SecretsMissing {
+                job_id: chunk.job_id.clone(),
+                chunk: chunk.chunk,
+            }),
+            None => Ok(ChunkDisposition::JobMissing),
+        }
     }
-    let counts = ChunkCounts::of(&outcomes);
-    let Some(recorded) = jobs.record_chunk(job_id, chunk, counts).await? else {
-        return Ok(ChunkDisposition::JobMissing);
-    };
-    tracing::info!(
-        job_id,
-        chunk,
-        succeeded = counts.succeeded,
-        failed = counts.failed,
-        duplicate = !recorded.newly_recorded,
-        "chunk recorded"
-    );
-    complete_if_done(jobs, &recorded.job).await?;
-    Ok(if recorded.newly_recorded {
-        ChunkDisposition::Processed
-    } else {
-        ChunkDisposition::AlreadyRecorded
-    })
-}
 
-async fn complete_if_done(jobs: &dyn JobStore, job: &Job) -> Result<(), EngineError> {
-    let done = job.state == JobState::Processing && job.rows_accounted() >= job.total_rows;
-    if done && jobs.complete(&job.id, now_ms()).await? {
+    /// The count-once tail shared by processing and dead-lettering.
+    async fn record_outcomes(
+        &self,
+        job_id: &str,
+        chunk: u32,
+        outcomes: &[RowOutcome],
+    ) -> Result<ChunkDisposition, EngineError> {
+        // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
+        // are the chunk's, and they are what gets counted.
+        let outcomes = self
+            .jobs
+            .store_chunk_outcomes(job_id, chunk, outcomes)
+            .await?;
+        // Before the counts: once every chunk is counted, every chunk's first failure is in.
+        if let Some(first) = outcomes
+            .iter()
+            .filter(|o| o.is_failed())
+            .min_by_key(|o| o.row)
+        {
+            let message = first.error_message.as_deref().unwrap_or("failed");
+            self.jobs
+                .lower_first_failure(job_id, first.row, message)
+                .await?;
+        }
+        let counts = ChunkCounts::of(&outcomes);
+        let Some(recorded) = self.jobs.record_chunk(job_id, chunk, counts).await? else {
+            return Ok(ChunkDisposition::JobMissing);
+        };
         tracing::info!(
-            job_id = %job.id,
-            rows_processed = job.rows_processed,
-            rows_failed = job.rows_failed,
-            "job completed"
+            job_id,
+            chunk,
+            succeeded = counts.succeeded,
+            failed = counts.failed,
+            duplicate = !recorded.newly_recorded,
+            "chunk recorded"
         );
+        self.complete_if_done(&recorded.job).await?;
+        Ok(if recorded.newly_recorded {
+            ChunkDisposition::Processed
+        } else {
+            ChunkDisposition::AlreadyRecorded
+        })
     }
-    Ok(())
+
+    async fn complete_if_done(&self, job: &Job) -> Result<(), EngineError> {
+        let done = job.state == JobState::Processing && job.rows_accounted() >= job.total_rows;
+        if done && self.jobs.complete(&job.id, now_ms()).await? {
+            self.events.flush(&job.id).await;
+            tracing::info!(
+                job_id = %job.id,
+                rows_processed = job.rows_processed,
+                rows_failed = job.rows_failed,
+                "job completed"
+            );
+        }
+        Ok(())
+    }
 }

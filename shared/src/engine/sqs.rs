@@ -4,7 +4,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::stream::{self, StreamExt};
 
-use super::{dead_letter_chunk, process_chunk, Operations};
+use super::{dead_letter_chunk, process_chunk, EventFlush, Operations};
 use crate::error::EngineError;
 use crate::model::ChunkMessage;
 use crate::store::JobStore;
@@ -23,15 +23,14 @@ pub enum Mode {
 
 /// Handles a batch; `Err` (retry everything) only if a failed message has no id to report.
 pub async fn handle_batch(
-    jobs: &dyn JobStore,
-    operations: &Operations,
+    deps: &WorkerDeps,
     event: SqsEvent,
     mode: Mode,
 ) -> Result<SqsBatchResponse, EngineError> {
     let results: Vec<(Option<String>, Result<(), EngineError>)> = stream::iter(event.records)
         .map(|message| async move {
             let id = message.message_id.clone().filter(|id| !id.is_empty());
-            let result = handle_message(jobs, operations, &message, mode).await;
+            let result = handle_message(deps, &message, mode).await;
             if let Err(error) = &result {
                 tracing::error!(message_id = id.as_deref().unwrap_or("-"), error = %error, "chunk failed; it will be retried");
             }
@@ -53,11 +52,11 @@ pub async fn handle_batch(
 }
 
 async fn handle_message(
-    jobs: &dyn JobStore,
-    operations: &Operations,
+    deps: &WorkerDeps,
     message: &SqsMessage,
     mode: Mode,
 ) -> Result<(), EngineError> {
+    let (jobs, events) = (deps.jobs.as_ref(), deps.events.as_ref());
     let body = message.body.as_deref().unwrap_or_default();
     let chunk: ChunkMessage = match serde_json::from_str(body) {
         Ok(chunk) => chunk,
@@ -69,15 +68,15 @@ async fn handle_message(
         }
         Err(e) => return Err(EngineError::BadMessage(e.to_string())),
     };
-    let operation = operations.for_type(chunk.job_type).ok_or_else(|| {
+    let operation = deps.operations.for_type(chunk.job_type).ok_or_else(|| {
         EngineError::BadMessage(format!(
             "no operation runs {} rows",
             chunk.job_type.as_str()
         ))
     })?;
     let disposition = match mode {
-        Mode::Process => process_chunk(jobs, operation, &chunk).await?,
-        Mode::DeadLetter => dead_letter_chunk(jobs, operation, &chunk).await?,
+        Mode::Process => process_chunk(jobs, events, operation, &chunk).await?,
+        Mode::DeadLetter => dead_letter_chunk(jobs, events, operation, &chunk).await?,
     };
     tracing::debug!(job_id = %chunk.job_id, chunk = chunk.chunk, ?disposition, "chunk handled");
     Ok(())
@@ -87,4 +86,6 @@ async fn handle_message(
 pub struct WorkerDeps {
     pub jobs: std::sync::Arc<dyn JobStore>,
     pub operations: Operations,
+    /// Told when a chunk moved its job, so that the job's events go out at once.
+    pub events: std::sync::Arc<dyn EventFlush>,
 }

@@ -4,7 +4,7 @@
 
 pub mod accounts;
 pub mod mobile_flash_pass;
-mod submit_errors;
+mod submitting;
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::engine::Operations;
 use crate::model::JobType;
 use crate::store::RecordStore;
 
-pub use submit_errors::submit_error;
+pub use submitting::{start, submit_error};
 
 /// Every operation, working on `records` (reference data and side effects).
 pub fn registry(records: Arc<dyn RecordStore>) -> Operations {

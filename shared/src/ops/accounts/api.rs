@@ -11,7 +11,7 @@ use super::results::{extended, parse_filter, status, status_matches, summary};
 use super::{account_key, AccountRowInput};
 use crate::auth::Identity;
 use crate::body::{json_body_of, JsonMediaTypes};
-use crate::engine::{start_job, JobId, NewJob, Secrets};
+use crate::engine::{EventFlush, JobId, NewJob, Secrets};
 use crate::error::{json_response, ApiError};
 use crate::model::{ChunkRow, Job, JobType};
 use crate::queue::ChunkQueue;
@@ -101,14 +101,16 @@ pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
 pub async fn create(
     jobs: &dyn JobStore,
     queue: &dyn ChunkQueue,
+    events: &dyn EventFlush,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
     let body = json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
     let upload = parse_upload(body)?;
-    let job = start_job(
+    let job = crate::ops::start(
         jobs,
         queue,
+        events,
         NewJob {
             id: JobId::Next(BULK_ID_SEQUENCE),
             job_type: JobType::AddAccounts,

@@ -17,6 +17,7 @@ use serde_json::json;
 
 pub use model::BulkAccountModel;
 pub use operation::AddAccounts;
+pub use results::status as pvwa_status;
 
 use crate::store::RecordKey;
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::rows_from_ids;
 use crate::auth::{authorize, permission};
 use crate::body::json_body;
-use crate::engine::{start_job, JobId, NewJob};
+use crate::engine::{EventFlush, JobId, NewJob};
 use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
 use crate::model::JobType;
@@ -66,13 +66,15 @@ pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
 pub async fn submit(
     jobs: &dyn JobStore,
     queue: &dyn ChunkQueue,
+    events: &dyn EventFlush,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
     let ids = parse_ids(json_body(request, MAX_BODY_BYTES)?)?;
-    let job = start_job(
+    let job = crate::ops::start(
         jobs,
         queue,
+        events,
         NewJob {
             id: JobId::Given(uuid::Uuid::new_v4().to_string()),
             job_type: JobType::SendMfp,
@@ -136,6 +138,7 @@ pub async fn logs(
 /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`.
 pub async fn cancel(
     jobs: &dyn JobStore,
+    events: &dyn EventFlush,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -144,6 +147,7 @@ pub async fn cancel(
     match jobs.cancel(&id, now_ms()).await? {
         CancelOutcome::Cancelled(job) => {
             tracing::info!(job_id = %job.id, "job cancelled");
+            events.flush(&job.id).await;
             let mut response = Response::new(Body::Empty);
             *response.status_mut() = StatusCode::OK;
             Ok(response)

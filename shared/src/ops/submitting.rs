@@ -1,8 +1,34 @@
-//! How an operation's API answers a submit that failed: the one mapping from the engine's
+//! What every operation's create route does with a validated request: start the job, have
+//! its events published, and answer a failure with the one mapping from the engine's
 //! [`SubmitError`] to the caller's [`ApiError`].
 
-use crate::engine::SubmitError;
+use crate::engine::{start_job, EventFlush, NewJob, SubmitError};
 use crate::error::ApiError;
+use crate::model::Job;
+use crate::queue::ChunkQueue;
+use crate::store::JobStore;
+
+/// Starts the job (see [`start_job`]) and flushes the event its ending transition recorded
+/// (Created when released, Failed when abandoned).
+pub async fn start(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    events: &dyn EventFlush,
+    new: NewJob,
+) -> Result<Job, SubmitError> {
+    let result = start_job(jobs, queue, new).await;
+    let job_id = match &result {
+        Ok(job) => Some(job.id.as_str()),
+        Err(SubmitError::Enqueue { job_id, .. } | SubmitError::NotReleased { job_id, .. }) => {
+            Some(job_id.as_str())
+        }
+        Err(_) => None,
+    };
+    if let Some(job_id) = job_id {
+        events.flush(job_id).await;
+    }
+    result
+}
 
 /// Maps a failed submit to the caller's answer; `target` names a row (`ids[3]`,
 /// `accountsList[3]`) from its 1-based number.

@@ -1,0 +1,95 @@
+//! Publishing a job's pending events: build them from the job, send them in order of time,
+//! and remove from the outbox exactly those the sink accepted.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{job_event, EventSink, JobEvent};
+use crate::engine::EventFlush;
+use crate::error::StoreError;
+use crate::model::{EventKind, Job};
+use crate::store::JobStore;
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepStats {
+    pub jobs: usize,
+    pub published: usize,
+    /// Events the sink refused or could not take, left for the next sweep.
+    pub left: usize,
+}
+
+/// Publishes jobs' outbox events through a sink.
+#[derive(Clone)]
+pub struct Publisher {
+    jobs: Arc<dyn JobStore>,
+    sink: Arc<dyn EventSink>,
+}
+
+impl Publisher {
+    pub fn new(jobs: Arc<dyn JobStore>, sink: Arc<dyn EventSink>) -> Self {
+        Self { jobs, sink }
+    }
+
+    /// Publishes one job's pending events; returns how many went out.
+    pub async fn publish(&self, job_id: &str) -> Result<usize, StoreError> {
+        match self.jobs.get_job(job_id).await? {
+            Some(job) => Ok(self.publish_pending(&job).await?.0),
+            None => Ok(0),
+        }
+    }
+
+    /// Publishes every job's pending events, oldest first, `limit` jobs at most.
+    pub async fn sweep(&self, limit: usize) -> Result<SweepStats, StoreError> {
+        let mut stats = SweepStats::default();
+        for job in self.jobs.jobs_with_pending_events(limit).await? {
+            let (published, left) = self.publish_pending(&job).await?;
+            stats.jobs += 1;
+            stats.published += published;
+            stats.left += left;
+        }
+        Ok(stats)
+    }
+
+    /// Sends `job`'s outbox events in order of time; removes the accepted ones.
+    async fn publish_pending(&self, job: &Job) -> Result<(usize, usize), StoreError> {
+        let mut pending: Vec<(i64, EventKind)> =
+            job.outbox.iter().map(|(kind, at)| (*at, *kind)).collect();
+        if pending.is_empty() {
+            return Ok((0, 0));
+        }
+        pending.sort();
+        let events: Vec<JobEvent> = pending
+            .iter()
+            .map(|(at, kind)| job_event(job, *kind, *at))
+            .collect();
+        let refused = match self.sink.send(&events).await {
+            Ok(refused) => refused,
+            Err(error) => {
+                tracing::warn!(job_id = %job.id, %error, "events not sent; they stay in the outbox");
+                return Ok((0, events.len()));
+            }
+        };
+        let accepted: Vec<EventKind> = pending
+            .iter()
+            .zip(&events)
+            .filter(|(_, event)| !refused.contains(&event.id))
+            .map(|((_, kind), _)| *kind)
+            .collect();
+        self.jobs.mark_published(&job.id, &accepted).await?;
+        for event in events.iter().filter(|e| !refused.contains(&e.id)) {
+            tracing::info!(event_id = %event.id, detail_type = %event.detail_type, "event published");
+        }
+        Ok((accepted.len(), refused.len()))
+    }
+}
+
+#[async_trait]
+impl EventFlush for Publisher {
+    async fn flush(&self, job_id: &str) {
+        if let Err(error) = self.publish(job_id).await {
+            tracing::warn!(job_id, %error, "publishing events failed; the sweep will retry");
+        }
+    }
+}
