@@ -185,4 +185,48 @@ mod tests {
         assert_eq!(text["detail"]["type"], "ADD_ACCOUNTS");
         assert_eq!(text["detailType"], "Bulk Job Completed");
     }
+
+    /// Every property an event's detail carries is declared in the committed JSON Schema,
+    /// with its type, and every required one is there.
+    #[test]
+    fn the_detail_matches_the_committed_schema() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../schemas/bulk-job-event.schema.json"))
+                .unwrap();
+        let mut job = Job::new("7".into(), JobType::AddAccounts, "alice".into(), 3, 1_000);
+        (job.processing_start_ms, job.processing_end_ms) = (Some(2_000), Some(3_000));
+        (job.first_failed_row, job.error_message) = (Some(2), Some("boom".into()));
+        for kind in EventKind::ALL {
+            let detail = serde_json::to_value(job_event(&job, kind, 3_000).detail).unwrap();
+            check(&schema, &detail, "detail");
+        }
+    }
+
+    fn check(schema: &serde_json::Value, value: &serde_json::Value, at: &str) {
+        let kind = schema["type"].as_str().unwrap_or_default();
+        match value {
+            serde_json::Value::Object(map) => {
+                assert_eq!(kind, "object", "{at}");
+                for required in schema["required"].as_array().into_iter().flatten() {
+                    assert!(
+                        map.contains_key(required.as_str().unwrap()),
+                        "{at}.{required}"
+                    );
+                }
+                for (name, inner) in map {
+                    let declared = &schema["properties"][name];
+                    assert!(!declared.is_null(), "{at}.{name} is not in the schema");
+                    check(declared, inner, &format!("{at}.{name}"));
+                }
+            }
+            serde_json::Value::String(text) => {
+                assert_eq!(kind, "string", "{at}");
+                if let Some(allowed) = schema["enum"].as_array() {
+                    assert!(allowed.iter().any(|a| a == text), "{at}: {text}");
+                }
+            }
+            serde_json::Value::Number(_) => assert_eq!(kind, "integer", "{at}"),
+            other => panic!("{at}: unexpected {other}"),
+        }
+    }
 }
