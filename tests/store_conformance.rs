@@ -683,6 +683,21 @@ async fn transitions_record_their_events_until_published(s: Stores) {
         .unwrap();
 }
 
+/// A client token is held by the first job that claims it, also when claims race.
+async fn a_client_token_is_held_by_its_first_job(s: Stores) {
+    let key = bulkops_shared::store::client_token_key("accounts", "alice", "t-1");
+    let ids: Vec<String> = (0..8).map(|n| n.to_string()).collect();
+    let claims =
+        futures::future::join_all(ids.iter().map(|id| s.jobs.claim_client_token(&key, id))).await;
+    let holders: std::collections::BTreeSet<String> =
+        claims.into_iter().map(|c| c.unwrap()).collect();
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    let holder = holders.into_iter().next().unwrap();
+    assert_eq!(s.jobs.claim_client_token(&key, "99").await.unwrap(), holder);
+    let other = bulkops_shared::store::client_token_key("accounts", "bob", "t-1");
+    assert_eq!(s.jobs.claim_client_token(&other, "7").await.unwrap(), "7");
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod dynamodb_on_moto {
@@ -706,4 +721,5 @@ conformance!(
     listing_is_newest_first_and_owner_scoped_where_required,
     sequences_increase_and_secrets_are_staged,
     records_batch_create_and_count,
+    a_client_token_is_held_by_its_first_job,
 );

@@ -25,6 +25,8 @@ pub(crate) const SECRETS: TableDefinition<&str, Bytes> = TableDefinition::new("c
 /// `<pk>\0<sk>` → record (JSON).
 pub(crate) const RECORDS: TableDefinition<&str, Bytes> = TableDefinition::new("records");
 pub(crate) const SEQUENCES: TableDefinition<&str, i64> = TableDefinition::new("sequences");
+/// client token key → the id of the job its request created.
+pub(crate) const CLIENT_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("client_tokens");
 /// `<first pending event time:013>#<job id>` → job id: the jobs with unpublished events.
 pub(crate) const OUTBOX: TableDefinition<&str, &str> = TableDefinition::new("job_outbox");
 /// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live

@@ -88,6 +88,22 @@ impl AwsClients {
     }
 }
 
+impl AwsClients {
+    /// The intake of event-driven requests: jobs on `table`, chunks on `queue_url`, events
+    /// (and rejections) on `bus`.
+    pub fn intake(&self, table: &str, queue_url: &str, bus: &str) -> crate::intake::Intake {
+        crate::intake::Intake {
+            jobs: self.job_store(table),
+            queue: self.chunk_queue(queue_url),
+            events: std::sync::Arc::new(self.publisher(table, bus)),
+            sink: std::sync::Arc::new(crate::events::EventBridgeSink::new(
+                self.eventbridge.clone(),
+                bus,
+            )),
+        }
+    }
+}
+
 /// The composition root of the worker functions: the job store and every registered
 /// operation, on one table.
 impl crate::engine::sqs::WorkerDeps {

@@ -171,13 +171,17 @@ impl ApiError {
         } else {
             tracing::info!(status = self.status().as_u16(), code = self.code(), error = %self, "request rejected");
         }
-        let target = match &self {
+        json_response(self.status(), &self.body(style))
+    }
+
+    /// The JSON error body in `style`, as the response carries it.
+    pub fn body(&self, style: ApiStyle) -> serde_json::Value {
+        let target = match self {
             Self::BadRequest { target, .. } => target.as_deref(),
             Self::RowTooLarge { target, .. } => Some(target.as_str()),
             _ => None,
         };
-        let body = style.error_body(self.code(), &self.to_string(), target);
-        json_response(self.status(), &body)
+        style.error_body(self.code(), &self.to_string(), target)
     }
 }
 

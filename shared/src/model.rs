@@ -147,6 +147,9 @@ pub struct Job {
     /// Free-text description of where the rows came from (CyberArk `Source`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The `clientToken` of the event-driven request that created the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
     pub state: JobState,
     pub init_time_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +189,7 @@ impl Job {
             name: job_type.display_name().to_owned(),
             owner,
             source: None,
+            client_token: None,
             state: JobState::Scheduled,
             init_time_ms: now_ms,
             processing_start_ms: None,

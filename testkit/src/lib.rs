@@ -7,6 +7,7 @@
 pub mod calls;
 mod emulator;
 mod events;
+mod intake;
 mod pump;
 pub mod scenario;
 pub mod server;
@@ -14,4 +15,5 @@ pub mod server;
 pub use bulkops::worker::sqs_event;
 pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};
 pub use events::{api_request, ApiCall};
+pub use intake::IntakeQueues;
 pub use pump::{pump, PumpOptions, PumpStats};

@@ -20,6 +20,9 @@ use tokio::sync::{mpsc, oneshot};
 /// A store call the engine makes while processing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Call {
+    CreateJob,
+    Release,
+    ClaimClientToken,
     GetJob,
     ClaimChunk,
     SkipChunk,
@@ -191,7 +194,7 @@ pub struct FaultyJobStore {
 #[async_trait]
 impl JobStore for FaultyJobStore {
     async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.inner.create_job(job).await
+        faulty!(self, Call::CreateJob, self.inner.create_job(job))
     }
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         faulty!(self, Call::GetJob, self.inner.get_job(id))
@@ -230,7 +233,7 @@ impl JobStore for FaultyJobStore {
         )
     }
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
-        self.inner.release(id).await
+        faulty!(self, Call::Release, self.inner.release(id))
     }
     async fn abandon(
         &self,
@@ -313,6 +316,13 @@ impl JobStore for FaultyJobStore {
             self,
             Call::MarkPublished,
             self.inner.mark_published(id, kinds)
+        )
+    }
+    async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
+        faulty!(
+            self,
+            Call::ClaimClientToken,
+            self.inner.claim_client_token(key, job_id)
         )
     }
 }

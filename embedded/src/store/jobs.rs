@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::{index_key, read_job, with_chunks, write_job, EmbeddedStore, StoredJob};
-use crate::db::{DbError, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
+use crate::db::{DbError, CLIENT_TOKENS, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
@@ -406,6 +406,22 @@ impl JobStore for EmbeddedStore {
             let before = stored.job.outbox.len();
             stored.job.outbox.retain(|kind, _| !kinds.contains(kind));
             (stored.job.outbox.len() != before, ())
+        })
+        .await
+    }
+
+    async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
+        let (key, job_id) = (key.to_owned(), job_id.to_owned());
+        self.write(move |txn| {
+            let mut table = txn.open_table(CLIENT_TOKENS)?;
+            let holder = table.get(key.as_str())?.map(|v| v.value().to_owned());
+            match holder {
+                Some(holder) => Ok(holder),
+                None => {
+                    table.insert(key.as_str(), job_id.as_str())?;
+                    Ok(job_id)
+                }
+            }
         })
         .await
     }

@@ -46,6 +46,8 @@ pub struct NewJob {
     pub job_type: JobType,
     pub owner: String,
     pub source: Option<String>,
+    /// The event-driven request's `clientToken`, if it came that way.
+    pub client_token: Option<String>,
     pub rows: Vec<ChunkRow>,
     /// Sealed values by row number; they travel through the job store, never the queue.
     pub secrets: Secrets,
@@ -65,6 +67,44 @@ pub async fn start_job(
     queue: &dyn ChunkQueue,
     new: NewJob,
 ) -> Result<Job, SubmitError> {
+    let (job, mut chunks, secrets) = prepare(jobs, new).await?;
+    if let Err(error) = stage_secrets(jobs, &job.id, &mut chunks, &secrets).await {
+        discard_secrets(jobs, &job.id, &chunks).await;
+        return Err(error.into());
+    }
+    if let Err(error) = jobs.create_job(&job).await {
+        // A twin request (same id, from one client token) created it first: its chunks use
+        // the same staged secrets, which must stay.
+        if !matches!(jobs.get_job(&job.id).await, Ok(Some(_))) {
+            discard_secrets(jobs, &job.id, &chunks).await;
+        }
+        return Err(error.into());
+    }
+    tracing::info!(job_id = %job.id, job_type = job.job_type.as_str(), rows = job.total_rows, chunks = job.chunk_count, "job created");
+    launch(jobs, queue, job, &chunks).await
+}
+
+/// Finishes a job whose creation was interrupted after it was stored (a redelivered
+/// event-driven request finds it AWAITING_DATA): its chunks are queued again and it is
+/// released. Chunking is deterministic, so they are the same chunks; one queued twice is a
+/// duplicate delivery, which the engine counts once.
+pub async fn resume_job(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    new: NewJob,
+) -> Result<Job, SubmitError> {
+    let (job, mut chunks, secrets) = prepare(jobs, new).await?;
+    stage_secrets(jobs, &job.id, &mut chunks, &secrets).await?;
+    tracing::info!(job_id = %job.id, "resuming the creation of a job");
+    launch(jobs, queue, job, &chunks).await
+}
+
+/// The job and its chunk messages, sized with their secrets; a row that cannot fit is
+/// refused before any write.
+async fn prepare(
+    jobs: &dyn JobStore,
+    new: NewJob,
+) -> Result<(Job, Vec<ChunkMessage>, Secrets), SubmitError> {
     let total_rows = new.rows.len() as u32;
     let groups = group_rows(new.rows, &new.secrets)?;
     let id = match new.id {
@@ -73,21 +113,21 @@ pub async fn start_job(
     };
     let mut job = Job::new(id, new.job_type, new.owner, total_rows, now_ms());
     job.source = new.source;
+    job.client_token = new.client_token;
     job.state = JobState::AwaitingData;
-    let mut chunks = chunk_messages(&job.id, job.job_type, groups);
+    let chunks = chunk_messages(&job.id, job.job_type, groups);
     job.chunk_count = chunks.len() as u32;
+    Ok((job, chunks, new.secrets))
+}
 
-    if let Err(error) = stage_secrets(jobs, &job.id, &mut chunks, &new.secrets).await {
-        discard_secrets(jobs, &job.id, &chunks).await;
-        return Err(error.into());
-    }
-    if let Err(error) = jobs.create_job(&job).await {
-        discard_secrets(jobs, &job.id, &chunks).await;
-        return Err(error.into());
-    }
-    tracing::info!(job_id = %job.id, job_type = job.job_type.as_str(), rows = job.total_rows, chunks = job.chunk_count, "job created");
-
-    if let Err(error) = queue.enqueue(&chunks).await {
+/// Queues every chunk of a stored AWAITING_DATA job, then releases it.
+async fn launch(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    job: Job,
+    chunks: &[ChunkMessage],
+) -> Result<Job, SubmitError> {
+    if let Err(error) = queue.enqueue(chunks).await {
         tracing::error!(job_id = %job.id, error = %error, "enqueue failed; abandoning the job");
         let message = format!(
             "The job could not be queued for processing: {}",
@@ -96,11 +136,17 @@ pub async fn start_job(
         // Never released, so nothing ran: the chunks already queued find the job FAILED and
         // recorded, and are dropped. If even this write fails, they find it AWAITING_DATA and
         // the dead-letter path abandons it.
-        let abandoned = retried(|| jobs.abandon(&job.id, &message, now_ms())).await;
-        if let Err(store) = &abandoned {
-            tracing::error!(job_id = %job.id, error = %store, "abandoning the job failed; the dead-letter path will");
+        match retried(|| jobs.abandon(&job.id, &message, now_ms())).await {
+            Ok(Transition::Moved(_)) => discard_secrets(jobs, &job.id, chunks).await,
+            // A twin request released it meanwhile: it runs, with these secrets.
+            Ok(Transition::Unchanged(current)) if current.state != JobState::AwaitingData => {
+                return Ok(*current)
+            }
+            Ok(_) => {}
+            Err(store) => {
+                tracing::error!(job_id = %job.id, error = %store, "abandoning the job failed; the dead-letter path will");
+            }
         }
-        discard_secrets(jobs, &job.id, &chunks).await;
         return Err(SubmitError::Enqueue {
             job_id: job.id,
             source: error,
@@ -119,7 +165,7 @@ pub async fn start_job(
             let message = "The job could not be released for processing after its rows were queued";
             match retried(|| jobs.abandon(&job.id, message, now_ms())).await {
                 // Definitely never released: nothing ran or will.
-                Ok(Transition::Moved(_)) => discard_secrets(jobs, &job.id, &chunks).await,
+                Ok(Transition::Moved(_)) => discard_secrets(jobs, &job.id, chunks).await,
                 // A release whose answer was lost did land: the job runs.
                 Ok(Transition::Unchanged(current)) if current.state != JobState::AwaitingData => {
                     return Ok(*current)

@@ -8,12 +8,16 @@
 mod detail;
 mod eventbridge;
 mod publisher;
+mod rejected;
+#[cfg(test)]
+mod schemas;
 
 use async_trait::async_trait;
 
-pub use detail::{job_event, EventCounts, EventDetail, EventPaths, JobEvent, SOURCE};
+pub use detail::{job_event, Detail, EventCounts, EventDetail, EventPaths, JobEvent, SOURCE};
 pub use eventbridge::EventBridgeSink;
 pub use publisher::{Publisher, SweepStats};
+pub use rejected::{rejected_event, RejectedDetail, RejectedRequest, REJECTED_DETAIL_TYPE};
 
 /// A sink refused or failed a whole call.
 #[derive(Debug, thiserror::Error)]

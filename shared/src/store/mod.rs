@@ -18,16 +18,14 @@ use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 /// `owner` with the caller's `sub` byte for byte.
 pub fn jobs_partition(job_type: JobType, owner: &str) -> String {
     use sha2::{Digest, Sha256};
-    use std::fmt::Write;
     if !job_type.is_owner_scoped() {
         return format!("JOBS#{}", job_type.as_str());
     }
-    let digest = Sha256::digest(owner.as_bytes());
-    let mut partition = format!("JOBS#{}#", job_type.as_str());
-    for byte in digest {
-        let _ = write!(partition, "{byte:02x}");
-    }
-    partition
+    format!(
+        "JOBS#{}#{}",
+        job_type.as_str(),
+        hex(&Sha256::digest(owner.as_bytes()))
+    )
 }
 
 /// Whether `job` belongs in `owner`'s listing of its type.
@@ -166,6 +164,34 @@ pub trait JobStore: Send + Sync {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Removes published events from a job's outbox; idempotent.
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError>;
+    /// Reserves a request's client token (its [`client_token_key`]) for `job_id`, unless an
+    /// earlier request holds it; returns the job id that holds it now. Kept
+    /// [`CLIENT_TOKEN_RETENTION_SECONDS`].
+    async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError>;
+}
+
+/// How long a client token keeps a redelivered request from creating a second job: longer
+/// than any queue keeps a message (SQS: 14 days at most).
+pub const CLIENT_TOKEN_RETENTION_SECONDS: i64 = 15 * 24 * 3600;
+
+/// The key of a request's client token: scoped to the API and the owner, each entering as a
+/// length-prefixed field of one SHA-256, so no owner's tokens can meet another's.
+pub fn client_token_key(api: &str, owner: &str, client_token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for field in [api, owner, client_token] {
+        hash.update((field.len() as u64).to_be_bytes());
+        hash.update(field.as_bytes());
+    }
+    hex(&hash.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
 }
 
 /// Key of a reference-data or side-effect record (enrollments, passes, …).
@@ -230,5 +256,21 @@ mod tests {
         assert_eq!(a.len(), c.len());
         assert!(!b.starts_with(&a));
         assert_eq!(jobs_partition(JobType::SendMfp, "alice"), "JOBS#SEND_MFP");
+    }
+
+    #[test]
+    fn client_token_keys_are_scoped_to_api_and_owner() {
+        let key = client_token_key("accounts", "alice", "t1");
+        assert_eq!(key.len(), 64);
+        assert_eq!(key, client_token_key("accounts", "alice", "t1"));
+        for other in [
+            client_token_key("mobileFlashPass", "alice", "t1"),
+            client_token_key("accounts", "bob", "t1"),
+            client_token_key("accounts", "alice", "t2"),
+            client_token_key("accounts", "alicet", "1"),
+            client_token_key("accounts", "alice ", "t1"),
+        ] {
+            assert_ne!(key, other);
+        }
     }
 }

@@ -97,6 +97,26 @@ pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
     })
 }
 
+/// The job a create request asks for, once its body is valid; its bulk id is drawn when it is
+/// created.
+pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
+    let upload = parse_upload(body)?;
+    Ok(NewJob {
+        id: JobId::Next(BULK_ID_SEQUENCE),
+        job_type: JobType::AddAccounts,
+        owner,
+        source: upload.source,
+        client_token: None,
+        rows: upload.rows,
+        secrets: upload.secrets,
+    })
+}
+
+/// Names the request property of a 1-based row.
+pub fn row_target(row: u32) -> String {
+    format!("accountsList[{}]", row - 1)
+}
+
 /// `POST /PasswordVault/API/BulkActions/Accounts` → 202 with the bulk id as a bare number.
 pub async fn create(
     jobs: &dyn JobStore,
@@ -106,22 +126,9 @@ pub async fn create(
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
     let body = json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
-    let upload = parse_upload(body)?;
-    let job = crate::ops::start(
-        jobs,
-        queue,
-        events,
-        NewJob {
-            id: JobId::Next(BULK_ID_SEQUENCE),
-            job_type: JobType::AddAccounts,
-            owner: identity.subject,
-            source: upload.source,
-            rows: upload.rows,
-            secrets: upload.secrets,
-        },
-    )
-    .await
-    .map_err(|e| crate::ops::submit_error(e, |row| format!("accountsList[{}]", row - 1)))?;
+    let job = crate::ops::start(jobs, queue, events, new_job(identity.subject, body)?)
+        .await
+        .map_err(|e| crate::ops::submit_error(e, row_target))?;
     let bulk_id: i64 = job.id.parse().map_err(|_| {
         ApiError::Internal(crate::error::StoreError::Corrupt(format!(
             "bulk id {} is not a number",

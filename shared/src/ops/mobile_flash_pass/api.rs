@@ -62,6 +62,25 @@ pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
+/// The job a create request asks for, once its body is valid: the rows in the order given.
+pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
+    let ids = parse_ids(body)?;
+    Ok(NewJob {
+        id: JobId::Given(uuid::Uuid::new_v4().to_string()),
+        job_type: JobType::SendMfp,
+        owner,
+        source: None,
+        client_token: None,
+        rows: rows_from_ids(ids),
+        secrets: Default::default(),
+    })
+}
+
+/// Names the request property of a 1-based row.
+pub fn row_target(row: u32) -> String {
+    format!("ids[{}]", row - 1)
+}
+
 /// `POST /api/web/v2/mobileFlashPass`: validate everything, then create and enqueue the job.
 pub async fn submit(
     jobs: &dyn JobStore,
@@ -70,22 +89,10 @@ pub async fn submit(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
-    let ids = parse_ids(json_body(request, MAX_BODY_BYTES)?)?;
-    let job = crate::ops::start(
-        jobs,
-        queue,
-        events,
-        NewJob {
-            id: JobId::Given(uuid::Uuid::new_v4().to_string()),
-            job_type: JobType::SendMfp,
-            owner: identity.subject,
-            source: None,
-            rows: rows_from_ids(ids),
-            secrets: Default::default(),
-        },
-    )
-    .await
-    .map_err(|e| crate::ops::submit_error(e, |row| format!("ids[{}]", row - 1)))?;
+    let new = new_job(identity.subject, json_body(request, MAX_BODY_BYTES)?)?;
+    let job = crate::ops::start(jobs, queue, events, new)
+        .await
+        .map_err(|e| crate::ops::submit_error(e, row_target))?;
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 

@@ -446,4 +446,8 @@ impl JobStore for DynamoJobStore {
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
         self.mark_published_item(id, kinds).await
     }
+
+    async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
+        self.claim_client_token_item(key, job_id).await
+    }
 }

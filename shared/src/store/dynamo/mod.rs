@@ -6,6 +6,7 @@
 //! | job            | `JOB#<id>`      | `JOB`            |
 //! | chunk results  | `JOB#<id>`      | `CHUNK#<n:06>`   |
 //! | staged secrets | `JOB#<id>`      | `SECRETS#<n:06>` |
+//! | client token   | `TOKEN#<key>`   | `TOKEN`          |
 //!
 //! A job item's `outbox` map holds its unpublished events (kind → time); while it is not
 //! empty, `gsi2pk`/`gsi2sk` put the job in the [`OUTBOX_INDEX`] the publisher sweeps.
@@ -15,6 +16,7 @@
 //! holds the item layout and the helpers both use.
 
 mod chunk_items;
+mod client_tokens;
 mod jobs;
 mod listing;
 mod outbox;

@@ -1,0 +1,10 @@
+use bulkops_shared::aws::{load_sdk_config, AwsClients};
+use intake::{deps_from_env, handler};
+use lambda_runtime::{run, service_fn, tracing, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let deps = deps_from_env(&AwsClients::new(&load_sdk_config().await))?;
+    run(service_fn(|event| handler(&deps, event))).await
+}
