@@ -7,6 +7,7 @@
 mod chunk_items;
 mod jobs;
 mod records;
+mod transitions;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -17,6 +17,7 @@
 
 mod chunk_items;
 mod client_tokens;
+mod conditional;
 mod jobs;
 mod listing;
 mod outbox;
