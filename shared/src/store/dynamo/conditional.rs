@@ -65,17 +65,10 @@ impl DynamoJobStore {
             (":outboxPartition", s(OUTBOX_PARTITION)),
             (":outboxSort", s(format!("{at_ms:013}#{id}"))),
         ]);
-        let mut update = self
+        let update = self
             .update_job(id, &expression, condition)
             .expression_attribute_names("#event", kind.as_str());
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        Ok(match conditional_update(update, operation).await? {
-            Ok(item) => Transition::Moved(Box::new(job_from_item(item)?)),
-            Err(Some(old)) => Transition::Unchanged(Box::new(job_from_item(old)?)),
-            Err(None) => Transition::JobMissing,
-        })
+        send_transition(update, values, operation).await
     }
 
     /// A conditional change of the job item, reporting the job after it or as it was.
@@ -87,16 +80,25 @@ impl DynamoJobStore {
         values: Vec<(&str, AttributeValue)>,
         operation: &str,
     ) -> Result<Transition, StoreError> {
-        let mut update = self.update_job(id, expression, condition);
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        Ok(match conditional_update(update, operation).await? {
-            Ok(item) => Transition::Moved(Box::new(job_from_item(item)?)),
-            Err(Some(old)) => Transition::Unchanged(Box::new(job_from_item(old)?)),
-            Err(None) => Transition::JobMissing,
-        })
+        let update = self.update_job(id, expression, condition);
+        send_transition(update, values, operation).await
     }
+}
+
+/// Binds `values` and sends the conditional update: the job after it, or as it was.
+async fn send_transition(
+    mut update: UpdateItemFluentBuilder,
+    values: Vec<(&str, AttributeValue)>,
+    operation: &str,
+) -> Result<Transition, StoreError> {
+    for (name, value) in values {
+        update = update.expression_attribute_values(name, value);
+    }
+    Ok(match conditional_update(update, operation).await? {
+        Ok(item) => Transition::Moved(Box::new(job_from_item(item)?)),
+        Err(Some(old)) => Transition::Unchanged(Box::new(job_from_item(old)?)),
+        Err(None) => Transition::JobMissing,
+    })
 }
 
 /// The outbox assignments a transition adds to its `SET` clause, in the same conditional write:
