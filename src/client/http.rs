@@ -187,6 +187,18 @@ impl ApiClient {
         }
     }
 
+    /// Queues an event-driven request on the local server's intake queue; returns its answer
+    /// (`{"messageId"}`).
+    pub async fn queue_request(&self, path: &str, body: Vec<u8>) -> Result<Value, HttpError> {
+        let url = format!("{}{path}", self.base);
+        let request = self
+            .http
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body);
+        decode(&url, &self.call(request, &url).await?)
+    }
+
     /// The job as the GET route shows it (BulkOperation, or the accounts extended result).
     pub async fn job(&self, api: Api, id: &str) -> Result<Value, HttpError> {
         let url = match api {

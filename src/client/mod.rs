@@ -4,7 +4,8 @@
 //!
 //! One concern per file: `args` (command line), `input` (reading files), `http` (the routes),
 //! `status` (one view of both status documents), `wait` (polling), `progress` (display),
-//! `failures` and `failed_file` (failed rows), `summary` (the report).
+//! `failures` and `failed_file` (failed rows), `summary` (the report); `request` queues an
+//! event-driven request on the local server.
 
 mod args;
 mod failed_file;
@@ -12,6 +13,7 @@ mod failures;
 mod http;
 mod input;
 mod progress;
+pub mod request;
 mod status;
 mod summary;
 mod wait;

@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod demo;
 pub mod http;
+pub mod intake;
 pub mod routes;
 pub mod token;
 
