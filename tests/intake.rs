@@ -1,8 +1,8 @@
 //! Event-driven submission on moto: `Bulk Job Requested` events on the bus reach the intake
 //! queue through the rule, the real intake handler runs them, and the job's events (or one
 //! `Bulk Job Rejected`) come out on the bus. A client token creates one job however often its
-//! request is delivered, raced or interrupted; an unreadable message ends in the dead-letter
-//! queue.
+//! request is delivered, raced or interrupted; an unreadable message is moved to the
+//! dead-letter queue at once.
 
 mod common;
 
@@ -100,11 +100,11 @@ async fn a_requested_event_creates_one_job_however_often_it_is_delivered() {
         deliveries: 3,
         ..PumpOptions::default()
     };
-    run_intake(&fx, &queue, &fx.intake(), three).await;
+    run_intake(&fx, &queue, &fx.intake(&queue), three).await;
     // The same request again, straight to the queue, twice in one batch: a race.
     send(&fx, &queue, &request.to_string()).await;
     send(&fx, &queue, &request.to_string()).await;
-    run_intake(&fx, &queue, &fx.intake(), PumpOptions::default()).await;
+    run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     run_processor(&fx, PumpOptions::default()).await;
 
     let jobs = jobs_of(&fx, JobType::SendMfp, "").await;
@@ -156,7 +156,7 @@ async fn an_upload_request_survives_a_crash_after_each_write() {
                              "body": {"source": "orders", "accountsList": accounts}});
         send(&fx, &queue, &request.to_string()).await;
         let faults = Faults::new(&[Fault::AfterWrite { call, times: 1 }]);
-        let mut deps = fx.intake();
+        let mut deps = fx.intake(&queue);
         deps.jobs = Arc::new(FaultyJobStore {
             inner: fx.jobs(),
             faults,
@@ -216,7 +216,7 @@ async fn an_invalid_request_is_rejected_once_as_the_http_route_would_answer() {
     for (request, _) in &cases {
         request_on_bus(&fx, request).await;
     }
-    run_intake(&fx, &queue, &fx.intake(), PumpOptions::default()).await;
+    run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     assert!(jobs_of(&fx, JobType::SendMfp, "").await.is_empty());
     assert!(jobs_of(&fx, JobType::AddAccounts, "svc").await.is_empty());
     let events = fx.published_events().await;
@@ -251,7 +251,7 @@ async fn an_invalid_request_is_rejected_once_as_the_http_route_would_answer() {
 
     // Delivered again: the same rejection by id, still no job.
     request_on_bus(&fx, &cases[0].0).await;
-    run_intake(&fx, &queue, &fx.intake(), PumpOptions::default()).await;
+    run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     let again = fx.published_events().await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0]["detail"]["eventId"], rejected["detail"]["eventId"]);
@@ -261,21 +261,70 @@ async fn an_invalid_request_is_rejected_once_as_the_http_route_would_answer() {
 async fn an_unreadable_message_goes_to_the_dead_letter_queue_and_creates_nothing() {
     let fx = Fixture::new().await;
     let queue = fx.intake_queues().await;
-    for body in [
+    let unreadable = [
         "not json at all".to_owned(),
         json!({"api": "mobileFlashPass", "owner": "orders-service"}).to_string(),
         json!({"api": "nothing", "owner": "o", "clientToken": "t", "body": {}}).to_string(),
-    ] {
-        send(&fx, &queue, &body).await;
+    ];
+    for body in &unreadable {
+        send(&fx, &queue, body).await;
     }
-    let stats = run_intake(&fx, &queue, &fx.intake(), PumpOptions::default()).await;
+    let stats = run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     assert_eq!(
-        stats.reported_failures.len(),
-        3 * 3,
-        "each reported on each of its 3 receives, then dead-lettered"
+        (stats.deliveries, stats.reported_failures.len()),
+        (3, 0),
+        "each received once and moved to the dead-letter queue at once"
     );
     assert_eq!(fx.queue_depth(&queue.url).await, 0);
-    assert_eq!(fx.queue_depth(&queue.dlq_url).await, 3);
+    let mut dead: Vec<String> = receive_all(&fx, &queue.dlq_url).await;
+    dead.sort();
+    let mut sent = unreadable.to_vec();
+    sent.sort();
+    assert_eq!(dead, sent, "the messages as they were sent");
     assert!(jobs_of(&fx, JobType::SendMfp, "").await.is_empty());
     assert!(fx.published_events().await.is_empty());
+
+    // The dead-letter queue cannot be reached: the message is retried, and the queue's
+    // redrive policy dead-letters it after 3 receives; it never loops.
+    send(&fx, &queue, "still not json").await;
+    let mut deps = fx.intake(&queue);
+    deps.dead_letters = Arc::new(bulkops_shared::queue::SqsMessageQueue::new(
+        fx.clients.sqs.clone(),
+        format!("{}-missing", queue.dlq_url),
+    ));
+    let stats = run_intake(&fx, &queue, &deps, PumpOptions::default()).await;
+    assert_eq!(stats.reported_failures.len(), 3);
+    assert_eq!(fx.queue_depth(&queue.url).await, 0);
+    assert_eq!(receive_all(&fx, &queue.dlq_url).await, ["still not json"]);
+}
+
+/// Every message body in a queue (the queue is drained).
+async fn receive_all(fx: &Fixture, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let out = fx
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            bodies.push(message.body.unwrap_or_default());
+            fx.clients
+                .sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .expect("DeleteMessage");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bulkops_shared::error::EnqueueError;
 use bulkops_shared::model::ChunkMessage;
-use bulkops_shared::queue::{ChunkQueue, ChunkSource, Delivery, QueueError};
+use bulkops_shared::queue::{ChunkQueue, ChunkSource, Delivery, MessageQueue, QueueError};
 use bulkops_shared::time::now_ms;
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -137,16 +137,6 @@ impl EmbeddedQueue {
         .await
     }
 
-    /// Sends one message whose body is `body` as it is (what a producer sends to the intake
-    /// queue); returns its message id.
-    pub async fn send(&self, body: String) -> Result<String, QueueError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let message_id = id.clone();
-        self.write(move |txn, queue| push(txn, &queue.name, id, &body))
-            .await?;
-        Ok(message_id)
-    }
-
     /// Messages in the queue, visible or not.
     pub async fn depth(&self) -> Result<usize, QueueError> {
         let name = self.name.clone();
@@ -215,6 +205,17 @@ impl ChunkQueue for EmbeddedQueue {
             unsent_chunks: all,
             reason: e.0,
         })
+    }
+}
+
+#[async_trait]
+impl MessageQueue for EmbeddedQueue {
+    async fn send(&self, body: &str) -> Result<String, QueueError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (message_id, body) = (id.clone(), body.to_owned());
+        self.write(move |txn, queue| push(txn, &queue.name, id, &body))
+            .await?;
+        Ok(message_id)
     }
 }
 

@@ -90,8 +90,14 @@ impl AwsClients {
 
 impl AwsClients {
     /// The intake of event-driven requests: jobs on `table`, chunks on `queue_url`, events
-    /// (and rejections) on `bus`.
-    pub fn intake(&self, table: &str, queue_url: &str, bus: &str) -> crate::intake::Intake {
+    /// (and rejections) on `bus`, unreadable requests to `dead_letter_url`.
+    pub fn intake(
+        &self,
+        table: &str,
+        queue_url: &str,
+        bus: &str,
+        dead_letter_url: &str,
+    ) -> crate::intake::Intake {
         crate::intake::Intake {
             jobs: self.job_store(table),
             queue: self.chunk_queue(queue_url),
@@ -99,6 +105,10 @@ impl AwsClients {
             sink: std::sync::Arc::new(crate::events::EventBridgeSink::new(
                 self.eventbridge.clone(),
                 bus,
+            )),
+            dead_letters: std::sync::Arc::new(crate::queue::SqsMessageQueue::new(
+                self.sqs.clone(),
+                dead_letter_url,
             )),
         }
     }

@@ -2,12 +2,14 @@
 //! AWS mode), the local-only endpoint `bulkops request` posts to (standing in for a producer's
 //! `SendMessage`), and what the intake function's SQS trigger would call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bulkops_embedded::{EmbeddedQueue, EmbeddedStore};
 use bulkops_shared::intake::Intake;
+use bulkops_shared::queue::MessageQueue;
 use serde_json::json;
 
 use super::backend::{Poller, MAX_RECEIVE_COUNT};
@@ -21,42 +23,19 @@ pub const MAX_REQUEST_BYTES: usize = 1_048_576;
 const QUEUE: &str = "requests";
 const DEAD_LETTER_QUEUE: &str = "requests-dead-letter";
 
-/// Where requests wait.
-pub enum RequestQueue {
-    Embedded(EmbeddedQueue),
-    Sqs {
-        client: aws_sdk_sqs::Client,
-        url: String,
-    },
-}
-
-impl RequestQueue {
-    /// Sends one request as it is; returns its message id.
-    pub async fn send(&self, body: String) -> Result<String, String> {
-        match self {
-            Self::Embedded(queue) => queue.send(body).await.map_err(|e| e.to_string()),
-            Self::Sqs { client, url } => client
-                .send_message()
-                .queue_url(url)
-                .message_body(body)
-                .send()
-                .await
-                .map(|out| out.message_id.unwrap_or_default())
-                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()),
-        }
-    }
-}
-
 /// The intake of one backend: its queue, the poller of that queue, and the function's deps.
 pub struct Requests {
-    pub queue: RequestQueue,
+    pub queue: Arc<dyn MessageQueue>,
     pub poller: Poller,
     pub intake: Intake,
 }
 
-/// The embedded intake queue; a request received 3 times without an answer moves to
-/// `requests-dead-letter`, as the template's redrive policy does.
-pub fn embedded(store: &EmbeddedStore, visibility: Duration, intake: Intake) -> Requests {
+/// The embedded intake queue, its poller, and its dead-letter queue (where the intake moves
+/// an unreadable request, and where the redrive moves one received 3 times, as on AWS).
+pub fn embedded_queues(
+    store: &EmbeddedStore,
+    visibility: Duration,
+) -> (Arc<dyn MessageQueue>, Poller, Arc<dyn MessageQueue>) {
     let queue = || {
         EmbeddedQueue::new(
             store,
@@ -66,14 +45,12 @@ pub fn embedded(store: &EmbeddedStore, visibility: Duration, intake: Intake) -> 
             visibility,
         )
     };
-    Requests {
-        queue: RequestQueue::Embedded(queue()),
-        poller: Poller {
-            source: std::sync::Arc::new(queue()),
-            queue_arn: format!("arn:aws:sqs:local:000000000000:{QUEUE}"),
-        },
-        intake,
-    }
+    let poller = Poller {
+        source: Arc::new(queue()),
+        queue_arn: format!("arn:aws:sqs:local:000000000000:{QUEUE}"),
+    };
+    let dead_letters = EmbeddedQueue::new(store, DEAD_LETTER_QUEUE, None, 0, visibility);
+    (Arc::new(queue()), poller, Arc::new(dead_letters))
 }
 
 /// `POST /_local/requests`: queues the body as it is; the intake validates it when it runs.
@@ -92,7 +69,7 @@ pub async fn accept(requests: &Requests, body: &[u8]) -> Response {
             &format!("a queued request is at most {MAX_REQUEST_BYTES} bytes (SQS's limit)"),
         );
     }
-    match requests.queue.send(text).await {
+    match requests.queue.send(&text).await {
         Ok(message_id) => json_response(StatusCode::ACCEPTED, json!({ "messageId": message_id })),
         Err(reason) => {
             tracing::error!(%reason, "the request could not be queued");

@@ -50,8 +50,9 @@ impl Fixture {
         IntakeQueues { url, arn, dlq_url }
     }
 
-    /// The intake function's dependencies on this fixture.
-    pub fn intake(&self) -> Intake {
-        self.clients.intake(&self.table, &self.queue_url, &self.bus)
+    /// The intake function's dependencies on this fixture and `queues`.
+    pub fn intake(&self, queues: &IntakeQueues) -> Intake {
+        self.clients
+            .intake(&self.table, &self.queue_url, &self.bus, &queues.dlq_url)
     }
 }

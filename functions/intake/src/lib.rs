@@ -6,11 +6,15 @@ use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
 pub use bulkops_shared::intake::Intake as Deps;
 use lambda_runtime::{Error, LambdaEvent};
 
-/// From `TABLE_NAME`, `QUEUE_URL` (the chunk queue) and `EVENT_BUS_NAME`.
+/// From `TABLE_NAME`, `QUEUE_URL` (the chunk queue), `EVENT_BUS_NAME` and
+/// `DEAD_LETTER_QUEUE_URL` (the intake queue's).
 pub fn deps_from_env(clients: &AwsClients) -> Result<Deps, MissingSetting> {
-    let table = required_env("TABLE_NAME")?;
-    let bus = required_env("EVENT_BUS_NAME")?;
-    Ok(clients.intake(&table, &required_env("QUEUE_URL")?, &bus))
+    Ok(clients.intake(
+        &required_env("TABLE_NAME")?,
+        &required_env("QUEUE_URL")?,
+        &required_env("EVENT_BUS_NAME")?,
+        &required_env("DEAD_LETTER_QUEUE_URL")?,
+    ))
 }
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {

@@ -14,7 +14,7 @@ use crate::engine::{resume_job, EventFlush, JobId, SubmitError};
 use crate::error::{ApiError, StoreError};
 use crate::events::{rejected_event, EventSink, JobEvent, RejectedRequest};
 use crate::model::{Job, JobState};
-use crate::queue::ChunkQueue;
+use crate::queue::{ChunkQueue, MessageQueue};
 use crate::store::{client_token_key, JobStore};
 use crate::time::now_ms;
 
@@ -48,6 +48,8 @@ pub struct Intake {
     pub events: Arc<dyn EventFlush>,
     /// Where a rejection goes (the bus).
     pub sink: Arc<dyn EventSink>,
+    /// Where an unreadable message goes at once (the intake queue's dead-letter queue).
+    pub dead_letters: Arc<dyn MessageQueue>,
 }
 
 impl Intake {

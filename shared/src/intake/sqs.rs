@@ -1,6 +1,7 @@
 //! The intake queue's batches: each message is one request; a message that must be tried
-//! again (or is unreadable, and so goes to the dead-letter queue after the queue's
-//! `maxReceiveCount`) is reported in `batchItemFailures`.
+//! again is reported in `batchItemFailures`. An unreadable message is moved to the
+//! dead-letter queue at once, logged once: retrying cannot make it readable. (If even that
+//! send fails, it is retried, and the queue's redrive policy dead-letters it in the end.)
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
@@ -18,8 +19,16 @@ pub async fn handle_batch(intake: &Intake, event: SqsEvent) -> SqsBatchResponse 
             let request = match BulkRequest::from_message(body) {
                 Ok(request) => request,
                 Err(error) => {
-                    tracing::error!(message_id = %id, %error, "unreadable request; it goes to the dead-letter queue after its last receive");
-                    return Some(id);
+                    return match intake.dead_letters.send(body).await {
+                        Ok(dead_letter_id) => {
+                            tracing::error!(message_id = %id, %dead_letter_id, %error, "unreadable request moved to the dead-letter queue");
+                            None
+                        }
+                        Err(send) => {
+                            tracing::error!(message_id = %id, %error, %send, "unreadable request could not be dead-lettered; it will be retried");
+                            Some(id)
+                        }
+                    };
                 }
             };
             match intake.submit(request).await {

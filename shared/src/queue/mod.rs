@@ -3,6 +3,9 @@
 //! after a bounded number of receives). SQS implements both; so does the embedded queue.
 
 pub mod sqs;
+mod sqs_messages;
+
+pub use sqs_messages::SqsMessageQueue;
 
 use async_trait::async_trait;
 
@@ -31,6 +34,13 @@ pub struct Delivery {
 #[derive(Debug, thiserror::Error)]
 #[error("queue request failed: {0}")]
 pub struct QueueError(pub String);
+
+/// A queue of opaque messages (requests and what is left of them), sent as they are.
+#[async_trait]
+pub trait MessageQueue: Send + Sync {
+    /// Sends one message; returns its id.
+    async fn send(&self, body: &str) -> Result<String, QueueError>;
+}
 
 /// The consuming side of a queue, as Lambda's SQS event source mapping uses it.
 #[async_trait]
