@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bulkops::local::backend::{BackendConfig, STORE_FILE};
+use bulkops::local::backend::{AwsIntake, BackendConfig, STORE_FILE};
 use bulkops::local::token::DevKey;
 use bulkops::local::{self, ServeConfig};
 use bulkops::reference::{load_enrollments, load_vault, EnrollmentInput, VaultInput};
@@ -117,6 +117,11 @@ enum Command {
     /// for it with a progress bar, print a summary and write the failed rows to a file
     /// shaped like the input.
     Submit(bulkops::client::SubmitArgs),
+    /// Queue an event-driven bulk request on the local server's intake queue, as a producer
+    /// sending to the stack's IntakeQueue would: a JSON file holding a `Bulk Job Requested`
+    /// detail (`{"api", "owner", "permissions", "clientToken", "body"}`) or the whole event.
+    /// The outcome is an event (`bulkops events --follow`).
+    Request(bulkops::client::request::RequestArgs),
 }
 
 #[derive(Args, Debug)]
@@ -135,6 +140,17 @@ struct ServeArgs {
     /// The dead-letter queue (AWS mode); without it dead letters wait in SQS.
     #[arg(long, env = "DEAD_LETTER_QUEUE_URL")]
     dead_letter_queue_url: Option<String>,
+    /// AWS mode: the intake queue of event-driven requests (the stack's `IntakeQueueUrl`);
+    /// needs `--intake-dead-letter-queue-url` and `EVENT_BUS_NAME` too.
+    #[arg(long, env = "INTAKE_QUEUE_URL")]
+    intake_queue_url: Option<String>,
+    /// AWS mode: the intake's dead-letter queue (`IntakeDeadLetterQueueUrl`).
+    #[arg(long, env = "INTAKE_DEAD_LETTER_QUEUE_URL")]
+    intake_dead_letter_queue_url: Option<String>,
+    /// AWS mode: the event bus (`EventBus`): job events are published at once, and the
+    /// intake's rejections go there.
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    event_bus_name: Option<String>,
     /// Concurrent processor pollers, each handling a batch of up to 10 chunks, 4 at a time.
     /// Default: 1 on the embedded store (its file has one writer at a time, and more pollers
     /// only add contention: see the README's benchmark), 4 against SQS.
@@ -159,6 +175,21 @@ impl ServeArgs {
                 table,
                 queue_url,
                 dead_letter_queue_url: self.dead_letter_queue_url,
+                intake: match (
+                    self.intake_queue_url,
+                    self.intake_dead_letter_queue_url,
+                    self.event_bus_name,
+                ) {
+                    (Some(queue_url), Some(dead_letter_queue_url), Some(bus)) => Some(AwsIntake {
+                        queue_url,
+                        dead_letter_queue_url,
+                        bus,
+                    }),
+                    (None, _, _) => None,
+                    _ => anyhow::bail!(
+                        "INTAKE_QUEUE_URL needs INTAKE_DEAD_LETTER_QUEUE_URL and EVENT_BUS_NAME"
+                    ),
+                },
             },
             (None, None) => BackendConfig::Embedded {
                 data_dir: self.state.data_dir.clone(),
@@ -258,6 +289,10 @@ async fn main() -> anyhow::Result<()> {
             let summary = bulkops::client::run(args).await?;
             println!("{summary}");
             anyhow::ensure!(!summary.job_failed, "the bulk request did not complete");
+        }
+        Command::Request(args) => {
+            let answer = bulkops::client::request::run(args).await?;
+            println!("{answer}");
         }
     }
     Ok(())

@@ -14,8 +14,10 @@ use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::engine::{EventFlush, NoFlush};
 use bulkops_shared::queue::sqs::SqsChunkSource;
-use bulkops_shared::queue::ChunkSource;
+use bulkops_shared::queue::{ChunkSource, SqsMessageQueue};
 use bulkops_shared::store::RecordStore;
+
+use super::intake::Requests;
 
 /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).
 pub const MAX_RECEIVE_COUNT: u32 = 3;
@@ -35,7 +37,18 @@ pub enum BackendConfig {
         table: String,
         queue_url: String,
         dead_letter_queue_url: Option<String>,
+        /// Event-driven requests: the intake queue, its dead-letter queue and the bus.
+        intake: Option<AwsIntake>,
     },
+}
+
+/// The stack's intake queues and event bus (outputs `IntakeQueueUrl`,
+/// `IntakeDeadLetterQueueUrl`, `EventBus`).
+#[derive(Clone, Debug)]
+pub struct AwsIntake {
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+    pub bus: String,
 }
 
 /// A queue the workers poll, and the function its batches go to.
@@ -53,6 +66,8 @@ pub struct Backend {
     pub dead_letter: WorkerDeps,
     pub chunks: Poller,
     pub dead_letters: Option<Poller>,
+    /// Event-driven requests, when this backend takes them.
+    pub requests: Option<Requests>,
     /// Reference data and side effects (for loading demo data).
     pub records: Arc<dyn RecordStore>,
     /// The embedded store, whose lazy commits the server syncs periodically.
@@ -72,7 +87,14 @@ impl Backend {
                 table,
                 queue_url,
                 dead_letter_queue_url,
-            } => Ok(Self::aws(table, queue_url, dead_letter_queue_url.as_deref()).await),
+                intake,
+            } => Ok(Self::aws(
+                table,
+                queue_url,
+                dead_letter_queue_url.as_deref(),
+                intake.as_ref(),
+            )
+            .await),
         }
     }
 
@@ -138,13 +160,19 @@ impl Backend {
                 source: Arc::new(dead_letters),
                 queue_arn: format!("arn:aws:sqs:local:000000000000:{DEAD_LETTER_QUEUE}"),
             }),
+            requests: None,
             records: Arc::new(store.clone()),
             embedded: Some(store),
             description: format!("embedded store {}", path.display()),
         })
     }
 
-    async fn aws(table: &str, queue_url: &str, dead_letter_queue_url: Option<&str>) -> Self {
+    async fn aws(
+        table: &str,
+        queue_url: &str,
+        dead_letter_queue_url: Option<&str>,
+        intake: Option<&AwsIntake>,
+    ) -> Self {
         let clients = AwsClients::new(&load_sdk_config().await);
         let events = clients.event_flush(table);
         let worker = || WorkerDeps {
@@ -174,6 +202,16 @@ impl Backend {
             dead_letter: worker(),
             chunks: poller(queue_url),
             dead_letters: dead_letter_queue_url.map(poller),
+            requests: intake.map(|intake| Requests {
+                queue: Arc::new(SqsMessageQueue::new(clients.sqs.clone(), &intake.queue_url)),
+                poller: poller(&intake.queue_url),
+                intake: clients.intake(
+                    table,
+                    queue_url,
+                    &intake.bus,
+                    &intake.dead_letter_queue_url,
+                ),
+            }),
             records: clients.record_store(table),
             embedded: None,
             description: format!("DynamoDB table {table}, SQS queue {queue_url}"),

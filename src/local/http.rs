@@ -14,6 +14,7 @@ use lambda_http::Body as LambdaBody;
 use serde_json::{Map, Value};
 
 use super::backend::Backend;
+use super::intake::{accept, MAX_REQUEST_BYTES, REQUESTS_PATH};
 use super::routes::{route, Function};
 use super::token::DevKey;
 use crate::apigw::HttpApiRequest;
@@ -69,6 +70,9 @@ async fn handle(
     body: AxumBody,
 ) -> Response {
     let path = uri.path();
+    if path == REQUESTS_PATH && method == Method::POST {
+        return queue_request(&gateway, &headers, body).await;
+    }
     let Some(matched) = route(method.as_str(), path) else {
         // API Gateway answers unrouted requests itself, before any authorizer.
         return rejection(
@@ -158,5 +162,35 @@ async fn handle(
                 "Internal Server Error",
             )
         }
+    }
+}
+
+/// `POST /_local/requests` (local only): a development token stands in for the IAM
+/// permission to send to the intake queue.
+async fn queue_request(gateway: &Gateway, headers: &HeaderMap, body: AxumBody) -> Response {
+    if let Err(reason) = authorize(&gateway.key, headers) {
+        return rejection(
+            REQUESTS_PATH,
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            reason,
+        );
+    }
+    let Some(requests) = &gateway.backend.requests else {
+        return rejection(
+            REQUESTS_PATH,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "this server takes no event-driven requests (in AWS mode, set INTAKE_QUEUE_URL, INTAKE_DEAD_LETTER_QUEUE_URL and EVENT_BUS_NAME)",
+        );
+    };
+    match axum::body::to_bytes(body, MAX_REQUEST_BYTES + 1).await {
+        Ok(bytes) => accept(requests, &bytes).await,
+        Err(_) => rejection(
+            REQUESTS_PATH,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("a queued request is at most {MAX_REQUEST_BYTES} bytes (SQS's limit)"),
+        ),
     }
 }

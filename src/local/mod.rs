@@ -127,6 +127,22 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             }
         });
     }
+    if backend.requests.is_some() {
+        let (backend, stopped) = (backend.clone(), stopped.clone());
+        let idle = config.idle_poll;
+        tasks.spawn(async move {
+            if let Some(requests) = &backend.requests {
+                let (source, arn) = (requests.poller.source.as_ref(), &requests.poller.queue_arn);
+                poll(source, arn, BATCH_SIZE, idle, stopped, |event| {
+                    ::intake::handler(
+                        &requests.intake,
+                        LambdaEvent::new(event, LambdaContext::default()),
+                    )
+                })
+                .await;
+            }
+        });
+    }
     if let Some(store) = backend.embedded.clone() {
         let mut stopped = stopped.clone();
         let every = config.sync_interval;

@@ -137,12 +137,21 @@ async fn launch(
         // recorded, and are dropped. If even this write fails, they find it AWAITING_DATA and
         // the dead-letter path abandons it.
         match retried(|| jobs.abandon(&job.id, &message, now_ms())).await {
-            Ok(Transition::Moved(_)) => discard_secrets(jobs, &job.id, chunks).await,
-            // A twin request released it meanwhile: it runs, with these secrets.
-            Ok(Transition::Unchanged(current)) if current.state != JobState::AwaitingData => {
+            // A twin request (same client token) released it meanwhile: it runs, with these
+            // secrets.
+            Ok(Transition::Unchanged(current))
+                if matches!(
+                    current.state,
+                    JobState::Scheduled | JobState::Processing | JobState::Completed
+                ) =>
+            {
                 return Ok(*current)
             }
-            Ok(_) => {}
+            // FAILED now, or CANCELLED before it was released: nothing runs.
+            Ok(Transition::Moved(_) | Transition::Unchanged(_)) => {
+                discard_secrets(jobs, &job.id, chunks).await
+            }
+            Ok(Transition::JobMissing) => {}
             Err(store) => {
                 tracing::error!(job_id = %job.id, error = %store, "abandoning the job failed; the dead-letter path will");
             }
