@@ -12,10 +12,13 @@ use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::api::JobsDeps;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
-use bulkops_shared::engine::{EventFlush, NoFlush};
+use bulkops_shared::engine::EventFlush;
+use bulkops_shared::events::Publisher;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::ChunkSource;
-use bulkops_shared::store::RecordStore;
+use bulkops_shared::store::{JobStore, RecordStore};
+
+use super::event_log::LocalEventLog;
 
 /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).
 pub const MAX_RECEIVE_COUNT: u32 = 3;
@@ -44,6 +47,12 @@ pub struct Poller {
     pub queue_arn: String,
 }
 
+/// The embedded store's events: the log they go to and the publisher that sends them there.
+pub struct LocalEvents {
+    pub log: LocalEventLog,
+    pub publisher: Publisher,
+}
+
 /// Every dependency of every function, built once.
 pub struct Backend {
     pub submit: submit::Deps,
@@ -57,6 +66,9 @@ pub struct Backend {
     pub records: Arc<dyn RecordStore>,
     /// The embedded store, whose lazy commits the server syncs periodically.
     pub embedded: Option<EmbeddedStore>,
+    /// Embedded store: the events log and its publisher, which the server sweeps
+    /// periodically. (In AWS mode the stack's publisher function sweeps.)
+    pub events: Option<LocalEvents>,
     /// One line saying where the state lives.
     pub description: String,
 }
@@ -108,7 +120,12 @@ impl Backend {
             );
         }
         let jobs = Arc::new(store.clone());
-        let events: Arc<dyn EventFlush> = Arc::new(NoFlush);
+        let log = LocalEventLog::open(data_dir)?;
+        // On the durable handle: its reads make a transition durable before its event goes
+        // out, so no event announces what a crash could take back (see EmbeddedStore::lazy).
+        let job_store: Arc<dyn JobStore> = jobs.clone();
+        let publisher = Publisher::new(job_store, Arc::new(log.clone()));
+        let events: Arc<dyn EventFlush> = Arc::new(publisher.clone());
         let worker = || WorkerDeps {
             jobs: Arc::new(work.clone()),
             operations: bulkops_shared::ops::registry(Arc::new(work.clone())),
@@ -140,6 +157,7 @@ impl Backend {
             }),
             records: Arc::new(store.clone()),
             embedded: Some(store),
+            events: Some(LocalEvents { log, publisher }),
             description: format!("embedded store {}", path.display()),
         })
     }
@@ -176,6 +194,7 @@ impl Backend {
             dead_letters: dead_letter_queue_url.map(poller),
             records: clients.record_store(table),
             embedded: None,
+            events: None,
             description: format!("DynamoDB table {table}, SQS queue {queue_url}"),
         }
     }
