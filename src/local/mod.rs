@@ -219,6 +219,9 @@ fn start_events(
         }
     });
     if config.webhooks.urls.is_empty() {
+        if config.webhooks.secret.is_some() {
+            tracing::warn!("a webhook secret was given but no webhook URL: it is not used");
+        }
         return Ok(None);
     }
     let secret = match &config.webhooks.secret {
