@@ -2,7 +2,8 @@
 //! through the same handler functions the Lambdas run (see [`http`]); background workers
 //! play Lambda's SQS event source mapping for the processor and the dead-letter function
 //! (see [`crate::worker`]); the state lives in an embedded store or in DynamoDB and SQS
-//! (see [`backend`]).
+//! (see [`backend`]). On the embedded store, job events go to a log file and from there to
+//! webhooks (see [`event_log`] and [`webhooks`]).
 
 pub mod backend;
 pub mod demo;

@@ -213,6 +213,7 @@ async fn deliver_one(
     line: &LogLine,
     stopped: &mut watch::Receiver<bool>,
 ) -> Outcome {
+    // Every line has one: the log is checked at open and written only by LocalEventLog.
     let id = line.id().unwrap_or_default();
     let mut attempt = 0u32;
     loop {
