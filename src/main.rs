@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bulkops::local::backend::{AwsIntake, BackendConfig, STORE_FILE};
+use bulkops::local::event_log::EVENTS_FILE;
+use bulkops::local::log_reader::{print_events, PrintOptions};
+use bulkops::local::signing::WebhookSecret;
 use bulkops::local::token::DevKey;
+use bulkops::local::webhooks::{Backoff, WebhookConfig};
 use bulkops::local::{self, ServeConfig};
 use bulkops::reference::{load_enrollments, load_vault, EnrollmentInput, VaultInput};
 use bulkops_embedded::EmbeddedStore;
@@ -122,6 +126,19 @@ enum Command {
     /// detail (`{"api", "owner", "permissions", "clientToken", "body"}`) or the whole event.
     /// The outcome is an event (`bulkops events --follow`).
     Request(bulkops::client::request::RequestArgs),
+    /// Print the job events the local server recorded (`<data-dir>/events.jsonl`), one JSON
+    /// envelope a line, oldest first. Only reads the file: works while the server runs.
+    Events {
+        /// The data directory of `bulkops serve`.
+        #[arg(long, env = "BULKOPS_DATA_DIR", default_value = ".bulkops")]
+        data_dir: PathBuf,
+        /// Keep printing new events as they come, until Ctrl-C.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only the events of this job.
+        #[arg(long)]
+        job: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -166,6 +183,30 @@ struct ServeArgs {
     /// Load demo reference data and write example requests on start.
     #[arg(long)]
     demo: bool,
+    /// Embedded store: POST every job event to this URL, signed the Standard Webhooks way
+    /// (repeat for more URLs). `BULKOPS_WEBHOOKS` holds a comma-separated list instead.
+    #[arg(long = "webhook", value_name = "URL")]
+    webhooks: Vec<reqwest::Url>,
+    /// The webhooks' signing secret (`whsec_<base64>`). Default: `<data-dir>/webhook-secret`,
+    /// created on first use.
+    #[arg(long, env = "BULKOPS_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<WebhookSecret>,
+}
+
+/// `BULKOPS_WEBHOOKS`: comma-separated URLs (read only when no `--webhook` is given, so a
+/// URL on the command line may hold a comma).
+fn webhooks_from_env() -> anyhow::Result<Vec<reqwest::Url>> {
+    let Ok(list) = std::env::var("BULKOPS_WEBHOOKS") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            url.parse()
+                .with_context(|| format!("BULKOPS_WEBHOOKS: {url}"))
+        })
+        .collect()
 }
 
 impl ServeArgs {
@@ -200,6 +241,19 @@ impl ServeArgs {
                  set neither for the embedded store"
             ),
         };
+        let mut urls = match self.webhooks.is_empty() {
+            true => webhooks_from_env()?,
+            false => self.webhooks,
+        };
+        for url in &urls {
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https"),
+                "a webhook URL is http or https: {url}"
+            );
+        }
+        // One delivery task per URL: the same URL twice would share (and race on) one cursor.
+        let mut seen = std::collections::HashSet::new();
+        urls.retain(|url| seen.insert(url.clone()));
         Ok(ServeConfig {
             address: SocketAddr::new(self.host, self.port),
             data_dir: self.state.data_dir,
@@ -210,6 +264,12 @@ impl ServeArgs {
             idle_poll: Duration::from_millis(20),
             sync_interval: Duration::from_millis(self.sync_interval_ms.max(1)),
             demo: self.demo,
+            event_sweep: Duration::from_secs(1),
+            webhooks: WebhookConfig {
+                urls,
+                secret: self.webhook_secret,
+                backoff: Backoff::default(),
+            },
             backend,
         })
     }
@@ -240,6 +300,15 @@ async fn main() -> anyhow::Result<()> {
                 println!("  example request: {}", file.display());
             }
             println!("  mint a token with: bulkops token --sub alice");
+            if let Some(log) = &running.events_log {
+                println!("  job events: {} (bulkops events --follow)", log.display());
+            }
+            if let Some(secret) = &running.webhook_secret {
+                println!(
+                    "  webhooks are signed with {} (Standard Webhooks)",
+                    secret.expose()
+                );
+            }
             local::shutdown_signal().await;
             eprintln!("stopping: finishing the batches in hand");
             running.shutdown().await?;
@@ -284,6 +353,28 @@ async fn main() -> anyhow::Result<()> {
             let (records, place) = state.records().await?;
             let (safes, platforms) = load_vault(&records, vault).await?;
             eprintln!("loaded {safes} safes and {platforms} platforms into {place}");
+        }
+        Command::Events {
+            data_dir,
+            follow,
+            job,
+        } => {
+            let path = data_dir.join(EVENTS_FILE);
+            if !follow && !path.exists() {
+                eprintln!("no events yet: {} does not exist", path.display());
+            }
+            let options = PrintOptions {
+                job,
+                follow,
+                poll: Duration::from_millis(250),
+            };
+            let mut out = std::io::stdout();
+            match print_events(&path, &options, &mut out, local::shutdown_signal()).await {
+                Ok(()) => {}
+                // `bulkops events | head` closes the pipe: not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            }
         }
         Command::Submit(args) => {
             let summary = bulkops::client::run(args).await?;

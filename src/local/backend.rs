@@ -12,12 +12,16 @@ use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::api::JobsDeps;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
-use bulkops_shared::engine::{EventFlush, NoFlush};
+use bulkops_shared::engine::EventFlush;
+use bulkops_shared::events::Publisher;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::{ChunkSource, SqsMessageQueue};
-use bulkops_shared::store::RecordStore;
+use bulkops_shared::store::{JobStore, RecordStore};
+
+use super::event_log::LocalEventLog;
 
 use super::intake::Requests;
+use bulkops_shared::intake::Intake;
 
 /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).
 pub const MAX_RECEIVE_COUNT: u32 = 3;
@@ -57,6 +61,12 @@ pub struct Poller {
     pub queue_arn: String,
 }
 
+/// The embedded store's events: the log they go to and the publisher that sends them there.
+pub struct LocalEvents {
+    pub log: LocalEventLog,
+    pub publisher: Publisher,
+}
+
 /// Every dependency of every function, built once.
 pub struct Backend {
     pub submit: submit::Deps,
@@ -72,6 +82,9 @@ pub struct Backend {
     pub records: Arc<dyn RecordStore>,
     /// The embedded store, whose lazy commits the server syncs periodically.
     pub embedded: Option<EmbeddedStore>,
+    /// Embedded store: the events log and its publisher, which the server sweeps
+    /// periodically. (In AWS mode the stack's publisher function sweeps.)
+    pub events: Option<LocalEvents>,
     /// One line saying where the state lives.
     pub description: String,
 }
@@ -130,11 +143,30 @@ impl Backend {
             );
         }
         let jobs = Arc::new(store.clone());
-        let events: Arc<dyn EventFlush> = Arc::new(NoFlush);
+        let log = LocalEventLog::open(data_dir)?;
+        // On the durable handle: its reads make a transition durable before its event goes
+        // out, so no event announces what a crash could take back (see EmbeddedStore::lazy).
+        let job_store: Arc<dyn JobStore> = jobs.clone();
+        let publisher = Publisher::new(job_store, Arc::new(log.clone()));
+        let events: Arc<dyn EventFlush> = Arc::new(publisher.clone());
         let worker = || WorkerDeps {
             jobs: Arc::new(work.clone()),
             operations: bulkops_shared::ops::registry(Arc::new(work.clone())),
             events: events.clone(),
+        };
+        // Requests are answered (202) from durable commits, like every caller.
+        let (request_queue, request_poller, request_dead_letters) =
+            super::intake::embedded_queues(&store, visibility).await?;
+        let requests = Requests {
+            queue: request_queue,
+            poller: request_poller,
+            intake: Intake {
+                jobs: jobs.clone(),
+                queue: Arc::new(queue(&store)),
+                events: events.clone(),
+                sink: Arc::new(log.clone()),
+                dead_letters: request_dead_letters,
+            },
         };
         Ok(Self {
             submit: submit::Deps {
@@ -160,9 +192,10 @@ impl Backend {
                 source: Arc::new(dead_letters),
                 queue_arn: format!("arn:aws:sqs:local:000000000000:{DEAD_LETTER_QUEUE}"),
             }),
-            requests: None,
+            requests: Some(requests),
             records: Arc::new(store.clone()),
             embedded: Some(store),
+            events: Some(LocalEvents { log, publisher }),
             description: format!("embedded store {}", path.display()),
         })
     }
@@ -214,6 +247,7 @@ impl Backend {
             }),
             records: clients.record_store(table),
             embedded: None,
+            events: None,
             description: format!("DynamoDB table {table}, SQS queue {queue_url}"),
         }
     }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bulkops_embedded::{EmbeddedQueue, EmbeddedStore};
 use bulkops_shared::intake::Intake;
-use bulkops_shared::queue::MessageQueue;
+use bulkops_shared::queue::{MessageQueue, QueueError};
 use serde_json::json;
 
 use super::backend::{Poller, MAX_RECEIVE_COUNT};
@@ -32,10 +32,11 @@ pub struct Requests {
 
 /// The embedded intake queue, its poller, and its dead-letter queue (where the intake moves
 /// an unreadable request, and where the redrive moves one received 3 times, as on AWS).
-pub fn embedded_queues(
+/// Requests in flight when the server stopped are visible again.
+pub async fn embedded_queues(
     store: &EmbeddedStore,
     visibility: Duration,
-) -> (Arc<dyn MessageQueue>, Poller, Arc<dyn MessageQueue>) {
+) -> Result<(Arc<dyn MessageQueue>, Poller, Arc<dyn MessageQueue>), QueueError> {
     let queue = || {
         EmbeddedQueue::new(
             store,
@@ -45,12 +46,13 @@ pub fn embedded_queues(
             visibility,
         )
     };
+    queue().release_in_flight().await?;
     let poller = Poller {
         source: Arc::new(queue()),
         queue_arn: format!("arn:aws:sqs:local:000000000000:{QUEUE}"),
     };
     let dead_letters = EmbeddedQueue::new(store, DEAD_LETTER_QUEUE, None, 0, visibility);
-    (Arc::new(queue()), poller, Arc::new(dead_letters))
+    Ok((Arc::new(queue()), poller, Arc::new(dead_letters)))
 }
 
 /// `POST /_local/requests`: queues the body as it is; the intake validates it when it runs.

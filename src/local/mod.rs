@@ -2,14 +2,20 @@
 //! through the same handler functions the Lambdas run (see [`http`]); background workers
 //! play Lambda's SQS event source mapping for the processor and the dead-letter function
 //! (see [`crate::worker`]); the state lives in an embedded store or in DynamoDB and SQS
-//! (see [`backend`]).
+//! (see [`backend`]). On the embedded store, job events go to a log file and from there to
+//! webhooks (see [`event_log`] and [`webhooks`]).
 
 pub mod backend;
 pub mod demo;
+pub mod event_log;
 pub mod http;
 pub mod intake;
+pub mod log_reader;
 pub mod routes;
+pub mod signing;
 pub mod token;
+pub mod webhook_cursor;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,10 +29,14 @@ use tokio::task::JoinSet;
 
 use crate::worker::poll;
 use backend::{Backend, BackendConfig};
+use signing::WebhookSecret;
 use token::DevKey;
+use webhooks::WebhookConfig;
 
 /// Messages per processor invocation (template.yaml's BatchSize).
 pub const BATCH_SIZE: usize = 10;
+/// Jobs a sweep of the outboxes takes at a time (the rest wait for the next sweep).
+const SWEEP_JOBS: usize = 100;
 
 /// How to run the local service.
 #[derive(Clone, Debug)]
@@ -43,6 +53,11 @@ pub struct ServeConfig {
     pub sync_interval: Duration,
     /// Load demo reference data and write example requests on start.
     pub demo: bool,
+    /// Embedded store: how often events left in outboxes (a failed append, a crash before
+    /// the flush) are published to the events log. Also once at start.
+    pub event_sweep: Duration,
+    /// Embedded store: where events are delivered besides the log.
+    pub webhooks: WebhookConfig,
 }
 
 /// A running service.
@@ -51,6 +66,10 @@ pub struct Running {
     pub backend: Arc<Backend>,
     pub key: DevKey,
     pub demo_files: Vec<PathBuf>,
+    /// Embedded store: the events log.
+    pub events_log: Option<PathBuf>,
+    /// The secret webhooks are signed with, when there are webhooks.
+    pub webhook_secret: Option<WebhookSecret>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -163,14 +182,79 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             }
         });
     }
+    let webhook_secret = start_events(&config, &backend, &stopped, &mut tasks)?;
     Ok(Running {
         address,
+        events_log: backend.events.as_ref().map(|e| e.log.path().to_owned()),
+        webhook_secret,
         backend,
         key,
         demo_files,
         stop,
         tasks,
     })
+}
+
+/// Embedded store: the periodic sweep of the outboxes into the events log, and a delivery
+/// task per webhook URL. Returns the webhooks' secret, if there are webhooks.
+fn start_events(
+    config: &ServeConfig,
+    backend: &Backend,
+    stopped: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<Option<WebhookSecret>> {
+    let Some(events) = &backend.events else {
+        anyhow::ensure!(
+            config.webhooks.urls.is_empty(),
+            "webhooks are delivered from the embedded store's events log; in AWS mode the \
+             stack's event bus delivers events (see its webhook API destination)"
+        );
+        return Ok(None);
+    };
+    let (publisher, mut stopped_sweep) = (events.publisher.clone(), stopped.clone());
+    let every = config.event_sweep;
+    tasks.spawn(async move {
+        // The first tick is at once: what a crash left in the outboxes goes out at start.
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !*stopped_sweep.borrow() {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped_sweep.changed() => break,
+            }
+            match publisher.sweep(SWEEP_JOBS).await {
+                Ok(stats) if stats.published + stats.left > 0 => {
+                    tracing::info!(
+                        jobs = stats.jobs,
+                        published = stats.published,
+                        left = stats.left,
+                        "swept the outboxes"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "sweeping the outboxes failed; next time"),
+            }
+        }
+    });
+    if config.webhooks.urls.is_empty() {
+        if config.webhooks.secret.is_some() {
+            tracing::warn!("a webhook secret was given but no webhook URL: it is not used");
+        }
+        return Ok(None);
+    }
+    let secret = match &config.webhooks.secret {
+        Some(secret) => secret.clone(),
+        None => WebhookSecret::load_or_create(&config.data_dir)?,
+    };
+    webhooks::spawn_deliveries(
+        tasks,
+        &config.data_dir,
+        &events.log,
+        &config.webhooks,
+        secret.clone(),
+        stopped,
+    )?;
+    Ok(Some(secret))
 }
 
 impl Running {
