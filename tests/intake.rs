@@ -328,3 +328,38 @@ async fn receive_all(fx: &Fixture, url: &str) -> Vec<String> {
         }
     }
 }
+
+/// A flash pass body of exactly the route's 200 KB limit (compact JSON, as the intake measures
+/// it) becomes a job; 4 bytes more is the route's 413, as a rejection.
+#[tokio::test]
+async fn a_body_at_the_size_limit_is_taken_and_one_over_is_rejected() {
+    let fx = Fixture::new().await;
+    let queue = fx.intake_queues().await;
+    let limit = bulkops_shared::ops::mobile_flash_pass::api::MAX_BODY_BYTES;
+    // `{"ids":[` + n × `"AAAA",` − 1 + `]}` = 9 + 7n; the last id grows by the rest.
+    let n = 29_249;
+    let rest = limit - (9 + 7 * n);
+    assert_eq!(rest % 4, 0);
+    let mut ids = vec!["AAAA".to_owned(); n];
+    ids[n - 1] = "A".repeat(4 + rest);
+    let at_limit = mfp_request("at-limit", &ids);
+    assert_eq!(serde_json::to_vec(&at_limit["body"]).unwrap().len(), limit);
+    ids[n - 1].push_str("AAAA");
+    let over = mfp_request("over-limit", &ids);
+    for request in [&at_limit, &over] {
+        send(&fx, &queue, &request.to_string()).await;
+    }
+    run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
+    let jobs = jobs_of(&fx, JobType::SendMfp, "").await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].total_rows as usize, n);
+    assert_eq!(jobs[0].client_token.as_deref(), Some("at-limit"));
+    let events = fx.published_events().await;
+    let rejected: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Bulk Job Rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["detail"]["clientToken"], "over-limit");
+    assert_eq!(rejected[0]["detail"]["status"], 413);
+}
