@@ -363,3 +363,30 @@ async fn a_body_at_the_size_limit_is_taken_and_one_over_is_rejected() {
     assert_eq!(rejected[0]["detail"]["clientToken"], "over-limit");
     assert_eq!(rejected[0]["detail"]["status"], 413);
 }
+
+/// A request whose job cannot be queued ends in that job FAILED, announced with its client
+/// token; sending it again finds that job and creates no other.
+#[tokio::test]
+async fn a_job_that_cannot_be_queued_fails_once_with_its_client_token() {
+    let fx = Fixture::new().await;
+    let queue = fx.intake_queues().await;
+    let ids = load(&fx, 0..5).await;
+    let request = mfp_request("unqueueable", &ids);
+    let mut deps = fx.intake(&queue);
+    deps.queue = fx.clients.chunk_queue(&format!("{}-missing", fx.queue_url));
+    for _ in 0..2 {
+        send(&fx, &queue, &request.to_string()).await;
+        let stats = run_intake(&fx, &queue, &deps, PumpOptions::default()).await;
+        assert!(stats.reported_failures.is_empty(), "answered, not retried");
+    }
+    let jobs = jobs_of(&fx, JobType::SendMfp, "").await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        (jobs[0].state, jobs[0].rows_skipped),
+        (bulkops_shared::model::JobState::Failed, 5)
+    );
+    let events = fx.published_events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["detail-type"], "Bulk Job Failed");
+    assert_eq!(events[0]["detail"]["clientToken"], "unqueueable");
+}
