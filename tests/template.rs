@@ -34,3 +34,153 @@ fn every_function_crate_is_deployed_once() {
         );
     }
 }
+
+/// The template as YAML, CloudFormation's short tags (`!Ref`, `!Sub`, …) kept as tagged values.
+fn template() -> serde_yaml::Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/template.yaml")).expect("template");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn resources(template: &serde_yaml::Value) -> &serde_yaml::Mapping {
+    template["Resources"].as_mapping().expect("Resources")
+}
+
+/// The `!Ref` target of a tagged value.
+fn reference(value: &serde_yaml::Value) -> Option<&str> {
+    match value {
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == "!Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// `!Sub` text with its `${…}` placeholders replaced, so JSON inside it can be parsed.
+fn substituted(value: &serde_yaml::Value) -> String {
+    let serde_yaml::Value::Tagged(tagged) = value else {
+        panic!("not a !Sub: {value:?}")
+    };
+    let text = tagged.value.as_str().expect("a !Sub string");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed placeholder");
+        out.push('X');
+        rest = &rest[start + end + 1..];
+    }
+    out + rest
+}
+
+#[test]
+fn the_api_is_throttled_and_access_logged_as_json() {
+    let template = template();
+    let api = &resources(&template)["HttpApi"]["Properties"];
+    let throttling = &api["DefaultRouteSettings"];
+    assert_eq!(
+        reference(&throttling["ThrottlingRateLimit"]),
+        Some("ApiThrottleRate")
+    );
+    assert_eq!(
+        reference(&throttling["ThrottlingBurstLimit"]),
+        Some("ApiThrottleBurst")
+    );
+    let logs = &api["AccessLogSettings"];
+    let format: serde_json::Value =
+        serde_json::from_str(logs["Format"].as_str().expect("a format")).expect("JSON lines");
+    for field in [
+        "requestId",
+        "routeKey",
+        "status",
+        "latencyMs",
+        "sub",
+        "integrationError",
+    ] {
+        assert!(format.get(field).is_some(), "access logs carry {field}");
+    }
+    let destination = &logs["DestinationArn"];
+    let serde_yaml::Value::Tagged(get_att) = destination else {
+        panic!("{destination:?}")
+    };
+    assert_eq!(get_att.tag, "!GetAtt");
+    assert_eq!(get_att.value.as_str(), Some("ApiAccessLogGroup.Arn"));
+}
+
+#[test]
+fn every_alarm_notifies_the_topic_and_the_runbook_alarms_exist() {
+    let template = template();
+    let resources = resources(&template);
+    let alarms: Vec<(&str, &serde_yaml::Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(name, r)| (name.as_str().expect("a name"), &r["Properties"]))
+        .collect();
+    for wanted in [
+        "SubmitErrorsAlarm",
+        "SubmitThrottlesAlarm",
+        "ProcessorErrorsAlarm",
+        "ProcessorThrottlesAlarm",
+        "IntakeErrorsAlarm",
+        "ChunkQueueAgeAlarm",
+        "DeadLetteredChunksAlarm",
+        "DeadLetterQueueAlarm",
+        "IntakeDeadLetterAlarm",
+        "Api5xxAlarm",
+        "TableThrottlesAlarm",
+        "EventPublishFailureAlarm",
+    ] {
+        assert!(
+            alarms.iter().any(|(name, _)| *name == wanted),
+            "{wanted} is missing"
+        );
+    }
+    for (name, alarm) in &alarms {
+        let actions = alarm["AlarmActions"].as_sequence().expect("AlarmActions");
+        assert!(
+            actions.iter().any(|a| reference(a) == Some("AlarmTopic")),
+            "{name} notifies the alarm topic"
+        );
+    }
+    let dead_lettered = alarms
+        .iter()
+        .find(|(name, _)| *name == "DeadLetteredChunksAlarm")
+        .map(|(_, alarm)| alarm)
+        .expect("the alarm");
+    // Counted as received, not as waiting: the dead_letter function drains the queue at once.
+    assert_eq!(dead_lettered["MetricName"], "NumberOfMessagesReceived");
+}
+
+#[test]
+fn the_dashboard_is_valid_json_and_everything_is_tagged() {
+    let template = template();
+    let resources = resources(&template);
+    let body = substituted(&resources["Dashboard"]["Properties"]["DashboardBody"]);
+    let dashboard: serde_json::Value = serde_json::from_str(&body).expect("dashboard JSON");
+    assert!(dashboard["widgets"].as_array().expect("widgets").len() >= 6);
+    for (name, resource) in resources {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let tags = &resource["Properties"]["Tags"];
+        match kind {
+            "AWS::SQS::Queue"
+            | "AWS::Logs::LogGroup"
+            | "AWS::DynamoDB::Table"
+            | "AWS::Events::EventBus"
+            | "AWS::SNS::Topic" => {
+                let keys: Vec<&str> = tags
+                    .as_sequence()
+                    .unwrap_or_else(|| panic!("{name:?} has tags"))
+                    .iter()
+                    .filter_map(|t| t["Key"].as_str())
+                    .collect();
+                assert!(
+                    keys.contains(&"service") && keys.contains(&"stage"),
+                    "{name:?}"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        reference(&template["Globals"]["Function"]["Tags"]["stage"]),
+        Some("Stage")
+    );
+}
