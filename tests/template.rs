@@ -184,3 +184,53 @@ fn the_dashboard_is_valid_json_and_everything_is_tagged() {
         Some("Stage")
     );
 }
+
+#[test]
+fn concurrency_deletion_protection_and_the_kms_key_are_parameters() {
+    let template = template();
+    let resources = resources(&template);
+    let scaling = |function: &str, event: &str| {
+        reference(
+            &resources[function]["Properties"]["Events"][event]["Properties"]["ScalingConfig"]
+                ["MaximumConcurrency"],
+        )
+        .map(str::to_owned)
+    };
+    assert_eq!(
+        scaling("ProcessorFunction", "Chunks").as_deref(),
+        Some("ProcessorMaxConcurrency")
+    );
+    assert_eq!(
+        scaling("IntakeFunction", "Requests").as_deref(),
+        Some("IntakeMaxConcurrency")
+    );
+    let table = &resources["Table"]["Properties"];
+    assert_eq!(
+        reference(&table["DeletionProtectionEnabled"]),
+        Some("TableDeletionProtection")
+    );
+    // With KmsKeyArn the table, every queue and every log group use the key.
+    let uses_key = |value: &serde_yaml::Value| {
+        serde_yaml::to_string(value)
+            .expect("YAML")
+            .contains("KmsKeyArn")
+    };
+    assert!(uses_key(&table["SSESpecification"]));
+    for (name, resource) in resources {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        if kind == "AWS::SQS::Queue" {
+            assert!(
+                uses_key(&resource["Properties"]["KmsMasterKeyId"]),
+                "{name:?}"
+            );
+        }
+        if kind == "AWS::Logs::LogGroup" {
+            assert!(uses_key(&resource["Properties"]["KmsKeyId"]), "{name:?}");
+        }
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let samconfig = std::fs::read_to_string(format!("{root}/samconfig.toml")).expect("samconfig");
+    for section in ["[default.deploy.parameters]", "[prod.deploy.parameters]"] {
+        assert!(samconfig.contains(section), "{section}");
+    }
+}
