@@ -16,6 +16,7 @@ pub mod enrollment;
 pub mod error;
 pub mod events;
 pub mod intake;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod queue;
