@@ -8,10 +8,12 @@ use std::sync::Mutex;
 use super::{Metric, Metrics};
 use crate::model::JobType;
 
+/// (metric, job type) → (sum, count).
+type Series = BTreeMap<(Metric, &'static str), (f64, u64)>;
+
 #[derive(Default)]
 pub struct Registry {
-    /// (metric, job type) → (sum, count).
-    values: Mutex<BTreeMap<(Metric, &'static str), (f64, u64)>>,
+    values: Mutex<Series>,
 }
 
 impl Registry {
