@@ -15,6 +15,7 @@ pub mod engine;
 pub mod enrollment;
 pub mod error;
 pub mod events;
+pub mod init;
 pub mod intake;
 pub mod metrics;
 pub mod model;
