@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod faults;
+pub mod write_budget;
 
 use bulkops::reference::load_enrollments;
 #[allow(unused_imports)]

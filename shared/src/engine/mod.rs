@@ -14,6 +14,6 @@ pub mod sqs;
 mod submit;
 
 pub use events::{EventFlush, NoFlush};
-pub use operation::{Operations, RowOperation, Secrets};
+pub use operation::{Operations, Recovery, RowOperation, Secrets};
 pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, DEAD_LETTER_CODE};
 pub use submit::{resume_job, start_job, JobId, NewJob, SubmitError};

@@ -21,6 +21,23 @@ pub trait RowOperation: Send + Sync {
 
     /// What a row's outcome shows of its input (never a secret).
     fn echo(&self, row: &ChunkRow) -> Map<String, Value>;
+
+    /// For a chunk that exhausted its deliveries: which rows' side effects a dying delivery
+    /// wrote anyway. Returns exactly one answer per row, in order. Reads only (it must never
+    /// write a side effect: the chunk is being given up), and a row it cannot read (malformed
+    /// input) is `NotDone`, so that the dead-letter path always ends the chunk.
+    async fn recover(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<Recovery>, EngineError>;
+}
+
+/// What the dead-letter path learns of one row from the side effects it left. An operation
+/// can only report a success it finds evidence of; the engine adds the row number and echo,
+/// and fails every `NotDone` row with the dead-letter reason.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recovery {
+    /// The row's side effect exists: the row succeeded, with the result `run` reports for it.
+    Done { result: Option<Value> },
+    /// No side effect of the row exists.
+    NotDone,
 }
 
 /// The operations a worker knows, by job type. The engine sees them only through

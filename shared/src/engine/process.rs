@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::engine::{EventFlush, RowOperation, Secrets};
+use crate::engine::{EventFlush, Recovery, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
 use crate::store::{Claim, JobStore, Skip};
@@ -16,7 +16,7 @@ const RELEASE_WAITS_MS: [u64; 6] = [25, 50, 100, 200, 400, 800];
 /// What happened to a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkDisposition {
-    /// Rows run (or failed as dead-lettered) and counted now.
+    /// Rows run (or, dead-lettered, recovered or failed) and counted now.
     Processed,
     /// Counted before: a duplicate delivery (follow-up steps re-checked).
     AlreadyRecorded,
@@ -31,7 +31,7 @@ pub enum ChunkDisposition {
 enum Path {
     /// The main queue: run the rows.
     Run,
-    /// The dead-letter queue: fail the rows with a reason.
+    /// The dead-letter queue: report the rows' side effects, fail the rest with a reason.
     DeadLetter,
 }
 
@@ -54,9 +54,10 @@ pub async fn process_chunk(
     Ok(disposition)
 }
 
-/// Fails every row of a chunk that exhausted its deliveries, through the same count-once path,
-/// so the job still reaches a final state. If a delivery stored real outcomes before dying,
-/// those are kept and counted instead.
+/// Ends a chunk that exhausted its deliveries, through the same count-once path, so the job
+/// still reaches a final state: a row whose side effect a dying delivery wrote succeeded, every
+/// other row fails. If a delivery stored real outcomes before dying, those are kept and counted
+/// instead.
 pub async fn dead_letter_chunk(
     jobs: &dyn JobStore,
     events: &dyn EventFlush,
@@ -76,6 +77,54 @@ async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<()
             .await?;
     }
     Ok(())
+}
+
+/// The outcomes of a dead-lettered chunk. A delivery may have died after writing some rows'
+/// side effects (passes issued, accounts created): those rows succeeded, and are reported as
+/// the run would have reported them, so that nobody redoes them. Only the rows that left no
+/// side effect fail with the dead-letter reason.
+async fn dead_letter_outcomes(
+    operation: &dyn RowOperation,
+    job: &Job,
+    chunk: &ChunkMessage,
+) -> Result<Vec<RowOutcome>, EngineError> {
+    let message =
+        "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
+    let found = operation.recover(job, &chunk.rows).await?;
+    check_one_per_row(found.len(), chunk)?;
+    let outcomes: Vec<RowOutcome> = chunk
+        .rows
+        .iter()
+        .zip(found)
+        .map(|(row, found)| match found {
+            Recovery::Done { result } => {
+                RowOutcome::succeeded(row.row, operation.echo(row), result)
+            }
+            Recovery::NotDone => {
+                RowOutcome::failed(row.row, operation.echo(row), DEAD_LETTER_CODE, message)
+            }
+        })
+        .collect();
+    let counts = ChunkCounts::of(&outcomes);
+    tracing::warn!(
+        job_id = %job.id,
+        chunk = chunk.chunk,
+        recovered = counts.succeeded,
+        failed = counts.failed,
+        "dead-lettered chunk: rows with a side effect succeeded, the others failed"
+    );
+    Ok(outcomes)
+}
+
+/// An operation answers exactly once per row: a count that differs is a bug, never recorded.
+fn check_one_per_row(answers: usize, chunk: &ChunkMessage) -> Result<(), EngineError> {
+    if answers == chunk.rows.len() {
+        return Ok(());
+    }
+    Err(EngineError::BadMessage(format!(
+        "operation returned {answers} outcomes for {} rows",
+        chunk.rows.len()
+    )))
 }
 
 /// The engine's dependencies for one delivery.
@@ -149,7 +198,7 @@ impl Engine<'_> {
         }
     }
 
-    /// Runs (or, dead-lettered, fails) a claimed chunk and records it once.
+    /// Runs (or, dead-lettered, recovers) a claimed chunk and records it once.
     async fn run_claimed(
         &self,
         operation: &dyn RowOperation,
@@ -175,25 +224,9 @@ impl Engine<'_> {
                 }
                 operation.run(job, &chunk.rows, &secrets).await?
             }
-            Path::DeadLetter => {
-                let message = "The row could not be processed: its chunk failed on every delivery and was dead-lettered";
-                tracing::warn!(job_id = %job.id, chunk = chunk.chunk, rows = chunk.rows.len(), "dead-lettered chunk failed");
-                chunk
-                    .rows
-                    .iter()
-                    .map(|row| {
-                        RowOutcome::failed(row.row, operation.echo(row), DEAD_LETTER_CODE, message)
-                    })
-                    .collect()
-            }
+            Path::DeadLetter => dead_letter_outcomes(operation, job, chunk).await?,
         };
-        if outcomes.len() != chunk.rows.len() {
-            return Err(EngineError::BadMessage(format!(
-                "operation returned {} outcomes for {} rows",
-                outcomes.len(),
-                chunk.rows.len()
-            )));
-        }
+        check_one_per_row(outcomes.len(), chunk)?;
         self.record_outcomes(&job.id, chunk.chunk, &outcomes).await
     }
 
@@ -268,5 +301,97 @@ impl Engine<'_> {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use serde_json::{json, Map, Value};
+
+    use super::*;
+    use crate::model::{ChunkRow, JobType, Outcome};
+
+    /// Finds the side effect of the rows whose input says so; `extra` answers too many.
+    struct Found {
+        extra: bool,
+    }
+
+    #[async_trait]
+    impl RowOperation for Found {
+        async fn run(
+            &self,
+            _: &Job,
+            _: &[ChunkRow],
+            _: &Secrets,
+        ) -> Result<Vec<RowOutcome>, EngineError> {
+            unreachable!("the dead-letter path never runs rows")
+        }
+        fn echo(&self, row: &ChunkRow) -> Map<String, Value> {
+            Map::from_iter([("id".to_owned(), row.input["id"].clone())])
+        }
+        async fn recover(&self, _: &Job, rows: &[ChunkRow]) -> Result<Vec<Recovery>, EngineError> {
+            let mut found: Vec<Recovery> = rows
+                .iter()
+                .map(|row| match row.input.get("done") {
+                    Some(result) => Recovery::Done {
+                        result: Some(result.clone()),
+                    },
+                    None => Recovery::NotDone,
+                })
+                .collect();
+            if self.extra {
+                found.push(Recovery::NotDone);
+            }
+            Ok(found)
+        }
+    }
+
+    fn chunk() -> (Job, ChunkMessage) {
+        let job = Job::new("j".into(), JobType::SendMfp, "alice".into(), 2, 0);
+        let rows = [
+            (7, json!({"id": "a", "done": {"n": 1}})),
+            (8, json!({"id": "b"})),
+        ]
+        .into_iter()
+        .map(|(row, input)| ChunkRow { row, input })
+        .collect();
+        let chunk = ChunkMessage {
+            job_id: "j".into(),
+            job_type: JobType::SendMfp,
+            chunk: 3,
+            rows,
+            sealed: false,
+        };
+        (job, chunk)
+    }
+
+    #[tokio::test]
+    async fn a_row_with_a_side_effect_succeeds_and_the_others_fail_with_the_reason() {
+        let (job, chunk) = chunk();
+        let outcomes = dead_letter_outcomes(&Found { extra: false }, &job, &chunk)
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes[0],
+            RowOutcome::succeeded(
+                7,
+                Map::from_iter([("id".to_owned(), json!("a"))]),
+                Some(json!({"n": 1}))
+            )
+        );
+        assert_eq!((outcomes[1].row, outcomes[1].outcome), (8, Outcome::Failed));
+        assert_eq!(outcomes[1].item["id"], "b");
+        assert_eq!(outcomes[1].error_code.as_deref(), Some(DEAD_LETTER_CODE));
+    }
+
+    #[tokio::test]
+    async fn an_operation_answering_for_other_rows_is_refused() {
+        let (job, chunk) = chunk();
+        let refused = dead_letter_outcomes(&Found { extra: true }, &job, &chunk).await;
+        assert!(
+            matches!(refused, Err(EngineError::BadMessage(_))),
+            "{refused:?}"
+        );
     }
 }

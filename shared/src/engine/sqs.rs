@@ -17,7 +17,7 @@ pub const CONCURRENCY: usize = 4;
 pub enum Mode {
     /// The main queue: run the rows.
     Process,
-    /// The dead-letter queue: fail the rows with a reason.
+    /// The dead-letter queue: report the rows' side effects, fail the rest with a reason.
     DeadLetter,
 }
 

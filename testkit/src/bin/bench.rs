@@ -132,7 +132,8 @@ async fn accounts(endpoint: &str) -> anyhow::Result<()> {
         )
         .await;
         // moto's server races concurrent TransactWriteItems (HTTP 500); a chunk that loses
-        // three times is dead-lettered, and the dead-letter function fails its rows.
+        // three times is dead-lettered, and the dead-letter function fails its rows that created
+        // no account (those that did are reported created).
         let dead_letter_deps = fx.processor_deps();
         pump(
             &fx.dead_letter_source(),

@@ -5,12 +5,14 @@
 //! (`PLATFORM#<id>` / `PLATFORM`) lists its `requiredProperties`. An account lives in its safe
 //! under `ACCOUNT#["<userName>","<address>"]`, so a safe holds one account per userName and
 //! address; it is created with a conditional (transactional) put and records the upload and
-//! row that created it, so a redelivered chunk recognises its own accounts.
+//! row that created it, so a redelivered chunk recognises its own accounts (and a dead-lettered
+//! one reports them as created).
 
 pub mod api;
 mod binding;
 pub mod model;
 mod operation;
+mod recovery;
 mod results;
 
 use serde_json::json;

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::{
-    account_key, codes, platform_key, safe_key, AccountRowInput, BulkAccountModel,
+    account_key, codes, platform_key, recovery, safe_key, AccountRowInput, BulkAccountModel,
     NEXT_ACCOUNT_NUMBER,
 };
-use crate::engine::{RowOperation, Secrets};
+use crate::engine::{Recovery, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkRow, Job, RowOutcome};
 use crate::store::{RecordKey, RecordStore};
@@ -253,6 +253,10 @@ impl RowOperation for AddAccounts {
         }
         echo
     }
+
+    async fn recover(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<Recovery>, EngineError> {
+        recovery::recover(self.records.as_ref(), job, rows).await
+    }
 }
 
 impl AddAccounts {
@@ -265,11 +269,8 @@ impl AddAccounts {
         echo: Map<String, Value>,
         account: &BulkAccountModel,
     ) -> RowOutcome {
-        let ours = existing.get("bulkId").and_then(Value::as_str) == Some(job.id.as_str())
-            && existing.get("uploadRow").and_then(Value::as_u64) == Some(u64::from(row.row));
-        if ours {
-            let id = existing.get("id").cloned().unwrap_or(Value::Null);
-            RowOutcome::succeeded(row.row, echo, Some(json!({ "id": id })))
+        if recovery::created_by(existing, job, row.row) {
+            RowOutcome::succeeded(row.row, echo, Some(recovery::created_result(existing)))
         } else {
             RowOutcome::failed(
                 row.row,

@@ -2,7 +2,8 @@
 //!
 //! A pass is stored beside its enrollment (`pk` = the enrollment key, `sk` = `MFP#<job id>`),
 //! so a job issues at most one pass per enrollment: a redelivered chunk finds the pass it
-//! issued before and reports the same success instead of issuing another.
+//! issued before and reports the same success instead of issuing another, and a dead-lettered
+//! chunk reports the passes it issued before dying as succeeded.
 
 pub mod api;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use crate::engine::{RowOperation, Secrets};
+use crate::engine::{Recovery, RowOperation, Secrets};
 use crate::enrollment::{EnrollmentRef, InvalidEnrollment};
 use crate::error::EngineError;
 use crate::model::{ChunkRow, Job, RowOutcome};
@@ -154,8 +155,8 @@ impl RowOperation for MobileFlashPass {
                     not_found_message(&lookup.enrollment),
                 )
             } else {
-                let pass_issued_at = match found.remove(&lookup.pass_key) {
-                    Some(existing) => existing.get("issuedAt").cloned().unwrap_or(Value::Null),
+                let result = match found.remove(&lookup.pass_key) {
+                    Some(existing) => pass_result(&existing),
                     None => {
                         let pass = json!({
                             "jobId": job.id,
@@ -166,14 +167,12 @@ impl RowOperation for MobileFlashPass {
                             "issuedAt": issued_at,
                             "expiresAt": expires_at,
                         });
+                        let result = pass_result(&pass);
                         issued_by_row.insert(row.row, lookup.pass_key.clone());
                         new_passes.push((lookup.pass_key, pass));
-                        Value::String(issued_at.clone())
+                        result
                     }
                 };
-                // The claim token is a bearer secret: it goes to the enrollment's owner, never
-                // into the job's row log.
-                let result = json!({ "passIssuedAt": pass_issued_at });
                 RowOutcome::succeeded(row.row, echo, Some(result))
             };
             outcomes[lookup.index] = Some(outcome);
@@ -188,8 +187,7 @@ impl RowOperation for MobileFlashPass {
                     continue;
                 };
                 if let Some(pass) = issued.get(key) {
-                    let issued_at = pass.get("issuedAt").cloned().unwrap_or(Value::Null);
-                    outcome.result = Some(json!({ "passIssuedAt": issued_at }));
+                    outcome.result = Some(pass_result(pass));
                 }
             }
         }
@@ -203,6 +201,45 @@ impl RowOperation for MobileFlashPass {
         }
         echo
     }
+
+    async fn recover(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<Recovery>, EngineError> {
+        use serde::Deserialize as _;
+        // Only the first row of a valid enrollment can have issued the job's pass for it: a
+        // malformed row, an invalid id or a duplicate never wrote one.
+        let keys: Vec<Option<RecordKey>> = rows
+            .iter()
+            .map(|row| {
+                let input = MfpRowInput::deserialize(&row.input).ok()?;
+                if input.duplicate_of.is_some() {
+                    return None;
+                }
+                let enrollment = EnrollmentRef::from_id(&input.id).ok()?;
+                Some(pass_key(&enrollment, &job.id))
+            })
+            .collect();
+        let wanted: Vec<RecordKey> = keys.iter().flatten().cloned().collect();
+        let issued = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            self.records.get_many(&wanted).await?
+        };
+        Ok(keys
+            .iter()
+            .map(|key| match key.as_ref().and_then(|key| issued.get(key)) {
+                Some(pass) => Recovery::Done {
+                    result: Some(pass_result(pass)),
+                },
+                None => Recovery::NotDone,
+            })
+            .collect())
+    }
+}
+
+/// What a row's outcome shows of its pass. The claim token is a bearer secret: it goes to the
+/// enrollment's owner, never into the job's row log.
+fn pass_result(pass: &Value) -> Value {
+    let issued_at = pass.get("issuedAt").cloned().unwrap_or(Value::Null);
+    json!({ "passIssuedAt": issued_at })
 }
 
 /// Builds the rows of a validated request: each id with the row of its first occurrence

@@ -1,0 +1,76 @@
+//! A record store that lets a fixed number of created records land and then fails every
+//! create: a chunk dying part-way through its side effects on every delivery, so that it is
+//! dead-lettered with some of them written (the failure the dead-letter path must report
+//! honestly). Reads and other writes pass through.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bulkops_shared::error::StoreError;
+use bulkops_shared::store::{RecordKey, RecordStore};
+use serde_json::Value;
+
+pub struct WriteBudget {
+    inner: Arc<dyn RecordStore>,
+    /// Records that may still be created.
+    left: Mutex<usize>,
+}
+
+impl WriteBudget {
+    pub fn new(inner: Arc<dyn RecordStore>, creates: usize) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            left: Mutex::new(creates),
+        })
+    }
+}
+
+#[async_trait]
+impl RecordStore for WriteBudget {
+    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+        self.inner.put_many(records).await
+    }
+    /// Creates what the budget allows, in order; a call that exceeds it writes its first
+    /// records and then fails, as a process dying mid-batch would.
+    async fn create_many(
+        &self,
+        mut records: Vec<(RecordKey, Value)>,
+    ) -> Result<Vec<RecordKey>, StoreError> {
+        let allowed = {
+            let mut left = self.left.lock().expect("budget lock");
+            let allowed = (*left).min(records.len());
+            *left -= allowed;
+            allowed
+        };
+        if allowed == records.len() {
+            return self.inner.create_many(records).await;
+        }
+        records.truncate(allowed);
+        if !records.is_empty() {
+            self.inner.create_many(records).await?;
+        }
+        Err(StoreError::Backend(format!(
+            "injected: the process died after creating {allowed} records"
+        )))
+    }
+    async fn put_keeping_counter(
+        &self,
+        key: &RecordKey,
+        record: Value,
+        counter: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.put_keeping_counter(key, record, counter).await
+    }
+    async fn increment(
+        &self,
+        key: &RecordKey,
+        attribute: &str,
+        by: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.inner.increment(key, attribute, by).await
+    }
+}
