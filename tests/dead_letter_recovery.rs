@@ -30,6 +30,7 @@ async fn dead_letter_after(fx: &Fixture, creates: usize) -> ChunkMessage {
         jobs: fx.jobs(),
         events: fx.events(),
         operations: bulkops_shared::ops::registry(WriteBudget::new(fx.records(), creates)),
+        metrics: fx.metrics.clone(),
     };
     let stats = run_processor_with(fx, &deps, PumpOptions::default()).await;
     assert_eq!(

@@ -84,6 +84,7 @@ fn worker(s: &Stores) -> WorkerDeps {
         events: s.events.clone(),
         jobs: s.jobs.clone(),
         operations: bulkops_shared::ops::registry(s.records.clone()),
+        metrics: std::sync::Arc::new(bulkops_shared::metrics::NoMetrics),
     }
 }
 

@@ -138,6 +138,43 @@ async fn requests_become_one_job_each_or_one_rejection() {
         .expect("a token");
     assert_eq!(job_state(&url, &owner, job_id).await, "COMPLETED");
 
+    // The server's metrics count the job's rows and its end, as Prometheus scrapes them.
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics text");
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} in {metrics}"))
+    };
+    let counts = &job[0]["detail"]["counts"];
+    let succeeded = value("bulkops_rows_succeeded_total{job_type=\"SEND_MFP\"}");
+    let failed = value("bulkops_rows_failed_total{job_type=\"SEND_MFP\"}");
+    let completed_event = job
+        .iter()
+        .find(|e| e["detail-type"] == "Bulk Job Completed")
+        .unwrap();
+    assert_eq!(
+        (succeeded, failed),
+        (
+            completed_event["detail"]["counts"]["succeeded"]
+                .as_f64()
+                .unwrap(),
+            completed_event["detail"]["counts"]["failed"]
+                .as_f64()
+                .unwrap()
+        )
+    );
+    assert_eq!(succeeded + failed, counts["total"].as_f64().unwrap());
+    assert_eq!(
+        value("bulkops_jobs_completed_total{job_type=\"SEND_MFP\"}"),
+        1.0
+    );
+
     // No token: the endpoint is not open.
     let anonymous = reqwest::Client::new()
         .post(format!("{url}/_local/requests"))

@@ -551,6 +551,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
         jobs: store.clone(),
         operations: bulkops_shared::ops::registry(records.clone()),
         events: Arc::new(bulkops_shared::engine::NoFlush),
+        metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
     };
     let options = PumpOptions {
         deliveries: 2,

@@ -76,6 +76,7 @@ impl AwsClients {
                 bus,
             )),
         )
+        .with_metrics(std::sync::Arc::new(crate::metrics::Emf))
     }
 
     /// Publishes job events at once when `EVENT_BUS_NAME` is set; without a bus they wait in
@@ -124,6 +125,7 @@ impl crate::engine::sqs::WorkerDeps {
             jobs: clients.job_store(&table),
             operations: crate::ops::registry(clients.record_store(&table)),
             events: clients.event_flush(&table),
+            metrics: std::sync::Arc::new(crate::metrics::Emf),
         })
     }
 }

@@ -22,6 +22,7 @@ use super::event_log::LocalEventLog;
 
 use super::intake::Requests;
 use bulkops_shared::intake::Intake;
+use bulkops_shared::metrics::Registry;
 
 /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).
 pub const MAX_RECEIVE_COUNT: u32 = 3;
@@ -87,6 +88,8 @@ pub struct Backend {
     pub events: Option<LocalEvents>,
     /// One line saying where the state lives.
     pub description: String,
+    /// What the workers and the publisher counted, for `GET /metrics`.
+    pub metrics: Arc<Registry>,
 }
 
 impl Backend {
@@ -147,12 +150,15 @@ impl Backend {
         // On the durable handle: its reads make a transition durable before its event goes
         // out, so no event announces what a crash could take back (see EmbeddedStore::lazy).
         let job_store: Arc<dyn JobStore> = jobs.clone();
-        let publisher = Publisher::new(job_store, Arc::new(log.clone()));
+        let metrics = Arc::new(Registry::default());
+        let publisher =
+            Publisher::new(job_store, Arc::new(log.clone())).with_metrics(metrics.clone());
         let events: Arc<dyn EventFlush> = Arc::new(publisher.clone());
         let worker = || WorkerDeps {
             jobs: Arc::new(work.clone()),
             operations: bulkops_shared::ops::registry(Arc::new(work.clone())),
             events: events.clone(),
+            metrics: metrics.clone(),
         };
         // Requests are answered (202) from durable commits, like every caller.
         let (request_queue, request_poller, request_dead_letters) =
@@ -197,6 +203,7 @@ impl Backend {
             embedded: Some(store),
             events: Some(LocalEvents { log, publisher }),
             description: format!("embedded store {}", path.display()),
+            metrics,
         })
     }
 
@@ -208,10 +215,12 @@ impl Backend {
     ) -> Self {
         let clients = AwsClients::new(&load_sdk_config().await);
         let events = clients.event_flush(table);
+        let metrics = Arc::new(Registry::default());
         let worker = || WorkerDeps {
             jobs: clients.job_store(table),
             operations: bulkops_shared::ops::registry(clients.record_store(table)),
             events: events.clone(),
+            metrics: metrics.clone(),
         };
         let poller = |url: &str| Poller {
             source: Arc::new(SqsChunkSource::new(clients.sqs.clone(), url).long_polling(1)),
@@ -249,6 +258,7 @@ impl Backend {
             embedded: None,
             events: None,
             description: format!("DynamoDB table {table}, SQS queue {queue_url}"),
+            metrics,
         }
     }
 }

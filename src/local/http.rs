@@ -19,6 +19,8 @@ use super::routes::{route, Function};
 use super::token::DevKey;
 use crate::apigw::HttpApiRequest;
 
+/// Prometheus scrapes the service's metrics here (local server only; not an API route).
+pub const METRICS_PATH: &str = "/metrics";
 /// API Gateway HTTP APIs accept payloads up to 10 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
@@ -72,6 +74,15 @@ async fn handle(
     let path = uri.path();
     if path == REQUESTS_PATH && method == Method::POST {
         return queue_request(&gateway, &headers, body).await;
+    }
+    if path == METRICS_PATH && method == Method::GET {
+        // Local only (on AWS the same counts are EMF metrics in CloudWatch): counts, no data.
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            gateway.backend.metrics.render(),
+        )
+            .into_response();
     }
     let Some(matched) = route(method.as_str(), path) else {
         // API Gateway answers unrouted requests itself, before any authorizer.

@@ -10,6 +10,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use bulkops_shared::aws::AwsClients;
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::events::Publisher;
+use bulkops_shared::metrics::Registry;
 
 use crate::calls::{counted_clients, CallCounter};
 use bulkops_shared::queue::ChunkQueue;
@@ -193,6 +194,8 @@ pub struct Fixture {
     /// The event bus, and the queue its rule forwards every event to.
     pub bus: String,
     pub events_queue_url: String,
+    /// What the fixture's workers and publisher counted.
+    pub metrics: Arc<Registry>,
 }
 
 impl Fixture {
@@ -229,12 +232,15 @@ impl Fixture {
             dlq_url,
             dlq_arn,
             events_queue_url,
+            metrics: Arc::default(),
         }
     }
 
     /// Publishes this fixture's job events on its bus.
     pub fn publisher(&self) -> Publisher {
-        self.clients.publisher(&self.table, &self.bus)
+        self.clients
+            .publisher(&self.table, &self.bus)
+            .with_metrics(self.metrics.clone())
     }
 
     pub fn events(&self) -> Arc<dyn EventFlush> {
@@ -322,6 +328,7 @@ impl Fixture {
             jobs: self.jobs(),
             operations: bulkops_shared::ops::registry(self.records()),
             events: self.events(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -330,6 +337,7 @@ impl Fixture {
             jobs: self.jobs(),
             operations: bulkops_shared::ops::registry(self.records()),
             events: self.events(),
+            metrics: self.metrics.clone(),
         }
     }
 

@@ -382,6 +382,7 @@ pub fn faulty_worker(
 ) -> bulkops_shared::engine::sqs::WorkerDeps {
     bulkops_shared::engine::sqs::WorkerDeps {
         events,
+        metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
         jobs: Arc::new(FaultyJobStore {
             inner: jobs,
             faults: faults.clone(),

@@ -16,8 +16,8 @@ const RELEASE_WAITS_MS: [u64; 6] = [25, 50, 100, 200, 400, 800];
 /// What happened to a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkDisposition {
-    /// Rows run (or, dead-lettered, recovered or failed) and counted now.
-    Processed,
+    /// Rows run (or, dead-lettered, recovered or failed) and counted now, with these counts.
+    Processed(ChunkCounts),
     /// Counted before: a duplicate delivery (follow-up steps re-checked).
     AlreadyRecorded,
     /// The job is CANCELLED or FAILED and the chunk never started: rows counted as skipped.
@@ -283,7 +283,7 @@ impl Engine<'_> {
         );
         self.complete_if_done(&recorded.job).await?;
         Ok(if recorded.newly_recorded {
-            ChunkDisposition::Processed
+            ChunkDisposition::Processed(counts)
         } else {
             ChunkDisposition::AlreadyRecorded
         })

@@ -4,8 +4,9 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::stream::{self, StreamExt};
 
-use super::{dead_letter_chunk, process_chunk, EventFlush, Operations};
+use super::{dead_letter_chunk, process_chunk, ChunkDisposition, EventFlush, Operations};
 use crate::error::EngineError;
+use crate::metrics::{Metric, Metrics};
 use crate::model::ChunkMessage;
 use crate::store::JobStore;
 
@@ -74,12 +75,45 @@ async fn handle_message(
             chunk.job_type.as_str()
         ))
     })?;
+    let started = std::time::Instant::now();
     let disposition = match mode {
         Mode::Process => process_chunk(jobs, events, operation, &chunk).await?,
         Mode::DeadLetter => dead_letter_chunk(jobs, events, operation, &chunk).await?,
     };
     tracing::debug!(job_id = %chunk.job_id, chunk = chunk.chunk, ?disposition, "chunk handled");
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1_000.0;
+    deps.metrics.record(
+        chunk.job_type,
+        &chunk_metrics(&disposition, mode, elapsed_ms, &chunk),
+    );
     Ok(())
+}
+
+/// What one handled chunk adds to the service's metrics; every chunk is counted once (its
+/// first recording), a duplicate delivery only as one.
+fn chunk_metrics(
+    disposition: &ChunkDisposition,
+    mode: Mode,
+    elapsed_ms: f64,
+    chunk: &ChunkMessage,
+) -> Vec<(Metric, f64)> {
+    match disposition {
+        ChunkDisposition::Processed(counts) => {
+            let mut values = vec![
+                (Metric::RowsSucceeded, f64::from(counts.succeeded)),
+                (Metric::RowsFailed, f64::from(counts.failed)),
+                (Metric::ChunksProcessed, 1.0),
+                (Metric::ChunkDuration, elapsed_ms),
+            ];
+            if mode == Mode::DeadLetter {
+                values.push((Metric::DeadLetteredChunks, 1.0));
+            }
+            values
+        }
+        ChunkDisposition::Skipped(_) => vec![(Metric::RowsSkipped, chunk.rows.len() as f64)],
+        ChunkDisposition::AlreadyRecorded => vec![(Metric::DuplicateDeliveries, 1.0)],
+        ChunkDisposition::JobMissing => Vec::new(),
+    }
 }
 
 /// What the processor and dead-letter functions need, built once per cold start.
@@ -88,4 +122,6 @@ pub struct WorkerDeps {
     pub operations: Operations,
     /// Told when a chunk moved its job, so that the job's events go out at once.
     pub events: std::sync::Arc<dyn EventFlush>,
+    /// Where rows and chunks are counted (EMF lines on Lambda).
+    pub metrics: std::sync::Arc<dyn Metrics>,
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::{job_event, EventSink, JobEvent};
 use crate::engine::EventFlush;
 use crate::error::StoreError;
+use crate::metrics::{Metric, Metrics, NoMetrics};
 use crate::model::{EventKind, Job};
 use crate::store::JobStore;
 
@@ -25,11 +26,23 @@ pub struct SweepStats {
 pub struct Publisher {
     jobs: Arc<dyn JobStore>,
     sink: Arc<dyn EventSink>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl Publisher {
     pub fn new(jobs: Arc<dyn JobStore>, sink: Arc<dyn EventSink>) -> Self {
-        Self { jobs, sink }
+        Self {
+            jobs,
+            sink,
+            metrics: Arc::new(NoMetrics),
+        }
+    }
+
+    /// Counts each job's end (completed, failed, cancelled, with its duration) when its event
+    /// goes out: one event per transition makes it one count per job.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Publishes one job's pending events; returns how many went out.
@@ -80,6 +93,19 @@ impl Publisher {
         self.jobs.mark_published(&job.id, &accepted).await?;
         for event in events.iter().filter(|e| !refused.contains(&e.id)) {
             tracing::info!(event_id = %event.id, detail_type = %event.detail_type, "event published");
+        }
+        for (at, kind) in pending.iter().filter(|(_, kind)| accepted.contains(kind)) {
+            let ended = match kind {
+                EventKind::Completed => Metric::JobsCompleted,
+                EventKind::Failed => Metric::JobsFailed,
+                EventKind::Cancelled => Metric::JobsCancelled,
+                EventKind::Created | EventKind::Processing => continue,
+            };
+            let duration = (at - job.init_time_ms).max(0) as f64;
+            self.metrics.record(
+                job.job_type,
+                &[(ended, 1.0), (Metric::JobDuration, duration)],
+            );
         }
         Ok((accepted.len(), refused.len()))
     }
