@@ -35,8 +35,8 @@ async fn dead_letter_after(fx: &Fixture, creates: usize) -> ChunkMessage {
     let stats = run_processor_with(fx, &deps, PumpOptions::default()).await;
     assert_eq!(
         stats.reported_failures.len(),
-        3,
-        "received maxReceiveCount = 3 times, then dead-lettered"
+        bulkops_shared::queue::MAX_RECEIVE_COUNT as usize,
+        "received maxReceiveCount times, then dead-lettered"
     );
     assert_eq!(fx.queue_depth(&fx.queue_url).await, 0);
     let dead = fx.dead_letter_source().receive(10).await.expect("read DLQ");

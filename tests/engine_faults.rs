@@ -146,8 +146,8 @@ async fn a_poison_chunk_is_dead_lettered_and_reports_the_passes_it_issued() {
     let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
     assert_eq!(
         stats.reported_failures.len(),
-        3,
-        "received maxReceiveCount = 3 times, then dead-lettered"
+        bulkops_shared::queue::MAX_RECEIVE_COUNT as usize,
+        "received maxReceiveCount times, then dead-lettered"
     );
     assert_eq!(fx.queue_depth(&fx.queue_url).await, 0);
     assert_eq!(fx.queue_depth(&fx.dlq_url).await, 1);

@@ -285,7 +285,7 @@ async fn an_unreadable_message_goes_to_the_dead_letter_queue_and_creates_nothing
     assert!(fx.published_events().await.is_empty());
 
     // The dead-letter queue cannot be reached: the message is retried, and the queue's
-    // redrive policy dead-letters it after 3 receives; it never loops.
+    // redrive policy dead-letters it after maxReceiveCount receives; it never loops.
     send(&fx, &queue, "still not json").await;
     let mut deps = fx.intake(&queue);
     deps.dead_letters = Arc::new(bulkops_shared::queue::SqsMessageQueue::new(
@@ -293,7 +293,10 @@ async fn an_unreadable_message_goes_to_the_dead_letter_queue_and_creates_nothing
         format!("{}-missing", queue.dlq_url),
     ));
     let stats = run_intake(&fx, &queue, &deps, PumpOptions::default()).await;
-    assert_eq!(stats.reported_failures.len(), 3);
+    assert_eq!(
+        stats.reported_failures.len(),
+        bulkops_shared::queue::MAX_RECEIVE_COUNT as usize
+    );
     assert_eq!(fx.queue_depth(&queue.url).await, 0);
     assert_eq!(receive_all(&fx, &queue.dlq_url).await, ["still not json"]);
 }

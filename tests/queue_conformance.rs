@@ -1,6 +1,7 @@
 //! One conformance suite for the queue ports (ChunkQueue + ChunkSource), run against SQS on
 //! moto and against the embedded redb queue: at-least-once delivery, hiding while received,
-//! receive counts, immediate retry, and redrive to the dead-letter queue after 3 receives.
+//! receive counts, immediate retry, and redrive to the dead-letter queue after
+//! `MAX_RECEIVE_COUNT` receives.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use bulkops_embedded::EmbeddedQueue;
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::{ChunkMessage, ChunkRow, JobType};
 use bulkops_shared::queue::sqs::SqsChunkSource;
-use bulkops_shared::queue::{ChunkQueue, ChunkSource};
+use bulkops_shared::queue::{ChunkQueue, ChunkSource, MAX_RECEIVE_COUNT};
 use bulkops_testkit::Fixture;
 
 struct Queues {
@@ -35,7 +36,13 @@ async fn embedded() -> Queues {
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = EmbeddedStore::open(&dir.path().join("bulkops.redb")).unwrap();
     let visibility = Duration::from_secs(180);
-    let main = EmbeddedQueue::new(&store, "chunks", Some("chunks-dlq"), 3, visibility);
+    let main = EmbeddedQueue::new(
+        &store,
+        "chunks",
+        Some("chunks-dlq"),
+        MAX_RECEIVE_COUNT,
+        visibility,
+    );
     Queues {
         queue: Arc::new(main.clone()),
         source: Arc::new(main),
@@ -101,9 +108,9 @@ async fn messages_are_hidden_while_received_and_counted(q: Queues) {
     assert!(q.dead_letters.receive(10).await.unwrap().is_empty());
 }
 
-async fn a_message_received_three_times_moves_to_the_dead_letter_queue(q: Queues) {
+async fn a_message_received_max_times_moves_to_the_dead_letter_queue(q: Queues) {
     q.queue.enqueue(&chunks(1)).await.unwrap();
-    for attempt in 1..=3 {
+    for attempt in 1..=MAX_RECEIVE_COUNT {
         let deliveries = q.source.receive(10).await.unwrap();
         assert_eq!(deliveries.len(), 1, "attempt {attempt}");
         assert_eq!(deliveries[0].receive_count, attempt);
@@ -111,7 +118,7 @@ async fn a_message_received_three_times_moves_to_the_dead_letter_queue(q: Queues
     }
     assert!(
         q.source.receive(10).await.unwrap().is_empty(),
-        "the fourth receive redrives it"
+        "the receive after the last allowed one redrives it"
     );
     let dead = q.dead_letters.receive(10).await.unwrap();
     assert_eq!(dead.len(), 1);
@@ -134,5 +141,5 @@ macro_rules! conformance {
 
 conformance!(
     messages_are_hidden_while_received_and_counted,
-    a_message_received_three_times_moves_to_the_dead_letter_queue,
+    a_message_received_max_times_moves_to_the_dead_letter_queue,
 );

@@ -236,3 +236,22 @@ fn concurrency_deletion_protection_and_the_kms_key_are_parameters() {
         assert!(samconfig.contains(section), "{section}");
     }
 }
+
+#[test]
+fn every_redrive_policy_uses_the_code_s_receive_count() {
+    let template = template();
+    let mut queues = 0;
+    for (name, resource) in resources(&template) {
+        let redrive = &resource["Properties"]["RedrivePolicy"];
+        if redrive.is_null() {
+            continue;
+        }
+        queues += 1;
+        assert_eq!(
+            redrive["maxReceiveCount"].as_u64(),
+            Some(u64::from(bulkops_shared::queue::MAX_RECEIVE_COUNT)),
+            "{name:?}"
+        );
+    }
+    assert_eq!(queues, 2, "the chunk queue and the intake queue");
+}

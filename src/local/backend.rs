@@ -25,7 +25,7 @@ use bulkops_shared::intake::Intake;
 use bulkops_shared::metrics::Registry;
 
 /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policy).
-pub const MAX_RECEIVE_COUNT: u32 = 3;
+pub use bulkops_shared::queue::MAX_RECEIVE_COUNT;
 /// The store file inside the data directory.
 pub const STORE_FILE: &str = "bulkops.redb";
 const MAIN_QUEUE: &str = "chunks";

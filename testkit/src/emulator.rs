@@ -20,7 +20,7 @@ use bulkops_shared::store::{JobStore, RecordStore};
 /// The emulator endpoint (e.g. `http://127.0.0.1:5123`), set by `scripts/test.sh`.
 pub const ENDPOINT_VAR: &str = "BULKOPS_TEST_ENDPOINT";
 /// Receives before SQS moves a message to the dead-letter queue (as in template.yaml).
-pub const MAX_RECEIVE_COUNT: u32 = 3;
+pub use bulkops_shared::queue::MAX_RECEIVE_COUNT;
 
 /// SDK configuration for the emulator: static test credentials, us-east-1.
 pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {

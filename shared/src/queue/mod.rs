@@ -30,6 +30,12 @@ pub struct Delivery {
     pub receive_count: u32,
 }
 
+/// Receives of one message before its queue moves it to the dead-letter queue: template.yaml's
+/// `maxReceiveCount` (a test keeps them equal), the embedded queues' and the emulator's. AWS
+/// recommends at least 5 for Lambda consumers, so a throttled or briefly failing batch is not
+/// dead-lettered.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
 /// A queue failure while receiving or acknowledging.
 #[derive(Debug, thiserror::Error)]
 #[error("queue request failed: {0}")]
