@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/moto.sh
+echo "==> cargo build --workspace --bins (tests/init_errors.rs starts the function binaries)"
+cargo build --workspace --bins
 echo "==> cargo test --workspace"
 cargo test --workspace --all-targets "$@"
 echo "==> cfn-lint template.yaml"

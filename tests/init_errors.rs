@@ -61,7 +61,7 @@ async fn a_function_without_its_settings_reports_an_init_error() {
         let binary = binaries().join(function);
         assert!(
             binary.is_file(),
-            "{} is missing: run the tests with `cargo test --workspace --all-targets`",
+            "{} is missing: build the functions first (`cargo build --workspace --bins`, as scripts/test.sh does)",
             binary.display()
         );
         let output = tokio::task::spawn_blocking(move || {
