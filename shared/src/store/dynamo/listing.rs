@@ -15,6 +15,23 @@ impl DynamoJobStore {
         owner: &str,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
+        let partition = jobs_partition(job_type, owner);
+        let keep = |job: &Job| listed_for(job, owner);
+        self.query_jobs(JOBS_INDEX, &partition, false, 1000, limit, keep)
+            .await
+    }
+
+    /// Jobs in one partition of `index` (keyed `<index>pk`), in index order (`forward`, or
+    /// newest first), page by page until `limit` of them pass `keep`.
+    pub(super) async fn query_jobs(
+        &self,
+        index: &str,
+        partition: &str,
+        forward: bool,
+        page: usize,
+        limit: usize,
+        keep: impl Fn(&Job) -> bool,
+    ) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
         let mut start_key = None;
         loop {
@@ -22,18 +39,18 @@ impl DynamoJobStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(JOBS_INDEX)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(jobs_partition(job_type, owner)))
-                .scan_index_forward(false)
-                .limit((limit - jobs.len()).min(1000) as i32)
+                .index_name(index)
+                .key_condition_expression(format!("{index}pk = :p"))
+                .expression_attribute_values(":p", s(partition))
+                .scan_index_forward(forward)
+                .limit((limit - jobs.len()).min(page) as i32)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|e| sdk_error("Query(jobs)", e))?;
+                .map_err(|e| sdk_error(&format!("Query({index})"), e))?;
             for item in out.items.unwrap_or_default() {
                 let job = job_from_item(item)?;
-                if listed_for(&job, owner) {
+                if keep(&job) {
                     jobs.push(job);
                 }
             }

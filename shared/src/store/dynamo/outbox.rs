@@ -1,10 +1,7 @@
 //! The job outbox on DynamoDB: finding jobs with unpublished events through the sparse
 //! `gsi2` index, and removing events once published (the index keys go with the last one).
 
-use super::{
-    conditional_update, job_from_item, n, s, sdk_error, DynamoJobStore, OUTBOX_INDEX,
-    OUTBOX_PARTITION,
-};
+use super::{conditional_update, n, DynamoJobStore, OUTBOX_INDEX, OUTBOX_PARTITION};
 use crate::error::StoreError;
 use crate::model::{EventKind, Job};
 
@@ -13,29 +10,8 @@ impl DynamoJobStore {
         &self,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(OUTBOX_INDEX)
-                .key_condition_expression("gsi2pk = :p")
-                .expression_attribute_values(":p", s(OUTBOX_PARTITION))
-                .limit((limit - jobs.len()).min(100) as i32)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(outbox)", e))?;
-            for item in out.items.unwrap_or_default() {
-                jobs.push(job_from_item(item)?);
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() || jobs.len() >= limit {
-                return Ok(jobs);
-            }
-        }
+        self.query_jobs(OUTBOX_INDEX, OUTBOX_PARTITION, true, 100, limit, |_| true)
+            .await
     }
 
     pub(super) async fn mark_published_item(
