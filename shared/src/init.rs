@@ -26,6 +26,18 @@ where
     Box::new(error)
 }
 
+/// The function's dependencies, or (a setting is missing) the reported error for `main` to
+/// return: a missing setting is said once, to the log and to Lambda, and the process exits.
+pub async fn ready<T, E>(deps: Result<T, E>) -> Result<T, Box<dyn std::error::Error + Send + Sync>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match deps {
+        Ok(deps) => Ok(deps),
+        Err(error) => Err(init_failed(error).await),
+    }
+}
+
 async fn report(
     error_type: &str,
     message: &str,

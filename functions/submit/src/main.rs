@@ -1,16 +1,11 @@
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
-use bulkops_shared::init::init_failed;
+use bulkops_shared::init::ready;
 use lambda_http::{run, service_fn, tracing, Error};
 use submit::{handler, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let clients = AwsClients::new(&load_sdk_config().await);
-    // A missing setting is reported once, to the log and to Lambda, and the process exits.
-    let deps = match Deps::from_env(&clients) {
-        Ok(deps) => deps,
-        Err(error) => return Err(init_failed(error).await),
-    };
+    let deps = ready(Deps::from_env(&AwsClients::new(&load_sdk_config().await))).await?;
     run(service_fn(|request| handler(&deps, request))).await
 }
