@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod init;
 pub mod intake;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod ops;

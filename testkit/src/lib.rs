@@ -9,6 +9,7 @@ mod emulator;
 mod events;
 mod intake;
 mod pump;
+pub mod runtime_api;
 pub mod scenario;
 pub mod server;
 

@@ -1,11 +1,15 @@
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::init::ready;
-use lambda_runtime::{run, service_fn, tracing, Error};
+use bulkops_shared::logging;
+use lambda_runtime::{run, service_fn, Error};
 use publisher::{deps_from_env, handler};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    logging::init();
     let deps = ready(deps_from_env(&AwsClients::new(&load_sdk_config().await))).await?;
-    run(service_fn(|event| handler(&deps, event))).await
+    run(service_fn(|event| {
+        logging::invocation(handler(&deps, event))
+    }))
+    .await
 }

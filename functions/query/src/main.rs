@@ -1,11 +1,15 @@
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::init::ready;
-use lambda_http::{run, service_fn, tracing, Error};
+use bulkops_shared::logging;
+use lambda_http::{run, service_fn, Error};
 use query::{handler, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    logging::init();
     let deps = ready(Deps::from_env(&AwsClients::new(&load_sdk_config().await))).await?;
-    run(service_fn(|request| handler(&deps, request))).await
+    run(service_fn(|request| {
+        logging::invocation(handler(&deps, request))
+    }))
+    .await
 }

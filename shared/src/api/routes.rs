@@ -3,7 +3,9 @@
 //! for, with its ids parsed once; [`handle`] dispatches it in one match, for every HTTP
 //! function and for the local gateway.
 
-use lambda_http::{Body, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt, Response};
+use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
@@ -74,6 +76,17 @@ pub enum Route {
 }
 
 impl Route {
+    /// The id of the one job the route is about, if any.
+    pub fn job_id(&self) -> Option<&str> {
+        match self {
+            Route::MfpGet(id)
+            | Route::MfpLogs(id)
+            | Route::MfpCancel(id)
+            | Route::UploadGet(id) => Some(id),
+            Route::MfpSubmit | Route::MfpList | Route::UploadCreate | Route::UploadList => None,
+        }
+    }
+
     /// The route of `method path`. Any stage prefix is ignored. Entrust's paths match exactly;
     /// PVWA's case-insensitively and with or without a trailing slash, as the real product does.
     pub fn parse(method: &str, path: &str) -> Option<Self> {
@@ -156,8 +169,37 @@ pub async fn handle(
     request: &lambda_http::Request,
 ) -> Response<Body> {
     let (method, path) = (request.method().as_str(), request.uri().path());
+    let route = Route::parse(method, path);
+    let span = request_span(request, route.as_ref());
+    dispatch(jobs, queue, events, request, route)
+        .instrument(span)
+        .await
+}
+
+/// The span of every log line of one HTTP request: API Gateway's request id (the access
+/// log's `requestId`) and, for a route of one job, its id.
+fn request_span(request: &lambda_http::Request, route: Option<&Route>) -> tracing::Span {
+    let api_request_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.as_deref(),
+        _ => None,
+    };
+    let span = tracing::info_span!("request", api_request_id, job_id = tracing::field::Empty);
+    if let Some(id) = route.and_then(Route::job_id) {
+        span.record("job_id", id);
+    }
+    span
+}
+
+async fn dispatch(
+    jobs: &dyn crate::store::JobStore,
+    queue: Option<&dyn crate::queue::ChunkQueue>,
+    events: &dyn crate::engine::EventFlush,
+    request: &lambda_http::Request,
+    route: Option<Route>,
+) -> Response<Body> {
+    let (method, path) = (request.method().as_str(), request.uri().path());
     let not_found = || ApiError::NotFound(format!("no route for {method} {path}"));
-    let result = match Route::parse(method, path) {
+    let result = match route {
         None => Err(not_found()),
         Some(route) => match (route, queue) {
             (Route::MfpSubmit, Some(queue)) => mfp::submit(jobs, queue, events, request).await,

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::engine::{EventFlush, Recovery, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
@@ -49,9 +51,12 @@ pub async fn process_chunk(
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
     let engine = Engine { jobs, events };
-    let disposition = engine.settle(operation, chunk, Path::Run).await?;
-    release_secrets(jobs, chunk).await?;
-    Ok(disposition)
+    let work = async {
+        let disposition = engine.settle(operation, chunk, Path::Run).await?;
+        release_secrets(jobs, chunk).await?;
+        Ok(disposition)
+    };
+    work.instrument(chunk_span(chunk)).await
 }
 
 /// Ends a chunk that exhausted its deliveries, through the same count-once path, so the job
@@ -65,9 +70,17 @@ pub async fn dead_letter_chunk(
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
     let engine = Engine { jobs, events };
-    let disposition = engine.settle(operation, chunk, Path::DeadLetter).await?;
-    release_secrets(jobs, chunk).await?;
-    Ok(disposition)
+    let work = async {
+        let disposition = engine.settle(operation, chunk, Path::DeadLetter).await?;
+        release_secrets(jobs, chunk).await?;
+        Ok(disposition)
+    };
+    work.instrument(chunk_span(chunk)).await
+}
+
+/// The span of every log line about one chunk: its job and its number.
+fn chunk_span(chunk: &ChunkMessage) -> tracing::Span {
+    tracing::info_span!("chunk", job_id = %chunk.job_id, chunk = chunk.chunk)
 }
 
 /// Deletes a chunk's sealed values; called only once the chunk is recorded (or its job gone).
@@ -107,8 +120,6 @@ async fn dead_letter_outcomes(
         .collect();
     let counts = ChunkCounts::of(&outcomes);
     tracing::warn!(
-        job_id = %job.id,
-        chunk = chunk.chunk,
         recovered = counts.succeeded,
         failed = counts.failed,
         "dead-lettered chunk: rows with a side effect succeeded, the others failed"
@@ -146,7 +157,7 @@ impl Engine<'_> {
         loop {
             let job = match self.jobs.claim_chunk(&chunk.job_id, chunk.chunk).await? {
                 Claim::JobMissing => {
-                    tracing::warn!(job_id = %chunk.job_id, chunk = chunk.chunk, "chunk of an unknown job acknowledged");
+                    tracing::warn!("chunk of an unknown job acknowledged");
                     return Ok(ChunkDisposition::JobMissing);
                 }
                 Claim::Claimed(job) => return self.run_claimed(operation, chunk, &job, path).await,
@@ -154,6 +165,7 @@ impl Engine<'_> {
             };
             if job.recorded_chunks.contains(&chunk.chunk) {
                 // Counted on an earlier delivery that may have died before completing the job.
+                tracing::info!("chunk already recorded: a duplicate delivery");
                 self.complete_if_done(&job).await?;
                 return Ok(ChunkDisposition::AlreadyRecorded);
             }
@@ -171,7 +183,7 @@ impl Engine<'_> {
                         let message = "The job's rows were never released for processing: the request that created it did not finish queueing them";
                         self.jobs.abandon(&job.id, message, now_ms()).await?;
                         self.events.flush(&job.id).await;
-                        tracing::warn!(job_id = %job.id, "job abandoned: its chunks were never released");
+                        tracing::warn!("job abandoned: its chunks were never released");
                         continue;
                     }
                 }
@@ -183,7 +195,7 @@ impl Engine<'_> {
                 .await?
             {
                 Skip::Recorded(recorded) => {
-                    tracing::info!(job_id = %job.id, chunk = chunk.chunk, state = job.state.as_str(), "chunk skipped");
+                    tracing::info!(state = job.state.as_str(), "chunk skipped");
                     self.complete_if_done(&recorded.job).await?;
                     return Ok(if recorded.newly_recorded {
                         ChunkDisposition::Skipped(job.state)
@@ -274,8 +286,6 @@ impl Engine<'_> {
             return Ok(ChunkDisposition::JobMissing);
         };
         tracing::info!(
-            job_id,
-            chunk,
             succeeded = counts.succeeded,
             failed = counts.failed,
             duplicate = !recorded.newly_recorded,
@@ -294,7 +304,6 @@ impl Engine<'_> {
         if done && self.jobs.complete(&job.id, now_ms()).await? {
             self.events.flush(&job.id).await;
             tracing::info!(
-                job_id = %job.id,
                 rows_processed = job.rows_processed,
                 rows_failed = job.rows_failed,
                 "job completed"

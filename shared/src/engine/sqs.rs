@@ -3,6 +3,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::stream::{self, StreamExt};
+use tracing::Instrument;
 
 use super::{dead_letter_chunk, process_chunk, ChunkDisposition, EventFlush, Operations};
 use crate::error::EngineError;
@@ -29,13 +30,17 @@ pub async fn handle_batch(
     mode: Mode,
 ) -> Result<SqsBatchResponse, EngineError> {
     let results: Vec<(Option<String>, Result<(), EngineError>)> = stream::iter(event.records)
-        .map(|message| async move {
+        .map(|message| {
             let id = message.message_id.clone().filter(|id| !id.is_empty());
-            let result = handle_message(deps, &message, mode).await;
-            if let Err(error) = &result {
-                tracing::error!(message_id = id.as_deref().unwrap_or("-"), error = %error, "chunk failed; it will be retried");
+            let span = tracing::info_span!("message", message_id = id.as_deref().unwrap_or("-"));
+            async move {
+                let result = handle_message(deps, &message, mode).await;
+                if let Err(error) = &result {
+                    tracing::error!(error = %error, "chunk failed; it will be retried");
+                }
+                (id, result)
             }
-            (id, result)
+            .instrument(span)
         })
         .buffer_unordered(CONCURRENCY)
         .collect()

@@ -1,5 +1,7 @@
 use std::future::Future;
 
+use tracing::Instrument;
+
 use crate::batching::backoff;
 use crate::chunking::{chunk_messages, group_rows, RowTooLarge};
 use crate::error::{EnqueueError, StoreError};
@@ -68,20 +70,30 @@ pub async fn start_job(
     new: NewJob,
 ) -> Result<Job, SubmitError> {
     let (job, mut chunks, secrets) = prepare(jobs, new).await?;
-    if let Err(error) = stage_secrets(jobs, &job.id, &mut chunks, &secrets).await {
-        discard_secrets(jobs, &job.id, &chunks).await;
-        return Err(error.into());
-    }
-    if let Err(error) = jobs.create_job(&job).await {
-        // A twin request (same id, from one client token) created it first: its chunks use
-        // the same staged secrets, which must stay.
-        if !matches!(jobs.get_job(&job.id).await, Ok(Some(_))) {
+    let span = job_span(&job.id);
+    async move {
+        if let Err(error) = stage_secrets(jobs, &job.id, &mut chunks, &secrets).await {
             discard_secrets(jobs, &job.id, &chunks).await;
+            return Err(error.into());
         }
-        return Err(error.into());
+        if let Err(error) = jobs.create_job(&job).await {
+            // A twin request (same id, from one client token) created it first: its chunks use
+            // the same staged secrets, which must stay.
+            if !matches!(jobs.get_job(&job.id).await, Ok(Some(_))) {
+                discard_secrets(jobs, &job.id, &chunks).await;
+            }
+            return Err(error.into());
+        }
+        tracing::info!(
+            job_type = job.job_type.as_str(),
+            rows = job.total_rows,
+            chunks = job.chunk_count,
+            "job created"
+        );
+        launch(jobs, queue, job, &chunks).await
     }
-    tracing::info!(job_id = %job.id, job_type = job.job_type.as_str(), rows = job.total_rows, chunks = job.chunk_count, "job created");
-    launch(jobs, queue, job, &chunks).await
+    .instrument(span)
+    .await
 }
 
 /// Finishes a job whose creation was interrupted after it was stored (a redelivered
@@ -94,9 +106,19 @@ pub async fn resume_job(
     new: NewJob,
 ) -> Result<Job, SubmitError> {
     let (job, mut chunks, secrets) = prepare(jobs, new).await?;
-    stage_secrets(jobs, &job.id, &mut chunks, &secrets).await?;
-    tracing::info!(job_id = %job.id, "resuming the creation of a job");
-    launch(jobs, queue, job, &chunks).await
+    let span = job_span(&job.id);
+    async move {
+        stage_secrets(jobs, &job.id, &mut chunks, &secrets).await?;
+        tracing::info!("resuming the creation of a job");
+        launch(jobs, queue, job, &chunks).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// The span of every log line about creating one job.
+fn job_span(job_id: &str) -> tracing::Span {
+    tracing::info_span!("job", job_id)
 }
 
 /// The job and its chunk messages, sized with their secrets; a row that cannot fit is
@@ -128,7 +150,7 @@ async fn launch(
     chunks: &[ChunkMessage],
 ) -> Result<Job, SubmitError> {
     if let Err(error) = queue.enqueue(chunks).await {
-        tracing::error!(job_id = %job.id, error = %error, "enqueue failed; abandoning the job");
+        tracing::error!(error = %error, "enqueue failed; abandoning the job");
         let message = format!(
             "The job could not be queued for processing: {}",
             error.reason
@@ -153,7 +175,7 @@ async fn launch(
             }
             Ok(Transition::JobMissing) => {}
             Err(store) => {
-                tracing::error!(job_id = %job.id, error = %store, "abandoning the job failed; the dead-letter path will");
+                tracing::error!(error = %store, "abandoning the job failed; the dead-letter path will");
             }
         }
         return Err(SubmitError::Enqueue {
@@ -218,7 +240,7 @@ async fn stage_secrets(
 async fn discard_secrets(jobs: &dyn JobStore, job_id: &str, chunks: &[ChunkMessage]) {
     for chunk in chunks.iter().filter(|c| c.sealed) {
         if let Err(error) = retried(|| jobs.delete_chunk_secrets(job_id, chunk.chunk)).await {
-            tracing::error!(job_id, chunk = chunk.chunk, %error, "staged secrets left to their TTL");
+            tracing::error!(chunk = chunk.chunk, %error, "staged secrets left to their TTL");
         }
     }
 }

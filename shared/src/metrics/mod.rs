@@ -6,7 +6,7 @@
 mod emf;
 mod registry;
 
-pub use emf::{emf_line, Emf, NAMESPACE};
+pub use emf::{cold_start_line, emf_line, report_cold_start, Emf, COLD_START, NAMESPACE};
 pub use registry::Registry;
 
 use crate::model::JobType;

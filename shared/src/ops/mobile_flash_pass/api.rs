@@ -153,7 +153,7 @@ pub async fn cancel(
     let id = valid_job_id(id)?;
     match jobs.cancel(&id, now_ms()).await? {
         CancelOutcome::Cancelled(job) => {
-            tracing::info!(job_id = %job.id, "job cancelled");
+            tracing::info!("job cancelled");
             events.flush(&job.id).await;
             let mut response = Response::new(Body::Empty);
             *response.status_mut() = StatusCode::OK;
