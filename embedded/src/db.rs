@@ -27,6 +27,9 @@ pub(crate) const RECORDS: TableDefinition<&str, Bytes> = TableDefinition::new("r
 pub(crate) const SEQUENCES: TableDefinition<&str, i64> = TableDefinition::new("sequences");
 /// client token key → the id of the job its request created.
 pub(crate) const CLIENT_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("client_tokens");
+/// scoped Idempotency-Key → its record (JSON).
+pub(crate) const IDEMPOTENCY_KEYS: TableDefinition<&str, &str> =
+    TableDefinition::new("idempotency_keys");
 /// `<first pending event time:013>#<job id>` → job id: the jobs with unpublished events.
 pub(crate) const OUTBOX: TableDefinition<&str, &str> = TableDefinition::new("job_outbox");
 /// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live
@@ -108,6 +111,7 @@ impl Db {
         txn.open_table(RECORDS)?;
         txn.open_table(SEQUENCES)?;
         txn.open_table(OUTBOX)?;
+        txn.open_table(IDEMPOTENCY_KEYS)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(BODIES)?;
         txn.open_table(RECEIPTS)?;

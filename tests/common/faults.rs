@@ -12,7 +12,8 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
-    CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Recorded, Skip, Transition,
+    CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, RecordKey, RecordStore, Recorded, Skip,
+    StoredResponse, Transition,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +24,7 @@ pub enum Call {
     CreateJob,
     Release,
     ClaimClientToken,
+    AnswerIdempotencyKey,
     GetJob,
     ClaimChunk,
     SkipChunk,
@@ -324,6 +326,33 @@ impl JobStore for FaultyJobStore {
             Call::ClaimClientToken,
             self.inner.claim_client_token(key, job_id)
         )
+    }
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        claim: &KeyRecord,
+    ) -> Result<KeyClaim, StoreError> {
+        self.inner.claim_idempotency_key(key, claim).await
+    }
+    async fn answer_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        faulty!(
+            self,
+            Call::AnswerIdempotencyKey,
+            self.inner
+                .answer_idempotency_key(key, claimed_at_ms, response)
+        )
+    }
+    async fn release_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.release_idempotency_key(key, claimed_at_ms).await
     }
 }
 

@@ -13,7 +13,8 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
-    jobs_partition, listed_for, CancelOutcome, Claim, JobStore, Recorded, Skip, Transition,
+    jobs_partition, listed_for, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Recorded,
+    Skip, StoredResponse, Transition,
 };
 
 #[async_trait]
@@ -348,5 +349,30 @@ impl JobStore for EmbeddedStore {
             }
         })
         .await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        claim: &KeyRecord,
+    ) -> Result<KeyClaim, StoreError> {
+        self.claim_key(key, claim).await
+    }
+
+    async fn answer_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        self.answer_key(key, claimed_at_ms, response).await
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.release_key(key, claimed_at_ms).await
     }
 }

@@ -5,6 +5,7 @@
 //! `records.rs` `RecordStore`.
 
 mod chunk_items;
+mod idempotency_keys;
 mod jobs;
 mod records;
 mod transitions;

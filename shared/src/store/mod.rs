@@ -2,6 +2,11 @@
 //! them on DynamoDB (and anything speaking its protocol, such as moto or LocalStack).
 
 pub mod dynamo;
+mod idempotency;
+
+pub use idempotency::{
+    KeyClaim, KeyRecord, StoredResponse, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_RETENTION_SECONDS,
+};
 
 use std::collections::HashMap;
 
@@ -168,6 +173,29 @@ pub trait JobStore: Send + Sync {
     /// earlier request holds it; returns the job id that holds it now. Kept
     /// [`CLIENT_TOKEN_RETENTION_SECONDS`].
     async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError>;
+    /// Claims an `Idempotency-Key` (its [`scoped_key`]) for `claim`: won if the key is new
+    /// (or expired), or if its holder never answered and its lease ran out at `claim`'s time;
+    /// else the record as it is.
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        claim: &KeyRecord,
+    ) -> Result<KeyClaim, StoreError>;
+    /// Stores the answer of the request that claimed `key` at `claimed_at_ms`; a no-op if a
+    /// retry took the key over meanwhile.
+    async fn answer_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// Frees a key whose request failed on the service's side, so that a retry runs again;
+    /// only by the request that claimed it at `claimed_at_ms`, and only if unanswered.
+    async fn release_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// How long a client token keeps a redelivered request from creating a second job: longer
@@ -177,9 +205,15 @@ pub const CLIENT_TOKEN_RETENTION_SECONDS: i64 = 15 * 24 * 3600;
 /// The key of a request's client token: scoped to the API and the owner, each entering as a
 /// length-prefixed field of one SHA-256, so no owner's tokens can meet another's.
 pub fn client_token_key(api: &str, owner: &str, client_token: &str) -> String {
+    scoped_key(&[api, owner, client_token])
+}
+
+/// SHA-256 over length-prefixed fields, in hex: a key no other list of fields can produce
+/// (no field's bytes can run into the next's).
+pub fn scoped_key(fields: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    for field in [api, owner, client_token] {
+    for field in fields {
         hash.update((field.len() as u64).to_be_bytes());
         hash.update(field.as_bytes());
     }

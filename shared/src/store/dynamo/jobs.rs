@@ -14,7 +14,9 @@ use super::{
 use crate::error::StoreError;
 use crate::model::Secrets;
 use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
-use crate::store::{CancelOutcome, Claim, JobStore, Recorded, Skip, Transition};
+use crate::store::{
+    CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Recorded, Skip, StoredResponse, Transition,
+};
 
 /// DynamoDB-backed [`JobStore`].
 #[derive(Clone, Debug)]
@@ -343,5 +345,30 @@ impl JobStore for DynamoJobStore {
 
     async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
         self.claim_client_token_item(key, job_id).await
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        claim: &KeyRecord,
+    ) -> Result<KeyClaim, StoreError> {
+        self.claim_key_item(key, claim).await
+    }
+
+    async fn answer_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        self.answer_key_item(key, claimed_at_ms, response).await
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.release_key_item(key, claimed_at_ms).await
     }
 }

@@ -18,6 +18,7 @@
 mod chunk_items;
 mod client_tokens;
 mod conditional;
+mod idempotency_keys;
 mod jobs;
 mod listing;
 mod outbox;
