@@ -65,6 +65,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The Idempotency-Key's first request is still being answered.
+    #[error("a request with this Idempotency-Key is still in progress; retry it in a moment")]
+    IdempotencyKeyInUse,
+    /// The Idempotency-Key was used before with a different body.
+    #[error("this Idempotency-Key was used with a different request body; use a new key for a new request")]
+    IdempotencyKeyReused,
     #[error("request body exceeds the limit of {limit} bytes ({actual} bytes)")]
     PayloadTooLarge { limit: usize, actual: usize },
     /// One row is too large to stage and queue (named by `target`).
@@ -138,7 +144,8 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -156,6 +163,8 @@ impl ApiError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
+            Self::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",

@@ -1,6 +1,7 @@
 //! The HTTP API: the one route table with its dispatch ([`routes`]); the operations' own
 //! handlers live with them in [`crate::ops`].
 
+pub mod create;
 pub mod routes;
 
 pub use routes::{handle, Function, Route, GATEWAY_ROUTES};

@@ -7,7 +7,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use tracing::Instrument;
 
+use super::create::create;
 use crate::error::ApiError;
+use crate::intake::Api;
 use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
 
 /// An HTTP-facing Lambda function of the stack.
@@ -202,13 +204,15 @@ async fn dispatch(
     let result = match route {
         None => Err(not_found()),
         Some(route) => match (route, queue) {
-            (Route::MfpSubmit, Some(queue)) => mfp::submit(jobs, queue, events, request).await,
+            (Route::MfpSubmit, Some(queue)) => {
+                create(jobs, queue, events, request, Api::MobileFlashPass).await
+            }
             (Route::MfpList, _) => mfp::list(jobs, request).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id).await,
             (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id).await,
             (Route::UploadCreate, Some(queue)) => {
-                accounts::create(jobs, queue, events, request).await
+                create(jobs, queue, events, request, Api::Accounts).await
             }
             (Route::UploadList, _) => accounts::list(jobs, request).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id).await,

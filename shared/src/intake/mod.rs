@@ -10,10 +10,10 @@ pub mod sqs;
 
 use std::sync::Arc;
 
-use crate::engine::{resume_job, EventFlush, JobId, SubmitError};
+use crate::engine::{EventFlush, JobId, SubmitError};
 use crate::error::{ApiError, StoreError};
 use crate::events::{rejected_event, EventSink, JobEvent, RejectedRequest};
-use crate::model::{Job, JobState};
+use crate::model::Job;
 use crate::queue::{ChunkQueue, MessageQueue};
 use crate::store::{client_token_key, JobStore};
 use crate::time::now_ms;
@@ -80,30 +80,13 @@ impl Intake {
             JobId::Next(sequence) => self.jobs.next_sequence(sequence).await?.to_string(),
         };
         let id = self.jobs.claim_client_token(&key, &candidate).await?;
-        let existing = if id == candidate {
-            None
-        } else {
-            self.jobs.get_job(&id).await?
-        };
-        new.id = JobId::Given(id.clone());
-        let started = match existing {
-            // An earlier delivery created it: this one is a duplicate.
-            Some(job) if job.state != JobState::AwaitingData => {
-                tracing::info!(job_id = %id, "the request's job exists already");
-                self.events.flush(&id).await;
-                return Ok(Outcome::Job(Box::new(job)));
-            }
-            // An earlier delivery stored it and stopped before releasing it.
-            Some(_) => {
-                let resumed = resume_job(self.jobs.as_ref(), self.queue.as_ref(), new).await;
-                self.events.flush(&id).await;
-                resumed
-            }
-            None => {
-                let (jobs, queue) = (self.jobs.as_ref(), self.queue.as_ref());
-                crate::ops::start(jobs, queue, self.events.as_ref(), new).await
-            }
-        };
+        let fresh = id == candidate;
+        let (jobs, queue, events) = (
+            self.jobs.as_ref(),
+            self.queue.as_ref(),
+            self.events.as_ref(),
+        );
+        let started = crate::ops::start_claimed(jobs, queue, events, new, id, fresh).await;
         match started {
             Ok(job) => Ok(Outcome::Job(Box::new(job))),
             Err(SubmitError::RowTooLarge(too_large)) => {

@@ -3,6 +3,7 @@
 //! job type (the one place listing them).
 
 pub mod accounts;
+mod claimed;
 pub mod mobile_flash_pass;
 mod submitting;
 
@@ -12,6 +13,7 @@ use crate::engine::Operations;
 use crate::model::JobType;
 use crate::store::RecordStore;
 
+pub use claimed::start_claimed;
 pub use submitting::{start, submit_error};
 
 /// Every operation, working on `records` (reference data and side effects).

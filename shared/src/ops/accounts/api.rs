@@ -11,10 +11,9 @@ use super::results::{extended, parse_filter, status, status_matches, summary};
 use super::{account_key, AccountRowInput};
 use crate::auth::Identity;
 use crate::body::{json_body_of, JsonMediaTypes};
-use crate::engine::{EventFlush, JobId, NewJob, Secrets};
+use crate::engine::{JobId, NewJob, Secrets};
 use crate::error::{json_response, ApiError};
 use crate::model::{ChunkRow, Job, JobType};
-use crate::queue::ChunkQueue;
 use crate::store::JobStore;
 
 /// Body limit of an upload: 1 MiB (≈3,000 accounts with every field set).
@@ -117,18 +116,16 @@ pub fn row_target(row: u32) -> String {
     format!("accountsList[{}]", row - 1)
 }
 
-/// `POST /PasswordVault/API/BulkActions/Accounts` → 202 with the bulk id as a bare number.
-pub async fn create(
-    jobs: &dyn JobStore,
-    queue: &dyn ChunkQueue,
-    events: &dyn EventFlush,
-    request: &Request,
-) -> Result<Response<Body>, ApiError> {
+/// `POST /PasswordVault/API/BulkActions/Accounts`, before anything is written: the caller is
+/// known, and the body is valid.
+pub fn prepare(request: &Request) -> Result<NewJob, ApiError> {
     let identity = Identity::from_request(request)?;
     let body = json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
-    let job = crate::ops::start(jobs, queue, events, new_job(identity.subject, body)?)
-        .await
-        .map_err(|e| crate::ops::submit_error(e, row_target))?;
+    new_job(identity.subject, body)
+}
+
+/// The answer to a create: 202 with the bulk id as a bare number.
+pub fn created(job: &Job) -> Result<Response<Body>, ApiError> {
     let bulk_id: i64 = job.id.parse().map_err(|_| {
         ApiError::Internal(crate::error::StoreError::Corrupt(format!(
             "bulk id {} is not a number",

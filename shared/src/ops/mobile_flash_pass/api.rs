@@ -10,8 +10,7 @@ use crate::body::json_body;
 use crate::engine::{EventFlush, JobId, NewJob};
 use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
-use crate::model::JobType;
-use crate::queue::ChunkQueue;
+use crate::model::{Job, JobType};
 use crate::store::{CancelOutcome, JobStore};
 use crate::time::now_ms;
 
@@ -81,18 +80,15 @@ pub fn row_target(row: u32) -> String {
     format!("ids[{}]", row - 1)
 }
 
-/// `POST /api/web/v2/mobileFlashPass`: validate everything, then create and enqueue the job.
-pub async fn submit(
-    jobs: &dyn JobStore,
-    queue: &dyn ChunkQueue,
-    events: &dyn EventFlush,
-    request: &Request,
-) -> Result<Response<Body>, ApiError> {
+/// `POST /api/web/v2/mobileFlashPass`, before anything is written: the caller may, and the
+/// body is valid.
+pub fn prepare(request: &Request) -> Result<NewJob, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
-    let new = new_job(identity.subject, json_body(request, MAX_BODY_BYTES)?)?;
-    let job = crate::ops::start(jobs, queue, events, new)
-        .await
-        .map_err(|e| crate::ops::submit_error(e, row_target))?;
+    new_job(identity.subject, json_body(request, MAX_BODY_BYTES)?)
+}
+
+/// The answer to a create: 200 with the BulkOperation.
+pub fn created(job: &Job) -> Result<Response<Body>, ApiError> {
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 

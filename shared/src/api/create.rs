@@ -1,0 +1,186 @@
+//! The create routes of both APIs, safe to retry with an `Idempotency-Key` (IETF httpapi
+//! draft): the key is scoped to the route and the caller; the same key with the same body
+//! replays the first answer (same status, same job), with another body is a 422, and while
+//! the first request is still being answered a 409. A request without the header is created
+//! as before (the vendors' clients do not send one).
+//!
+//! The job id is drawn before the key is claimed and kept in the key's record, so a retry that
+//! takes over the key of a request that died mid-way finishes that request's job instead of
+//! making a second one. A failure of the service (5xx) frees the key: a retry runs again.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+use crate::engine::{EventFlush, JobId, NewJob};
+use crate::error::ApiError;
+use crate::intake::Api;
+use crate::model::Job;
+use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
+use crate::queue::ChunkQueue;
+use crate::store::{scoped_key, JobStore, KeyClaim, KeyRecord, StoredResponse};
+use crate::time::now_ms;
+
+/// The request header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The longest key accepted.
+pub const MAX_KEY_LENGTH: usize = 255;
+
+/// `POST` of a new job of `api`.
+pub async fn create(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    events: &dyn EventFlush,
+    request: &Request,
+    api: Api,
+) -> Result<Response<Body>, ApiError> {
+    let new = prepare(api, request)?;
+    let Some(key) = idempotency_key(request)? else {
+        let job = crate::ops::start(jobs, queue, events, new)
+            .await
+            .map_err(|e| crate::ops::submit_error(e, |row| api.row_target(row)))?;
+        return created(api, &job);
+    };
+    let scoped = scoped_key(&["idempotency", api.as_str(), &new.owner, &key]);
+    let candidate = match &new.id {
+        JobId::Given(id) => id.clone(),
+        JobId::Next(sequence) => jobs.next_sequence(sequence).await?.to_string(),
+    };
+    let claim = KeyRecord::new(fingerprint(request.body()), candidate.clone(), now_ms());
+    let record = match jobs.claim_idempotency_key(&scoped, &claim).await? {
+        KeyClaim::Won(record) => record,
+        KeyClaim::Held(held) if held.fingerprint != claim.fingerprint => {
+            return Err(ApiError::IdempotencyKeyReused)
+        }
+        KeyClaim::Held(KeyRecord {
+            response: Some(first),
+            ..
+        }) => return Ok(replay(&first)),
+        KeyClaim::Held(_) => return Err(ApiError::IdempotencyKeyInUse),
+    };
+    let response = run(jobs, queue, events, new, api, &record, &candidate).await;
+    let stored = match stored(&response) {
+        Some(stored) if !response.status().is_server_error() => {
+            jobs.answer_idempotency_key(&scoped, record.claimed_at_ms, &stored)
+                .await
+        }
+        _ => {
+            jobs.release_idempotency_key(&scoped, record.claimed_at_ms)
+                .await
+        }
+    };
+    if let Err(error) = stored {
+        // The job's outcome stands; a retry finds the key held until its lease ends, then
+        // takes it over and finds the job.
+        tracing::warn!(%error, "the Idempotency-Key's answer could not be stored");
+    }
+    Ok(response)
+}
+
+/// Creates the job under the key's id and answers, errors included (they are replayed too).
+async fn run(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    events: &dyn EventFlush,
+    new: NewJob,
+    api: Api,
+    record: &KeyRecord,
+    candidate: &str,
+) -> Response<Body> {
+    let fresh = record.job_id == candidate;
+    let id = record.job_id.clone();
+    let result = match crate::ops::start_claimed(jobs, queue, events, new, id, fresh).await {
+        Ok(job) => created(api, &job),
+        Err(error) => Err(crate::ops::submit_error(error, |row| api.row_target(row))),
+    };
+    result.unwrap_or_else(|error| error.into_response(api.style()))
+}
+
+/// The caller may, and the body is valid: nothing is written before this.
+fn prepare(api: Api, request: &Request) -> Result<NewJob, ApiError> {
+    match api {
+        Api::MobileFlashPass => mfp::prepare(request),
+        Api::Accounts => accounts::prepare(request),
+    }
+}
+
+fn created(api: Api, job: &Job) -> Result<Response<Body>, ApiError> {
+    match api {
+        Api::MobileFlashPass => mfp::created(job),
+        Api::Accounts => accounts::created(job),
+    }
+}
+
+/// The header's key: visible ASCII, 1 to [`MAX_KEY_LENGTH`] characters, bare or as the
+/// draft's quoted structured-field string; one header at most.
+fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
+    let mut values = request.headers().get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| {
+        ApiError::bad_request(
+            format!("the Idempotency-Key header {why}"),
+            Some("Idempotency-Key".to_owned()),
+        )
+    };
+    if values.next().is_some() {
+        return Err(invalid("must be sent once"));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| invalid("must be visible ASCII"))?;
+    let key = text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or(text);
+    if key.is_empty() || key.len() > MAX_KEY_LENGTH {
+        return Err(invalid(&format!(
+            "must hold 1 to {MAX_KEY_LENGTH} characters"
+        )));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') || key.contains('"') {
+        return Err(invalid("must be visible ASCII"));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// SHA-256 of the body's bytes, in hex: "the same body" is the same bytes.
+fn fingerprint(body: &Body) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(body.as_ref())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The answer as it is kept for replay (create answers are small JSON documents).
+fn stored(response: &Response<Body>) -> Option<StoredResponse> {
+    let body = match response.body() {
+        Body::Empty => String::new(),
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8(bytes.clone()).ok()?,
+        _ => return None,
+    };
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    Some(StoredResponse {
+        status: response.status().as_u16(),
+        content_type,
+        body,
+    })
+}
+
+fn replay(first: &StoredResponse) -> Response<Body> {
+    let mut response = Response::new(Body::Text(first.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK);
+    if let Ok(content_type) = HeaderValue::from_str(&first.content_type) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
+    response
+}
