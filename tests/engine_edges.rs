@@ -171,6 +171,7 @@ async fn an_ambiguous_enqueue_is_counted_once_and_runs_nothing() {
     seed_vault(&fx.records()).await;
     let accounts: Vec<Value> = (0..600).map(|i| account(i, "s")).collect();
     let deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: fx.jobs(),
         queue: Arc::new(AcceptedThenLost { inner: fx.queue() }),
         events: fx.events(),
@@ -234,6 +235,7 @@ async fn a_cancel_during_a_failing_submit_accounts_for_every_row() {
     let fx = Fixture::new().await;
     let ids: Vec<String> = (0..10).map(enrollment_id).collect();
     let deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: fx.jobs(),
         queue: Arc::new(CancelledWhileQueueing { jobs: fx.jobs() }),
         events: fx.events(),

@@ -173,6 +173,7 @@ async fn a_queue_that_refuses_work_fails_the_job_with_503() {
     let ids = load(&fx, 0..3).await;
     let missing_queue = fx.queue_url.replace("bulkops-", "missing-");
     let deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: fx.jobs(),
         queue: fx.clients.chunk_queue(&missing_queue),
         events: fx.events(),

@@ -100,6 +100,7 @@ fn accounts() -> Vec<Value> {
 /// Submits the work through the real submit handler; returns the job id and total rows.
 async fn submit(s: &Stores, work: Work) -> (String, u32) {
     let deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: s.jobs.clone(),
         queue: s.queue.clone(),
         events: s.events.clone(),

@@ -159,6 +159,7 @@ async fn cancelled_and_failed_jobs_emit_theirs() {
     // A job that could not be queued was never released: FAILED only.
     let missing = format!("{}-missing", fx.queue_url);
     let deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: fx.jobs(),
         queue: fx.clients.chunk_queue(&missing),
         events: fx.events(),
@@ -241,6 +242,7 @@ async fn no_event_is_lost_or_invented_under_redelivery_crashes_and_a_failing_bus
         let mut ids_in = load(&fx, 0..1_000).await;
         ids_in.extend((5_000..5_100).map(enrollment_id));
         let deps = submit::Deps {
+            clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
             jobs: fx.jobs(),
             queue: fx.queue(),
             events: events.clone(),

@@ -538,6 +538,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
     request.push(enrollment_id(9_999));
     request.push(ids[3].clone());
     let submit_deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: store.clone(),
         queue: Arc::new(queue.clone()),
         events: Arc::new(bulkops_shared::engine::NoFlush),

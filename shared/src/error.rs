@@ -65,6 +65,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The job existed and is past its retention.
+    #[error("{0}")]
+    Gone(String),
     /// The Idempotency-Key's first request is still being answered.
     #[error("a request with this Idempotency-Key is still in progress; retry it in a moment")]
     IdempotencyKeyInUse,
@@ -146,6 +149,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -165,6 +169,7 @@ impl ApiError {
             Self::Conflict(_) => "CONFLICT",
             Self::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::Gone(_) => "GONE",
             Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",

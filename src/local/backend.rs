@@ -17,6 +17,7 @@ use bulkops_shared::events::Publisher;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::{ChunkSource, SqsMessageQueue};
 use bulkops_shared::store::{JobStore, RecordStore};
+use bulkops_shared::time::SystemClock;
 
 use super::event_log::LocalEventLog;
 
@@ -179,14 +180,17 @@ impl Backend {
                 jobs: jobs.clone(),
                 queue: Arc::new(queue(&store)),
                 events: events.clone(),
+                clock: Arc::new(SystemClock),
             },
             query: JobsDeps {
                 jobs: jobs.clone(),
                 events: events.clone(),
+                clock: Arc::new(SystemClock),
             },
             cancel: JobsDeps {
                 jobs,
                 events: events.clone(),
+                clock: Arc::new(SystemClock),
             },
             processor: worker(),
             dead_letter: worker(),
@@ -231,14 +235,17 @@ impl Backend {
                 jobs: clients.job_store(table),
                 queue: clients.chunk_queue(queue_url),
                 events: events.clone(),
+                clock: Arc::new(SystemClock),
             },
             query: JobsDeps {
                 jobs: clients.job_store(table),
                 events: events.clone(),
+                clock: Arc::new(SystemClock),
             },
             cancel: JobsDeps {
                 jobs: clients.job_store(table),
                 events: events.clone(),
+                clock: Arc::new(SystemClock),
             },
             processor: worker(),
             dead_letter: worker(),

@@ -1,3 +1,4 @@
+use crate::MovableClock;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -196,6 +197,8 @@ pub struct Fixture {
     pub events_queue_url: String,
     /// What the fixture's workers and publisher counted.
     pub metrics: Arc<Registry>,
+    /// The HTTP routes' clock (decides expiry); tests advance it.
+    pub clock: Arc<MovableClock>,
 }
 
 impl Fixture {
@@ -233,6 +236,7 @@ impl Fixture {
             dlq_arn,
             events_queue_url,
             metrics: Arc::default(),
+            clock: Arc::default(),
         }
     }
 
@@ -306,6 +310,7 @@ impl Fixture {
             jobs: self.jobs(),
             queue: self.queue(),
             events: self.events(),
+            clock: self.clock.clone(),
         }
     }
 
@@ -313,6 +318,7 @@ impl Fixture {
         query::Deps {
             jobs: self.jobs(),
             events: self.events(),
+            clock: self.clock.clone(),
         }
     }
 
@@ -320,6 +326,7 @@ impl Fixture {
         cancel::Deps {
             jobs: self.jobs(),
             events: self.events(),
+            clock: self.clock.clone(),
         }
     }
 

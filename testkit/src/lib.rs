@@ -5,6 +5,7 @@
 //! process. The benchmark binaries (`bench`, `bench_local`) live here too.
 
 pub mod calls;
+mod clock;
 mod emulator;
 mod events;
 mod intake;
@@ -14,6 +15,7 @@ pub mod scenario;
 pub mod server;
 
 pub use bulkops::worker::sqs_event;
+pub use clock::MovableClock;
 pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};
 pub use events::{api_request, ApiCall};
 pub use intake::IntakeQueues;

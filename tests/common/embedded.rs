@@ -9,10 +9,13 @@ use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::engine::NoFlush;
 use bulkops_shared::model::JobType;
 use bulkops_shared::store::{JobStore, RecordStore};
+use bulkops_testkit::MovableClock;
 
 pub struct EmbeddedFixture {
     pub store: EmbeddedStore,
     pub queue: EmbeddedQueue,
+    /// The HTTP routes' clock (decides expiry); tests advance it.
+    pub clock: Arc<MovableClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,6 +33,7 @@ impl EmbeddedFixture {
         Self {
             store,
             queue,
+            clock: Arc::default(),
             _dir: dir,
         }
     }
@@ -53,6 +57,7 @@ impl EmbeddedFixture {
                 3,
                 Duration::from_secs(60),
             )),
+            clock: self.clock.clone(),
         }
     }
 
@@ -60,6 +65,7 @@ impl EmbeddedFixture {
         query::Deps {
             jobs: self.jobs(),
             events: Arc::new(NoFlush),
+            clock: self.clock.clone(),
         }
     }
 
@@ -67,6 +73,7 @@ impl EmbeddedFixture {
         cancel::Deps {
             jobs: self.jobs(),
             events: Arc::new(NoFlush),
+            clock: self.clock.clone(),
         }
     }
 

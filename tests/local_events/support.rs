@@ -163,6 +163,7 @@ pub async fn create_jobs_offline(
         .await
         .expect("demo data");
     let deps = submit::Deps {
+        clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: Arc::new(store.clone()),
         queue: Arc::new(EmbeddedQueue::new(
             &store,

@@ -8,6 +8,7 @@ use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::JobStore;
+use bulkops_shared::time::{Clock, SystemClock};
 use lambda_http::{Body, Error, Request, Response};
 
 /// What the handler needs, built once per cold start.
@@ -15,6 +16,8 @@ pub struct Deps {
     pub jobs: Arc<dyn JobStore>,
     pub queue: Arc<dyn ChunkQueue>,
     pub events: Arc<dyn EventFlush>,
+    /// Decides whether a job has expired (on the routes this function shares).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Deps {
@@ -25,6 +28,7 @@ impl Deps {
             jobs: clients.job_store(&table),
             queue: clients.chunk_queue(&required_env("QUEUE_URL")?),
             events: clients.event_flush(&table),
+            clock: Arc::new(SystemClock),
         })
     }
 }
@@ -35,5 +39,5 @@ pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Er
         deps.queue.as_ref(),
         deps.events.as_ref(),
     );
-    Ok(api::handle(jobs, Some(queue), events, &request).await)
+    Ok(api::handle(jobs, Some(queue), events, deps.clock.as_ref(), &request).await)
 }

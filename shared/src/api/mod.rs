@@ -11,6 +11,8 @@ pub struct JobsDeps {
     pub jobs: std::sync::Arc<dyn crate::store::JobStore>,
     /// Told when a request moved a job (a cancel), so that its event goes out at once.
     pub events: std::sync::Arc<dyn crate::engine::EventFlush>,
+    /// Decides whether a job has expired.
+    pub clock: std::sync::Arc<dyn crate::time::Clock>,
 }
 
 impl JobsDeps {
@@ -20,6 +22,7 @@ impl JobsDeps {
         Ok(Self {
             jobs: clients.job_store(&table),
             events: clients.event_flush(&table),
+            clock: std::sync::Arc::new(crate::time::SystemClock),
         })
     }
 }

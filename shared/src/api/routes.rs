@@ -168,12 +168,13 @@ pub async fn handle(
     jobs: &dyn crate::store::JobStore,
     queue: Option<&dyn crate::queue::ChunkQueue>,
     events: &dyn crate::engine::EventFlush,
+    clock: &dyn crate::time::Clock,
     request: &lambda_http::Request,
 ) -> Response<Body> {
     let (method, path) = (request.method().as_str(), request.uri().path());
     let route = Route::parse(method, path);
     let span = request_span(request, route.as_ref());
-    dispatch(jobs, queue, events, request, route)
+    dispatch(jobs, queue, events, clock.now_ms(), request, route)
         .instrument(span)
         .await
 }
@@ -196,6 +197,7 @@ async fn dispatch(
     jobs: &dyn crate::store::JobStore,
     queue: Option<&dyn crate::queue::ChunkQueue>,
     events: &dyn crate::engine::EventFlush,
+    now: i64,
     request: &lambda_http::Request,
     route: Option<Route>,
 ) -> Response<Body> {
@@ -207,15 +209,15 @@ async fn dispatch(
             (Route::MfpSubmit, Some(queue)) => {
                 create(jobs, queue, events, request, Api::MobileFlashPass).await
             }
-            (Route::MfpList, _) => mfp::list(jobs, request).await,
-            (Route::MfpGet(id), _) => mfp::get(jobs, request, &id).await,
-            (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id).await,
-            (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id).await,
+            (Route::MfpList, _) => mfp::list(jobs, request, now).await,
+            (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
+            (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
+            (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id, now).await,
             (Route::UploadCreate, Some(queue)) => {
                 create(jobs, queue, events, request, Api::Accounts).await
             }
-            (Route::UploadList, _) => accounts::list(jobs, request).await,
-            (Route::UploadGet(id), _) => accounts::get(jobs, request, &id).await,
+            (Route::UploadList, _) => accounts::list(jobs, request, now).await,
+            (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,
             (Route::MfpSubmit | Route::UploadCreate, None) => Err(not_found()),
         },
     };

@@ -10,6 +10,9 @@ mod rows;
 
 pub use rows::{ChunkCounts, ChunkMessage, ChunkRow, Outcome, RowOutcome, Secrets};
 
+/// How long a job and its rows are kept after its creation (the table's TTL).
+pub const JOB_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
 /// Bulk operation state, as in the Entrust contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -210,6 +213,17 @@ impl Job {
         }
     }
 
+    /// When the job and its rows are gone: [`JOB_RETENTION_SECONDS`] after its creation.
+    pub fn expires_at_ms(&self) -> i64 {
+        self.init_time_ms + JOB_RETENTION_SECONDS * 1000
+    }
+
+    /// Whether the job is past its retention at `now_ms` (reads answer 410, lists omit it,
+    /// whether or not the table's TTL has deleted it yet).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        now_ms >= self.expires_at_ms()
+    }
+
     /// Rows with a final outcome (or skipped for good).
     pub fn rows_accounted(&self) -> u32 {
         self.rows_processed + self.rows_failed + self.rows_skipped
@@ -235,6 +249,7 @@ impl Job {
             error_message: self.error_message.clone(),
             total_rows: self.total_rows,
             rows_skipped: self.rows_skipped,
+            expires_at: rfc3339(self.expires_at_ms()),
         }
     }
 }
@@ -265,6 +280,9 @@ pub struct BulkOperation {
     pub total_rows: u32,
     #[serde(default)]
     pub rows_skipped: u32,
+    /// Additive: when the job and its rows are deleted; reads answer 410 Gone after it.
+    #[serde(default)]
+    pub expires_at: String,
 }
 
 #[cfg(test)]

@@ -146,6 +146,7 @@ pub async fn get(
     jobs: &dyn JobStore,
     request: &Request,
     id: &str,
+    now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
     let not_found = || ApiError::NotFound(format!("Bulk account upload {id} was not found"));
@@ -155,12 +156,22 @@ pub async fn get(
         .await?
         .filter(|job| job.job_type == JobType::AddAccounts && job.owner == identity.subject)
         .ok_or_else(not_found)?;
+    if job.is_expired(now_ms) {
+        return Err(ApiError::Gone(format!(
+            "Bulk account upload {id} expired at {} and its results were deleted",
+            crate::time::rfc3339(job.expires_at_ms())
+        )));
+    }
     let outcomes = jobs.row_outcomes(&job.id).await?;
     Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
 }
 
 /// `GET /PasswordVault/API/BulkActions/Accounts?limit=&filter=`: the caller's own uploads.
-pub async fn list(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn list(
+    jobs: &dyn JobStore,
+    request: &Request,
+    now_ms: i64,
+) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
     let query = request.query_string_parameters_ref();
     let limit = match query.and_then(|q| q.first("limit")) {
@@ -183,6 +194,7 @@ pub async fn list(jobs: &dyn JobStore, request: &Request) -> Result<Response<Bod
         .list_jobs(JobType::AddAccounts, &identity.subject, LIST_SCAN_LIMIT)
         .await?
         .into_iter()
+        .filter(|job| !job.is_expired(now_ms))
         .filter(|job| wanted.is_none_or(|w| status_matches(w, status(job))))
         .collect();
     let actions: Vec<Value> = matching

@@ -48,6 +48,8 @@ pub fn summary(job: &Job) -> Map<String, Value> {
         json!(job.source.clone().unwrap_or_default()),
     );
     summary.insert("CreationTime".into(), json!(job.init_time_ms / 1000));
+    // Additive, in CreationTime's unit: when the upload and its results are deleted.
+    summary.insert("ExpirationTime".into(), json!(job.expires_at_ms() / 1000));
     summary.insert("Status".into(), json!(status(job)));
     summary.insert("Result".into(), Value::Object(result));
     summary

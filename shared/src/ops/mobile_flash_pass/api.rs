@@ -12,7 +12,6 @@ use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
 use crate::model::{Job, JobType};
 use crate::store::{CancelOutcome, JobStore};
-use crate::time::now_ms;
 
 /// The contract's body limit: 200 KB.
 pub const MAX_BODY_BYTES: usize = 204_800;
@@ -93,12 +92,17 @@ pub fn created(job: &Job) -> Result<Response<Body>, ApiError> {
 }
 
 /// `GET /api/web/v1/mobileFlashPass`: the tenant's operations, newest first.
-pub async fn list(jobs: &dyn JobStore, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn list(
+    jobs: &dyn JobStore,
+    request: &Request,
+    now_ms: i64,
+) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_VIEW)?;
     let list: Vec<_> = jobs
         .list_jobs(JobType::SendMfp, "", LIST_LIMIT)
         .await?
         .iter()
+        .filter(|job| !job.is_expired(now_ms))
         .map(|job| job.to_bulk_operation())
         .collect();
     Ok(json_response(StatusCode::OK, &list))
@@ -109,9 +113,10 @@ pub async fn get(
     jobs: &dyn JobStore,
     request: &Request,
     id: &str,
+    now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_VIEW)?;
-    let job = find_job(jobs, id).await?;
+    let job = find_job(jobs, id, now_ms).await?;
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 
@@ -120,9 +125,10 @@ pub async fn logs(
     jobs: &dyn JobStore,
     request: &Request,
     id: &str,
+    now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_VIEW)?;
-    let job = find_job(jobs, id).await?;
+    let job = find_job(jobs, id, now_ms).await?;
     let outcomes = jobs.row_outcomes(&job.id).await?;
     let corrupt = |e: String| ApiError::Internal(crate::error::StoreError::Corrupt(e));
     let text = serde_json::to_string(&outcomes).map_err(|e| corrupt(e.to_string()))?;
@@ -144,10 +150,11 @@ pub async fn cancel(
     events: &dyn EventFlush,
     request: &Request,
     id: &str,
+    now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_REMOVE)?;
-    let id = valid_job_id(id)?;
-    match jobs.cancel(&id, now_ms()).await? {
+    let id = find_job(jobs, id, now_ms).await?.id;
+    match jobs.cancel(&id, now_ms).await? {
         CancelOutcome::Cancelled(job) => {
             tracing::info!("job cancelled");
             events.flush(&job.id).await;
@@ -174,12 +181,25 @@ fn valid_job_id(id: &str) -> Result<String, ApiError> {
         .map_err(|_| not_found(id))
 }
 
-async fn find_job(jobs: &dyn JobStore, id: &str) -> Result<crate::model::Job, ApiError> {
+/// The flash pass job `id`: 404 if there is none, 410 once it is past its retention.
+async fn find_job(
+    jobs: &dyn JobStore,
+    id: &str,
+    now_ms: i64,
+) -> Result<crate::model::Job, ApiError> {
     let id = valid_job_id(id)?;
-    jobs.get_job(&id)
+    let job = jobs
+        .get_job(&id)
         .await?
         .filter(|j| j.job_type == JobType::SendMfp)
-        .ok_or_else(|| not_found(&id))
+        .ok_or_else(|| not_found(&id))?;
+    if job.is_expired(now_ms) {
+        return Err(ApiError::Gone(format!(
+            "Bulk operation {id} expired at {} and its results were deleted",
+            crate::time::rfc3339(job.expires_at_ms())
+        )));
+    }
+    Ok(job)
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use crate::model::Job;
 type Item = HashMap<String, AttributeValue>;
 
 /// Jobs and chunk results stay this long after creation (then TTL removes them).
-pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+pub use crate::model::JOB_RETENTION_SECONDS as RETENTION_SECONDS;
 /// BatchWriteItem takes at most 25 requests.
 pub const MAX_BATCH_WRITE: usize = 25;
 /// BatchGetItem takes at most 100 keys.
@@ -147,7 +147,7 @@ fn job_to_item(job: &Job) -> Result<Item, StoreError> {
         sk: JOB_SK.to_owned(),
         gsi1pk: jobs_partition(job.job_type, &job.owner),
         gsi1sk: format!("{:013}#{}", job.init_time_ms, job.id),
-        expires_at: job.init_time_ms / 1000 + RETENTION_SECONDS,
+        expires_at: job.expires_at_ms() / 1000,
         job: job.clone(),
     };
     Ok(serde_dynamo::to_item(item)?)
