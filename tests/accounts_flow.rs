@@ -91,11 +91,18 @@ async fn the_seed_example_is_reproduced_field_for_field() {
     let created = got["CreationTime"].as_i64().expect("epoch seconds");
     assert!((before..=before + 60).contains(&created));
     got["CreationTime"] = json!(0);
+    let expiration = got["ExpirationTime"].as_i64().expect("epoch seconds");
+    assert_eq!(
+        expiration - created,
+        bulkops_shared::model::JOB_RETENTION_SECONDS
+    );
+    got["ExpirationTime"] = json!(0);
     println!("{}", serde_json::to_string_pretty(&got).unwrap());
     let expected = json!({
         "Id": id,
         "Source": "sample.csv",
         "CreationTime": 0,
+        "ExpirationTime": 0,
         "Status": "completedWithErrors",
         "Result": {"Succeeded": 2, "Failed": 1},
         "SucceededItems": {"Total": 2, "Items": [

@@ -164,6 +164,35 @@ async fn state_moves_forward_only(s: Stores) {
     );
 }
 
+/// Too many failed rows: PROCESSING → FAILED once, with the reason and the Failed event; a
+/// job in any other state is left alone; the tolerance round-trips.
+async fn a_processing_job_stops_failed_once(s: Stores) {
+    let mut tolerant = job("t1", JobType::SendMfp, "alice", 10, 1_000);
+    tolerant.tolerance.tolerated_failure_count = Some(2);
+    tolerant.tolerance.tolerated_failure_percentage = Some(12.5);
+    s.jobs.create_job(&tolerant).await.unwrap();
+    let stored = s.jobs.get_job("t1").await.unwrap().unwrap();
+    assert_eq!(stored.tolerance, tolerant.tolerance);
+    assert!(
+        !s.jobs.stop_failed("t1", "too many", 1_500).await.unwrap(),
+        "SCHEDULED stays"
+    );
+    s.jobs.start_processing("t1", 2_000).await.unwrap();
+    assert!(s.jobs.stop_failed("t1", "too many", 3_000).await.unwrap());
+    assert!(
+        !s.jobs.stop_failed("t1", "again", 4_000).await.unwrap(),
+        "once"
+    );
+    assert!(!s.jobs.complete("t1", 5_000).await.unwrap());
+    let j = s.jobs.get_job("t1").await.unwrap().unwrap();
+    assert_eq!(
+        (j.state, j.processing_end_ms, j.error_message.as_deref()),
+        (JobState::Failed, Some(3_000), Some("too many"))
+    );
+    assert!(j.outbox.contains_key(&EventKind::Failed));
+    assert!(!s.jobs.stop_failed("missing", "x", 1).await.unwrap());
+}
+
 fn awaiting(id: &str, rows: u32) -> Job {
     let mut awaiting = job(id, JobType::SendMfp, "alice", rows, 1_000);
     awaiting.state = JobState::AwaitingData;
@@ -712,6 +741,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_processing_job_stops_failed_once,
     jobs_round_trip_and_ids_are_unique,
     a_chunk_is_counted_once,
     state_moves_forward_only,

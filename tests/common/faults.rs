@@ -25,6 +25,7 @@ pub enum Call {
     Release,
     ClaimClientToken,
     AnswerIdempotencyKey,
+    StopFailed,
     GetJob,
     ClaimChunk,
     SkipChunk,
@@ -303,6 +304,13 @@ impl JobStore for FaultyJobStore {
     }
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         faulty!(self, Call::Complete, self.inner.complete(id, now_ms))
+    }
+    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
+        faulty!(
+            self,
+            Call::StopFailed,
+            self.inner.stop_failed(id, message, now_ms)
+        )
     }
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
         self.inner.cancel(id, now_ms).await

@@ -255,6 +255,24 @@ impl JobStore for EmbeddedStore {
         Ok(matches!(transition, Transition::Moved(_)))
     }
 
+    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let message = message.to_owned();
+        let transition = self
+            .emitting(
+                id,
+                &[JobState::Processing],
+                EventKind::Failed,
+                now_ms,
+                move |stored| {
+                    stored.job.state = JobState::Failed;
+                    stored.job.processing_end_ms = Some(now_ms);
+                    stored.job.error_message = Some(message);
+                },
+            )
+            .await?;
+        Ok(matches!(transition, Transition::Moved(_)))
+    }
+
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
         let transition = self
             .emitting(

@@ -299,7 +299,23 @@ impl Engine<'_> {
         })
     }
 
+    /// What follows a recorded chunk: the job stops FAILED if it failed more rows than its
+    /// caller tolerates, else completes once every row is accounted for. Both are conditional
+    /// on PROCESSING, so a redelivery repeats them harmlessly.
     async fn complete_if_done(&self, job: &Job) -> Result<(), EngineError> {
+        if job.state == JobState::Processing {
+            let failed = job.rows_failed;
+            if let Some(message) =
+                job.tolerance
+                    .exceeded(failed, job.rows_accounted(), job.total_rows)
+            {
+                if self.jobs.stop_failed(&job.id, &message, now_ms()).await? {
+                    self.events.flush(&job.id).await;
+                    tracing::warn!(rows_failed = failed, "job stopped: too many rows failed");
+                }
+                return Ok(());
+            }
+        }
         let done = job.state == JobState::Processing && job.rows_accounted() >= job.total_rows;
         if done && self.jobs.complete(&job.id, now_ms()).await? {
             self.events.flush(&job.id).await;

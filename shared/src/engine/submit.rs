@@ -6,7 +6,7 @@ use crate::batching::backoff;
 use crate::chunking::{chunk_messages, group_rows, RowTooLarge};
 use crate::error::{EnqueueError, StoreError};
 use crate::model::Secrets;
-use crate::model::{ChunkMessage, ChunkRow, Job, JobState, JobType};
+use crate::model::{ChunkMessage, ChunkRow, FailureTolerance, Job, JobState, JobType};
 use crate::queue::ChunkQueue;
 use crate::store::{JobStore, Transition};
 use crate::time::now_ms;
@@ -53,6 +53,8 @@ pub struct NewJob {
     pub rows: Vec<ChunkRow>,
     /// Sealed values by row number; they travel through the job store, never the queue.
     pub secrets: Secrets,
+    /// How many failed rows stop the job early.
+    pub tolerance: FailureTolerance,
 }
 
 /// Creates a job for validated rows and enqueues its chunks, as one unit for the caller:
@@ -136,6 +138,7 @@ async fn prepare(
     let mut job = Job::new(id, new.job_type, new.owner, total_rows, now_ms());
     job.source = new.source;
     job.client_token = new.client_token;
+    job.tolerance = new.tolerance;
     job.state = JobState::AwaitingData;
     let chunks = chunk_messages(&job.id, job.job_type, groups);
     job.chunk_count = chunks.len() as u32;

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::time::rfc3339;
 
 mod rows;
+mod tolerance;
 
 pub use rows::{ChunkCounts, ChunkMessage, ChunkRow, Outcome, RowOutcome, Secrets};
+pub use tolerance::{FailureTolerance, InvalidTolerance, PERCENTAGE_MIN_ROWS};
 
 /// How long a job and its rows are kept after its creation (the table's TTL).
 pub const JOB_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
@@ -185,6 +187,9 @@ pub struct Job {
     /// Transitions whose events are not published yet, with their times (ms): the outbox.
     #[serde(default)]
     pub outbox: BTreeMap<EventKind, i64>,
+    /// How many failed rows the caller accepts before the job is stopped.
+    #[serde(default, flatten)]
+    pub tolerance: FailureTolerance,
 }
 
 impl Job {
@@ -210,6 +215,7 @@ impl Job {
             recorded_chunks: BTreeSet::new(),
             claimed_chunks: BTreeSet::new(),
             outbox: BTreeMap::new(),
+            tolerance: FailureTolerance::default(),
         }
     }
 
@@ -250,6 +256,7 @@ impl Job {
             total_rows: self.total_rows,
             rows_skipped: self.rows_skipped,
             expires_at: rfc3339(self.expires_at_ms()),
+            tolerance: self.tolerance,
         }
     }
 }
@@ -283,6 +290,9 @@ pub struct BulkOperation {
     /// Additive: when the job and its rows are deleted; reads answer 410 Gone after it.
     #[serde(default)]
     pub expires_at: String,
+    /// Additive: the tolerated failures the job was created with, if any.
+    #[serde(default, flatten)]
+    pub tolerance: FailureTolerance,
 }
 
 #[cfg(test)]

@@ -16,6 +16,18 @@ use crate::store::RecordStore;
 pub use claimed::start_claimed;
 pub use submitting::{start, submit_error};
 
+/// The optional tolerated failures of a create body (any API); a bad one is a 400 naming it.
+pub fn tolerance(
+    body: &serde_json::Value,
+) -> Result<crate::model::FailureTolerance, crate::error::ApiError> {
+    let Some(object) = body.as_object() else {
+        return Ok(Default::default());
+    };
+    crate::model::FailureTolerance::from_body(object).map_err(|invalid| {
+        crate::error::ApiError::bad_request(invalid.1, Some(invalid.0.to_owned()))
+    })
+}
+
 /// Every operation, working on `records` (reference data and side effects).
 pub fn registry(records: Arc<dyn RecordStore>) -> Operations {
     Operations::new()

@@ -160,6 +160,10 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Option<Recorded>, StoreError>;
     /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// PROCESSING → FAILED with `message`, exactly once (false if the job was not
+    /// PROCESSING): it failed more rows than its caller tolerates. Chunks already claimed
+    /// finish and are counted; the others are skipped as they arrive.
+    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Any non-final state → CANCELLED. A job cancelled before its chunks were released
     /// (AWAITING_DATA) never runs any: its rows are all counted as skipped at once.
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;

@@ -99,6 +99,7 @@ pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
 /// The job a create request asks for, once its body is valid; its bulk id is drawn when it is
 /// created.
 pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
+    let tolerance = crate::ops::tolerance(&body)?;
     let upload = parse_upload(body)?;
     Ok(NewJob {
         id: JobId::Next(BULK_ID_SEQUENCE),
@@ -108,6 +109,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         client_token: None,
         rows: upload.rows,
         secrets: upload.secrets,
+        tolerance,
     })
 }
 

@@ -62,6 +62,7 @@ pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
 
 /// The job a create request asks for, once its body is valid: the rows in the order given.
 pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
+    let tolerance = crate::ops::tolerance(&body)?;
     let ids = parse_ids(body)?;
     Ok(NewJob {
         id: JobId::Given(uuid::Uuid::new_v4().to_string()),
@@ -71,6 +72,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         client_token: None,
         rows: rows_from_ids(ids),
         secrets: Default::default(),
+        tolerance,
     })
 }
 

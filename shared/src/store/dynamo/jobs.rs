@@ -247,6 +247,21 @@ impl JobStore for DynamoJobStore {
         Ok(matches!(transition, Transition::Moved(_)))
     }
 
+    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let transition = self
+            .emitting(
+                id,
+                "#state = :PROCESSING",
+                "SET #state = :FAILED, processingEndMs = :now, errorMessage = :message",
+                vec![(":now", n(now_ms)), (":message", s(message))],
+                "UpdateItem(stop failed)",
+                EventKind::Failed,
+                now_ms,
+            )
+            .await?;
+        Ok(matches!(transition, Transition::Moved(_)))
+    }
+
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
         // Released jobs: their queued chunks are skipped as they arrive. A job whose chunks
         // were never released: none can run, so all its rows are skipped at once.
