@@ -2,6 +2,7 @@
 //! them on DynamoDB (and anything speaking its protocol, such as moto or LocalStack).
 
 pub mod dynamo;
+pub mod keys;
 
 use std::collections::HashMap;
 
@@ -19,10 +20,11 @@ use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 pub fn jobs_partition(job_type: JobType, owner: &str) -> String {
     use sha2::{Digest, Sha256};
     if !job_type.is_owner_scoped() {
-        return format!("JOBS#{}", job_type.as_str());
+        return format!("{}{}", keys::JOBS_PREFIX, job_type.as_str());
     }
     format!(
-        "JOBS#{}#{}",
+        "{}{}#{}",
+        keys::JOBS_PREFIX,
         job_type.as_str(),
         hex(&Sha256::digest(owner.as_bytes()))
     )
