@@ -207,6 +207,10 @@ fn concurrency_deletion_protection_and_the_kms_key_are_parameters() {
         scaling("IntakeFunction", "Requests").as_deref(),
         Some("IntakeMaxConcurrency")
     );
+    assert_eq!(
+        scaling("DeadLetterFunction", "DeadLetters").as_deref(),
+        Some("ProcessorMaxConcurrency")
+    );
     let table = &resources["Table"]["Properties"];
     assert_eq!(
         reference(&table["DeletionProtectionEnabled"]),
@@ -327,4 +331,25 @@ fn every_consumed_queue_is_redriven_and_the_last_resort_queue_alarms() {
     };
     let body = body.value.as_str().expect("the dashboard");
     assert!(body.contains("${ChunkDeadLetterParkingQueue.QueueName}"));
+}
+
+#[test]
+fn every_checkov_suppression_names_a_check_and_says_why() {
+    let template = template();
+    let mut suppressed = 0;
+    for (name, resource) in resources(&template) {
+        let Some(skips) = resource["Metadata"]["checkov"]["skip"].as_sequence() else {
+            continue;
+        };
+        let mut ids = BTreeSet::new();
+        for skip in skips {
+            let id = skip["id"].as_str().unwrap_or_default();
+            let comment = skip["comment"].as_str().unwrap_or_default();
+            assert!(id.starts_with("CKV_"), "{name:?}: {id:?}");
+            assert!(ids.insert(id), "{name:?} skips {id} twice");
+            assert!(comment.len() >= 40, "{name:?}: {id} needs its reason");
+            suppressed += 1;
+        }
+    }
+    assert!(suppressed > 0);
 }
