@@ -123,6 +123,7 @@ fn every_alarm_notifies_the_topic_and_the_runbook_alarms_exist() {
         "ChunkQueueAgeAlarm",
         "DeadLetteredChunksAlarm",
         "DeadLetterQueueAlarm",
+        "ChunkDeadLetterParkingAlarm",
         "IntakeDeadLetterAlarm",
         "Api5xxAlarm",
         "TableThrottlesAlarm",
@@ -206,6 +207,10 @@ fn concurrency_deletion_protection_and_the_kms_key_are_parameters() {
         scaling("IntakeFunction", "Requests").as_deref(),
         Some("IntakeMaxConcurrency")
     );
+    assert_eq!(
+        scaling("DeadLetterFunction", "DeadLetters").as_deref(),
+        Some("ProcessorMaxConcurrency")
+    );
     let table = &resources["Table"]["Properties"];
     assert_eq!(
         reference(&table["DeletionProtectionEnabled"]),
@@ -253,5 +258,98 @@ fn every_redrive_policy_uses_the_code_s_receive_count() {
             "{name:?}"
         );
     }
-    assert_eq!(queues, 2, "the chunk queue and the intake queue");
+    assert_eq!(
+        queues, 3,
+        "the chunk queue, its dead-letter queue and the intake queue"
+    );
+}
+
+/// The `!GetAtt` target of a tagged value.
+fn get_att(value: &serde_yaml::Value) -> Option<&str> {
+    match value {
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == "!GetAtt" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_consumed_queue_is_redriven_and_the_last_resort_queue_alarms() {
+    let template = template();
+    let resources = resources(&template);
+    // Every queue a function consumes has a redrive policy: a message no invocation can
+    // handle is moved aside after MAX_RECEIVE_COUNT receives, never retried until it expires.
+    let mut consumed = Vec::new();
+    for (_, resource) in resources {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"] == "SQS" {
+                let queue = get_att(&event["Properties"]["Queue"]).expect("a queue ARN");
+                consumed.push(queue.trim_end_matches(".Arn").to_owned());
+            }
+        }
+    }
+    consumed.sort();
+    assert_eq!(
+        consumed,
+        ["ChunkDeadLetterQueue", "ChunkQueue", "IntakeQueue"]
+    );
+    for queue in &consumed {
+        let redrive = &resources[queue.as_str()]["Properties"]["RedrivePolicy"];
+        assert!(redrive.is_mapping(), "{queue} has a redrive policy");
+    }
+    // The dead-letter queue's own dead letters are parked: kept 14 days, consumed by nobody.
+    let redrive = &resources["ChunkDeadLetterQueue"]["Properties"]["RedrivePolicy"];
+    assert_eq!(
+        get_att(&redrive["deadLetterTargetArn"]),
+        Some("ChunkDeadLetterParkingQueue.Arn")
+    );
+    let parking = &resources["ChunkDeadLetterParkingQueue"];
+    assert_eq!(parking["Type"], "AWS::SQS::Queue");
+    assert_eq!(
+        parking["Properties"]["MessageRetentionPeriod"].as_u64(),
+        Some(14 * 24 * 3600)
+    );
+    assert!(parking["Properties"]["RedrivePolicy"].is_null());
+    assert!(!consumed.contains(&"ChunkDeadLetterParkingQueue".to_owned()));
+    // So its alarm fires on the first message, to the alarm topic.
+    let alarm = &resources["ChunkDeadLetterParkingAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], "AWS/SQS");
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        get_att(&alarm["Dimensions"][0]["Value"]),
+        Some("ChunkDeadLetterParkingQueue.QueueName")
+    );
+    assert_eq!(alarm["Threshold"].as_u64(), Some(0));
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    let actions = alarm["AlarmActions"].as_sequence().expect("AlarmActions");
+    assert!(actions.iter().any(|a| reference(a) == Some("AlarmTopic")));
+    let serde_yaml::Value::Tagged(body) = &resources["Dashboard"]["Properties"]["DashboardBody"]
+    else {
+        panic!("a !Sub dashboard")
+    };
+    let body = body.value.as_str().expect("the dashboard");
+    assert!(body.contains("${ChunkDeadLetterParkingQueue.QueueName}"));
+}
+
+#[test]
+fn every_checkov_suppression_names_a_check_and_says_why() {
+    let template = template();
+    let mut suppressed = 0;
+    for (name, resource) in resources(&template) {
+        let Some(skips) = resource["Metadata"]["checkov"]["skip"].as_sequence() else {
+            continue;
+        };
+        let mut ids = BTreeSet::new();
+        for skip in skips {
+            let id = skip["id"].as_str().unwrap_or_default();
+            let comment = skip["comment"].as_str().unwrap_or_default();
+            assert!(id.starts_with("CKV_"), "{name:?}: {id:?}");
+            assert!(ids.insert(id), "{name:?} skips {id} twice");
+            assert!(comment.len() >= 40, "{name:?}: {id} needs its reason");
+            suppressed += 1;
+        }
+    }
+    assert!(suppressed > 0);
 }

@@ -113,7 +113,7 @@ impl EnrollmentRef {
             .map(|(k, v)| k.len() + v.len() + 2)
             .sum();
         let mut key = String::with_capacity(48 + clause_len);
-        key.push_str("ENROLLMENT#");
+        key.push_str(crate::store::keys::ENROLLMENT_PREFIX);
         let mut buffer = Uuid::encode_buffer();
         key.push_str(self.workflow_id.hyphenated().encode_lower(&mut buffer));
         key.push('#');

@@ -7,6 +7,7 @@ mod idempotency;
 pub use idempotency::{
     KeyClaim, KeyRecord, StoredResponse, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_RETENTION_SECONDS,
 };
+pub mod keys;
 
 use std::collections::HashMap;
 
@@ -24,10 +25,11 @@ use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 pub fn jobs_partition(job_type: JobType, owner: &str) -> String {
     use sha2::{Digest, Sha256};
     if !job_type.is_owner_scoped() {
-        return format!("JOBS#{}", job_type.as_str());
+        return format!("{}{}", keys::JOBS_PREFIX, job_type.as_str());
     }
     format!(
-        "JOBS#{}#{}",
+        "{}{}#{}",
+        keys::JOBS_PREFIX,
         job_type.as_str(),
         hex(&Sha256::digest(owner.as_bytes()))
     )

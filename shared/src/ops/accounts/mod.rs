@@ -21,6 +21,7 @@ pub use model::BulkAccountModel;
 pub use operation::AddAccounts;
 pub use results::status as pvwa_status;
 
+use crate::store::keys::{PLATFORM_PREFIX, SAFE_PREFIX};
 use crate::store::RecordKey;
 
 /// Row error codes of this operation.
@@ -38,12 +39,15 @@ pub const PLATFORM_SK: &str = "PLATFORM";
 pub const NEXT_ACCOUNT_NUMBER: &str = "nextAccountNumber";
 
 pub fn safe_key(safe_name: &str) -> RecordKey {
-    RecordKey::new(format!("SAFE#{}", safe_name.to_lowercase()), SAFE_SK)
+    RecordKey::new(
+        format!("{SAFE_PREFIX}{}", safe_name.to_lowercase()),
+        SAFE_SK,
+    )
 }
 
 pub fn platform_key(platform_id: &str) -> RecordKey {
     RecordKey::new(
-        format!("PLATFORM#{}", platform_id.to_lowercase()),
+        format!("{PLATFORM_PREFIX}{}", platform_id.to_lowercase()),
         PLATFORM_SK,
     )
 }
@@ -53,7 +57,7 @@ pub fn account_key(account: &BulkAccountModel) -> RecordKey {
     let lower = |field: &Option<String>| field.as_deref().unwrap_or_default().to_lowercase();
     let identity = json!([lower(&account.user_name), lower(&account.address)]);
     RecordKey::new(
-        format!("SAFE#{}", account.safe_name.to_lowercase()),
+        format!("{SAFE_PREFIX}{}", account.safe_name.to_lowercase()),
         format!("ACCOUNT#{identity}"),
     )
 }

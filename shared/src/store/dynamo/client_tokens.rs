@@ -3,6 +3,7 @@
 
 use super::{conditional_update, n, s, DynamoJobStore};
 use crate::error::StoreError;
+use crate::store::keys::TOKEN_PREFIX;
 use crate::store::CLIENT_TOKEN_RETENTION_SECONDS;
 use crate::time::now_ms;
 
@@ -16,7 +17,7 @@ impl DynamoJobStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(format!("TOKEN#{key}")))
+            .key("pk", s(format!("{TOKEN_PREFIX}{key}")))
             .key("sk", s("TOKEN"))
             .condition_expression("attribute_not_exists(pk)")
             .update_expression("SET jobId = :job, expiresAt = :expires")

@@ -22,7 +22,7 @@ struct KeyItem {
 }
 
 fn pk(key: &str) -> String {
-    format!("IDEMPOTENCY#{key}")
+    format!("{}{key}", crate::store::keys::IDEMPOTENCY_PREFIX)
 }
 
 fn record_of(item: Item) -> Result<KeyRecord, StoreError> {

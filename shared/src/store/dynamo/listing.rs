@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::{job_from_item, n, s, sdk_error, DynamoJobStore, JOBS_INDEX};
 use crate::error::StoreError;
 use crate::model::{Job, JobType};
+use crate::store::keys::SEQUENCE_PREFIX;
 use crate::store::{jobs_partition, listed_for};
 
 impl DynamoJobStore {
@@ -66,7 +67,7 @@ impl DynamoJobStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(format!("SEQUENCE#{name}")))
+            .key("pk", s(format!("{SEQUENCE_PREFIX}{name}")))
             .key("sk", s("SEQUENCE"))
             .update_expression("ADD #value :one")
             .expression_attribute_names("#value", "value")

@@ -1,6 +1,8 @@
 //! DynamoDB implementation of the storage ports: one table, `pk`/`sk` keys, a `gsi1` index for
 //! listing jobs newest first, and `expiresAt` (epoch seconds) as the TTL attribute.
 //!
+//! Partition keys start with the prefixes of [`crate::store::keys`].
+//!
 //! | item           | pk              | sk               |
 //! |----------------|-----------------|------------------|
 //! | job            | `JOB#<id>`      | `JOB`            |
@@ -47,14 +49,13 @@ pub use crate::model::JOB_RETENTION_SECONDS as RETENTION_SECONDS;
 pub const MAX_BATCH_WRITE: usize = 25;
 /// BatchGetItem takes at most 100 keys.
 pub const MAX_BATCH_GET: usize = 100;
-pub const JOBS_INDEX: &str = "gsi1";
-/// The sparse index of jobs with unpublished events (`gsi2pk` = [`OUTBOX_PARTITION`],
-/// `gsi2sk` = the first pending event's time and the job id).
-pub const OUTBOX_INDEX: &str = "gsi2";
-const OUTBOX_PARTITION: &str = "OUTBOX";
+// `gsi2` holds jobs with unpublished events: `gsi2pk` = `OUTBOX`, `gsi2sk` = the first pending
+// event's time and the job id.
+pub use super::keys::{JOBS_INDEX, OUTBOX_INDEX};
+use super::keys::{JOB_PREFIX, OUTBOX_PARTITION};
 
 fn job_pk(id: &str) -> String {
-    format!("JOB#{id}")
+    format!("{JOB_PREFIX}{id}")
 }
 const JOB_SK: &str = "JOB";
 const CHUNK_SK_PREFIX: &str = "CHUNK#";

@@ -1,0 +1,175 @@
+//! The partition keys of the one table, in one place: every key the code builds starts with
+//! one of these prefixes, and template.yaml grants each function exactly the prefixes
+//! [`FUNCTION_KEYS`] lists for it (its DynamoDB statements carry them as
+//! `dynamodb:LeadingKeys` conditions; a test keeps the two equal).
+//!
+//! | prefix          | items                                                   |
+//! |-----------------|---------------------------------------------------------|
+//! | `JOB#`          | a job, its chunk outcomes and its staged secrets        |
+//! | `TOKEN#`        | client tokens of event-driven requests                  |
+//! | `IDEMPOTENCY#`  | Idempotency-Keys of HTTP creates and their answers      |
+//! | `SEQUENCE#`     | the named sequences bulk ids are drawn from             |
+//! | `ENROLLMENT#`   | enrollments and the passes issued for them (SEND_MFP)   |
+//! | `SAFE#`         | safes and the accounts created in them (ADD_ACCOUNTS)   |
+//! | `PLATFORM#`     | platforms (ADD_ACCOUNTS reference data)                 |
+//!
+//! and of the indexes: `gsi1pk` is `JOBS#…` (a job type's, or an owner's, listing), `gsi2pk`
+//! is `OUTBOX` (jobs with unpublished events).
+
+/// A job, its chunk outcomes and its staged secrets: `JOB#<job id>`.
+pub const JOB_PREFIX: &str = "JOB#";
+/// A client token: `TOKEN#<token key>`.
+pub const TOKEN_PREFIX: &str = "TOKEN#";
+/// An Idempotency-Key of an HTTP create: `IDEMPOTENCY#<scoped key>`.
+pub const IDEMPOTENCY_PREFIX: &str = "IDEMPOTENCY#";
+/// A named sequence: `SEQUENCE#<name>`.
+pub const SEQUENCE_PREFIX: &str = "SEQUENCE#";
+/// An enrollment and the passes issued for it: `ENROLLMENT#<workflow id>#<where clause>`.
+pub const ENROLLMENT_PREFIX: &str = "ENROLLMENT#";
+/// A safe and its accounts: `SAFE#<safe name, lowercase>`.
+pub const SAFE_PREFIX: &str = "SAFE#";
+/// A platform: `PLATFORM#<platform id, lowercase>`.
+pub const PLATFORM_PREFIX: &str = "PLATFORM#";
+
+/// The job listing index (`gsi1pk` = a [`JOBS_PREFIX`] partition).
+pub const JOBS_INDEX: &str = "gsi1";
+/// A listing partition of `gsi1`: `JOBS#<job type>[#<owner hash>]`.
+pub const JOBS_PREFIX: &str = "JOBS#";
+/// The sparse index of jobs with unpublished events (`gsi2pk` = [`OUTBOX_PARTITION`]).
+pub const OUTBOX_INDEX: &str = "gsi2";
+/// The one partition of `gsi2`.
+pub const OUTBOX_PARTITION: &str = "OUTBOX";
+
+/// Partition key values a grant allows: every key starting with a prefix, or one exact key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partitions {
+    Prefix(&'static str),
+    Exact(&'static str),
+}
+
+impl Partitions {
+    /// The `dynamodb:LeadingKeys` pattern (`StringLike`) matching these partitions.
+    pub fn pattern(self) -> String {
+        match self {
+            Partitions::Prefix(prefix) => format!("{prefix}*"),
+            Partitions::Exact(key) => key.to_owned(),
+        }
+    }
+
+    /// Whether `key` is one of these partitions.
+    pub fn matches(self, key: &str) -> bool {
+        match self {
+            Partitions::Prefix(prefix) => key.starts_with(prefix),
+            Partitions::Exact(exact) => key == exact,
+        }
+    }
+}
+
+/// The partitions one function (a template.yaml logical id) reads and writes.
+#[derive(Clone, Copy, Debug)]
+pub struct FunctionKeys {
+    /// The function's logical id in template.yaml.
+    pub function: &'static str,
+    /// Partitions of the base table (its item, batch and query actions).
+    pub table: &'static [Partitions],
+    /// `(index, partitions)` for each index the function queries.
+    pub indexes: &'static [(&'static str, &'static [Partitions])],
+}
+
+use Partitions::{Exact, Prefix};
+
+/// What every function of template.yaml touches, and nothing more.
+pub const FUNCTION_KEYS: &[FunctionKeys] = &[
+    // Creates jobs (bulk ids from a sequence), stages their secrets, releases or abandons them;
+    // holds and answers the requests' Idempotency-Keys.
+    FunctionKeys {
+        function: "SubmitFunction",
+        table: &[
+            Prefix(JOB_PREFIX),
+            Prefix(SEQUENCE_PREFIX),
+            Prefix(IDEMPOTENCY_PREFIX),
+        ],
+        indexes: &[],
+    },
+    // Reads a job and its chunk outcomes; lists jobs through gsi1.
+    FunctionKeys {
+        function: "QueryFunction",
+        table: &[Prefix(JOB_PREFIX)],
+        indexes: &[(JOBS_INDEX, &[Prefix(JOBS_PREFIX)])],
+    },
+    FunctionKeys {
+        function: "CancelFunction",
+        table: &[Prefix(JOB_PREFIX)],
+        indexes: &[],
+    },
+    // Runs chunks: job bookkeeping plus every operation's reference data and side effects.
+    FunctionKeys {
+        function: "ProcessorFunction",
+        table: &[
+            Prefix(JOB_PREFIX),
+            Prefix(ENROLLMENT_PREFIX),
+            Prefix(SAFE_PREFIX),
+            Prefix(PLATFORM_PREFIX),
+        ],
+        indexes: &[],
+    },
+    // Ends dead-lettered chunks: job bookkeeping, and reads the side effects a dying delivery
+    // may have written (passes under their enrollment, accounts in their safe).
+    FunctionKeys {
+        function: "DeadLetterFunction",
+        table: &[
+            Prefix(JOB_PREFIX),
+            Prefix(ENROLLMENT_PREFIX),
+            Prefix(SAFE_PREFIX),
+        ],
+        indexes: &[],
+    },
+    // Sweeps the outbox index and marks events published on the job items.
+    FunctionKeys {
+        function: "PublisherFunction",
+        table: &[Prefix(JOB_PREFIX)],
+        indexes: &[(OUTBOX_INDEX, &[Exact(OUTBOX_PARTITION)])],
+    },
+    // Submits event-driven requests: as SubmitFunction, plus their client tokens.
+    FunctionKeys {
+        function: "IntakeFunction",
+        table: &[
+            Prefix(JOB_PREFIX),
+            Prefix(SEQUENCE_PREFIX),
+            Prefix(TOKEN_PREFIX),
+        ],
+        indexes: &[],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_prefix_is_a_prefix_of_another() {
+        let all = [
+            JOB_PREFIX,
+            TOKEN_PREFIX,
+            SEQUENCE_PREFIX,
+            ENROLLMENT_PREFIX,
+            SAFE_PREFIX,
+            PLATFORM_PREFIX,
+        ];
+        for a in all {
+            for b in all {
+                assert!(a == b || !b.starts_with(a), "{a} grants {b}");
+            }
+        }
+        // The listing partitions are not job items, although they look alike.
+        assert!(!Prefix(JOB_PREFIX).matches("JOBS#SEND_MFP"));
+    }
+
+    #[test]
+    fn patterns_are_what_the_policies_say() {
+        assert_eq!(Prefix(JOB_PREFIX).pattern(), "JOB#*");
+        assert_eq!(Exact(OUTBOX_PARTITION).pattern(), "OUTBOX");
+        assert!(Exact(OUTBOX_PARTITION).matches("OUTBOX"));
+        assert!(!Exact(OUTBOX_PARTITION).matches("OUTBOX#1"));
+    }
+}
