@@ -353,3 +353,57 @@ fn every_checkov_suppression_names_a_check_and_says_why() {
     }
     assert!(suppressed > 0);
 }
+
+/// The dashboard shows every function's cold starts (the `ColdStart` EMF metric, by the
+/// function name Lambda gives the process).
+#[test]
+fn the_dashboard_shows_each_functions_cold_starts() {
+    let template = template();
+    let serde_yaml::Value::Tagged(sub) =
+        &resources(&template)["Dashboard"]["Properties"]["DashboardBody"]
+    else {
+        panic!("the dashboard body is a !Sub");
+    };
+    let body = sub.value.as_str().expect("its text").to_owned();
+    let functions: Vec<String> = resources(&template)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, _)| name.as_str().expect("a name").to_owned())
+        .collect();
+    assert_eq!(functions.len(), 7, "{functions:?}");
+    for function in functions {
+        let series = format!("\"ColdStart\", \"Function\", \"${{{function}}}\"");
+        let later = format!("\"ColdStart\", \".\", \"${{{function}}}\"");
+        assert!(
+            body.contains(&series) || body.contains(&later),
+            "no ColdStart series for {function}"
+        );
+    }
+    assert!(body.contains(&format!(
+        "\"{}\", \"ColdStart\"",
+        bulkops_shared::metrics::NAMESPACE
+    )));
+}
+
+/// A request holding an Idempotency-Key is certainly gone before a retry may take the key
+/// over: the lease outlasts every HTTP function's timeout.
+#[test]
+fn an_idempotency_lease_outlasts_the_http_functions() {
+    let template = template();
+    let timeout = template["Globals"]["Function"]["Timeout"]
+        .as_i64()
+        .expect("a global timeout");
+    for (name, resource) in resources(&template) {
+        let own = resource["Properties"]["Timeout"].as_i64();
+        let is_http = resource["Properties"]["Events"]
+            .as_mapping()
+            .is_some_and(|events| events.values().any(|e| e["Type"] == "HttpApi"));
+        if is_http {
+            let seconds = own.unwrap_or(timeout);
+            assert!(
+                seconds * 1000 < bulkops_shared::store::IDEMPOTENCY_LEASE_MS,
+                "{name:?} may run {seconds} s"
+            );
+        }
+    }
+}
