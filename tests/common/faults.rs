@@ -305,6 +305,9 @@ impl JobStore for FaultyJobStore {
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         faulty!(self, Call::Complete, self.inner.complete(id, now_ms))
     }
+    async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
+        self.inner.add_retry(id, retry_id).await
+    }
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
         faulty!(
             self,

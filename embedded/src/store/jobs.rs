@@ -255,6 +255,18 @@ impl JobStore for EmbeddedStore {
         Ok(matches!(transition, Transition::Moved(_)))
     }
 
+    async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
+        let retry_id = retry_id.to_owned();
+        self.change_job(id, (), move |stored| {
+            if stored.job.retries.contains(&retry_id) {
+                return (false, ());
+            }
+            stored.job.retries.push(retry_id);
+            (true, ())
+        })
+        .await
+    }
+
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
         let message = message.to_owned();
         let transition = self

@@ -25,7 +25,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The longest key accepted.
 pub const MAX_KEY_LENGTH: usize = 255;
 
-/// `POST` of a new job of `api`.
+/// `POST` of a new job of `api`: the create route's own body.
 pub async fn create(
     jobs: &dyn JobStore,
     queue: &dyn ChunkQueue,
@@ -34,13 +34,30 @@ pub async fn create(
     api: Api,
 ) -> Result<Response<Body>, ApiError> {
     let new = prepare(api, request)?;
+    create_prepared(jobs, queue, events, request, api, new).await
+}
+
+/// Creates `new`, validated from `request` (a create, or a retry of a job's failed rows),
+/// once per Idempotency-Key.
+pub async fn create_prepared(
+    jobs: &dyn JobStore,
+    queue: &dyn ChunkQueue,
+    events: &dyn EventFlush,
+    request: &Request,
+    api: Api,
+    new: NewJob,
+) -> Result<Response<Body>, ApiError> {
     let Some(key) = idempotency_key(request)? else {
         let job = crate::ops::start(jobs, queue, events, new)
             .await
             .map_err(|e| crate::ops::submit_error(e, |row| api.row_target(row)))?;
         return created(api, &job);
     };
-    let scoped = scoped_key(&["idempotency", api.as_str(), &new.owner, &key]);
+    let route = match &new.retry_of {
+        Some(original) => format!("{}/{original}/retry", api.as_str()),
+        None => api.as_str().to_owned(),
+    };
+    let scoped = scoped_key(&["idempotency", &route, &new.owner, &key]);
     let candidate = match &new.id {
         JobId::Given(id) => id.clone(),
         JobId::Next(sequence) => jobs.next_sequence(sequence).await?.to_string(),

@@ -7,7 +7,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use tracing::Instrument;
 
-use super::create::create;
+use super::create::{create, create_prepared};
 use crate::error::ApiError;
 use crate::intake::Api;
 use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
@@ -29,6 +29,11 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
         Function::Submit,
         "POST",
         "/PasswordVault/API/BulkActions/Accounts",
+    ),
+    (
+        Function::Submit,
+        "POST",
+        "/api/web/v2/mobileFlashPass/{id}/retry",
     ),
     (Function::Submit, "POST", "/{proxy+}"),
     (Function::Query, "GET", "/api/web/v1/mobileFlashPass"),
@@ -61,6 +66,8 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
 pub enum Route {
     /// `POST /api/web/v2/mobileFlashPass`
     MfpSubmit,
+    /// `POST /api/web/v2/mobileFlashPass/{id}/retry` (additive)
+    MfpRetry(String),
     /// `GET /api/web/v1/mobileFlashPass`
     MfpList,
     /// `GET /api/web/v1/mobileFlashPass/{id}`
@@ -84,6 +91,7 @@ impl Route {
             Route::MfpGet(id)
             | Route::MfpLogs(id)
             | Route::MfpCancel(id)
+            | Route::MfpRetry(id)
             | Route::UploadGet(id) => Some(id),
             Route::MfpSubmit | Route::MfpList | Route::UploadCreate | Route::UploadList => None,
         }
@@ -101,6 +109,9 @@ impl Route {
         let start = segments.iter().position(|s| *s == "api")?;
         let route = match (method, &segments[start..]) {
             ("POST", ["api", "web", "v2", "mobileFlashPass"]) => Self::MfpSubmit,
+            ("POST", ["api", "web", "v2", "mobileFlashPass", id, "retry"]) => {
+                Self::MfpRetry(id.to_string())
+            }
             ("GET", ["api", "web", "v1", "mobileFlashPass"]) => Self::MfpList,
             ("GET", ["api", "web", "v1", "mobileFlashPass", id]) => Self::MfpGet(id.to_string()),
             ("GET", ["api", "web", "v2", "mobileFlashPass", "download", "logs", id]) => {
@@ -146,6 +157,7 @@ impl Route {
             Self::MfpGet(id) => format!("/api/web/v1/mobileFlashPass/{id}"),
             Self::MfpLogs(id) => format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
             Self::MfpCancel(id) => format!("/api/web/v1/mobileFlashPass/cancel/{id}"),
+            Self::MfpRetry(id) => format!("/api/web/v2/mobileFlashPass/{id}/retry"),
             Self::UploadCreate | Self::UploadList => UPLOADS.to_owned(),
             Self::UploadGet(id) => format!("{UPLOADS}/{id}"),
         }
@@ -154,7 +166,7 @@ impl Route {
     /// The function API Gateway sends this route to.
     pub fn function(&self) -> Function {
         match self {
-            Self::MfpSubmit | Self::UploadCreate => Function::Submit,
+            Self::MfpSubmit | Self::MfpRetry(_) | Self::UploadCreate => Function::Submit,
             Self::MfpCancel(_) => Function::Cancel,
             _ => Function::Query,
         }
@@ -209,6 +221,15 @@ async fn dispatch(
             (Route::MfpSubmit, Some(queue)) => {
                 create(jobs, queue, events, request, Api::MobileFlashPass).await
             }
+            (Route::MfpRetry(id), Some(queue)) => {
+                match mfp::retry_job(jobs, request, &id, now).await {
+                    Ok(new) => {
+                        let api = Api::MobileFlashPass;
+                        create_prepared(jobs, queue, events, request, api, new).await
+                    }
+                    Err(error) => Err(error),
+                }
+            }
             (Route::MfpList, _) => mfp::list(jobs, request, now).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
@@ -218,7 +239,7 @@ async fn dispatch(
             }
             (Route::UploadList, _) => accounts::list(jobs, request, now).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,
-            (Route::MfpSubmit | Route::UploadCreate, None) => Err(not_found()),
+            (Route::MfpSubmit | Route::MfpRetry(_) | Route::UploadCreate, None) => Err(not_found()),
         },
     };
     respond(request, result)

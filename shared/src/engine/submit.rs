@@ -55,6 +55,8 @@ pub struct NewJob {
     pub secrets: Secrets,
     /// How many failed rows stop the job early.
     pub tolerance: FailureTolerance,
+    /// The job whose failed rows this one retries.
+    pub retry_of: Option<String>,
 }
 
 /// Creates a job for validated rows and enqueues its chunks, as one unit for the caller:
@@ -139,6 +141,7 @@ async fn prepare(
     job.source = new.source;
     job.client_token = new.client_token;
     job.tolerance = new.tolerance;
+    job.retry_of = new.retry_of;
     job.state = JobState::AwaitingData;
     let chunks = chunk_messages(&job.id, job.job_type, groups);
     job.chunk_count = chunks.len() as u32;

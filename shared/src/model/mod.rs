@@ -190,6 +190,12 @@ pub struct Job {
     /// How many failed rows the caller accepts before the job is stopped.
     #[serde(default, flatten)]
     pub tolerance: FailureTolerance,
+    /// The job whose failed rows this one retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+    /// The jobs retrying this one's failed rows, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<String>,
 }
 
 impl Job {
@@ -216,6 +222,8 @@ impl Job {
             claimed_chunks: BTreeSet::new(),
             outbox: BTreeMap::new(),
             tolerance: FailureTolerance::default(),
+            retry_of: None,
+            retries: Vec::new(),
         }
     }
 
@@ -257,6 +265,8 @@ impl Job {
             rows_skipped: self.rows_skipped,
             expires_at: rfc3339(self.expires_at_ms()),
             tolerance: self.tolerance,
+            retry_of: self.retry_of.clone(),
+            retries: self.retries.clone(),
         }
     }
 }
@@ -293,6 +303,12 @@ pub struct BulkOperation {
     /// Additive: the tolerated failures the job was created with, if any.
     #[serde(default, flatten)]
     pub tolerance: FailureTolerance,
+    /// Additive: the job whose failed rows this one retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+    /// Additive: the jobs retrying this one's failed rows, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<String>,
 }
 
 #[cfg(test)]

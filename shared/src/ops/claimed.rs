@@ -27,12 +27,16 @@ pub async fn start_claimed(
         Some(job) if job.state != JobState::AwaitingData => {
             tracing::info!(job_id = %id, "the request's job exists already");
             events.flush(&id).await;
+            super::submitting::link_retry(jobs, &job).await;
             Ok(job)
         }
         // An earlier request stored it and stopped before releasing it.
         Some(_) => {
             let resumed = resume_job(jobs, queue, new).await;
             events.flush(&id).await;
+            if let Ok(job) = &resumed {
+                super::submitting::link_retry(jobs, job).await;
+            }
             resumed
         }
         None => super::start(jobs, queue, events, new).await,

@@ -27,7 +27,20 @@ pub async fn start(
     if let Some(job_id) = job_id {
         events.flush(job_id).await;
     }
+    if let Ok(job) = &result {
+        link_retry(jobs, job).await;
+    }
     result
+}
+
+/// Links a retry to the job it retries (idempotent). The retry exists and runs whatever
+/// happens here, so a failure is logged, not the caller's.
+pub(super) async fn link_retry(jobs: &dyn JobStore, job: &Job) {
+    if let Some(original) = &job.retry_of {
+        if let Err(error) = jobs.add_retry(original, &job.id).await {
+            tracing::warn!(retry_of = %original, %error, "the retry could not be linked to its job");
+        }
+    }
 }
 
 /// Maps a failed submit to the caller's answer; `target` names a row (`ids[3]`,

@@ -162,6 +162,8 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Option<Recorded>, StoreError>;
     /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Links `retry_id` to job `id` as one of its retries (appended once, in call order).
+    async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError>;
     /// PROCESSING → FAILED with `message`, exactly once (false if the job was not
     /// PROCESSING): it failed more rows than its caller tolerates. Chunks already claimed
     /// finish and are counted; the others are skipped as they arrive.

@@ -110,6 +110,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         rows: upload.rows,
         secrets: upload.secrets,
         tolerance,
+        retry_of: None,
     })
 }
 

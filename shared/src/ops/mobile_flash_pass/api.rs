@@ -1,7 +1,7 @@
 //! The Entrust-style mobile flash pass API (contract section A).
 
 use lambda_http::http::{header, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
 use super::rows_from_ids;
@@ -73,6 +73,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         rows: rows_from_ids(ids),
         secrets: Default::default(),
         tolerance,
+        retry_of: None,
     })
 }
 
@@ -86,6 +87,59 @@ pub fn row_target(row: u32) -> String {
 pub fn prepare(request: &Request) -> Result<NewJob, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
     new_job(identity.subject, json_body(request, MAX_BODY_BYTES)?)
+}
+
+/// `POST /api/web/v2/mobileFlashPass/{id}/retry[?errorCode=]` (additive): a new job of the
+/// failed rows of a final job (those with `errorCode`, if given), in their order, with the
+/// same tolerance; it needs what creating a job and reading that one need.
+pub async fn retry_job(
+    jobs: &dyn JobStore,
+    request: &Request,
+    id: &str,
+    now_ms: i64,
+) -> Result<NewJob, ApiError> {
+    let identity = authorize(request, permission::ISSUANCE_ADD)?;
+    authorize(request, permission::ISSUANCE_VIEW)?;
+    let original = find_job(jobs, id, now_ms).await?;
+    if !original.state.is_terminal() {
+        return Err(ApiError::Conflict(format!(
+            "The bulk operation {} is {}; its failed rows can be retried once it is final",
+            original.id,
+            original.state.as_str()
+        )));
+    }
+    let wanted = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("errorCode"))
+        .map(str::to_owned);
+    let ids: Vec<String> = jobs
+        .row_outcomes(&original.id)
+        .await?
+        .into_iter()
+        .filter(|o| o.is_failed())
+        .filter(|o| wanted.is_none() || o.error_code == wanted)
+        .filter_map(|o| o.item.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    if ids.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "The bulk operation {} has no failed rows{} to retry",
+            original.id,
+            wanted
+                .map(|c| format!(" with errorCode {c}"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(NewJob {
+        id: JobId::Given(uuid::Uuid::new_v4().to_string()),
+        job_type: JobType::SendMfp,
+        owner: identity.subject,
+        source: None,
+        client_token: None,
+        rows: rows_from_ids(ids),
+        secrets: Default::default(),
+        tolerance: original.tolerance,
+        retry_of: Some(original.id),
+    })
 }
 
 /// The answer to a create: 200 with the BulkOperation.
