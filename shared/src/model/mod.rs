@@ -342,7 +342,8 @@ mod tests {
                 "processingStartTime": "2019-02-19T13:15:28.000Z",
                 "processingEndTime": "2019-02-19T13:15:28.250Z",
                 "processingTime": 250, "rowsProcessed": 2, "rowsFailed": 1,
-                "firstFailedRow": 2, "errorMessage": "boom", "totalRows": 3, "rowsSkipped": 0
+                "firstFailedRow": 2, "errorMessage": "boom", "totalRows": 3, "rowsSkipped": 0,
+                "expiresAt": "2019-03-21T13:15:27.000Z"
             })
         );
     }
