@@ -80,7 +80,7 @@ fn setting(command: &Command) -> (Output, Context) {
     match command {
         Command::Submit(a) => (
             a.output.into(),
-            Context::new(&a.server.url, Some(&a.file), a.failed.as_deref()),
+            Context::new(&a.server.url, Some(&a.file), a.failed.as_deref()).submitting(),
         ),
         Command::Wait(a) => (
             a.job.output.into(),

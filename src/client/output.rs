@@ -85,12 +85,13 @@ impl Output {
                 format!("interrupted: {}", tracker.message(&job)),
                 tracker.json(&job),
             ),
-            None => (
-                "interrupted before the server named a job: if a submit was under way, check \
+            None if tracker.submits() => (
+                "interrupted before the server named a job: if the submit was under way, check \
                  `bulkops list` for it before submitting again"
                     .to_owned(),
                 json!({}),
             ),
+            None => ("interrupted".to_owned(), json!({})),
         };
         eprintln!("{text}");
         if self.json {

@@ -18,6 +18,8 @@ pub struct Context {
     pub input: Option<PathBuf>,
     /// `--failed`, when given.
     pub failed: Option<PathBuf>,
+    /// The command creates a job (`submit`): stopped before the answer, it may exist.
+    pub submits: bool,
 }
 
 impl Context {
@@ -26,7 +28,14 @@ impl Context {
             url: (url.trim_end_matches('/') != DEFAULT_URL).then(|| url.to_owned()),
             input: input.map(Path::to_path_buf),
             failed: failed.map(Path::to_path_buf),
+            submits: false,
         }
+    }
+
+    /// The context of `submit`.
+    pub fn submitting(mut self) -> Self {
+        self.submits = true;
+        self
     }
 }
 
@@ -71,6 +80,11 @@ impl Tracker {
                 job.last = Some(status.clone());
             }
         }
+    }
+
+    /// Whether the command creates a job.
+    pub fn submits(&self) -> bool {
+        self.context.submits
     }
 
     pub fn followed(&self) -> Option<Followed> {

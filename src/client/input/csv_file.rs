@@ -7,7 +7,7 @@ use csv::StringRecord;
 use serde_json::Value;
 
 use super::account_columns::{self, Column, HeaderError};
-use super::{line_at, Api, Fault, Input, Problem, Row, Shape};
+use super::{Api, Fault, Input, Lines, Problem, Row, Shape};
 
 /// The header cells an mfp id file may have.
 const ID_HEADERS: [&str; 2] = ["id", "ids"];
@@ -19,8 +19,8 @@ pub(super) fn parse(text: &str, asked: Option<Api>) -> Result<(Input, Vec<Proble
     };
     let api = asked.unwrap_or_else(|| detect(first));
     match api {
-        Api::Mfp => parse_ids(text, records),
-        Api::Accounts => parse_accounts(text, records),
+        Api::Mfp => parse_ids(&Lines::of(text), text, records),
+        Api::Accounts => parse_accounts(&Lines::of(text), text, records),
     }
 }
 
@@ -55,24 +55,28 @@ fn read_records(text: &str) -> Result<Vec<StringRecord>, Fault> {
 
 /// The 1-based line a record starts on. The csv crate's own line count leaves out empty
 /// lines, and its byte offset points before them: skip them from there.
-fn line_of(text: &str, record: &StringRecord) -> u64 {
+fn line_of(lines: &Lines, text: &str, record: &StringRecord) -> u64 {
     let offset = record
         .position()
         .and_then(|p| usize::try_from(p.byte()).ok())
         .unwrap_or(0);
     let rest = text.get(offset..).unwrap_or_default();
     let blank = rest.len() - rest.trim_start_matches(['\r', '\n']).len();
-    line_at(text, offset + blank)
+    lines.line(offset + blank)
 }
 
-fn parse_ids(text: &str, records: Vec<StringRecord>) -> Result<(Input, Vec<Problem>), Fault> {
+fn parse_ids(
+    lines: &Lines,
+    text: &str,
+    records: Vec<StringRecord>,
+) -> Result<(Input, Vec<Problem>), Fault> {
     let mut records = records.into_iter().peekable();
     let header = records.next_if(is_id_header);
     if header.is_none() {
         if let Some(first) = records.peek() {
             if let Some(name) = first.iter().find(|cell| names_a_column(cell)) {
                 return Err(Fault::UnknownHeader {
-                    line: line_of(text, first),
+                    line: line_of(lines, text, first),
                     name: name.trim().to_owned(),
                     accepted: ID_HEADERS.map(str::to_owned).to_vec(),
                 });
@@ -81,7 +85,7 @@ fn parse_ids(text: &str, records: Vec<StringRecord>) -> Result<(Input, Vec<Probl
     }
     let (mut rows, mut problems) = (Vec::new(), Vec::new());
     for record in records {
-        let line = Some(line_of(text, &record));
+        let line = Some(line_of(lines, text, &record));
         if record.len() != 1 {
             let message = format!("expected one id per line, found {} fields", record.len());
             problems.push(Problem::at(line, message));
@@ -119,12 +123,16 @@ fn names_a_column(cell: &str) -> bool {
         && EnrollmentRef::from_id(cell).is_err()
 }
 
-fn parse_accounts(text: &str, records: Vec<StringRecord>) -> Result<(Input, Vec<Problem>), Fault> {
+fn parse_accounts(
+    lines: &Lines,
+    text: &str,
+    records: Vec<StringRecord>,
+) -> Result<(Input, Vec<Problem>), Fault> {
     let mut records = records.into_iter();
     let Some(header) = records.next() else {
         return Err(Fault::Invalid("the file has no rows to submit".into()));
     };
-    let line = line_of(text, &header);
+    let line = line_of(lines, text, &header);
     let columns: Vec<Column> = account_columns::parse_header(&header).map_err(|e| match e {
         HeaderError::Unknown { name, .. } => Fault::UnknownHeader {
             line,
@@ -137,7 +145,7 @@ fn parse_accounts(text: &str, records: Vec<StringRecord>) -> Result<(Input, Vec<
     })?;
     let (mut rows, mut problems) = (Vec::new(), Vec::new());
     for record in records {
-        let line = Some(line_of(text, &record));
+        let line = Some(line_of(lines, text, &record));
         if record.len() != header.len() {
             let message = format!(
                 "found {} fields, but the header has {}",

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{agree, line_at, Api, Fault, Input, Problem, Row, Shape};
+use super::{agree, Api, Fault, Input, Lines, Problem, Row, Shape};
 
 pub(super) fn parse(text: &str, asked: Option<Api>) -> Result<(Input, Vec<Problem>), Fault> {
     // serde_json's error names the line and column of a syntax error.
@@ -127,9 +127,9 @@ fn element_lines(text: &str, list_key: Option<&str>) -> Vec<u64> {
     else {
         return Vec::new();
     };
-    let start = text.as_ptr() as usize;
+    let (start, lines) = (text.as_ptr() as usize, Lines::of(text));
     items
         .iter()
-        .map(|item| line_at(text, (item.get().as_ptr() as usize).saturating_sub(start)))
+        .map(|item| lines.line((item.get().as_ptr() as usize).saturating_sub(start)))
         .collect()
 }

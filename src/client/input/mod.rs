@@ -158,13 +158,37 @@ fn agree(detected: Api, asked: Option<Api>, what: &str) -> Result<Api, Fault> {
     }
 }
 
-/// The 1-based line of byte `offset` of `text`.
-fn line_at(text: &str, offset: usize) -> u64 {
-    let before = text.get(..offset).unwrap_or(text);
-    before.bytes().filter(|&b| b == b'\n').count() as u64 + 1
+/// The 1-based line of any byte offset of a text, found in the offsets of its line breaks
+/// (one pass over the text, then a binary search per row).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Self {
+        Self(
+            text.bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'\n').then_some(i))
+                .collect(),
+        )
+    }
+
+    fn line(&self, offset: usize) -> u64 {
+        self.0.partition_point(|&newline| newline < offset) as u64 + 1
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[test]
+fn lines_are_counted_from_one() {
+    let lines = Lines::of("a\nbc\n\nd");
+    let found: Vec<u64> = [0, 1, 2, 4, 5, 6, 7]
+        .iter()
+        .map(|&o| lines.line(o))
+        .collect();
+    assert_eq!(found, [1, 1, 2, 2, 3, 4, 4]);
+}
 #[cfg(test)]
 mod whole_file_tests;
