@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,9 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "bulkops",
     version,
-    about = "Run, feed and use the bulkops service"
+    about = "Run, feed and use the bulkops service",
+    after_help = "The client commands (submit, status, wait, results, cancel, list) exit with \
+                  distinct codes for each outcome: see `bulkops submit --help`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -117,10 +120,9 @@ enum Command {
         /// JSON file with the safes and platforms.
         file: PathBuf,
     },
-    /// Submit a bulk request from a file (JSON, or CSV with one id/account per line), wait
-    /// for it with a progress bar, print a summary and write the failed rows to a file
-    /// shaped like the input.
-    Submit(bulkops::client::SubmitArgs),
+    /// The operator client: submit, status, wait, results, cancel, list.
+    #[command(flatten)]
+    Client(bulkops::client::Command),
     /// Queue an event-driven bulk request on the local server's intake queue, as a producer
     /// sending to the stack's IntakeQueue would: a JSON file holding a `Bulk Job Requested`
     /// detail (`{"api", "owner", "permissions", "clientToken", "body"}`) or the whole event.
@@ -170,7 +172,8 @@ struct ServeArgs {
     event_bus_name: Option<String>,
     /// Concurrent processor pollers, each handling a batch of up to 10 chunks, 4 at a time.
     /// Default: 1 on the embedded store (its file has one writer at a time, and more pollers
-    /// only add contention: see the README's benchmark), 4 against SQS.
+    /// only add contention: see the README's benchmark), 4 against SQS. 0 accepts jobs
+    /// without running them: their chunks wait in the queue for a server with workers.
     #[arg(long, env = "BULKOPS_WORKERS")]
     workers: Option<usize>,
     /// Embedded queue visibility timeout in seconds.
@@ -287,7 +290,7 @@ fn init_logging() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Serve(args) => {
             init_logging();
@@ -376,15 +379,11 @@ async fn main() -> anyhow::Result<()> {
                 Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
             }
         }
-        Command::Submit(args) => {
-            let summary = bulkops::client::run(args).await?;
-            println!("{summary}");
-            anyhow::ensure!(!summary.job_failed, "the bulk request did not complete");
-        }
+        Command::Client(command) => return Ok(bulkops::client::run(command).await.into()),
         Command::Request(args) => {
             let answer = bulkops::client::request::run(args).await?;
             println!("{answer}");
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

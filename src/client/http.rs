@@ -1,108 +1,22 @@
-//! The HTTP calls of the two APIs, one method per route, and the errors they end in. Kept
-//! apart from the waiting and the files so a canned server can test them.
+//! The HTTP calls of the two APIs, one method per route, each a single attempt (the callers
+//! decide what to retry: see `retry`). Kept apart from the waiting and the files so a canned
+//! server can test them.
 
 use std::time::Duration;
 
-use reqwest::{header, StatusCode};
+use reqwest::{header, Url};
 use serde_json::Value;
 
 use super::args::Api;
+use super::http_error::status_error;
+pub use super::http_error::HttpError;
 
 /// Route prefixes (contract sections A and B).
 const MFP_SUBMIT: &str = "/api/web/v2/mobileFlashPass";
 const MFP_GET: &str = "/api/web/v1/mobileFlashPass";
 const MFP_LOGS: &str = "/api/web/v2/mobileFlashPass/download/logs";
+const MFP_CANCEL: &str = "/api/web/v1/mobileFlashPass/cancel";
 const ACCOUNTS: &str = "/PasswordVault/API/BulkActions/Accounts";
-
-/// A failed call.
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    /// The request never got an answer (connection refused, reset, timed out).
-    #[error("request to {url} failed")]
-    Transport {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The server answered with a non-2xx status and (usually) the contract's error body.
-    #[error("{}", describe_status(*status, code.as_deref(), message))]
-    Status {
-        status: StatusCode,
-        code: Option<String>,
-        message: String,
-    },
-    /// A 2xx answer that is not what the contract says.
-    #[error("unexpected answer from {url}: {reason}")]
-    Decode { url: String, reason: String },
-}
-
-impl HttpError {
-    /// Worth retrying while waiting: no answer, throttling, or a server-side failure.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            HttpError::Transport { .. } => true,
-            HttpError::Status { status, .. } => {
-                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
-            }
-            HttpError::Decode { .. } => false,
-        }
-    }
-}
-
-/// `400 INVALID_REQUEST ids[3] is not valid`, plus what to do for the statuses an operator can fix.
-fn describe_status(status: StatusCode, code: Option<&str>, message: &str) -> String {
-    let mut text = status.as_u16().to_string();
-    for part in [code.unwrap_or_default(), message] {
-        if !part.is_empty() {
-            text.push(' ');
-            text.push_str(part);
-        }
-    }
-    // The local server already names `bulkops token` in its message; say it once.
-    let mint = if message.contains("bulkops token") {
-        ""
-    } else {
-        "; `bulkops token` mints one for the local server"
-    };
-    let hint = match status {
-        StatusCode::UNAUTHORIZED => format!(" (pass a token with --token or BULKOPS_TOKEN{mint})"),
-        StatusCode::FORBIDDEN => format!(
-            " (the token lacks the permission for this call: check --token / BULKOPS_TOKEN{mint})"
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => " (split the file into smaller ones)".to_owned(),
-        _ => String::new(),
-    };
-    text.push_str(&hint);
-    text
-}
-
-/// Reads the contract's `{"code", "message"}` error body, or keeps the start of any other.
-fn status_error(status: StatusCode, body: &[u8]) -> HttpError {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let field = |key: &str| {
-        parsed
-            .as_ref()
-            .and_then(|v| v.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let message = field("message").unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        text.trim().chars().take(300).collect()
-    });
-    HttpError::Status {
-        status,
-        code: field("code"),
-        message,
-    }
-}
-
-/// What the submit call returned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Submitted {
-    /// The job id: a UUID (mfp) or an integer (accounts), as text.
-    pub id: String,
-}
 
 /// A client of one deployment of the API.
 #[derive(Debug, Clone)]
@@ -112,19 +26,26 @@ pub struct ApiClient {
     token: Option<String>,
 }
 
+/// The server-side filters of the account upload listing (the flash pass listing has none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    /// A CyberArk status (`completedWithErrors`, `inProgress`, ... or `completed`).
+    pub status: Option<String>,
+}
+
 impl ApiClient {
     /// `base_url` is the API root (a trailing slash is dropped); `token` goes out as a bearer token.
-    pub fn new(base_url: &str, token: Option<String>) -> anyhow::Result<Self> {
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Self, String> {
         let base = base_url.trim_end_matches('/').to_owned();
-        reqwest::Url::parse(&base)
-            .map_err(|e| anyhow::anyhow!("invalid API URL {base_url:?}: {e}"))?;
+        Url::parse(&base).map_err(|e| format!("invalid API URL {base_url:?}: {e}"))?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("bulkops/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             // A large upload is validated and enqueued before the answer: allow it time.
             .timeout(Duration::from_secs(120))
             .build()
-            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
         Ok(Self { http, base, token })
     }
 
@@ -138,17 +59,16 @@ impl ApiClient {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let transport = |source| HttpError::Transport {
-            url: url.to_owned(),
-            source,
-        };
         let response = request
             .header(header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| HttpError::transport(url, e))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| HttpError::transport(url, e))?;
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
@@ -160,8 +80,13 @@ impl ApiClient {
         decode(url, &body)
     }
 
-    /// `POST` the request body (already serialized, so its size was checked).
-    pub async fn submit(&self, api: Api, body: Vec<u8>) -> Result<Submitted, HttpError> {
+    /// `POST` the request body (already serialized, so its size was checked); returns the
+    /// job id: a UUID (mfp) or the bulk id (accounts), as text.
+    ///
+    /// Never retried: the create routes take no idempotency key yet (issue 12), so a retry
+    /// after a lost answer could create a second job. Each submit still sends a fresh
+    /// `Idempotency-Key`, so once the server honours it the submit can be retried safely.
+    pub async fn submit(&self, api: Api, body: Vec<u8>) -> Result<String, HttpError> {
         let url = match api {
             Api::Mfp => format!("{}{MFP_SUBMIT}", self.base),
             Api::Accounts => format!("{}{ACCOUNTS}", self.base),
@@ -170,6 +95,7 @@ impl ApiClient {
             .http
             .post(&url)
             .header(header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
             .body(body);
         let answer = decode(&url, &self.call(request, &url).await?)?;
         // mfp answers with the BulkOperation, accounts with the bare bulk id.
@@ -178,8 +104,8 @@ impl ApiClient {
             Api::Accounts => answer,
         };
         match id {
-            Value::String(id) if !id.is_empty() => Ok(Submitted { id }),
-            Value::Number(id) => Ok(Submitted { id: id.to_string() }),
+            Value::String(id) if !id.is_empty() => Ok(id),
+            Value::Number(id) => Ok(id.to_string()),
             other => Err(HttpError::Decode {
                 url,
                 reason: format!("no job id in the answer (got {other})"),
@@ -219,6 +145,39 @@ impl ApiClient {
             }),
         }
     }
+
+    /// `DELETE` the mfp job (the account upload API has no cancel route). Safe to repeat: a
+    /// second cancel of a cancelled job is a 409, which is not retried.
+    pub async fn cancel_mfp(&self, id: &str) -> Result<(), HttpError> {
+        let url = format!("{}{MFP_CANCEL}/{id}", self.base);
+        self.call(self.http.delete(&url), &url).await.map(drop)
+    }
+
+    /// The listing route: mfp answers with an array of BulkOperation, accounts with
+    /// `{"Total", "BulkActions"}`.
+    pub async fn list(&self, api: Api, query: &ListQuery) -> Result<Value, HttpError> {
+        let url = match api {
+            Api::Mfp => format!("{}{MFP_GET}", self.base),
+            Api::Accounts => {
+                let mut url = Url::parse(&format!("{}{ACCOUNTS}", self.base)).map_err(|e| {
+                    HttpError::Decode {
+                        url: self.base.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                if let Some(limit) = query.limit {
+                    url.query_pairs_mut()
+                        .append_pair("limit", &limit.to_string());
+                }
+                if let Some(status) = &query.status {
+                    url.query_pairs_mut()
+                        .append_pair("filter", &format!("status eq {status}"));
+                }
+                url.to_string()
+            }
+        };
+        self.get_json(&url).await
+    }
 }
 
 fn decode(url: &str, body: &[u8]) -> Result<Value, HttpError> {
@@ -242,36 +201,6 @@ fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_bodies_become_status_code_and_message() {
-        let body =
-            br#"{"code": "INVALID_REQUEST", "message": "ids[3] is not valid", "target": "ids[3]"}"#;
-        let error = status_error(StatusCode::BAD_REQUEST, body);
-        assert_eq!(error.to_string(), "400 INVALID_REQUEST ids[3] is not valid");
-        assert!(!error.is_transient());
-        // API Gateway's own answers carry no code; a non-JSON body is kept as text.
-        let gateway = status_error(StatusCode::BAD_GATEWAY, b"<html>Bad Gateway</html>");
-        assert_eq!(gateway.to_string(), "502 <html>Bad Gateway</html>");
-        assert!(gateway.is_transient());
-        assert!(status_error(StatusCode::TOO_MANY_REQUESTS, b"").is_transient());
-    }
-
-    #[test]
-    fn auth_failures_point_at_the_token_once() {
-        let gateway = status_error(StatusCode::UNAUTHORIZED, br#"{"message": "Unauthorized"}"#);
-        assert_eq!(
-            gateway.to_string(),
-            "401 Unauthorized (pass a token with --token or BULKOPS_TOKEN; `bulkops token` \
-             mints one for the local server)"
-        );
-        let local = status_error(
-            StatusCode::FORBIDDEN,
-            br#"{"code": "FORBIDDEN", "message": "lacks ISSUANCE:ADD; see `bulkops token --scope`"}"#,
-        );
-        assert_eq!(local.to_string().matches("bulkops token").count(), 1);
-        assert!(local.to_string().contains("--token"));
-    }
 
     #[test]
     fn the_base_url_must_parse() {

@@ -37,6 +37,6 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<Value> {
             args.file.display()
         );
     }
-    let client = ApiClient::new(&args.url, args.token)?;
+    let client = ApiClient::new(&args.url, args.token).map_err(anyhow::Error::msg)?;
     Ok(client.queue_request(REQUESTS_PATH, body).await?)
 }

@@ -1,4 +1,5 @@
-//! `run` against a canned server: submit, poll, failed-rows file, and the error paths.
+//! `submit` and the wait against a canned server: submit, poll, failed-rows file, exit
+//! statuses and the error paths.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,7 +8,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::args::{OutputArgs, ServerArgs, WaitFlags};
+use super::http::ApiClient;
+use super::progress::{Progress, Show};
+use super::retry::Backoff;
 use super::test_server::TestServer;
+use super::wait::{Job, Polling, WaitError};
 use super::*;
 
 /// A scratch directory removed when the test ends.
@@ -28,15 +34,30 @@ impl Scratch {
 fn args(file: &Path, url: &str) -> SubmitArgs {
     SubmitArgs {
         file: file.to_path_buf(),
-        url: format!("{url}/"),
-        token: Some("t0k".into()),
         api: None,
         source: None,
         failed: None,
-        poll_ms: 5,
-        timeout_secs: 10,
-        no_progress: true,
+        no_wait: false,
+        wait: WaitFlags {
+            poll_ms: 5,
+            timeout_secs: 10,
+            no_progress: true,
+        },
+        server: ServerArgs {
+            url: format!("{url}/"),
+            token: Some("t0k".into()),
+        },
+        output: OutputArgs {
+            json: false,
+            quiet: true,
+        },
     }
+}
+
+async fn submit(args: SubmitArgs) -> Result<Exit, ClientError> {
+    let out = Output::from(args.output);
+    let tracker = Tracker::default();
+    submit::run(&args, &out, &tracker).await
 }
 
 fn ok(body: Value) -> (u16, String) {
@@ -75,35 +96,18 @@ async fn mfp_csv_job_writes_its_failed_row_in_csv() {
     let scratch = Scratch::new();
     let file = scratch.file("ids.csv", "id\nYQ\nYg\nYw\n");
 
-    let summary = run(args(&file, &server.url)).await.unwrap();
+    let exit = submit(args(&file, &server.url)).await.unwrap();
 
-    assert_eq!(
-        (summary.job_id.as_str(), summary.api, summary.state.as_str()),
-        ("job-1", Api::Mfp, "COMPLETED")
-    );
-    assert_eq!(
-        (
-            summary.total,
-            summary.succeeded,
-            summary.failed,
-            summary.skipped
-        ),
-        (3, 2, 1, 0)
-    );
-    assert!(summary.succeeded_job());
-    assert_eq!(
-        summary.failures_by_code,
-        vec![("ENROLLMENT_NOT_FOUND".into(), 1)]
-    );
-    assert_eq!(summary.first_failures[0].row, Some(2));
+    assert_eq!(exit, Exit::RowsFailed);
     let failed = scratch.0.path().join("ids.failed.csv");
-    assert_eq!(summary.failed_file.as_deref(), Some(failed.as_path()));
     assert_eq!(std::fs::read_to_string(&failed).unwrap(), "id\nYg\n");
 
     let requests = server.requests();
     let submit = &requests[0];
     assert_eq!(submit.header("authorization"), Some("Bearer t0k"));
     assert_eq!(submit.header("content-type"), Some("application/json"));
+    let key = submit.header("idempotency-key").unwrap_or_default();
+    assert!(uuid::Uuid::parse_str(key).is_ok(), "{key:?}");
     let body: Value = serde_json::from_slice(&submit.body).unwrap();
     assert_eq!(body, json!({"ids": ["YQ", "Yg", "Yw"]}));
     assert!(polls.load(Ordering::SeqCst) >= 2);
@@ -135,17 +139,15 @@ async fn accounts_json_job_writes_failed_rows_in_the_input_shape() {
     let mut args = args(&file, &server.url);
     args.failed = Some(failed.clone());
 
-    let summary = run(args).await.unwrap();
+    let exit = submit(args).await.unwrap();
 
-    assert_eq!(
-        (summary.job_id.as_str(), summary.api),
-        ("17", Api::Accounts)
-    );
-    assert_eq!(
-        (summary.total, summary.succeeded, summary.failed),
-        (2, 1, 1)
-    );
-    assert_eq!(summary.first_failures[0].message, "You are not authorized");
+    assert_eq!(exit, Exit::RowsFailed);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&failed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the row holds a secret");
+    }
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&failed).unwrap()).unwrap();
     assert_eq!(
         written,
@@ -176,14 +178,13 @@ async fn transient_poll_failures_are_retried_and_a_failed_job_is_reported() {
     let scratch = Scratch::new();
     let file = scratch.file("a.csv", "safeName,platformId\ns,p\ns,q\n");
 
-    let summary = run(args(&file, &server.url)).await.unwrap();
+    let exit = submit(args(&file, &server.url)).await.unwrap();
 
     assert_eq!(polls.load(Ordering::SeqCst), 3);
-    assert!(!summary.succeeded_job());
-    assert_eq!(summary.skipped, 2);
-    assert_eq!(summary.error.as_deref(), Some("The upload was cancelled"));
-    assert_eq!(summary.failed_file, None);
-    assert!(!scratch.0.path().join("a.failed.csv").exists());
+    assert_eq!(exit, Exit::JobNotCompleted);
+    // Neither row ran: both are in the failed-rows file, to submit again.
+    let failed = std::fs::read_to_string(scratch.0.path().join("a.failed.csv")).unwrap();
+    assert_eq!(failed, "safeName,platformId\ns,p\ns,q\n");
     let body: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
     assert_eq!(body["source"], "a.csv");
 }
@@ -196,14 +197,15 @@ async fn a_rejected_submit_says_status_code_and_message() {
     })
     .await;
     let scratch = Scratch::new();
-    let file = scratch.file("ids.csv", "YQ\n!!\n");
+    let file = scratch.file("ids.csv", "id\nYQ\nYg\n");
 
-    let error = run(args(&file, &server.url)).await.unwrap_err();
+    let error = submit(args(&file, &server.url)).await.unwrap_err();
 
     assert_eq!(
         error.to_string(),
         "submit rejected: 400 INVALID_REQUEST ids[1] is not a valid Base64 enrollment id"
     );
+    assert_eq!(error.exit(), Exit::Input);
 }
 
 #[tokio::test]
@@ -216,9 +218,11 @@ async fn an_unauthorized_submit_hints_at_the_token() {
     })
     .await;
     let scratch = Scratch::new();
-    let file = scratch.file("ids.csv", "YQ\n");
+    let file = scratch.file("ids.csv", "id\nYQ\n");
 
-    let error = run(args(&file, &server.url)).await.unwrap_err().to_string();
+    let error = submit(args(&file, &server.url)).await.unwrap_err();
+    assert_eq!(error.exit(), Exit::Auth);
+    let error = error.to_string();
 
     assert!(
         error.starts_with("submit rejected: 401 UNAUTHORIZED"),
@@ -243,12 +247,13 @@ async fn a_poll_that_cannot_succeed_ends_the_wait_at_once() {
     let scratch = Scratch::new();
     let file = scratch.file("a.csv", "safeName,platformId\ns,p\n");
 
-    let error = run(args(&file, &server.url)).await.unwrap_err();
+    let error = submit(args(&file, &server.url)).await.unwrap_err();
 
     assert_eq!(
-        format!("{error:#}"),
+        error.to_string(),
         "polling job 3: 404 NOT_FOUND no such upload"
     );
+    assert_eq!(error.exit(), Exit::Error);
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -261,22 +266,33 @@ async fn waiting_gives_up_at_the_timeout() {
     let client = ApiClient::new(&server.url, None).unwrap();
     let job = Job {
         api: Api::Mfp,
-        id: "j",
-        rows: 4,
+        id: "j".into(),
+        rows: Some(4),
     };
-    let polling = Polling::new(Duration::from_millis(5), Duration::from_millis(60));
-    let mut progress = Progress::new("j", 4, false);
+    let polling = Polling {
+        every: Duration::from_millis(5),
+        timeout: Duration::from_millis(60),
+        backoff: Backoff::default(),
+        answered: false,
+    };
+    let show = Show {
+        progress: false,
+        notes: false,
+    };
+    let mut progress = Progress::new("j", Some(4), show);
 
-    let error = wait::until_final(&client, &job, &polling, &mut progress)
+    let error = wait::until_final(&client, &job, &polling, &mut progress, &Tracker::default())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
 
-    assert!(error.contains("did not finish within"), "{error}");
-    assert!(
-        error.contains("last state PROCESSING with 1/4 rows done"),
-        "{error}"
+    let WaitError::Timeout { last, unanswered } = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(
+        last.map(|s| s.brief()).as_deref(),
+        Some("PROCESSING, 1/4 rows done")
     );
+    assert_eq!(unanswered, None);
 }
 
 #[tokio::test]
@@ -286,8 +302,10 @@ async fn an_oversized_request_is_refused_before_sending() {
     let ids: String = (0..5_000).map(|i| format!("{:0>48}\n", i)).collect();
     let file = scratch.file("ids.csv", &ids);
 
-    let error = run(args(&file, &server.url)).await.unwrap_err().to_string();
+    let error = submit(args(&file, &server.url)).await.unwrap_err();
 
+    assert_eq!(error.exit(), Exit::Input);
+    let error = error.to_string();
     assert!(
         error.contains("over the mfp API's limit of 204800 bytes"),
         "{error}"
@@ -299,12 +317,79 @@ async fn an_oversized_request_is_refused_before_sending() {
 async fn the_failed_rows_file_may_not_be_the_input() {
     let server = TestServer::start(|_| (500, String::new())).await;
     let scratch = Scratch::new();
-    let file = scratch.file("ids.csv", "YQ\n");
+    let file = scratch.file("ids.csv", "id\nYQ\n");
     let mut args = args(&file, &server.url);
     args.failed = Some(scratch.0.path().join(".").join("ids.csv"));
 
-    let error = run(args).await.unwrap_err().to_string();
+    let error = submit(args).await.unwrap_err();
 
-    assert!(error.contains("is the input file itself"), "{error}");
+    assert_eq!(error.exit(), Exit::Input);
+    assert!(
+        error.to_string().contains("is the input file itself"),
+        "{error}"
+    );
     assert!(server.requests().is_empty());
+}
+
+/// A submit is sent once, whatever the answer: a retried POST could create a second job.
+#[tokio::test]
+async fn the_submit_is_never_retried() {
+    let server = TestServer::start(|_| {
+        (
+            503,
+            json!({"code": "SERVICE_UNAVAILABLE", "message": "busy"}).to_string(),
+        )
+    })
+    .await;
+    let scratch = Scratch::new();
+    let file = scratch.file("ids.csv", "id\nYQ\n");
+
+    let error = submit(args(&file, &server.url)).await.unwrap_err();
+
+    assert!(
+        error.to_string().starts_with("submit rejected: 503"),
+        "{error}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// A server that never answers: the poll retries with backoff, then gives up (a wrong --url
+/// is likelier than a restart), and says where to look.
+#[tokio::test]
+async fn a_server_that_never_answered_is_given_up_on() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let client = ApiClient::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
+    let job = Job {
+        api: Api::Accounts,
+        id: "4".into(),
+        rows: None,
+    };
+    let polling = Polling {
+        every: Duration::from_millis(1),
+        timeout: Duration::from_secs(30),
+        backoff: Backoff {
+            first: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+        },
+        answered: false,
+    };
+    let show = Show {
+        progress: false,
+        notes: false,
+    };
+    let mut progress = Progress::new("4", None, show);
+    let started = std::time::Instant::now();
+
+    let error = wait::until_final(&client, &job, &polling, &mut progress, &Tracker::default())
+        .await
+        .unwrap_err();
+
+    let WaitError::Call(error) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(error.exit(), Exit::Unreachable);
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -1,14 +1,17 @@
-//! What `bulkops submit` reports when the job is over.
+//! What `submit` and `wait` report when the job is over, for a person and as JSON.
 
 use std::fmt;
-use std::path::PathBuf;
+
+use serde_json::{json, Value};
 
 use super::args::Api;
+use super::exit::Exit;
+use super::failed_file::FailedFile;
 
 /// How many failed rows the summary lists.
 pub const LISTED_FAILURES: usize = 5;
 
-/// The outcome of one submitted file.
+/// The outcome of one job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// The job id: a UUID (mfp) or the bulk id (accounts).
@@ -20,7 +23,7 @@ pub struct Summary {
     pub job_failed: bool,
     /// The job-level error of a failed job.
     pub error: Option<String>,
-    pub total: u64,
+    pub total: Option<u64>,
     pub succeeded: u64,
     pub failed: u64,
     pub skipped: u64,
@@ -28,26 +31,66 @@ pub struct Summary {
     pub failures_by_code: Vec<(String, u64)>,
     /// The first failed rows, in input order.
     pub first_failures: Vec<FailedRow>,
-    /// Where the failed rows were written; `None` when no row failed.
-    pub failed_file: Option<PathBuf>,
-    /// Wall time from submit to the final state.
+    /// The failed-rows file (written only when the input is known).
+    pub failed_file: FailedFile,
+    /// Wall time of the wait.
     pub seconds: f64,
 }
 
 /// One failed row for the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedRow {
-    /// 1-based row of the input (`None` when the report matched no input row).
-    pub row: Option<usize>,
+    /// 1-based row of the input, or the server's row number when the input is not known.
+    pub row: Option<i64>,
+    /// The line of the input file it is on.
+    pub line: Option<u64>,
     pub code: String,
     pub message: String,
 }
 
 impl Summary {
-    /// The job ran to completion (rows may still have failed); false when it failed as a
-    /// whole or was cancelled, which is what the command's exit status reports.
-    pub fn succeeded_job(&self) -> bool {
-        !self.job_failed
+    /// The command's exit status: every row succeeded, some failed, or the job did not complete.
+    pub fn exit(&self) -> Exit {
+        if self.job_failed {
+            Exit::JobNotCompleted
+        } else if self.failed > 0 {
+            Exit::RowsFailed
+        } else {
+            Exit::Success
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let exit = self.exit();
+        let (failed_file, private, removed) = match &self.failed_file {
+            FailedFile::Written { path, private, .. } => {
+                (Some(path.display().to_string()), Some(*private), None)
+            }
+            FailedFile::RemovedStale(path) => (None, None, Some(path.display().to_string())),
+            FailedFile::None => (None, None, None),
+        };
+        json!({
+            "jobId": self.job_id,
+            "api": self.api.to_string(),
+            "state": self.state,
+            "outcome": exit.name(),
+            "exitCode": exit.code(),
+            "error": self.error,
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "failuresByCode": self.failures_by_code.iter()
+                .map(|(code, n)| (code.clone(), json!(n)))
+                .collect::<serde_json::Map<_, _>>(),
+            "firstFailures": self.first_failures.iter().map(|f| json!({
+                "row": f.row, "line": f.line, "code": f.code, "message": f.message,
+            })).collect::<Vec<_>>(),
+            "failedFile": failed_file,
+            "failedFileHasSecrets": private,
+            "removedStaleFailedFile": removed,
+            "seconds": (self.seconds * 1000.0).round() / 1000.0,
+        })
     }
 }
 
@@ -61,13 +104,13 @@ impl fmt::Display for Summary {
         if let Some(error) = &self.error {
             writeln!(f, "  error: {error}")?;
         }
-        write!(
-            f,
-            "  rows: {} total, {} succeeded, {} failed",
-            self.total, self.succeeded, self.failed
-        )?;
+        write!(f, "  rows: ")?;
+        if let Some(total) = self.total {
+            write!(f, "{total} total, ")?;
+        }
+        write!(f, "{} succeeded, {} failed", self.succeeded, self.failed)?;
         if self.skipped > 0 {
-            write!(f, ", {} skipped", self.skipped)?;
+            write!(f, ", {} skipped (never ran)", self.skipped)?;
         }
         if self.seconds > 0.0 && self.succeeded + self.failed > 0 {
             let rate = (self.succeeded + self.failed) as f64 / self.seconds;
@@ -86,7 +129,11 @@ impl fmt::Display for Summary {
             let row = failure
                 .row
                 .map_or_else(|| "row ?".to_owned(), |r| format!("row {r}"));
-            writeln!(f, "  {row}: {} {}", failure.code, failure.message)?;
+            let line = failure
+                .line
+                .map(|l| format!(" (line {l})"))
+                .unwrap_or_default();
+            writeln!(f, "  {row}{line}: {} {}", failure.code, failure.message)?;
         }
         if self.failures_by_code.iter().map(|(_, n)| n).sum::<u64>()
             > self.first_failures.len() as u64
@@ -94,30 +141,54 @@ impl fmt::Display for Summary {
             writeln!(f, "  ...")?;
         }
         match &self.failed_file {
-            Some(path) => write!(
+            FailedFile::Written {
+                path,
+                rows,
+                private,
+            } => {
+                let what = if self.skipped > 0 {
+                    "failed and skipped rows"
+                } else {
+                    "failed rows"
+                };
+                let mode = if *private {
+                    " (mode 0600: it holds secrets)"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "  {rows} {what} written to {}{mode}; fix them and submit that file",
+                    path.display()
+                )
+            }
+            FailedFile::RemovedStale(path) => write!(
                 f,
-                "  failed rows written to {} (fix them and submit that file)",
+                "  no failed rows; removed {} left by an earlier run",
                 path.display()
             ),
-            None if self.failed > 0 => write!(f, "  failed rows could not be matched to the input"),
-            None => write!(f, "  no failed rows"),
+            FailedFile::None if self.failed + self.skipped > 0 => {
+                write!(f, "  no failed-rows file (give --input to write one)")
+            }
+            FailedFile::None => write!(f, "  no failed rows"),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    #[test]
-    fn display_lists_counts_codes_first_failures_and_the_file() {
-        let summary = Summary {
+    fn summary() -> Summary {
+        Summary {
             job_id: "17".into(),
             api: Api::Accounts,
             state: "completedWithErrors".into(),
             job_failed: false,
             error: None,
-            total: 10,
+            total: Some(10),
             succeeded: 3,
             failed: 7,
             skipped: 0,
@@ -125,13 +196,23 @@ mod tests {
             first_failures: (1..=5)
                 .map(|row| FailedRow {
                     row: Some(row),
+                    line: Some(row as u64 + 1),
                     code: "NOT_AUTHORIZED".into(),
                     message: "not allowed".into(),
                 })
                 .collect(),
-            failed_file: Some(PathBuf::from("in.failed.csv")),
+            failed_file: FailedFile::Written {
+                path: PathBuf::from("in.failed.csv"),
+                rows: 7,
+                private: true,
+            },
             seconds: 2.0,
-        };
+        }
+    }
+
+    #[test]
+    fn display_lists_counts_codes_first_failures_and_the_file() {
+        let summary = summary();
         let text = summary.to_string();
         assert!(
             text.starts_with("job 17 (accounts): completedWithErrors after 2.0 s\n"),
@@ -146,13 +227,34 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  row 5: NOT_AUTHORIZED not allowed\n  ...\n"),
+            text.contains("  row 5 (line 6): NOT_AUTHORIZED not allowed\n  ...\n"),
             "{text}"
         );
         assert!(
-            text.contains("failed rows written to in.failed.csv"),
+            text.contains("7 failed rows written to in.failed.csv (mode 0600: it holds secrets)"),
             "{text}"
         );
-        assert!(summary.succeeded_job());
+        assert_eq!(summary.exit(), Exit::RowsFailed);
+        let json = summary.to_json();
+        assert_eq!(json["exitCode"], 3);
+        assert_eq!(json["outcome"], "rowsFailed");
+        assert_eq!(json["failuresByCode"]["NOT_AUTHORIZED"], 6);
+        assert_eq!(json["firstFailures"][0]["line"], 2);
+        assert_eq!(json["failedFile"], "in.failed.csv");
+    }
+
+    #[test]
+    fn the_exit_status_follows_the_outcome() {
+        let mut clean = summary();
+        (clean.failed, clean.failures_by_code, clean.first_failures) = (0, vec![], vec![]);
+        clean.failed_file = FailedFile::RemovedStale(PathBuf::from("in.failed.csv"));
+        assert_eq!(clean.exit(), Exit::Success);
+        assert!(clean
+            .to_string()
+            .ends_with("no failed rows; removed in.failed.csv left by an earlier run"));
+        let mut cancelled = clean.clone();
+        (cancelled.job_failed, cancelled.skipped) = (true, 7);
+        assert_eq!(cancelled.exit(), Exit::JobNotCompleted);
+        assert!(cancelled.to_string().contains("7 skipped (never ran)"));
     }
 }

@@ -45,7 +45,8 @@ pub struct ServeConfig {
     pub backend: BackendConfig,
     /// The data directory (embedded state, development key, demo files).
     pub data_dir: PathBuf,
-    /// Concurrent processor pollers (Lambda would scale out; locally a few suffice).
+    /// Concurrent processor pollers (Lambda would scale out; locally a few suffice). 0 runs
+    /// no chunk: jobs are accepted and wait in the queue (the dead-letter worker still runs).
     pub workers: usize,
     /// How long a poller sleeps when its queue is empty.
     pub idle_poll: Duration,
@@ -107,7 +108,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         }
     });
 
-    for _ in 0..config.workers.max(1) {
+    for _ in 0..config.workers {
         let (backend, stopped) = (backend.clone(), stopped.clone());
         let idle = config.idle_poll;
         tasks.spawn(async move {

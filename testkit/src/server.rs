@@ -30,9 +30,26 @@ impl ServerProcess {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
-        let log = std::fs::File::create(data_dir.with_extension("log")).expect("server log file");
+        Self::start_on_port(binary, data_dir, 0, extra, env)
+    }
+
+    /// As [`ServerProcess::start_with_env`] on `port` (0 picks a free one): a restart on the
+    /// port of an earlier run keeps its URL, for clients that were waiting on it. The log is
+    /// appended to.
+    pub fn start_on_port(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.with_extension("log"))
+            .expect("server log file");
         let mut child = Command::new(binary)
-            .args(["serve", "--port", "0", "--data-dir"])
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .current_dir(data_dir.parent().unwrap_or(Path::new(".")))
@@ -76,6 +93,15 @@ impl ServerProcess {
     /// A development token from `bulkops token` (same data directory, same key).
     pub fn token(&self, sub: &str, scope: &str) -> String {
         token(&self.binary, &self.data_dir, sub, scope, 3600)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("a port in the server's URL")
     }
 
     /// SIGKILL: the process dies mid-work, as in a power cut.

@@ -2,7 +2,6 @@
 //! fields, dotted columns for the nested objects (`secretManagement.automaticManagementEnabled`,
 //! `platformAccountProperties.LogonDomain`, ...).
 
-use anyhow::{anyhow, bail};
 use csv::StringRecord;
 use serde_json::{Map, Value};
 
@@ -60,21 +59,45 @@ fn column(name: &str) -> Option<Column> {
         })
 }
 
+/// A header cell that is not a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderError {
+    /// `number` is 1-based.
+    Unknown {
+        number: usize,
+        name: String,
+    },
+    Twice {
+        number: usize,
+        name: String,
+    },
+}
+
+/// Every column name a header may use (nested ones dotted), for the unknown-column error.
+pub fn accepted() -> Vec<String> {
+    std::iter::once("uploadIndex".to_owned())
+        .chain(TEXT_FIELDS.iter().map(|f| (*f).to_owned()))
+        .chain(std::iter::once(format!("{PROPERTIES}.<key>")))
+        .chain(NESTED_FIELDS.iter().map(|(o, f, _)| format!("{o}.{f}")))
+        .collect()
+}
+
 /// Maps every header cell to its column.
-pub fn parse_header(header: &StringRecord) -> anyhow::Result<Vec<Column>> {
+pub fn parse_header(header: &StringRecord) -> Result<Vec<Column>, HeaderError> {
     let mut columns: Vec<Column> = Vec::with_capacity(header.len());
     for (index, name) in header.iter().enumerate() {
         let number = index + 1;
         let Some(column) = column(name) else {
-            bail!(
-                "column {number}: unknown column {name:?}; expected {}, uploadIndex, \
-                 {PROPERTIES}.<key>, or {}",
-                TEXT_FIELDS.join(", "),
-                NESTED_FIELDS.map(|(o, f, _)| format!("{o}.{f}")).join(", ")
-            );
+            return Err(HeaderError::Unknown {
+                number,
+                name: name.trim().to_owned(),
+            });
         };
         if columns.iter().any(|c| c.name() == column.name()) {
-            bail!("column {number}: {} appears twice", column.name());
+            return Err(HeaderError::Twice {
+                number,
+                name: column.name(),
+            });
         }
         columns.push(column);
     }
@@ -82,7 +105,7 @@ pub fn parse_header(header: &StringRecord) -> anyhow::Result<Vec<Column>> {
 }
 
 /// Builds the account of one record; empty cells are left out.
-pub fn account(columns: &[Column], record: &StringRecord) -> anyhow::Result<Map<String, Value>> {
+pub fn account(columns: &[Column], record: &StringRecord) -> Result<Map<String, Value>, String> {
     let mut account = Map::new();
     let mut objects = NestedObjects::default();
     for (index, (column, cell)) in columns.iter().zip(record.iter()).enumerate() {
@@ -98,7 +121,7 @@ pub fn account(columns: &[Column], record: &StringRecord) -> anyhow::Result<Map<
                 let number: i64 = cell
                     .trim()
                     .parse()
-                    .map_err(|_| anyhow!("{}: expected an integer, got {cell:?}", at()))?;
+                    .map_err(|_| format!("{}: expected an integer, got {cell:?}", at()))?;
                 account.insert("uploadIndex".to_owned(), Value::from(number));
             }
             Column::Property(key) => {
@@ -114,7 +137,9 @@ pub fn account(columns: &[Column], record: &StringRecord) -> anyhow::Result<Map<
                 let value = match (boolean, parse_bool(cell)) {
                     (false, _) => Value::String(cell.to_owned()),
                     (true, Some(flag)) => Value::Bool(flag),
-                    (true, None) => bail!("{}: expected true or false, got {cell:?}", at()),
+                    (true, None) => {
+                        return Err(format!("{}: expected true or false, got {cell:?}", at()))
+                    }
                 };
                 objects.get(object).insert((*field).to_owned(), value);
             }

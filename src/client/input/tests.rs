@@ -6,8 +6,13 @@ use serde_json::json;
 
 use super::*;
 
-fn parse(name: &str, text: &str) -> anyhow::Result<Input> {
+fn parse(name: &str, text: &str) -> Result<Input, InputError> {
     parse_input(Path::new(name), text, None)
+}
+
+/// A real enrollment id (a headerless CSV's first line must read as one).
+fn id(n: usize) -> String {
+    crate::local::demo::enrollment_id(n)
 }
 
 fn payloads(input: &Input) -> Vec<Value> {
@@ -57,7 +62,11 @@ fn json_accounts_object_is_accounts_with_its_source() {
 fn bare_json_arrays_are_detected_by_their_items() {
     let ids = parse("in.json", r#"["YQ", "Yg"]"#).unwrap();
     assert_eq!((ids.api, &ids.shape), (Api::Mfp, &Shape::JsonArray));
-    let accounts = parse("in.json", r#"[{"safeName": "s"}, {"safeName": "t"}]"#).unwrap();
+    let accounts = parse(
+        "in.json",
+        r#"[{"safeName": "s", "platformId": "p"}, {"safeName": "t", "platformId": "p"}]"#,
+    )
+    .unwrap();
     assert_eq!(
         (accounts.api, &accounts.shape),
         (Api::Accounts, &Shape::JsonArray)
@@ -107,17 +116,20 @@ fn api_flag_that_contradicts_the_file_is_an_error() {
 
 #[test]
 fn csv_ids_one_per_line_skipping_blank_lines() {
-    let input = parse("ids.csv", "YQ\n\n  Yg  \n   \n\"Yw\"\n").unwrap();
+    let text = format!("{}\n\n  Yg  \n   \n\"Yw\"\n", id(1));
+    let input = parse("ids.csv", &text).unwrap();
     assert_eq!(input.api, Api::Mfp);
     assert_eq!(
         payloads(&input),
-        vec![json!("YQ"), json!("Yg"), json!("Yw")]
+        vec![json!(id(1)), json!("Yg"), json!("Yw")]
     );
     assert_eq!(input.shape, Shape::Csv { header: None });
     assert_eq!(
         input.rows[1].cells,
         Some(csv::StringRecord::from(vec!["  Yg  "]))
     );
+    let lines: Vec<_> = input.rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![Some(1), Some(3), Some(5)]);
 }
 
 #[test]
@@ -136,7 +148,7 @@ fn csv_id_header_variants_are_skipped_and_kept() {
 
 #[test]
 fn text_without_extension_is_csv() {
-    let input = parse("ids", "YQ\nYg\n").unwrap();
+    let input = parse("ids", &format!("{}\nYg\n", id(0))).unwrap();
     assert_eq!((input.api, input.rows.len()), (Api::Mfp, 2));
 }
 
@@ -205,13 +217,13 @@ fn csv_account_header_names_are_case_insensitive() {
 fn api_flag_reads_a_csv_without_the_telltale_columns_as_accounts() {
     let input = parse_input(
         Path::new("a.csv"),
-        "name,address\nweb,host\n",
+        "name,address,safename,platformid\nweb,host,s,p\n",
         Some(Api::Accounts),
     )
     .unwrap();
     assert_eq!(
         payloads(&input),
-        vec![json!({"name": "web", "address": "host"})]
+        vec![json!({"name": "web", "address": "host", "safeName": "s", "platformId": "p"})]
     );
 }
 
@@ -240,9 +252,16 @@ fn csv_account_errors_name_line_and_column() {
 #[test]
 fn csv_account_headers_are_checked() {
     let unknown = error("a.csv", "safeName,platfromId\ns,p\n", None);
-    assert!(unknown.contains("line 1"), "{unknown}");
     assert!(
-        unknown.contains("column 2: unknown column \"platfromId\""),
+        unknown.contains("line 1: unknown column \"platfromId\" in the header"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("the accepted columns are: uploadIndex, name, address"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("platformAccountProperties.<key>, secretManagement."),
         "{unknown}"
     );
     let twice = error("a.csv", "safeName,platformId,SafeName\ns,p,t\n", None);
@@ -263,7 +282,7 @@ fn an_empty_file_has_no_rows() {
 
 #[test]
 fn request_bodies_follow_the_contract() {
-    let ids = parse("ids.csv", "YQ\n").unwrap();
+    let ids = parse("ids.csv", "id\nYQ\n").unwrap();
     assert_eq!(ids.request_body("ignored"), json!({"ids": ["YQ"]}));
     let accounts = parse("a.csv", "safeName,platformId\ns,p\n").unwrap();
     assert_eq!(
