@@ -83,10 +83,9 @@ impl ApiClient {
     /// `POST` the request body (already serialized, so its size was checked); returns the
     /// job id: a UUID (mfp) or the bulk id (accounts), as text.
     ///
-    /// Never retried: the create routes take no idempotency key yet (issue 12), so a retry
-    /// after a lost answer could create a second job. Each submit still sends a fresh
-    /// `Idempotency-Key`, so once the server honours it the submit can be retried safely.
-    pub async fn submit(&self, api: Api, body: Vec<u8>) -> Result<String, HttpError> {
+    /// Sends `key` as the `Idempotency-Key`: every attempt of one submit sends the same key,
+    /// so a retry after a lost answer gets the first answer (the same job), never a second.
+    pub async fn submit(&self, api: Api, body: Vec<u8>, key: &str) -> Result<String, HttpError> {
         let url = match api {
             Api::Mfp => format!("{}{MFP_SUBMIT}", self.base),
             Api::Accounts => format!("{}{ACCOUNTS}", self.base),
@@ -95,7 +94,7 @@ impl ApiClient {
             .http
             .post(&url)
             .header(header::CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .header("Idempotency-Key", key)
             .body(body);
         let answer = decode(&url, &self.call(request, &url).await?)?;
         // mfp answers with the BulkOperation, accounts with the bare bulk id.

@@ -41,8 +41,11 @@ impl HttpError {
     pub fn is_transient(&self) -> bool {
         match self {
             HttpError::Transport { .. } => true,
-            HttpError::Status { status, .. } => {
-                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+            HttpError::Status { status, code, .. } => {
+                status.is_server_error()
+                    || *status == StatusCode::TOO_MANY_REQUESTS
+                    // A create whose first attempt the server is still answering.
+                    || code.as_deref() == Some("IDEMPOTENCY_KEY_IN_USE")
             }
             HttpError::Decode { .. } => false,
         }

@@ -331,9 +331,10 @@ async fn the_failed_rows_file_may_not_be_the_input() {
     assert!(server.requests().is_empty());
 }
 
-/// A submit is sent once, whatever the answer: a retried POST could create a second job.
+/// A submit that keeps failing on the server's side is retried with its one Idempotency-Key
+/// (the server replays the first job for it), then given up on.
 #[tokio::test]
-async fn the_submit_is_never_retried() {
+async fn a_submit_is_retried_with_one_key() {
     let server = TestServer::start(|_| {
         (
             503,
@@ -350,7 +351,13 @@ async fn the_submit_is_never_retried() {
         error.to_string().starts_with("submit rejected: 503"),
         "{error}"
     );
-    assert_eq!(server.requests().len(), 1);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 5, "five attempts");
+    let keys: std::collections::BTreeSet<&str> = requests
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap_or_default())
+        .collect();
+    assert_eq!(keys.len(), 1, "one key for every attempt: {keys:?}");
 }
 
 /// A server that never answers: the poll retries with backoff, then gives up (a wrong --url

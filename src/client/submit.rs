@@ -14,6 +14,7 @@ use super::http::{ApiClient, HttpError};
 use super::input::{self, Fault, Input, InputError};
 use super::output::Output;
 use super::resume::Tracker;
+use super::retry::Retry;
 use super::wait::Job;
 
 /// Request body limits of the contract; checked before sending so the operator learns how to
@@ -40,8 +41,13 @@ pub async fn run(args: &SubmitArgs, out: &Output, tracker: &Tracker) -> Result<E
     let client =
         ApiClient::new(&args.server.url, args.server.token.clone()).map_err(ClientError::Usage)?;
 
-    let id = client
-        .submit(input.api, body)
+    // One key for every attempt: the server answers a retry with the first attempt's job.
+    let key = uuid::Uuid::new_v4().to_string();
+    let id = Retry::default()
+        .run(
+            || client.submit(input.api, body.clone(), &key),
+            out.retry_notes(),
+        )
         .await
         .map_err(|error| match error {
             HttpError::Transport { maybe_sent, .. } => ClientError::Unsent {
