@@ -21,6 +21,9 @@ use crate::apigw::HttpApiRequest;
 
 /// Prometheus scrapes the service's metrics here (local server only; not an API route).
 pub const METRICS_PATH: &str = "/metrics";
+/// The OpenAPI document of every route (local server only; not an API route).
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
+const OPENAPI_DOCUMENT: &str = include_str!("../../openapi.yaml");
 /// API Gateway HTTP APIs accept payloads up to 10 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
@@ -74,6 +77,15 @@ async fn handle(
     let path = uri.path();
     if path == REQUESTS_PATH && method == Method::POST {
         return queue_request(&gateway, &headers, body).await;
+    }
+    if path == OPENAPI_PATH && method == Method::GET {
+        // The API's description, for generating a client against this server.
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/yaml")],
+            OPENAPI_DOCUMENT,
+        )
+            .into_response();
     }
     if path == METRICS_PATH && method == Method::GET {
         // Local only (on AWS the same counts are EMF metrics in CloudWatch): counts, no data.
