@@ -114,11 +114,7 @@ async fn ten_concurrent_duplicates_create_one_job() {
 
 /// Claims `key` for `body` as a request that then died, `lease` ago, holding job `job_id`.
 async fn dead_holder(fx: &Fixture, owner: &str, key: &str, body: &str, job_id: &str) {
-    use sha2::{Digest, Sha256};
-    let fingerprint: String = Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let fingerprint = bulkops_shared::store::sha256_hex(body.as_bytes());
     let scoped = scoped_key(&["idempotency", "mobileFlashPass", owner, key]);
     let claimed = now_ms() - IDEMPOTENCY_LEASE_MS - 1;
     let record = KeyRecord::new(fingerprint, job_id.to_owned(), claimed);

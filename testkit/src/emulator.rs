@@ -1,4 +1,3 @@
-use crate::MovableClock;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -14,6 +13,7 @@ use bulkops_shared::events::Publisher;
 use bulkops_shared::metrics::Registry;
 
 use crate::calls::{counted_clients, CallCounter};
+use crate::MovableClock;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::dynamo::{JOBS_INDEX, OUTBOX_INDEX};
 use bulkops_shared::store::{JobStore, RecordStore};
@@ -197,7 +197,7 @@ pub struct Fixture {
     pub events_queue_url: String,
     /// What the fixture's workers and publisher counted.
     pub metrics: Arc<Registry>,
-    /// The HTTP routes' clock (decides expiry); tests advance it.
+    /// The HTTP routes' clock (expiry); tests advance it.
     pub clock: Arc<MovableClock>,
 }
 
@@ -322,12 +322,9 @@ impl Fixture {
         }
     }
 
+    /// The cancel function takes what the query function takes (`api::JobsDeps`).
     pub fn cancel_deps(&self) -> cancel::Deps {
-        cancel::Deps {
-            jobs: self.jobs(),
-            events: self.events(),
-            clock: self.clock.clone(),
-        }
+        self.query_deps()
     }
 
     pub fn processor_deps(&self) -> processor::Deps {

@@ -256,15 +256,7 @@ impl JobStore for EmbeddedStore {
     }
 
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
-        let retry_id = retry_id.to_owned();
-        self.change_job(id, (), move |stored| {
-            if stored.job.retries.contains(&retry_id) {
-                return (false, ());
-            }
-            stored.job.retries.push(retry_id);
-            (true, ())
-        })
-        .await
+        self.link_retry(id, retry_id).await
     }
 
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {

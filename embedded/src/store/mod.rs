@@ -8,6 +8,7 @@ mod chunk_items;
 mod idempotency_keys;
 mod jobs;
 mod records;
+mod retries;
 mod transitions;
 
 use std::collections::BTreeSet;

@@ -163,11 +163,7 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
 
 /// SHA-256 of the body's bytes, in hex: "the same body" is the same bytes.
 fn fingerprint(body: &Body) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(body.as_ref())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::store::sha256_hex(body.as_ref())
 }
 
 /// The answer as it is kept for replay (create answers are small JSON documents).

@@ -10,10 +10,12 @@
 mod events;
 mod operation;
 mod process;
+mod recovered;
 pub mod sqs;
 mod submit;
 
 pub use events::{EventFlush, NoFlush};
 pub use operation::{Operations, Recovery, RowOperation, Secrets};
-pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, DEAD_LETTER_CODE};
+pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition};
+pub use recovered::DEAD_LETTER_CODE;
 pub use submit::{resume_job, start_job, JobId, NewJob, SubmitError};

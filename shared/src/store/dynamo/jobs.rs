@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::conditional::{all_chunks, state_in};
@@ -249,19 +248,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.job_key(id)))
-            .condition_expression("attribute_exists(pk) AND NOT contains(retries, :id)")
-            .update_expression("SET retries = list_append(if_not_exists(retries, :none), :ids)")
-            .expression_attribute_values(":id", s(retry_id))
-            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":ids", AttributeValue::L(vec![s(retry_id)]));
-        // Refused: linked already, or the job is gone; either way nothing is left to do.
-        let _refused = conditional_update(update, "UpdateItem(add retry)").await?;
-        Ok(())
+        self.add_retry_item(id, retry_id).await
     }
 
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {

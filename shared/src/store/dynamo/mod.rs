@@ -25,6 +25,7 @@ mod jobs;
 mod listing;
 mod outbox;
 mod records;
+mod retries;
 
 use std::collections::{BTreeSet, HashMap};
 

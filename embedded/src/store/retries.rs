@@ -1,0 +1,18 @@
+//! The links from a job to the jobs retrying its failed rows (`retries`, appended once each).
+
+use super::EmbeddedStore;
+use bulkops_shared::error::StoreError;
+
+impl EmbeddedStore {
+    pub(super) async fn link_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
+        let retry_id = retry_id.to_owned();
+        self.change_job(id, (), move |stored| {
+            if stored.job.retries.contains(&retry_id) {
+                return (false, ());
+            }
+            stored.job.retries.push(retry_id);
+            (true, ())
+        })
+        .await
+    }
+}

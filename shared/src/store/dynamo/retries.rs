@@ -1,0 +1,24 @@
+//! The links from a job to the jobs retrying its failed rows (`retries`, appended once each).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{conditional_update, s, DynamoJobStore};
+use crate::error::StoreError;
+
+impl DynamoJobStore {
+    pub(super) async fn add_retry_item(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.job_key(id)))
+            .condition_expression("attribute_exists(pk) AND NOT contains(retries, :id)")
+            .update_expression("SET retries = list_append(if_not_exists(retries, :none), :ids)")
+            .expression_attribute_values(":id", s(retry_id))
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":ids", AttributeValue::L(vec![s(retry_id)]));
+        // Refused: linked already, or the job is gone; either way nothing is left to do.
+        let _refused = conditional_update(update, "UpdateItem(add retry)").await?;
+        Ok(())
+    }
+}
