@@ -176,6 +176,21 @@ struct ServeArgs {
     /// without running them: their chunks wait in the queue for a server with workers.
     #[arg(long, env = "BULKOPS_WORKERS")]
     workers: Option<usize>,
+    /// Chunks of one job queued at once; the rest wait parked in the store and follow as
+    /// chunks are taken up, so a small job is not stuck behind every chunk of a big one.
+    #[arg(long, env = "CHUNK_WINDOW", default_value_t = bulkops_shared::queue::DEFAULT_CHUNK_WINDOW,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    chunk_window: u32,
+    /// Jobs one caller may have active (not final) at once; a create past it is a 429.
+    #[arg(long, env = "MAX_ACTIVE_JOBS_PER_CALLER",
+          default_value_t = bulkops_shared::store::quota::DEFAULT_MAX_ACTIVE_JOBS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_active_jobs_per_caller: u32,
+    /// Rows one caller's active jobs may hold together; a create past it is a 429.
+    #[arg(long, env = "MAX_ROWS_IN_FLIGHT_PER_CALLER",
+          default_value_t = bulkops_shared::store::quota::DEFAULT_MAX_ROWS_IN_FLIGHT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_rows_in_flight_per_caller: u64,
     /// Embedded queue visibility timeout in seconds.
     #[arg(long, default_value_t = 60)]
     visibility_timeout: u64,
@@ -218,6 +233,7 @@ impl ServeArgs {
             (Some(table), Some(queue_url)) => BackendConfig::Aws {
                 table,
                 queue_url,
+                chunk_window: self.chunk_window,
                 dead_letter_queue_url: self.dead_letter_queue_url,
                 intake: match (
                     self.intake_queue_url,
@@ -238,6 +254,7 @@ impl ServeArgs {
             (None, None) => BackendConfig::Embedded {
                 data_dir: self.state.data_dir.clone(),
                 visibility: Duration::from_secs(self.visibility_timeout.max(1)),
+                chunk_window: self.chunk_window,
             },
             _ => anyhow::bail!(
                 "AWS mode needs both TABLE_NAME (--table) and QUEUE_URL (--queue-url); \
@@ -272,6 +289,10 @@ impl ServeArgs {
                 urls,
                 secret: self.webhook_secret,
                 backoff: Backoff::default(),
+            },
+            quota: bulkops_shared::store::Quota {
+                max_active_jobs: self.max_active_jobs_per_caller,
+                max_rows_in_flight: self.max_rows_in_flight_per_caller,
             },
             backend,
         })

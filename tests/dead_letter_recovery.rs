@@ -31,6 +31,7 @@ async fn dead_letter_after(fx: &Fixture, creates: usize) -> ChunkMessage {
         events: fx.events(),
         operations: bulkops_shared::ops::registry(WriteBudget::new(fx.records(), creates)),
         metrics: fx.metrics.clone(),
+        queue: fx.queue(),
     };
     let stats = run_processor_with(fx, &deps, PumpOptions::default()).await;
     assert_eq!(

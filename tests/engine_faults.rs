@@ -175,8 +175,9 @@ async fn a_queue_that_refuses_work_fails_the_job_with_503() {
     let deps = submit::Deps {
         clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: fx.jobs(),
-        queue: fx.clients.chunk_queue(&missing_queue),
+        queue: fx.clients.chunk_queue(&fx.table, &missing_queue),
         events: fx.events(),
+        quota: Default::default(),
     };
     let response = submit::handler(&deps, submit_call(&ids).request())
         .await

@@ -85,6 +85,7 @@ fn worker(s: &Stores) -> WorkerDeps {
         jobs: s.jobs.clone(),
         operations: bulkops_shared::ops::registry(s.records.clone()),
         metrics: std::sync::Arc::new(bulkops_shared::metrics::NoMetrics),
+        queue: s.queue.clone(),
     }
 }
 
@@ -104,6 +105,7 @@ async fn submit(s: &Stores, work: Work) -> (String, u32) {
         jobs: s.jobs.clone(),
         queue: s.queue.clone(),
         events: s.events.clone(),
+        quota: Default::default(),
     };
     match work {
         Work::Accounts => {
@@ -302,6 +304,7 @@ where
             s.jobs.clone(),
             s.records.clone(),
             s.events.clone(),
+            s.queue.clone(),
             faults.clone(),
         ));
         let mut held = tokio::spawn({

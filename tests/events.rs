@@ -161,8 +161,9 @@ async fn cancelled_and_failed_jobs_emit_theirs() {
     let deps = submit::Deps {
         clock: std::sync::Arc::new(bulkops_shared::time::SystemClock),
         jobs: fx.jobs(),
-        queue: fx.clients.chunk_queue(&missing),
+        queue: fx.clients.chunk_queue(&fx.table, &missing),
         events: fx.events(),
+        quota: Default::default(),
     };
     let response = submit::handler(&deps, submit_call(&ids_in).request())
         .await
@@ -246,12 +247,13 @@ async fn no_event_is_lost_or_invented_under_redelivery_crashes_and_a_failing_bus
             jobs: fx.jobs(),
             queue: fx.queue(),
             events: events.clone(),
+            quota: Default::default(),
         };
         let response = submit::handler(&deps, submit_call(&ids_in).request())
             .await
             .unwrap();
         let id = body_json(&response)["id"].as_str().unwrap().to_owned();
-        let worker = faulty_worker(fx.jobs(), fx.records(), events, faults);
+        let worker = faulty_worker(fx.jobs(), fx.records(), events, fx.queue(), faults);
         run_processor_with(
             &fx,
             &worker,

@@ -376,7 +376,9 @@ async fn a_job_that_cannot_be_queued_fails_once_with_its_client_token() {
     let ids = load(&fx, 0..5).await;
     let request = mfp_request("unqueueable", &ids);
     let mut deps = fx.intake(&queue);
-    deps.queue = fx.clients.chunk_queue(&format!("{}-missing", fx.queue_url));
+    deps.queue = fx
+        .clients
+        .chunk_queue(&fx.table, &format!("{}-missing", fx.queue_url));
     for _ in 0..2 {
         send(&fx, &queue, &request.to_string()).await;
         let stats = run_intake(&fx, &queue, &deps, PumpOptions::default()).await;

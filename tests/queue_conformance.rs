@@ -68,6 +68,7 @@ fn chunks(n: u32) -> Vec<ChunkMessage> {
                 input: serde_json::json!({"id": "eyJh"}),
             }],
             sealed: false,
+            window: 0,
         })
         .collect()
 }

@@ -571,6 +571,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
         jobs: store.clone(),
         queue: Arc::new(queue.clone()),
         events: Arc::new(bulkops_shared::engine::NoFlush),
+        quota: Default::default(),
     };
     let response = submit::handler(&submit_deps, submit_call(&request).request())
         .await
@@ -582,6 +583,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
         operations: bulkops_shared::ops::registry(records.clone()),
         events: Arc::new(bulkops_shared::engine::NoFlush),
         metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
+        queue: Arc::new(queue.clone()),
     };
     let options = PumpOptions {
         deliveries: 2,

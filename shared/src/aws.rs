@@ -9,6 +9,42 @@ use aws_config::{BehaviorVersion, SdkConfig};
 #[error("environment variable {0} must be set")]
 pub struct MissingSetting(pub &'static str);
 
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error(transparent)]
+    Missing(#[from] MissingSetting),
+    #[error("environment variable {0} must be a positive integer, not {1:?}")]
+    NotPositive(&'static str, String),
+}
+
+/// A positive integer setting; unset or empty is `default`.
+fn positive_env<T: std::str::FromStr + PartialOrd + Default>(
+    name: &'static str,
+    default: T,
+) -> Result<T, SettingError> {
+    match optional_env(name) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<T>() {
+            Ok(value) if value > T::default() => Ok(value),
+            _ => Err(SettingError::NotPositive(name, text)),
+        },
+    }
+}
+
+/// The per-caller quota of the create routes: `MAX_ACTIVE_JOBS_PER_CALLER` and
+/// `MAX_ROWS_IN_FLIGHT_PER_CALLER` (template parameters), each defaulting when unset.
+pub fn quota_from_env() -> Result<crate::store::Quota, SettingError> {
+    let defaults = crate::store::Quota::default();
+    Ok(crate::store::Quota {
+        max_active_jobs: positive_env("MAX_ACTIVE_JOBS_PER_CALLER", defaults.max_active_jobs)?,
+        max_rows_in_flight: positive_env(
+            "MAX_ROWS_IN_FLIGHT_PER_CALLER",
+            defaults.max_rows_in_flight,
+        )?,
+    })
+}
+
 /// Reads a required environment variable; functions call this at cold start and fail fast.
 pub fn required_env(name: &'static str) -> Result<String, MissingSetting> {
     std::env::var(name)
@@ -53,12 +89,41 @@ impl AwsClients {
         ))
     }
 
-    pub fn chunk_queue(&self, queue_url: &str) -> std::sync::Arc<dyn crate::queue::ChunkQueue> {
-        std::sync::Arc::new(crate::queue::sqs::SqsChunkQueue::new(
-            self.sqs.clone(),
-            queue_url,
+    /// The chunk queue `queue_url`, windowed per job (see [`crate::queue::WindowedQueue`]):
+    /// `CHUNK_WINDOW` chunks of a job queued at once (default
+    /// [`crate::queue::DEFAULT_CHUNK_WINDOW`]), the rest parked in `table`.
+    pub fn chunk_queue(
+        &self,
+        table: &str,
+        queue_url: &str,
+    ) -> std::sync::Arc<dyn crate::queue::ChunkQueue> {
+        self.windowed_chunk_queue(table, queue_url, chunk_window())
+    }
+
+    /// The chunk queue `queue_url` with `window` chunks of a job queued at once.
+    pub fn windowed_chunk_queue(
+        &self,
+        table: &str,
+        queue_url: &str,
+        window: u32,
+    ) -> std::sync::Arc<dyn crate::queue::ChunkQueue> {
+        let sqs = crate::queue::sqs::SqsChunkQueue::new(self.sqs.clone(), queue_url);
+        let parking = crate::store::dynamo::DynamoJobStore::new(self.dynamodb.clone(), table);
+        std::sync::Arc::new(crate::queue::WindowedQueue::new(
+            std::sync::Arc::new(sqs),
+            std::sync::Arc::new(parking),
+            window,
         ))
     }
+}
+
+/// `CHUNK_WINDOW`: chunks of one job queued at once. Unset, empty or not a positive number is
+/// the default; every function of a stack gets the same value from the template.
+pub fn chunk_window() -> u32 {
+    optional_env("CHUNK_WINDOW")
+        .and_then(|value| value.parse().ok())
+        .filter(|window| *window > 0)
+        .unwrap_or(crate::queue::DEFAULT_CHUNK_WINDOW)
 }
 
 /// An optional setting (unset or empty is `None`).
@@ -101,7 +166,7 @@ impl AwsClients {
     ) -> crate::intake::Intake {
         crate::intake::Intake {
             jobs: self.job_store(table),
-            queue: self.chunk_queue(queue_url),
+            queue: self.chunk_queue(table, queue_url),
             events: std::sync::Arc::new(self.publisher(table, bus)),
             sink: std::sync::Arc::new(crate::events::EventBridgeSink::new(
                 self.eventbridge.clone(),
@@ -118,10 +183,12 @@ impl AwsClients {
 /// The composition root of the worker functions: the job store and every registered
 /// operation, on one table.
 impl crate::engine::sqs::WorkerDeps {
-    /// From `TABLE_NAME` (jobs, reference data and side effects share the table).
+    /// From `TABLE_NAME` (jobs, reference data and side effects share the table) and
+    /// `QUEUE_URL` (the chunk queue, where a windowed job's next chunks go).
     pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
         let table = required_env("TABLE_NAME")?;
         Ok(Self {
+            queue: clients.chunk_queue(&table, &required_env("QUEUE_URL")?),
             jobs: clients.job_store(&table),
             operations: crate::ops::registry(clients.record_store(&table)),
             events: clients.event_flush(&table),

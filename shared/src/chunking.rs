@@ -87,6 +87,7 @@ pub fn chunk_messages(
             chunk: n as u32,
             rows,
             sealed: false,
+            window: 0,
         })
         .collect()
 }

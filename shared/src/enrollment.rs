@@ -103,20 +103,33 @@ impl EnrollmentRef {
         )
     }
 
-    /// Canonical storage key of this enrollment, the same for every encoding of the reference.
+    /// Canonical storage key of this enrollment, the same for every encoding of the reference:
+    /// `ENROLLMENT#<workflow id>#K1=v1&K2=v2`. A clause whose names or values hold `&`, `=` or
+    /// `~` (which would make two clauses one key) or that is long goes through
+    /// [`key_part`](crate::store::keys::key_part) as its JSON, so every key is exact and fits.
     pub fn key(&self) -> String {
-        // `ENROLLMENT#<workflow id>#K1=v1&K2=v2`, built without formatting machinery: it is
-        // computed for every row a job touches.
+        // Built without formatting machinery: it is computed for every row a job touches.
         let clause_len: usize = self
             .where_clause
             .iter()
             .map(|(k, v)| k.len() + v.len() + 2)
             .sum();
-        let mut key = String::with_capacity(48 + clause_len);
+        let mut key = String::with_capacity(48 + clause_len.min(80));
         key.push_str(crate::store::keys::ENROLLMENT_PREFIX);
         let mut buffer = Uuid::encode_buffer();
         key.push_str(self.workflow_id.hyphenated().encode_lower(&mut buffer));
         key.push('#');
+        let plain = clause_len <= crate::store::keys::MAX_READABLE_KEY_PART
+            && self
+                .where_clause
+                .iter()
+                .all(|(k, v)| !(k.contains(['&', '=', '~']) || v.contains(['&', '=', '~'])));
+        if !plain {
+            let json = serde_json::to_string(&self.where_clause).unwrap_or_default();
+            key.push('~');
+            key.push_str(&crate::store::sha256_hex(json.as_bytes()));
+            return key;
+        }
         for (i, (name, value)) in self.where_clause.iter().enumerate() {
             if i > 0 {
                 key.push('&');
@@ -203,6 +216,26 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(a.key(), b.key());
+    }
+
+    fn with_clause(clause: &str) -> EnrollmentRef {
+        EnrollmentRef::from_id(&URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{clause}}}"#
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_of_clauses_with_separators_or_long_values_are_exact_and_fit() {
+        let joined = with_clause(r#"{"A":"1&B=2"}"#).key();
+        assert_ne!(joined, with_clause(r#"{"A":"1","B":"2"}"#).key());
+        assert!(joined.ends_with(&format!("#~{}", &joined[joined.len() - 64..])));
+        let long = with_clause(&format!(r#"{{"A":"{}"}}"#, "x".repeat(100_000))).key();
+        assert!(long.len() < 200, "{} bytes", long.len());
+        assert_ne!(
+            long,
+            with_clause(&format!(r#"{{"A":"{}"}}"#, "x".repeat(100_001))).key()
+        );
     }
 }
 

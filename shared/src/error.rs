@@ -39,6 +39,9 @@ pub struct EnqueueError {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The chunk's successor in its job's window could not be queued.
+    #[error(transparent)]
+    Enqueue(#[from] EnqueueError),
     #[error("chunk message is malformed: {0}")]
     BadMessage(String),
     /// The chunk's job is still AWAITING_DATA: its submit has not queued every chunk yet.
@@ -84,6 +87,9 @@ pub enum ApiError {
     RowTooLarge { target: String, bytes: usize },
     #[error("unsupported content type {0:?}; use application/json")]
     UnsupportedMediaType(String),
+    /// The caller is at its quota of active jobs or rows in flight: retry after a while.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("{0}")]
     ServiceUnavailable(String),
     #[error("internal error")]
@@ -154,6 +160,7 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -172,6 +179,7 @@ impl ApiError {
             Self::Gone(_) => "GONE",
             Self::PayloadTooLarge { .. } | Self::RowTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Self::TooManyRequests { .. } => "QUOTA_EXCEEDED",
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -185,7 +193,17 @@ impl ApiError {
         } else {
             tracing::info!(status = self.status().as_u16(), code = self.code(), error = %self, "request rejected");
         }
-        json_response(self.status(), &self.body(style))
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let mut response = json_response(self.status(), &self.body(style));
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 
     /// The JSON error body in `style`, as the response carries it.

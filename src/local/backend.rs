@@ -15,8 +15,8 @@ use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::events::Publisher;
 use bulkops_shared::queue::sqs::SqsChunkSource;
-use bulkops_shared::queue::{ChunkSource, SqsMessageQueue};
-use bulkops_shared::store::{JobStore, RecordStore};
+use bulkops_shared::queue::{ChunkQueue, ChunkSource, SqsMessageQueue, WindowedQueue};
+use bulkops_shared::store::{JobStore, Quota, RecordStore};
 use bulkops_shared::time::SystemClock;
 
 use super::event_log::LocalEventLog;
@@ -38,10 +38,14 @@ pub enum BackendConfig {
     Embedded {
         data_dir: PathBuf,
         visibility: Duration,
+        /// Chunks of one job queued at once (see `WindowedQueue`).
+        chunk_window: u32,
     },
     Aws {
         table: String,
         queue_url: String,
+        /// Chunks of one job queued at once (see `WindowedQueue`).
+        chunk_window: u32,
         dead_letter_queue_url: Option<String>,
         /// Event-driven requests: the intake queue, its dead-letter queue and the bus.
         intake: Option<AwsIntake>,
@@ -94,28 +98,37 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub async fn open(config: &BackendConfig) -> anyhow::Result<Self> {
+    /// The backend `config` names; its create routes hold each caller to `quota`.
+    pub async fn open(config: &BackendConfig, quota: Quota) -> anyhow::Result<Self> {
         match config {
             BackendConfig::Embedded {
                 data_dir,
                 visibility,
-            } => Self::embedded(data_dir, *visibility).await,
+                chunk_window,
+            } => Self::embedded(data_dir, *visibility, *chunk_window, quota).await,
             BackendConfig::Aws {
                 table,
                 queue_url,
+                chunk_window,
                 dead_letter_queue_url,
                 intake,
             } => Ok(Self::aws(
                 table,
-                queue_url,
+                (queue_url, *chunk_window),
                 dead_letter_queue_url.as_deref(),
                 intake.as_ref(),
+                quota,
             )
             .await),
         }
     }
 
-    async fn embedded(data_dir: &Path, visibility: Duration) -> anyhow::Result<Self> {
+    async fn embedded(
+        data_dir: &Path,
+        visibility: Duration,
+        chunk_window: u32,
+        quota: Quota,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
         let path = data_dir.join(STORE_FILE);
@@ -138,6 +151,14 @@ impl Backend {
             )
         };
         let chunks = queue(&work);
+        // A window of each job's chunks in the queue, the rest parked in the store.
+        let windowed = |s: &EmbeddedStore| -> Arc<dyn ChunkQueue> {
+            Arc::new(WindowedQueue::new(
+                Arc::new(queue(s)),
+                Arc::new(s.clone()),
+                chunk_window,
+            ))
+        };
         let dead_letters = EmbeddedQueue::new(&work, DEAD_LETTER_QUEUE, None, 0, visibility);
         let released = chunks.release_in_flight().await? + dead_letters.release_in_flight().await?;
         if released > 0 {
@@ -160,6 +181,7 @@ impl Backend {
             operations: bulkops_shared::ops::registry(Arc::new(work.clone())),
             events: events.clone(),
             metrics: metrics.clone(),
+            queue: windowed(&work),
         };
         // Requests are answered (202) from durable commits, like every caller.
         let (request_queue, request_poller, request_dead_letters) =
@@ -169,7 +191,7 @@ impl Backend {
             poller: request_poller,
             intake: Intake {
                 jobs: jobs.clone(),
-                queue: Arc::new(queue(&store)),
+                queue: windowed(&store),
                 events: events.clone(),
                 sink: Arc::new(log.clone()),
                 dead_letters: request_dead_letters,
@@ -178,9 +200,10 @@ impl Backend {
         Ok(Self {
             submit: submit::Deps {
                 jobs: jobs.clone(),
-                queue: Arc::new(queue(&store)),
+                queue: windowed(&store),
                 events: events.clone(),
                 clock: Arc::new(SystemClock),
+                quota,
             },
             query: JobsDeps {
                 jobs: jobs.clone(),
@@ -213,9 +236,10 @@ impl Backend {
 
     async fn aws(
         table: &str,
-        queue_url: &str,
+        (queue_url, chunk_window): (&str, u32),
         dead_letter_queue_url: Option<&str>,
         intake: Option<&AwsIntake>,
+        quota: Quota,
     ) -> Self {
         let clients = AwsClients::new(&load_sdk_config().await);
         let events = clients.event_flush(table);
@@ -225,6 +249,7 @@ impl Backend {
             operations: bulkops_shared::ops::registry(clients.record_store(table)),
             events: events.clone(),
             metrics: metrics.clone(),
+            queue: clients.windowed_chunk_queue(table, queue_url, chunk_window),
         };
         let poller = |url: &str| Poller {
             source: Arc::new(SqsChunkSource::new(clients.sqs.clone(), url).long_polling(1)),
@@ -233,9 +258,10 @@ impl Backend {
         Self {
             submit: submit::Deps {
                 jobs: clients.job_store(table),
-                queue: clients.chunk_queue(queue_url),
+                queue: clients.windowed_chunk_queue(table, queue_url, chunk_window),
                 events: events.clone(),
                 clock: Arc::new(SystemClock),
+                quota,
             },
             query: JobsDeps {
                 jobs: clients.job_store(table),
@@ -254,12 +280,10 @@ impl Backend {
             requests: intake.map(|intake| Requests {
                 queue: Arc::new(SqsMessageQueue::new(clients.sqs.clone(), &intake.queue_url)),
                 poller: poller(&intake.queue_url),
-                intake: clients.intake(
-                    table,
-                    queue_url,
-                    &intake.bus,
-                    &intake.dead_letter_queue_url,
-                ),
+                intake: Intake {
+                    queue: clients.windowed_chunk_queue(table, queue_url, chunk_window),
+                    ..clients.intake(table, queue_url, &intake.bus, &intake.dead_letter_queue_url)
+                },
             }),
             records: clients.record_store(table),
             embedded: None,

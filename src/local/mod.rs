@@ -59,6 +59,8 @@ pub struct ServeConfig {
     pub event_sweep: Duration,
     /// Embedded store: where events are delivered besides the log.
     pub webhooks: WebhookConfig,
+    /// Each caller's limits on active jobs and rows in flight.
+    pub quota: bulkops_shared::store::Quota,
 }
 
 /// A running service.
@@ -77,7 +79,7 @@ pub struct Running {
 
 /// Starts the HTTP server, the workers and (embedded) the periodic sync.
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
-    let backend = Arc::new(Backend::open(&config.backend).await?);
+    let backend = Arc::new(Backend::open(&config.backend, config.quota).await?);
     let key = DevKey::load_or_create(&config.data_dir)?;
     let demo_files = if config.demo {
         demo::load_demo(&backend.records, &config.data_dir.join("demo")).await?

@@ -199,6 +199,10 @@ pub struct Fixture {
     pub metrics: Arc<Registry>,
     /// The HTTP routes' clock (expiry); tests advance it.
     pub clock: Arc<MovableClock>,
+    /// Chunks of one job queued at once (the rest parked); tests may lower it.
+    pub chunk_window: u32,
+    /// Each caller's limits on the create routes; tests may lower them.
+    pub quota: bulkops_shared::store::Quota,
 }
 
 impl Fixture {
@@ -237,6 +241,8 @@ impl Fixture {
             events_queue_url,
             metrics: Arc::default(),
             clock: Arc::default(),
+            chunk_window: bulkops_shared::queue::DEFAULT_CHUNK_WINDOW,
+            quota: Default::default(),
         }
     }
 
@@ -292,7 +298,8 @@ impl Fixture {
     }
 
     pub fn queue(&self) -> Arc<dyn ChunkQueue> {
-        self.clients.chunk_queue(&self.queue_url)
+        self.clients
+            .windowed_chunk_queue(&self.table, &self.queue_url, self.chunk_window)
     }
 
     /// The chunk queue's consuming side.
@@ -311,6 +318,7 @@ impl Fixture {
             queue: self.queue(),
             events: self.events(),
             clock: self.clock.clone(),
+            quota: self.quota,
         }
     }
 
@@ -333,6 +341,7 @@ impl Fixture {
             operations: bulkops_shared::ops::registry(self.records()),
             events: self.events(),
             metrics: self.metrics.clone(),
+            queue: self.queue(),
         }
     }
 
@@ -342,6 +351,7 @@ impl Fixture {
             operations: bulkops_shared::ops::registry(self.records()),
             events: self.events(),
             metrics: self.metrics.clone(),
+            queue: self.queue(),
         }
     }
 

@@ -58,6 +58,7 @@ impl EmbeddedFixture {
                 Duration::from_secs(60),
             )),
             clock: self.clock.clone(),
+            quota: Default::default(),
         }
     }
 

@@ -199,6 +199,17 @@ impl JobStore for FaultyJobStore {
     async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
         faulty!(self, Call::CreateJob, self.inner.create_job(job))
     }
+    async fn create_job_within(
+        &self,
+        job: &Job,
+        quota: &bulkops_shared::store::Quota,
+    ) -> Result<bulkops_shared::store::Admission, StoreError> {
+        faulty!(
+            self,
+            Call::CreateJob,
+            self.inner.create_job_within(job, quota)
+        )
+    }
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         faulty!(self, Call::GetJob, self.inner.get_job(id))
     }
@@ -418,10 +429,12 @@ pub fn faulty_worker(
     jobs: Arc<dyn JobStore>,
     records: Arc<dyn RecordStore>,
     events: Arc<dyn bulkops_shared::engine::EventFlush>,
+    queue: Arc<dyn bulkops_shared::queue::ChunkQueue>,
     faults: Arc<Faults>,
 ) -> bulkops_shared::engine::sqs::WorkerDeps {
     bulkops_shared::engine::sqs::WorkerDeps {
         events,
+        queue,
         metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
         jobs: Arc::new(FaultyJobStore {
             inner: jobs,
@@ -436,5 +449,5 @@ pub fn faulty_worker(
 
 /// Processor dependencies whose job and record stores both inject `faults`.
 pub fn faulty_processor(fx: &bulkops_testkit::Fixture, faults: Arc<Faults>) -> processor::Deps {
-    faulty_worker(fx.jobs(), fx.records(), fx.events(), faults)
+    faulty_worker(fx.jobs(), fx.records(), fx.events(), fx.queue(), faults)
 }

@@ -39,6 +39,7 @@ pub async fn serve_sweeping(
         backend: BackendConfig::Embedded {
             data_dir: data.to_owned(),
             visibility: Duration::from_secs(60),
+            chunk_window: bulkops_shared::queue::DEFAULT_CHUNK_WINDOW,
         },
         data_dir: data.to_owned(),
         workers: 1,
@@ -54,6 +55,7 @@ pub async fn serve_sweeping(
                 max: Duration::from_millis(100),
             },
         },
+        quota: Default::default(),
     })
     .await
     .expect("start the server")
@@ -173,6 +175,7 @@ pub async fn create_jobs_offline(
             Duration::from_secs(60),
         )),
         events: Arc::new(NoFlush),
+        quota: Default::default(),
     };
     let ids: Vec<String> = (0..rows).map(enrollment_id).collect();
     let mut jobs = Vec::new();

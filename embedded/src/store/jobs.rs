@@ -1,44 +1,29 @@
 //! [`JobStore`] on the embedded store: each conditional update of the DynamoDB adapter is one
 //! write transaction here that reads the job, checks the same rule, and writes it back.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use redb::ReadableTable;
 
 use super::transitions::{skip_everything, snapshot};
-use super::{index_key, read_job, with_chunks, write_job, EmbeddedStore, StoredJob};
-use crate::db::{DbError, CLIENT_TOKENS, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
+use super::{insert_new_job, with_chunks, EmbeddedStore, StoredJob};
+use crate::db::{CLIENT_TOKENS, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
-    jobs_partition, listed_for, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Recorded,
-    Skip, StoredResponse, Transition,
+    jobs_partition, listed_for, Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord,
+    Quota, Recorded, Skip, StoredResponse, Transition,
 };
 
 #[async_trait]
 impl JobStore for EmbeddedStore {
     async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
         let job = job.clone();
-        self.write(move |txn| {
-            if read_job(txn, &job.id)?.is_some() {
-                return Err(DbError::Refused(format!("job {} already exists", job.id)));
-            }
-            let mut index = txn.open_table(JOB_INDEX)?;
-            index.insert(index_key(&job).as_str(), job.id.as_str())?;
-            drop(index);
-            write_job(
-                txn,
-                &mut StoredJob {
-                    recorded_chunks: BTreeSet::new(),
-                    claimed_chunks: BTreeSet::new(),
-                    outbox_key: None,
-                    job,
-                },
-            )
-        })
-        .await
+        self.write(move |txn| insert_new_job(txn, job)).await
+    }
+
+    async fn create_job_within(&self, job: &Job, quota: &Quota) -> Result<Admission, StoreError> {
+        self.create_job_within_quota(job, quota).await
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {

@@ -7,6 +7,8 @@
 mod chunk_items;
 mod idempotency_keys;
 mod jobs;
+mod parked;
+mod quota;
 mod records;
 mod retries;
 mod transitions;
@@ -78,6 +80,25 @@ fn write_job(txn: &WriteTransaction, stored: &mut StoredJob) -> Result<(), DbErr
     let mut table = txn.open_table(JOBS)?;
     table.insert(stored.job.id.as_str(), bytes.as_slice())?;
     Ok(())
+}
+
+/// Inserts a job that must not exist yet, with its listing entry.
+fn insert_new_job(txn: &WriteTransaction, job: Job) -> Result<(), DbError> {
+    if read_job(txn, &job.id)?.is_some() {
+        return Err(DbError::Refused(format!("job {} already exists", job.id)));
+    }
+    let mut index = txn.open_table(crate::db::JOB_INDEX)?;
+    index.insert(index_key(&job).as_str(), job.id.as_str())?;
+    drop(index);
+    write_job(
+        txn,
+        &mut StoredJob {
+            recorded_chunks: BTreeSet::new(),
+            claimed_chunks: BTreeSet::new(),
+            outbox_key: None,
+            job,
+        },
+    )
 }
 
 /// Records as stored: their key and JSON.

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use bulkops_shared::api;
-use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
+use bulkops_shared::aws::{quota_from_env, required_env, AwsClients, SettingError};
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::queue::ChunkQueue;
-use bulkops_shared::store::JobStore;
+use bulkops_shared::store::{JobStore, Quota};
 use bulkops_shared::time::{Clock, SystemClock};
 use lambda_http::{Body, Error, Request, Response};
 
@@ -18,17 +18,21 @@ pub struct Deps {
     pub events: Arc<dyn EventFlush>,
     /// Decides whether a job has expired (on the routes this function shares).
     pub clock: Arc<dyn Clock>,
+    /// Each caller's limits on active jobs and rows in flight.
+    pub quota: Quota,
 }
 
 impl Deps {
-    /// From `TABLE_NAME`, `QUEUE_URL` and (to publish events at once) `EVENT_BUS_NAME`.
-    pub fn from_env(clients: &AwsClients) -> Result<Self, MissingSetting> {
+    /// From `TABLE_NAME`, `QUEUE_URL`, (to publish events at once) `EVENT_BUS_NAME`, and the
+    /// quota's `MAX_ACTIVE_JOBS_PER_CALLER` and `MAX_ROWS_IN_FLIGHT_PER_CALLER`.
+    pub fn from_env(clients: &AwsClients) -> Result<Self, SettingError> {
         let table = required_env("TABLE_NAME")?;
         Ok(Self {
             jobs: clients.job_store(&table),
-            queue: clients.chunk_queue(&required_env("QUEUE_URL")?),
+            queue: clients.chunk_queue(&table, &required_env("QUEUE_URL")?),
             events: clients.event_flush(&table),
             clock: Arc::new(SystemClock),
+            quota: quota_from_env()?,
         })
     }
 }
@@ -39,5 +43,9 @@ pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Er
         deps.queue.as_ref(),
         deps.events.as_ref(),
     );
-    Ok(api::handle(jobs, Some(queue), events, deps.clock.as_ref(), &request).await)
+    let creates = api::Creates {
+        queue,
+        quota: deps.quota,
+    };
+    Ok(api::handle(jobs, Some(creates), events, deps.clock.as_ref(), &request).await)
 }

@@ -17,8 +17,17 @@ use crate::intake::Api;
 use crate::model::Job;
 use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
 use crate::queue::ChunkQueue;
-use crate::store::{scoped_key, JobStore, KeyClaim, KeyRecord, StoredResponse};
+use crate::store::{scoped_key, JobStore, KeyClaim, KeyRecord, Quota, StoredResponse};
 use crate::time::now_ms;
+
+/// What the create routes need beyond the job store and the events.
+#[derive(Clone, Copy)]
+pub struct Creates<'a> {
+    /// Where the new jobs' chunks go.
+    pub queue: &'a dyn ChunkQueue,
+    /// Each caller's limits on active jobs and rows in flight.
+    pub quota: Quota,
+}
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -28,25 +37,27 @@ pub const MAX_KEY_LENGTH: usize = 255;
 /// `POST` of a new job of `api`: the create route's own body.
 pub async fn create(
     jobs: &dyn JobStore,
-    queue: &dyn ChunkQueue,
+    creates: Creates<'_>,
     events: &dyn EventFlush,
     request: &Request,
     api: Api,
 ) -> Result<Response<Body>, ApiError> {
     let new = prepare(api, request)?;
-    create_prepared(jobs, queue, events, request, api, new).await
+    create_prepared(jobs, creates, events, request, api, new).await
 }
 
 /// Creates `new`, validated from `request` (a create, or a retry of a job's failed rows),
-/// once per Idempotency-Key.
+/// once per Idempotency-Key, within the caller's quota.
 pub async fn create_prepared(
     jobs: &dyn JobStore,
-    queue: &dyn ChunkQueue,
+    creates: Creates<'_>,
     events: &dyn EventFlush,
     request: &Request,
     api: Api,
-    new: NewJob,
+    mut new: NewJob,
 ) -> Result<Response<Body>, ApiError> {
+    new.quota = Some(creates.quota);
+    let queue = creates.queue;
     let Some(key) = idempotency_key(request)? else {
         let job = crate::ops::start(jobs, queue, events, new)
             .await
@@ -76,7 +87,11 @@ pub async fn create_prepared(
     };
     let response = run(jobs, queue, events, new, api, &record, &candidate).await;
     let stored = match stored(&response) {
-        Some(stored) if !response.status().is_server_error() => {
+        // A 429 is not an answer to keep: the retry it asks for must run.
+        Some(stored)
+            if !response.status().is_server_error()
+                && response.status() != StatusCode::TOO_MANY_REQUESTS =>
+        {
             jobs.answer_idempotency_key(&scoped, record.claimed_at_ms, &stored)
                 .await
         }

@@ -4,6 +4,7 @@
 pub mod create;
 pub mod routes;
 
+pub use create::Creates;
 pub use routes::{handle, Function, Route, GATEWAY_ROUTES};
 
 /// What the read-only and cancel handlers need: the job store, built once per cold start.

@@ -7,7 +7,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use tracing::Instrument;
 
-use super::create::{create, create_prepared};
+use super::create::{create, create_prepared, Creates};
 use crate::error::ApiError;
 use crate::intake::Api;
 use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
@@ -174,11 +174,11 @@ impl Route {
 }
 
 /// Serves one API Gateway request for any HTTP function: the route is parsed once, dispatched
-/// in one match, and any error answered in the called API's shape. `queue` is the submit
+/// in one match, and any error answered in the called API's shape. `creates` is the submit
 /// function's; a route needing it reaches no other function (API Gateway routes by method).
 pub async fn handle(
     jobs: &dyn crate::store::JobStore,
-    queue: Option<&dyn crate::queue::ChunkQueue>,
+    creates: Option<Creates<'_>>,
     events: &dyn crate::engine::EventFlush,
     clock: &dyn crate::time::Clock,
     request: &lambda_http::Request,
@@ -186,7 +186,7 @@ pub async fn handle(
     let (method, path) = (request.method().as_str(), request.uri().path());
     let route = Route::parse(method, path);
     let span = request_span(request, route.as_ref());
-    dispatch(jobs, queue, events, clock.now_ms(), request, route)
+    dispatch(jobs, creates, events, clock.now_ms(), request, route)
         .instrument(span)
         .await
 }
@@ -207,7 +207,7 @@ fn request_span(request: &lambda_http::Request, route: Option<&Route>) -> tracin
 
 async fn dispatch(
     jobs: &dyn crate::store::JobStore,
-    queue: Option<&dyn crate::queue::ChunkQueue>,
+    creates: Option<Creates<'_>>,
     events: &dyn crate::engine::EventFlush,
     now: i64,
     request: &lambda_http::Request,
@@ -217,15 +217,15 @@ async fn dispatch(
     let not_found = || ApiError::NotFound(format!("no route for {method} {path}"));
     let result = match route {
         None => Err(not_found()),
-        Some(route) => match (route, queue) {
-            (Route::MfpSubmit, Some(queue)) => {
-                create(jobs, queue, events, request, Api::MobileFlashPass).await
+        Some(route) => match (route, creates) {
+            (Route::MfpSubmit, Some(creates)) => {
+                create(jobs, creates, events, request, Api::MobileFlashPass).await
             }
-            (Route::MfpRetry(id), Some(queue)) => {
+            (Route::MfpRetry(id), Some(creates)) => {
                 match mfp::retry_job(jobs, request, &id, now).await {
                     Ok(new) => {
                         let api = Api::MobileFlashPass;
-                        create_prepared(jobs, queue, events, request, api, new).await
+                        create_prepared(jobs, creates, events, request, api, new).await
                     }
                     Err(error) => Err(error),
                 }
@@ -234,8 +234,8 @@ async fn dispatch(
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
             (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id, now).await,
-            (Route::UploadCreate, Some(queue)) => {
-                create(jobs, queue, events, request, Api::Accounts).await
+            (Route::UploadCreate, Some(creates)) => {
+                create(jobs, creates, events, request, Api::Accounts).await
             }
             (Route::UploadList, _) => accounts::list(jobs, request, now).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,

@@ -16,6 +16,6 @@ mod submit;
 
 pub use events::{EventFlush, NoFlush};
 pub use operation::{Operations, Recovery, RowOperation, Secrets};
-pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition};
+pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, Worker};
 pub use recovered::DEAD_LETTER_CODE;
 pub use submit::{resume_job, start_job, JobId, NewJob, SubmitError};

@@ -6,6 +6,7 @@ use super::recovered::{check_one_per_row, dead_letter_outcomes};
 use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
+use crate::queue::ChunkQueue;
 use crate::store::{Claim, JobStore, Skip};
 use crate::time::now_ms;
 
@@ -43,12 +44,11 @@ enum Path {
 /// counted. Its sealed values are deleted once the chunk is recorded, when no delivery can
 /// need them any more.
 pub async fn process_chunk(
-    jobs: &dyn JobStore,
-    events: &dyn EventFlush,
+    worker: Worker<'_>,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
-    let engine = Engine { jobs, events };
+    let (jobs, engine) = (worker.jobs, Engine(worker));
     let work = async {
         let disposition = engine.settle(operation, chunk, Path::Run).await?;
         release_secrets(jobs, chunk).await?;
@@ -62,12 +62,11 @@ pub async fn process_chunk(
 /// other row fails. If a delivery stored real outcomes before dying, those are kept and counted
 /// instead.
 pub async fn dead_letter_chunk(
-    jobs: &dyn JobStore,
-    events: &dyn EventFlush,
+    worker: Worker<'_>,
     operation: &dyn RowOperation,
     chunk: &ChunkMessage,
 ) -> Result<ChunkDisposition, EngineError> {
-    let engine = Engine { jobs, events };
+    let (jobs, engine) = (worker.jobs, Engine(worker));
     let work = async {
         let disposition = engine.settle(operation, chunk, Path::DeadLetter).await?;
         release_secrets(jobs, chunk).await?;
@@ -90,10 +89,24 @@ async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<()
     Ok(())
 }
 
+/// What a chunk delivery works with.
+#[derive(Clone, Copy)]
+pub struct Worker<'a> {
+    pub jobs: &'a dyn JobStore,
+    /// Told when the chunk moved its job, so that the job's events go out at once.
+    pub events: &'a dyn EventFlush,
+    /// Where the chunk's successor in its job's window goes.
+    pub queue: &'a dyn ChunkQueue,
+}
+
 /// The engine's dependencies for one delivery.
-struct Engine<'a> {
-    jobs: &'a dyn JobStore,
-    events: &'a dyn EventFlush,
+struct Engine<'a>(Worker<'a>);
+
+impl<'a> std::ops::Deref for Engine<'a> {
+    type Target = Worker<'a>;
+    fn deref(&self) -> &Worker<'a> {
+        &self.0
+    }
 }
 
 impl Engine<'_> {
@@ -112,7 +125,11 @@ impl Engine<'_> {
                     tracing::warn!("chunk of an unknown job acknowledged");
                     return Ok(ChunkDisposition::JobMissing);
                 }
-                Claim::Claimed(job) => return self.run_claimed(operation, chunk, &job, path).await,
+                Claim::Claimed(job) => {
+                    // Before the chunk can be recorded: a recorded chunk's successor is queued.
+                    self.queue.queue_successor(chunk).await?;
+                    return self.run_claimed(operation, chunk, &job, path).await;
+                }
                 Claim::Refused(job) => job,
             };
             if job.recorded_chunks.contains(&chunk.chunk) {
@@ -140,7 +157,9 @@ impl Engine<'_> {
                     }
                 }
             }
-            // A final job and a chunk that never started: it never will.
+            // A final job and a chunk that never started: it never will. Its successor is
+            // queued all the same, to be skipped and counted in its turn.
+            self.queue.queue_successor(chunk).await?;
             match self
                 .jobs
                 .skip_chunk(&job.id, chunk.chunk, chunk.rows.len() as u32)
@@ -340,6 +359,7 @@ mod tests {
             chunk: 3,
             rows,
             sealed: false,
+            window: 0,
         };
         (job, chunk)
     }

@@ -5,7 +5,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::stream::{self, StreamExt};
 use tracing::Instrument;
 
-use super::{dead_letter_chunk, process_chunk, ChunkDisposition, EventFlush, Operations};
+use super::{dead_letter_chunk, process_chunk, ChunkDisposition, EventFlush, Operations, Worker};
 use crate::error::EngineError;
 use crate::metrics::{Metric, Metrics};
 use crate::model::ChunkMessage;
@@ -62,7 +62,11 @@ async fn handle_message(
     message: &SqsMessage,
     mode: Mode,
 ) -> Result<(), EngineError> {
-    let (jobs, events) = (deps.jobs.as_ref(), deps.events.as_ref());
+    let worker = Worker {
+        jobs: deps.jobs.as_ref(),
+        events: deps.events.as_ref(),
+        queue: deps.queue.as_ref(),
+    };
     let body = message.body.as_deref().unwrap_or_default();
     let chunk: ChunkMessage = match serde_json::from_str(body) {
         Ok(chunk) => chunk,
@@ -82,8 +86,8 @@ async fn handle_message(
     })?;
     let started = std::time::Instant::now();
     let disposition = match mode {
-        Mode::Process => process_chunk(jobs, events, operation, &chunk).await?,
-        Mode::DeadLetter => dead_letter_chunk(jobs, events, operation, &chunk).await?,
+        Mode::Process => process_chunk(worker, operation, &chunk).await?,
+        Mode::DeadLetter => dead_letter_chunk(worker, operation, &chunk).await?,
     };
     tracing::debug!(job_id = %chunk.job_id, chunk = chunk.chunk, ?disposition, "chunk handled");
     let elapsed_ms = started.elapsed().as_secs_f64() * 1_000.0;
@@ -129,4 +133,7 @@ pub struct WorkerDeps {
     pub events: std::sync::Arc<dyn EventFlush>,
     /// Where rows and chunks are counted (EMF lines on Lambda).
     pub metrics: std::sync::Arc<dyn Metrics>,
+    /// The chunk queue, for the next chunk of a windowed job (see
+    /// [`crate::queue::WindowedQueue`]).
+    pub queue: std::sync::Arc<dyn crate::queue::ChunkQueue>,
 }

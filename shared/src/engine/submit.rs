@@ -8,7 +8,7 @@ use crate::error::{EnqueueError, StoreError};
 use crate::model::Secrets;
 use crate::model::{ChunkMessage, ChunkRow, FailureTolerance, Job, JobState, JobType};
 use crate::queue::ChunkQueue;
-use crate::store::{JobStore, Transition};
+use crate::store::{Admission, JobStore, Quota, Transition};
 use crate::time::now_ms;
 
 /// Attempts of each store call on the submit's failure paths before giving up.
@@ -22,6 +22,17 @@ pub enum SubmitError {
     /// The job could not be created; nothing that can run was written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The caller's active jobs are at its quota; nothing was written.
+    #[error("the caller has {active_jobs} active jobs with {rows_in_flight} rows; a new job of {rows} rows would pass its quota")]
+    QuotaExceeded {
+        active_jobs: u32,
+        rows_in_flight: u64,
+        rows: u32,
+        quota: Quota,
+    },
+    /// The job alone holds more rows than the caller may have in flight: it can never run.
+    #[error("the job has {rows} rows; a caller may have at most {max} rows in flight")]
+    OverQuota { rows: u32, max: u64 },
     /// The job was created but could not be enqueued; it has been marked FAILED and none of
     /// its rows ran.
     #[error("job {job_id} could not be queued and was marked FAILED: {source}")]
@@ -57,6 +68,8 @@ pub struct NewJob {
     pub tolerance: FailureTolerance,
     /// The job whose failed rows this one retries.
     pub retry_of: Option<String>,
+    /// The caller's quota, for a job an HTTP caller asks for; `None`: not counted.
+    pub quota: Option<Quota>,
 }
 
 /// Creates a job for validated rows and enqueues its chunks, as one unit for the caller:
@@ -73,6 +86,13 @@ pub async fn start_job(
     queue: &dyn ChunkQueue,
     new: NewJob,
 ) -> Result<Job, SubmitError> {
+    let quota = new.quota;
+    if let Some(quota) = quota.filter(|q| q.too_large(new.rows.len() as u32)) {
+        return Err(SubmitError::OverQuota {
+            rows: new.rows.len() as u32,
+            max: quota.max_rows_in_flight,
+        });
+    }
     let (job, mut chunks, secrets) = prepare(jobs, new).await?;
     let span = job_span(&job.id);
     async move {
@@ -80,7 +100,26 @@ pub async fn start_job(
             discard_secrets(jobs, &job.id, &chunks).await;
             return Err(error.into());
         }
-        if let Err(error) = jobs.create_job(&job).await {
+        let created = match &quota {
+            None => jobs.create_job(&job).await,
+            Some(quota) => match jobs.create_job_within(&job, quota).await {
+                Ok(Admission::Created) => Ok(()),
+                Ok(Admission::Refused {
+                    active_jobs,
+                    rows_in_flight,
+                }) => {
+                    discard_secrets(jobs, &job.id, &chunks).await;
+                    return Err(SubmitError::QuotaExceeded {
+                        active_jobs,
+                        rows_in_flight,
+                        rows: job.total_rows,
+                        quota: *quota,
+                    });
+                }
+                Err(error) => Err(error),
+            },
+        };
+        if let Err(error) = created {
             // A twin request (same id, from one client token) created it first: its chunks use
             // the same staged secrets, which must stay.
             if !matches!(jobs.get_job(&job.id).await, Ok(Some(_))) {

@@ -27,6 +27,14 @@ pub struct ChunkMessage {
     /// The chunk's secrets wait in the job store (encrypted at rest), never in the message.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sealed: bool,
+    /// The job's chunk window: once this chunk is taken up, chunk `chunk + window` (parked
+    /// in the job store) is queued. 0: every chunk of the job was queued at once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

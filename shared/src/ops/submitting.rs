@@ -51,6 +51,20 @@ pub fn submit_error(error: SubmitError, target: impl Fn(u32) -> String) -> ApiEr
             target: target(too_large.row),
             bytes: too_large.bytes,
         },
+        SubmitError::QuotaExceeded {
+            active_jobs,
+            rows_in_flight,
+            rows,
+            quota,
+        } => ApiError::TooManyRequests {
+            message: format!(
+                "The caller has {active_jobs} active jobs holding {rows_in_flight} rows; with this job of {rows} rows it would pass its quota of {} active jobs and {} rows in flight. Retry once a job has ended.",
+                quota.max_active_jobs, quota.max_rows_in_flight
+            ),
+            retry_after: crate::store::quota::QUOTA_RETRY_AFTER_SECONDS,
+        },
+        // Never admissible, so not a 429: waiting would not help.
+        over @ SubmitError::OverQuota { .. } => ApiError::bad_request(over.to_string(), None),
         SubmitError::Store(cause) => {
             tracing::error!(error = %cause, "the job could not be created");
             ApiError::ServiceUnavailable(

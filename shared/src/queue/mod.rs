@@ -4,8 +4,10 @@
 
 pub mod sqs;
 mod sqs_messages;
+mod window;
 
 pub use sqs_messages::SqsMessageQueue;
+pub use window::{WindowedQueue, DEFAULT_CHUNK_WINDOW};
 
 use async_trait::async_trait;
 
@@ -17,6 +19,20 @@ use crate::model::ChunkMessage;
 pub trait ChunkQueue: Send + Sync {
     /// Enqueues every chunk, or reports which ones could not be enqueued.
     async fn enqueue(&self, chunks: &[ChunkMessage]) -> Result<(), EnqueueError>;
+    /// Queues the chunk that follows `chunk` in its job's window (see [`WindowedQueue`]),
+    /// if it has one; called when a delivery takes `chunk` up, before it is recorded. A queue
+    /// without parking refuses a windowed chunk loudly rather than stall its job.
+    async fn queue_successor(&self, chunk: &ChunkMessage) -> Result<(), EnqueueError> {
+        if chunk.window == 0 {
+            return Ok(());
+        }
+        Err(EnqueueError {
+            sent: 0,
+            total: 1,
+            unsent_chunks: vec![chunk.chunk + chunk.window],
+            reason: "this queue has no parked chunks to queue".to_owned(),
+        })
+    }
 }
 
 /// One received message.

@@ -9,6 +9,7 @@
 //! | `TOKEN#`        | client tokens of event-driven requests                  |
 //! | `IDEMPOTENCY#`  | Idempotency-Keys of HTTP creates and their answers      |
 //! | `SEQUENCE#`     | the named sequences bulk ids are drawn from             |
+//! | `QUOTA#`        | a caller's active jobs, for the per-caller quotas       |
 //! | `ENROLLMENT#`   | enrollments and the passes issued for them (SEND_MFP)   |
 //! | `SAFE#`         | safes and the accounts created in them (ADD_ACCOUNTS)   |
 //! | `PLATFORM#`     | platforms (ADD_ACCOUNTS reference data)                 |
@@ -22,6 +23,9 @@ pub const JOB_PREFIX: &str = "JOB#";
 pub const TOKEN_PREFIX: &str = "TOKEN#";
 /// An Idempotency-Key of an HTTP create: `IDEMPOTENCY#<scoped key>`.
 pub const IDEMPOTENCY_PREFIX: &str = "IDEMPOTENCY#";
+/// A caller's quota record: `QUOTA#<SHA-256 of its sub>` (fixed length: no caller's key is a
+/// prefix of another's).
+pub const QUOTA_PREFIX: &str = "QUOTA#";
 /// A named sequence: `SEQUENCE#<name>`.
 pub const SEQUENCE_PREFIX: &str = "SEQUENCE#";
 /// An enrollment and the passes issued for it: `ENROLLMENT#<workflow id>#<where clause>`.
@@ -39,6 +43,22 @@ pub const JOBS_PREFIX: &str = "JOBS#";
 pub const OUTBOX_INDEX: &str = "gsi2";
 /// The one partition of `gsi2`.
 pub const OUTBOX_PARTITION: &str = "OUTBOX";
+
+/// The longest key part kept as it is. DynamoDB allows 2,048 bytes of partition key and 1,024
+/// of sort key, and a row's fields can be far longer: a key built from one must still fit, or
+/// its chunk fails on every delivery.
+pub const MAX_READABLE_KEY_PART: usize = 512;
+
+/// `text` as part of a key: itself when it is at most [`MAX_READABLE_KEY_PART`] bytes and holds
+/// no `~`; otherwise `~` and its SHA-256 in hex. Either way the part is exact (different texts
+/// give different parts), and a readable part never equals a hashed one.
+pub fn key_part(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_READABLE_KEY_PART && !text.contains('~') {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("~{}", super::sha256_hex(text.as_bytes())))
+    }
+}
 
 /// Partition key values a grant allows: every key starting with a prefix, or one exact key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,13 +101,14 @@ use Partitions::{Exact, Prefix};
 /// What every function of template.yaml touches, and nothing more.
 pub const FUNCTION_KEYS: &[FunctionKeys] = &[
     // Creates jobs (bulk ids from a sequence), stages their secrets, releases or abandons them;
-    // holds and answers the requests' Idempotency-Keys.
+    // holds and answers the requests' Idempotency-Keys; admits jobs under their callers' quotas.
     FunctionKeys {
         function: "SubmitFunction",
         table: &[
             Prefix(JOB_PREFIX),
             Prefix(SEQUENCE_PREFIX),
             Prefix(IDEMPOTENCY_PREFIX),
+            Prefix(QUOTA_PREFIX),
         ],
         indexes: &[],
     },
@@ -152,6 +173,8 @@ mod tests {
             JOB_PREFIX,
             TOKEN_PREFIX,
             SEQUENCE_PREFIX,
+            QUOTA_PREFIX,
+            IDEMPOTENCY_PREFIX,
             ENROLLMENT_PREFIX,
             SAFE_PREFIX,
             PLATFORM_PREFIX,
@@ -163,6 +186,18 @@ mod tests {
         }
         // The listing partitions are not job items, although they look alike.
         assert!(!Prefix(JOB_PREFIX).matches("JOBS#SEND_MFP"));
+    }
+
+    #[test]
+    fn key_parts_fit_and_stay_exact() {
+        assert_eq!(key_part("unix"), "unix");
+        let long = "a".repeat(10_000);
+        let hashed = key_part(&long);
+        assert_eq!(hashed.len(), 65);
+        assert_ne!(hashed, key_part(&"a".repeat(10_001)));
+        // A readable part that looks like a hashed one is hashed itself.
+        assert_ne!(key_part(&hashed), hashed);
+        assert_eq!(key_part(&"b".repeat(MAX_READABLE_KEY_PART)).len(), 512);
     }
 
     #[test]

@@ -8,6 +8,9 @@ pub use idempotency::{
     KeyClaim, KeyRecord, StoredResponse, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_RETENTION_SECONDS,
 };
 pub mod keys;
+pub mod quota;
+
+pub use quota::{Admission, Quota};
 
 use std::collections::HashMap;
 
@@ -15,7 +18,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
+use crate::model::{ChunkCounts, ChunkMessage, EventKind, Job, JobState, JobType, RowOutcome};
 
 /// The listing partition of a job type's jobs: one per type, or one per owner for
 /// owner-scoped types. The owner enters as the SHA-256 of its `sub`, so every owner's
@@ -95,6 +98,9 @@ pub enum Transition {
 pub trait JobStore: Send + Sync {
     /// Creates a job; fails if the id exists.
     async fn create_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Creates a job if its owner stays within `quota` with it, counting it in the same
+    /// transaction (see [`quota`]); fails if the id exists.
+    async fn create_job_within(&self, job: &Job, quota: &Quota) -> Result<Admission, StoreError>;
     /// Strongly consistent read of a job.
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// Jobs of one type, newest first; for owner-scoped types only `owner`'s.
@@ -204,6 +210,23 @@ pub trait JobStore: Send + Sync {
         key: &str,
         claimed_at_ms: i64,
     ) -> Result<(), StoreError>;
+}
+
+/// Chunks of a job waiting for their turn in the queue (see
+/// [`crate::queue::WindowedQueue`]): a job of many chunks keeps only a window of them queued,
+/// so a job behind it does not wait for all of them.
+#[async_trait]
+pub trait ChunkParking: Send + Sync {
+    /// Stores chunk messages until their turn; idempotent (a chunk is the same message every
+    /// time its job's rows are split).
+    async fn park_chunks(&self, chunks: &[ChunkMessage]) -> Result<(), StoreError>;
+    /// A parked chunk; `None` if it was never parked (past the job's last chunk) or is gone
+    /// with its job.
+    async fn parked_chunk(
+        &self,
+        job_id: &str,
+        chunk: u32,
+    ) -> Result<Option<ChunkMessage>, StoreError>;
 }
 
 /// How long a client token keeps a redelivered request from creating a second job: longer

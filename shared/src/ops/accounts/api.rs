@@ -111,6 +111,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         secrets: upload.secrets,
         tolerance,
         retry_of: None,
+        quota: None,
     })
 }
 

@@ -21,7 +21,7 @@ pub use model::BulkAccountModel;
 pub use operation::AddAccounts;
 pub use results::status as pvwa_status;
 
-use crate::store::keys::{PLATFORM_PREFIX, SAFE_PREFIX};
+use crate::store::keys::{key_part, PLATFORM_PREFIX, SAFE_PREFIX};
 use crate::store::RecordKey;
 
 /// Row error codes of this operation.
@@ -40,25 +40,26 @@ pub const NEXT_ACCOUNT_NUMBER: &str = "nextAccountNumber";
 
 pub fn safe_key(safe_name: &str) -> RecordKey {
     RecordKey::new(
-        format!("{SAFE_PREFIX}{}", safe_name.to_lowercase()),
+        format!("{SAFE_PREFIX}{}", key_part(&safe_name.to_lowercase())),
         SAFE_SK,
     )
 }
 
 pub fn platform_key(platform_id: &str) -> RecordKey {
     RecordKey::new(
-        format!("{PLATFORM_PREFIX}{}", platform_id.to_lowercase()),
+        format!("{PLATFORM_PREFIX}{}", key_part(&platform_id.to_lowercase())),
         PLATFORM_SK,
     )
 }
 
-/// The uniqueness key of an account: its safe, userName and address (case-insensitive).
+/// The uniqueness key of an account: its safe, userName and address (case-insensitive). Every
+/// part goes through [`key_part`], so a key of the longest fields still fits DynamoDB's limits.
 pub fn account_key(account: &BulkAccountModel) -> RecordKey {
     let lower = |field: &Option<String>| field.as_deref().unwrap_or_default().to_lowercase();
     let identity = json!([lower(&account.user_name), lower(&account.address)]);
     RecordKey::new(
-        format!("{SAFE_PREFIX}{}", account.safe_name.to_lowercase()),
-        format!("ACCOUNT#{identity}"),
+        safe_key(&account.safe_name).pk,
+        format!("ACCOUNT#{}", key_part(&identity.to_string())),
     )
 }
 

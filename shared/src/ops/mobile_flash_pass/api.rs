@@ -74,6 +74,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         secrets: Default::default(),
         tolerance,
         retry_of: None,
+        quota: None,
     })
 }
 
@@ -139,6 +140,7 @@ pub async fn retry_job(
         secrets: Default::default(),
         tolerance: original.tolerance,
         retry_of: Some(original.id),
+        quota: None,
     })
 }
 

@@ -15,7 +15,8 @@ use crate::error::StoreError;
 use crate::model::Secrets;
 use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use crate::store::{
-    CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Recorded, Skip, StoredResponse, Transition,
+    Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Quota, Recorded, Skip,
+    StoredResponse, Transition,
 };
 
 /// DynamoDB-backed [`JobStore`].
@@ -53,6 +54,10 @@ impl JobStore for DynamoJobStore {
             .await
             .map_err(|e| sdk_error("PutItem(job)", e))?;
         Ok(())
+    }
+
+    async fn create_job_within(&self, job: &Job, quota: &Quota) -> Result<Admission, StoreError> {
+        self.create_job_within_quota(job, quota).await
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {

@@ -8,6 +8,7 @@
 //! | job            | `JOB#<id>`      | `JOB`            |
 //! | chunk results  | `JOB#<id>`      | `CHUNK#<n:06>`   |
 //! | staged secrets | `JOB#<id>`      | `SECRETS#<n:06>` |
+//! | parked chunk   | `JOB#<id>`      | `PARKED#<n:06>`  |
 //! | client token   | `TOKEN#<key>`   | `TOKEN`          |
 //!
 //! A job item's `outbox` map holds its unpublished events (kind → time); while it is not
@@ -24,6 +25,8 @@ mod idempotency_keys;
 mod jobs;
 mod listing;
 mod outbox;
+mod parked;
+mod quota;
 mod records;
 mod retries;
 
@@ -61,6 +64,7 @@ fn job_pk(id: &str) -> String {
 const JOB_SK: &str = "JOB";
 const CHUNK_SK_PREFIX: &str = "CHUNK#";
 const SECRETS_SK_PREFIX: &str = "SECRETS#";
+const PARKED_SK_PREFIX: &str = "PARKED#";
 /// Sealed values outlive a chunk by at most the queue's retention (4 days).
 const SECRETS_RETENTION_SECONDS: i64 = 4 * 24 * 3600;
 
