@@ -6,16 +6,10 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use bulkops::reference::{load_vault, VaultInput};
-use bulkops_embedded::{EmbeddedQueue, EmbeddedStore};
-use bulkops_shared::engine::NoFlush;
 use bulkops_shared::model::{Job, JobState};
-use bulkops_shared::queue::{ChunkQueue, ChunkSource, WindowedQueue};
-use bulkops_shared::store::{JobStore, RecordStore};
-use bulkops_testkit::{pump, sqs_event, ApiCall, Fixture, PumpOptions};
+use bulkops_testkit::{sqs_event, ApiCall, PumpOptions};
+use common::backends::{embedded, moto, Backend};
 use common::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -24,65 +18,6 @@ use serde_json::{json, Value};
 /// 60 KiB, so the one request under the 1 MiB limit makes a job of 16 chunks while moto creates
 /// only 192 accounts.
 const BIG_ROWS: usize = 192;
-
-/// The handlers' dependencies on one backend.
-struct Backend {
-    submit: submit::Deps,
-    worker: processor::Deps,
-    jobs: Arc<dyn JobStore>,
-    records: Arc<dyn RecordStore>,
-    source: Arc<dyn ChunkSource>,
-    arn: String,
-    _keep: Box<dyn std::any::Any + Send + Sync>,
-}
-
-async fn moto(window: u32) -> Backend {
-    let mut fx = Fixture::new().await;
-    fx.chunk_window = window;
-    Backend {
-        submit: fx.submit_deps(),
-        worker: fx.processor_deps(),
-        jobs: fx.jobs(),
-        records: fx.records(),
-        source: Arc::new(fx.source()),
-        arn: fx.queue_arn.clone(),
-        _keep: Box::new(fx),
-    }
-}
-
-fn embedded(window: u32) -> Backend {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let store = EmbeddedStore::open(&dir.path().join("bulkops.redb")).expect("open store");
-    let plain = EmbeddedQueue::new(&store, "chunks", None, 5, Duration::from_secs(60));
-    let queue: Arc<dyn ChunkQueue> = Arc::new(WindowedQueue::new(
-        Arc::new(plain.clone()),
-        Arc::new(store.clone()),
-        window,
-    ));
-    let jobs: Arc<dyn JobStore> = Arc::new(store.clone());
-    let records: Arc<dyn RecordStore> = Arc::new(store.clone());
-    Backend {
-        submit: submit::Deps {
-            jobs: jobs.clone(),
-            queue: queue.clone(),
-            events: Arc::new(NoFlush),
-            clock: Arc::new(bulkops_shared::time::SystemClock),
-            quota: Default::default(),
-        },
-        worker: processor::Deps {
-            jobs: jobs.clone(),
-            operations: bulkops_shared::ops::registry(records.clone()),
-            events: Arc::new(NoFlush),
-            metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
-            queue,
-        },
-        jobs,
-        records,
-        source: Arc::new(plain),
-        arn: "arn:aws:sqs:local:000000000000:chunks".into(),
-        _keep: Box::new(dir),
-    }
-}
 
 /// Alice's big upload (one 1 MiB request) and then Bob's three flash passes; returns the two
 /// job ids.
@@ -147,11 +82,7 @@ async fn run_until_complete(b: &Backend, small: &str, big: &str) -> (usize, Job)
 
 /// Drains the queue and checks the big job's counts are exact.
 async fn finish_big(b: &Backend, big: &str, options: PumpOptions) -> usize {
-    let worker = &b.worker;
-    let stats = pump(b.source.as_ref(), &b.arn, options, |event| {
-        processor::handler(worker, LambdaEvent::new(event, Context::default()))
-    })
-    .await;
+    let stats = b.process_all(options).await;
     assert!(stats.reported_failures.is_empty(), "{stats:?}");
     let done = job(b, big).await;
     assert_eq!(done.state, JobState::Completed);

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests: real handlers, real event JSON, moto.
 
+pub mod backends;
 pub mod embedded;
 pub mod faults;
 pub mod write_budget;

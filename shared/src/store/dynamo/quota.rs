@@ -15,6 +15,14 @@ use crate::store::quota::{entry, parse_entry};
 use crate::store::{sha256_hex, Admission, JobStore, Quota};
 
 const QUOTA_SK: &str = "QUOTA";
+/// Attempts of an admission that keeps conflicting with concurrent ones.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// One admission attempt: done (admitted or not), or cancelled by a concurrent transaction.
+enum Admit {
+    Done(bool),
+    Conflict(StoreError),
+}
 
 fn quota_key(owner: &str) -> Item {
     Item::from([
@@ -51,9 +59,25 @@ impl DynamoJobStore {
         })
     }
 
+    /// [`Self::admit_once`], again after a conflict with a concurrent transaction on the same
+    /// caller's record (DynamoDB cancels one of two such transactions rather than wait).
+    async fn admit(&self, job: &Job, quota: &Quota) -> Result<bool, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.admit_once(job, quota).await? {
+                Admit::Done(admitted) => return Ok(admitted),
+                Admit::Conflict(error) if attempt >= CONFLICT_ATTEMPTS => return Err(error),
+                Admit::Conflict(_) => {
+                    tokio::time::sleep(crate::batching::backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
     /// Creates the job and counts it, in one transaction; false (nothing written) if the
     /// caller's record refuses it. A job that exists already is an error, as in `create_job`.
-    async fn admit(&self, job: &Job, quota: &Quota) -> Result<bool, StoreError> {
+    async fn admit_once(&self, job: &Job, quota: &Quota) -> Result<Admit, StoreError> {
         let put = built(
             Put::builder()
                 .table_name(&self.table)
@@ -94,7 +118,7 @@ impl DynamoJobStore {
             .send()
             .await;
         let Err(error) = result else {
-            return Ok(true);
+            return Ok(Admit::Done(true));
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             error.as_service_error()
@@ -107,7 +131,11 @@ impl DynamoJobStore {
             if codes.first() != Some(&"ConditionalCheckFailed")
                 && codes.get(1) == Some(&"ConditionalCheckFailed")
             {
-                return Ok(false);
+                return Ok(Admit::Done(false));
+            }
+            if codes.contains(&"TransactionConflict") {
+                let error = sdk_error("TransactWriteItems(create job)", error);
+                return Ok(Admit::Conflict(error));
             }
         }
         Err(sdk_error("TransactWriteItems(create job)", error))

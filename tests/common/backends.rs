@@ -1,0 +1,82 @@
+//! The handlers' dependencies on either backend, moto or the embedded store, with the chunk
+//! queue windowed as in production: for tests that run one scenario on both.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulkops_embedded::{EmbeddedQueue, EmbeddedStore};
+use bulkops_shared::engine::NoFlush;
+use bulkops_shared::queue::{ChunkQueue, ChunkSource, WindowedQueue};
+use bulkops_shared::store::{JobStore, RecordStore};
+use bulkops_testkit::{pump, Fixture, PumpOptions, PumpStats};
+use lambda_runtime::{Context, LambdaEvent};
+
+/// The handlers' dependencies on one backend.
+pub struct Backend {
+    pub submit: submit::Deps,
+    pub worker: processor::Deps,
+    pub jobs: Arc<dyn JobStore>,
+    pub records: Arc<dyn RecordStore>,
+    pub source: Arc<dyn ChunkSource>,
+    pub arn: String,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+pub async fn moto(window: u32) -> Backend {
+    let mut fx = Fixture::new().await;
+    fx.chunk_window = window;
+    Backend {
+        submit: fx.submit_deps(),
+        worker: fx.processor_deps(),
+        jobs: fx.jobs(),
+        records: fx.records(),
+        source: Arc::new(fx.source()),
+        arn: fx.queue_arn.clone(),
+        _keep: Box::new(fx),
+    }
+}
+
+pub fn embedded(window: u32) -> Backend {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = EmbeddedStore::open(&dir.path().join("bulkops.redb")).expect("open store");
+    let plain = EmbeddedQueue::new(&store, "chunks", None, 5, Duration::from_secs(60));
+    let queue: Arc<dyn ChunkQueue> = Arc::new(WindowedQueue::new(
+        Arc::new(plain.clone()),
+        Arc::new(store.clone()),
+        window,
+    ));
+    let jobs: Arc<dyn JobStore> = Arc::new(store.clone());
+    let records: Arc<dyn RecordStore> = Arc::new(store.clone());
+    Backend {
+        submit: submit::Deps {
+            jobs: jobs.clone(),
+            queue: queue.clone(),
+            events: Arc::new(NoFlush),
+            clock: Arc::new(bulkops_shared::time::SystemClock),
+            quota: Default::default(),
+        },
+        worker: processor::Deps {
+            jobs: jobs.clone(),
+            operations: bulkops_shared::ops::registry(records.clone()),
+            events: Arc::new(NoFlush),
+            metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
+            queue,
+        },
+        jobs,
+        records,
+        source: Arc::new(plain),
+        arn: "arn:aws:sqs:local:000000000000:chunks".into(),
+        _keep: Box::new(dir),
+    }
+}
+
+impl Backend {
+    /// Pumps the chunk queue into the real processor handler until it is empty.
+    pub async fn process_all(&self, options: PumpOptions) -> PumpStats {
+        let worker = &self.worker;
+        pump(self.source.as_ref(), &self.arn, options, |event| {
+            processor::handler(worker, LambdaEvent::new(event, Context::default()))
+        })
+        .await
+    }
+}
