@@ -3,6 +3,7 @@
 # file holds the list it was installed from). Idempotent.
 #   .venv       scripts/requirements-test.txt: moto server, cfn-lint, SAM CLI
 #   .venv-lint  scripts/requirements-lint.txt: checkov (its boto3 pin conflicts with the SAM CLI's)
+#   .venv-api   scripts/requirements-api.txt: schemathesis (the API fuzzer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,4 @@ install() {
 
 install .venv scripts/requirements-test.txt "test tooling (moto, cfn-lint, SAM CLI)"
 install .venv-lint scripts/requirements-lint.txt "the template scanner (checkov)"
+install .venv-api scripts/requirements-api.txt "the API fuzzer (schemathesis)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs the tooling, starts moto (DynamoDB + SQS), runs the workspace
-# tests against it, lints and scans the SAM template (cfn-lint, sam validate --lint, checkov:
+# tests against it, fuzzes the local server's API from openapi.yaml (schemathesis), lints and scans the SAM template (cfn-lint, sam validate --lint, checkov:
 # any finding, warnings included, fails), stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ echo "==> cargo build --workspace --bins (tests/init_errors.rs starts the functi
 cargo build --workspace --bins
 echo "==> cargo test --workspace"
 cargo test --workspace --all-targets "$@"
+echo "==> schemathesis against bulkops serve (scripts/api-fuzz.sh)"
+scripts/api-fuzz.sh
 echo "==> cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 # Offline: no telemetry, no instance-metadata probe, dummy credentials, no AWS config files.

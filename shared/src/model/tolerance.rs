@@ -29,14 +29,21 @@ pub struct FailureTolerance {
 #[derive(Debug, PartialEq)]
 pub struct InvalidTolerance(pub &'static str, pub String);
 
+/// A JSON number with no fractional part (`5` or `5.0`, as JSON Schema's `integer` allows).
+fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        let n = value.as_f64()?;
+        (n.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&n)).then_some(n as u64)
+    })
+}
+
 impl FailureTolerance {
     /// Reads the optional properties of a create body.
     pub fn from_body(body: &Map<String, Value>) -> Result<Self, InvalidTolerance> {
         let count = match body.get(COUNT_FIELD) {
             None | Some(Value::Null) => None,
             Some(value) => Some(
-                value
-                    .as_u64()
+                whole_number(value)
                     .and_then(|n| u32::try_from(n).ok())
                     .ok_or_else(|| {
                         InvalidTolerance(
@@ -103,7 +110,16 @@ mod tests {
         assert_eq!(parse(json!({})).unwrap(), FailureTolerance::default());
         let both = parse(json!({"toleratedFailureCount": 3, "toleratedFailurePercentage": 12.5}));
         assert_eq!(both.unwrap().tolerated_failure_percentage, Some(12.5));
-        for bad in [json!(-1), json!(1.5), json!("3"), json!(5_000_000_000_u64)] {
+        // JSON Schema's integer: 5.0 is 5.
+        let whole = parse(json!({ COUNT_FIELD: 5.0 })).unwrap();
+        assert_eq!(whole.tolerated_failure_count, Some(5));
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("3"),
+            json!(5_000_000_000_u64),
+            json!(-2.0),
+        ] {
             assert_eq!(
                 parse(json!({ COUNT_FIELD: bad })).unwrap_err().0,
                 COUNT_FIELD
