@@ -17,7 +17,8 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/openapi.yaml" > /dev/null 2>&1 && break
+  python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+    "http://127.0.0.1:$port/openapi.yaml" 2> /dev/null && break
   kill -0 "$server" 2>/dev/null || { cat "$data/serve.log" >&2; exit 1; }
   sleep 0.1
 done
