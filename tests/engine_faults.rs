@@ -88,6 +88,28 @@ async fn a_processor_dying_after_any_write_heals_on_redelivery() {
     }
 }
 
+/// The same with a window of one chunk (one queued, three parked): each chunk queues the next
+/// before it is recorded, so a delivery dying after any write leaves the chain whole, and the
+/// successors it queued twice are counted once.
+#[tokio::test]
+async fn a_windowed_job_heals_from_a_processor_dying_after_any_write() {
+    for call in [
+        Call::ClaimChunk,
+        Call::CreateMany,
+        Call::StoreChunkOutcomes,
+        Call::RecordChunk,
+        Call::Complete,
+    ] {
+        let mut fx = Fixture::new().await;
+        fx.chunk_window = 1;
+        let (id, _) = mixed_job(&fx).await;
+        let faults = Faults::new(&[Fault::AfterWrite { call, times: 1 }]);
+        let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
+        assert_eq!(stats.reported_failures.len(), 1, "{call:?}");
+        assert_exact(&fx, &id).await;
+    }
+}
+
 #[tokio::test]
 async fn throttled_reads_and_writes_are_retried_to_exact_counts() {
     let fx = Fixture::new().await;
