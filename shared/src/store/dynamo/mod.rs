@@ -134,6 +134,31 @@ async fn conditional_update(
     }
 }
 
+/// Writes every request with BatchWriteItem (25 per call), resubmitting what DynamoDB leaves
+/// unprocessed (see [`crate::batching::drain`]).
+async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    operation: &str,
+) -> Result<(), StoreError> {
+    crate::batching::drain(requests, MAX_BATCH_WRITE, |batch| async move {
+        let out = client
+            .batch_write_item()
+            .request_items(table, batch)
+            .send()
+            .await
+            .map_err(|e| sdk_error(operation, e))?;
+        let unprocessed = out
+            .unprocessed_items
+            .and_then(|mut u| u.remove(table))
+            .unwrap_or_default();
+        Ok((Vec::<()>::new(), unprocessed))
+    })
+    .await?;
+    Ok(())
+}
+
 /// The job item: the job plus its keys, index keys and expiry.
 #[derive(Serialize, Deserialize)]
 struct JobItem {

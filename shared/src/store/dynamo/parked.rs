@@ -5,8 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 use super::RETENTION_SECONDS;
-use super::{job_pk, n, s, sdk_error, DynamoJobStore, MAX_BATCH_WRITE, PARKED_SK_PREFIX};
-use crate::batching::drain;
+use super::{job_pk, n, s, sdk_error, DynamoJobStore, PARKED_SK_PREFIX};
 use crate::error::StoreError;
 use crate::model::ChunkMessage;
 use crate::store::ChunkParking;
@@ -28,22 +27,13 @@ impl ChunkParking for DynamoJobStore {
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
-        drain(requests, MAX_BATCH_WRITE, |batch| async move {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, batch)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchWriteItem(parked chunks)", e))?;
-            let unprocessed = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(&self.table))
-                .unwrap_or_default();
-            Ok((Vec::<()>::new(), unprocessed))
-        })
-        .await?;
-        Ok(())
+        super::batch_write(
+            &self.client,
+            &self.table,
+            requests,
+            "BatchWriteItem(parked chunks)",
+        )
+        .await
     }
 
     async fn parked_chunk(

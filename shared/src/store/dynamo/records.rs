@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
-use super::{n, s, sdk_error, Item, MAX_BATCH_GET, MAX_BATCH_WRITE};
+use super::{n, s, sdk_error, Item, MAX_BATCH_GET};
 
 /// Conditional creates in flight at once.
 const CREATE_CONCURRENCY: usize = 32;
@@ -100,22 +100,7 @@ impl RecordStore for DynamoRecordStore {
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
-        drain(requests, MAX_BATCH_WRITE, |batch| async move {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, batch)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchWriteItem", e))?;
-            let unprocessed = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(&self.table))
-                .unwrap_or_default();
-            Ok((Vec::<()>::new(), unprocessed))
-        })
-        .await?;
-        Ok(())
+        super::batch_write(&self.client, &self.table, requests, "BatchWriteItem").await
     }
 
     async fn create_many(
