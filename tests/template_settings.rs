@@ -90,3 +90,23 @@ fn every_function_gets_the_settings_it_reads() {
         );
     }
 }
+
+/// The template's defaults are the code's, so a deployment and `bulkops serve` behave alike.
+#[test]
+fn the_template_defaults_are_the_code_defaults() {
+    let template = template();
+    let default = |name: &str| template["Parameters"][name]["Default"].as_u64();
+    use bulkops_shared::store::quota;
+    assert_eq!(
+        default("MaxActiveJobsPerCaller"),
+        Some(u64::from(quota::DEFAULT_MAX_ACTIVE_JOBS))
+    );
+    assert_eq!(
+        default("MaxRowsInFlightPerCaller"),
+        Some(quota::DEFAULT_MAX_ROWS_IN_FLIGHT)
+    );
+    assert_eq!(
+        default("ChunkWindow"),
+        Some(u64::from(bulkops_shared::queue::DEFAULT_CHUNK_WINDOW))
+    );
+}

@@ -26,7 +26,7 @@ impl Default for Quota {
 }
 
 /// Active jobs per caller unless configured (template `MaxActiveJobsPerCaller`).
-pub const DEFAULT_MAX_ACTIVE_JOBS: u32 = 20;
+pub const DEFAULT_MAX_ACTIVE_JOBS: u32 = 100;
 /// Rows of a caller's active jobs together unless configured (`MaxRowsInFlightPerCaller`).
 pub const DEFAULT_MAX_ROWS_IN_FLIGHT: u64 = 1_000_000;
 /// What a refused caller is told to wait: jobs end in seconds to minutes.
