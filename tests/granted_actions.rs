@@ -1,0 +1,198 @@
+//! Every AWS call a function makes is an action template.yaml grants it. Each function's
+//! handlers run their paths on moto with counting clients (creates with secrets, a windowed job,
+//! an Idempotency-Key, a quota refusal with its sweep, a retry; chunks with their successors;
+//! a dead-lettered chunk; reads; a cancel), and the calls counted in each phase must map to
+//! the IAM actions of that function's policies. A missing grant would only show on AWS as
+//! AccessDenied (as `DeadLetterFunction`'s missing `dynamodb:BatchGetItem` once did).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use bulkops::reference::{load_vault, VaultInput};
+use bulkops_shared::queue::ChunkSource;
+use bulkops_shared::store::Quota;
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
+use common::*;
+use serde_json::json;
+
+/// The IAM actions `function`'s policies grant (any resource).
+fn granted(function: &str) -> BTreeSet<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/template.yaml")).expect("template");
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+    let mut actions = BTreeSet::new();
+    let policies = template["Resources"][function]["Properties"]["Policies"]
+        .as_sequence()
+        .expect("policies");
+    // Statements, including those inside `!If [condition, statement, AWS::NoValue]`.
+    let mut statements: Vec<&serde_yaml::Value> = Vec::new();
+    for policy in policies {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            match statement {
+                serde_yaml::Value::Tagged(tagged) => {
+                    statements.extend(tagged.value.as_sequence().into_iter().flatten())
+                }
+                plain => statements.push(plain),
+            }
+        }
+    }
+    for statement in statements {
+        for action in statement["Action"].as_sequence().into_iter().flatten() {
+            if let Some(action) = action.as_str() {
+                actions.insert(action.to_owned());
+            }
+        }
+    }
+    actions
+}
+
+/// The IAM actions the counted calls need. SQS polling (receive, delete, visibility) is the
+/// event source mapping's, which SAM grants itself; the tests' harness makes those calls.
+fn needed(fx: &Fixture) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for call in fx.counter.snapshot().keys() {
+        let (service, operation) = call.split_once('.').expect("Service.Operation");
+        match (service.to_ascii_lowercase().as_str(), operation) {
+            ("sqs", "ReceiveMessage" | "DeleteMessage" | "ChangeMessageVisibility") => {}
+            ("sqs", "SendMessageBatch" | "SendMessage") => {
+                actions.insert("sqs:SendMessage".to_owned());
+            }
+            ("dynamodb", "TransactWriteItems") => {
+                // Ours hold a conditional put and a conditional update.
+                actions.insert("dynamodb:PutItem".to_owned());
+                actions.insert("dynamodb:UpdateItem".to_owned());
+            }
+            ("dynamodb", op) => {
+                actions.insert(format!("dynamodb:{op}"));
+            }
+            ("eventbridge", op) => {
+                actions.insert(format!("events:{op}"));
+            }
+            (other, op) => panic!("a call to {other}.{op} nobody expected"),
+        }
+    }
+    fx.counter.reset();
+    actions
+}
+
+fn assert_granted(function: &str, needed: &BTreeSet<String>) {
+    let granted = granted(function);
+    let missing: Vec<&String> = needed.difference(&granted).collect();
+    assert!(
+        missing.is_empty(),
+        "{function} calls {missing:?} without a grant (it has {granted:?})"
+    );
+}
+
+#[tokio::test]
+async fn every_call_of_every_function_is_granted() {
+    let mut fx = Fixture::new().await;
+    fx.chunk_window = 1;
+    fx.quota = Quota {
+        max_active_jobs: 3,
+        max_rows_in_flight: 10_000,
+    };
+    let ids = load(&fx, 0..700).await;
+    let vault: VaultInput = serde_json::from_value(json!({
+        "safes": [{"safeName": "Unix", "safeId": 1, "members": {"alice": {"addAccounts": true}}}],
+        "platforms": [{"platformId": "UnixSSH", "requiredProperties": ["address", "userName"]}],
+    }))
+    .expect("vault");
+    load_vault(&fx.records(), vault).await.expect("load vault");
+    let mut failing = ids[..600].to_vec();
+    failing.push(enrollment_id(9_000_000));
+    fx.counter.reset();
+
+    // Submit: a two-chunk job (one parked), an upload with secrets, a keyed create.
+    let mut submit = BTreeSet::new();
+    let big = submit_ids(&fx, &failing).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let upload = ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts")
+        .json(json!({"accountsList": [{"safeName": "Unix", "platformId": "UnixSSH", "userName": "u", "address": "h", "secret": "s"}]}).to_string())
+        .user("alice", "");
+    assert_eq!(call_submit(&fx, upload).await.status(), 202);
+    let keyed = submit_call(&ids[..2]).header("Idempotency-Key", "k1");
+    assert_eq!(call_submit(&fx, keyed).await.status(), 200);
+    submit.extend(needed(&fx));
+
+    // Processor: every chunk, each queueing its successor.
+    run_processor(&fx, PumpOptions::default()).await;
+    assert_granted("ProcessorFunction", &needed(&fx));
+
+    // Submit again: a retry of the failed row, and a quota sweep of the ended jobs.
+    let retry = ApiCall::new("POST", &format!("/api/web/v2/mobileFlashPass/{big}/retry"))
+        .user("alice", ALL_PERMISSIONS);
+    assert_eq!(call_submit(&fx, retry).await.status(), 200);
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(
+                call_submit(&fx, submit_call(&ids[..1]))
+                    .await
+                    .status()
+                    .as_u16(),
+            );
+        }
+        statuses
+    };
+    assert_eq!(
+        statuses,
+        [200, 200, 429],
+        "the retry and two more fill a quota of 3"
+    );
+    submit.extend(needed(&fx));
+    assert_granted("SubmitFunction", &submit);
+
+    // Query: a job, its log, the lists, an upload's result.
+    get_job(&fx, &big).await;
+    get_logs(&fx, &big).await;
+    for path in [
+        "/api/web/v1/mobileFlashPass",
+        "/PasswordVault/API/BulkActions/Accounts",
+        "/PasswordVault/API/BulkActions/Accounts/1",
+    ] {
+        let call = ApiCall::new("GET", path).user("alice", ALL_PERMISSIONS);
+        assert_eq!(call_query(&fx, call).await.status(), 200, "{path}");
+    }
+    assert_granted("QueryFunction", &needed(&fx));
+
+    // Cancel: a job still queued (once the others have ended, so that the quota admits it).
+    run_processor(&fx, PumpOptions::default()).await;
+    let queued = submit_ids(&fx, &ids[..3]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fx.counter.reset();
+    let cancel = ApiCall::new(
+        "DELETE",
+        &format!("/api/web/v1/mobileFlashPass/cancel/{queued}"),
+    )
+    .user("alice", ALL_PERMISSIONS);
+    let status = call_cancel(&fx, cancel).await.status();
+    assert!(status.is_success(), "{status}");
+    assert_granted("CancelFunction", &needed(&fx));
+
+    // Dead letter: a chunk moved to the dead-letter queue by hand, as SQS's redrive does.
+    let fresh = submit_ids(&fx, &ids[600..700]).await;
+    assert!(fresh["id"].is_string());
+    let source = fx.source();
+    let deliveries = source.receive(10).await.expect("receive");
+    assert!(!deliveries.is_empty());
+    for delivery in &deliveries {
+        fx.clients
+            .sqs
+            .send_message()
+            .queue_url(&fx.dlq_url)
+            .message_body(&delivery.body)
+            .send()
+            .await
+            .expect("move to the dead-letter queue");
+        source.ack(&delivery.receipt).await.expect("ack");
+    }
+    fx.counter.reset();
+    run_dead_letter(&fx).await;
+    assert_granted("DeadLetterFunction", &needed(&fx));
+}
