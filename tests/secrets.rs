@@ -1,5 +1,6 @@
-//! A secret is stored only in its account record: it never appears in a response, a log line,
-//! a queue or dead-letter message, or any other item once its chunk is done.
+//! A secret is stored only in its account record, or, for a row that failed, kept apart for a
+//! retry: it never appears in a response, a log line, a queue or dead-letter message, or any
+//! other item once its chunk is done.
 
 mod common;
 
@@ -145,7 +146,11 @@ async fn a_secret_appears_only_in_its_account_record() {
     assert!(log_text.lines().count() > 10, "logs were captured");
     assert!(!log_text.contains(SECRET), "a log line leaked the secret");
 
-    // In the table: only account records hold it; no staged secrets remain.
+    // In the table: only account records hold it, and the kept secrets of the failed rows (one
+    // each); no staged secrets remain.
+    let failed = result["Result"]["Failed"].as_u64().unwrap() as usize;
+    assert!(failed > 0, "the upload has failed rows");
+    let mut kept = 0;
     let mut accounts_with_secret = 0;
     for item in fx.scan_all().await {
         let sk = item
@@ -158,6 +163,11 @@ async fn a_secret_appears_only_in_its_account_record() {
             !sk.starts_with("SECRETS#"),
             "staged secrets outlived their chunk: {sk}"
         );
+        if sk.starts_with("KEPT#") {
+            let secrets = item.get("secrets").and_then(|v| v.as_m().ok()).unwrap();
+            kept += secrets.len();
+            continue;
+        }
         if text.contains(SECRET) {
             assert!(
                 sk.starts_with("ACCOUNT#"),
@@ -167,4 +177,5 @@ async fn a_secret_appears_only_in_its_account_record() {
         }
     }
     assert!(accounts_with_secret > 0);
+    assert_eq!(kept, failed, "the failed rows' secrets are kept, and only theirs");
 }

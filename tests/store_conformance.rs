@@ -461,6 +461,32 @@ async fn sequences_increase_and_secrets_are_staged(s: Stores) {
     s.jobs.delete_chunk_secrets("j1", 0).await.unwrap();
     s.jobs.delete_chunk_secrets("j1", 0).await.unwrap();
     assert!(s.jobs.chunk_secrets("j1", 0).await.unwrap().is_empty());
+
+    // Kept secrets: per job (j1's never include j10's); a redelivery's write changes nothing.
+    let later = bulkops_shared::time::now_ms() + 60_000;
+    let one = Secrets::from([(1, "one".to_owned())]);
+    let three = Secrets::from([(300, "three".to_owned())]);
+    s.jobs
+        .keep_failed_secrets("j1", 0, &one, later)
+        .await
+        .unwrap();
+    s.jobs
+        .keep_failed_secrets("j1", 0, &one, later)
+        .await
+        .unwrap();
+    s.jobs
+        .keep_failed_secrets("j1", 2, &three, later)
+        .await
+        .unwrap();
+    let other = Secrets::from([(1, "other".to_owned())]);
+    s.jobs
+        .keep_failed_secrets("j10", 0, &other, later)
+        .await
+        .unwrap();
+    let expected = Secrets::from([(1, "one".to_owned()), (300, "three".to_owned())]);
+    assert_eq!(s.jobs.kept_secrets("j1").await.unwrap(), expected);
+    assert_eq!(s.jobs.kept_secrets("j10").await.unwrap(), other);
+    assert!(s.jobs.kept_secrets("j2").await.unwrap().is_empty());
 }
 
 async fn records_batch_create_and_count(s: Stores) {

@@ -22,6 +22,8 @@ pub(crate) const JOB_INDEX: TableDefinition<&str, &str> = TableDefinition::new("
 pub(crate) const CHUNKS: TableDefinition<&str, Bytes> = TableDefinition::new("chunk_outcomes");
 /// `<job id>#<chunk:06>` → the chunk's staged secrets (JSON).
 pub(crate) const SECRETS: TableDefinition<&str, Bytes> = TableDefinition::new("chunk_secrets");
+/// `<job id>#<chunk:06>` → the chunk's failed rows' secrets, kept for a retry (JSON).
+pub(crate) const KEPT: TableDefinition<&str, Bytes> = TableDefinition::new("kept_secrets");
 /// `<job id>#<chunk:06>` → a parked chunk message (JSON), waiting for its turn in the queue.
 pub(crate) const PARKED: TableDefinition<&str, &str> = TableDefinition::new("parked_chunks");
 /// SHA-256 of a caller's sub → its active jobs for the quotas (JSON: job id → rows).
@@ -112,6 +114,7 @@ impl Db {
         txn.open_table(JOB_INDEX)?;
         txn.open_table(CHUNKS)?;
         txn.open_table(SECRETS)?;
+        txn.open_table(KEPT)?;
         txn.open_table(PARKED)?;
         txn.open_table(QUOTAS)?;
         txn.open_table(RECORDS)?;

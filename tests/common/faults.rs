@@ -12,8 +12,8 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
-    CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, RecordKey, RecordStore, Recorded, Skip,
-    StoredResponse, Transition,
+    CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, RecordKey, RecordStore, Recorded,
+    SecretStore, Skip, StoredResponse, Transition,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -32,6 +32,7 @@ pub enum Call {
     StartProcessing,
     ChunkSecrets,
     DeleteChunkSecrets,
+    KeepFailedSecrets,
     StoreChunkOutcomes,
     LowerFirstFailure,
     RecordChunk,
@@ -195,6 +196,48 @@ pub struct FaultyJobStore {
 }
 
 #[async_trait]
+impl SecretStore for FaultyJobStore {
+    async fn put_chunk_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+    ) -> Result<(), StoreError> {
+        self.inner.put_chunk_secrets(id, chunk, secrets).await
+    }
+    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
+        faulty!(
+            self,
+            Call::ChunkSecrets,
+            self.inner.chunk_secrets(id, chunk)
+        )
+    }
+    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
+        faulty!(
+            self,
+            Call::DeleteChunkSecrets,
+            self.inner.delete_chunk_secrets(id, chunk)
+        )
+    }
+    async fn keep_failed_secrets(
+        &self,
+        id: &str,
+        chunk: u32,
+        secrets: &Secrets,
+        until_ms: i64,
+    ) -> Result<(), StoreError> {
+        faulty!(
+            self,
+            Call::KeepFailedSecrets,
+            self.inner.keep_failed_secrets(id, chunk, secrets, until_ms)
+        )
+    }
+    async fn kept_secrets(&self, id: &str) -> Result<Secrets, StoreError> {
+        self.inner.kept_secrets(id).await
+    }
+}
+
+#[async_trait]
 impl JobStore for FaultyJobStore {
     async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
         faulty!(self, Call::CreateJob, self.inner.create_job(job))
@@ -223,28 +266,6 @@ impl JobStore for FaultyJobStore {
     }
     async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
         self.inner.next_sequence(name).await
-    }
-    async fn put_chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        self.inner.put_chunk_secrets(id, chunk, secrets).await
-    }
-    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        faulty!(
-            self,
-            Call::ChunkSecrets,
-            self.inner.chunk_secrets(id, chunk)
-        )
-    }
-    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
-        faulty!(
-            self,
-            Call::DeleteChunkSecrets,
-            self.inner.delete_chunk_secrets(id, chunk)
-        )
     }
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
         faulty!(self, Call::Release, self.inner.release(id))

@@ -1,60 +1,13 @@
-//! The items a job keeps per chunk: its staged secrets (until the chunk is recorded) and its
-//! row outcomes (stored once).
+//! The row outcomes a job keeps per chunk (stored once).
 
 use redb::ReadableTable;
 
 use super::{chunk_key, EmbeddedStore};
-use crate::db::{CHUNKS, SECRETS};
+use crate::db::CHUNKS;
 use bulkops_shared::error::StoreError;
-use bulkops_shared::model::{RowOutcome, Secrets};
+use bulkops_shared::model::RowOutcome;
 
 impl EmbeddedStore {
-    pub(super) async fn put_chunk_secrets_item(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        let (key, bytes) = (chunk_key(id, chunk), serde_json::to_vec(secrets)?);
-        self.write(move |txn| {
-            let mut table = txn.open_table(SECRETS)?;
-            table.insert(key.as_str(), bytes.as_slice())?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub(super) async fn chunk_secrets_item(
-        &self,
-        id: &str,
-        chunk: u32,
-    ) -> Result<Secrets, StoreError> {
-        let key = chunk_key(id, chunk);
-        self.read(move |txn| {
-            let table = txn.open_table(SECRETS)?;
-            let value = table.get(key.as_str())?;
-            Ok(match value {
-                Some(v) => serde_json::from_slice(v.value())?,
-                None => Secrets::new(),
-            })
-        })
-        .await
-    }
-
-    pub(super) async fn delete_chunk_secrets_item(
-        &self,
-        id: &str,
-        chunk: u32,
-    ) -> Result<(), StoreError> {
-        let key = chunk_key(id, chunk);
-        self.write(move |txn| {
-            let mut table = txn.open_table(SECRETS)?;
-            table.remove(key.as_str())?;
-            Ok(())
-        })
-        .await
-    }
-
     pub(super) async fn store_chunk_outcomes_item(
         &self,
         id: &str,

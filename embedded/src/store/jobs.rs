@@ -8,7 +8,6 @@ use super::transitions::{skip_everything, snapshot};
 use super::{insert_new_job, with_chunks, EmbeddedStore, StoredJob};
 use crate::db::{CLIENT_TOKENS, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
-use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
     jobs_partition, listed_for, Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord,
@@ -284,23 +283,6 @@ impl JobStore for EmbeddedStore {
             Transition::Unchanged(job) => CancelOutcome::AlreadyFinal(job.state),
             Transition::JobMissing => CancelOutcome::NotFound,
         })
-    }
-
-    async fn put_chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        self.put_chunk_secrets_item(id, chunk, secrets).await
-    }
-
-    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        self.chunk_secrets_item(id, chunk).await
-    }
-
-    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
-        self.delete_chunk_secrets_item(id, chunk).await
     }
 
     async fn store_chunk_outcomes(

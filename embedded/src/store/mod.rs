@@ -11,6 +11,7 @@ mod parked;
 mod quota;
 mod records;
 mod retries;
+mod secrets;
 mod transitions;
 
 use std::collections::BTreeSet;

@@ -1,11 +1,13 @@
-//! The HTTP API: the one route table with its dispatch ([`routes`]); the operations' own
+//! The HTTP API: the one route table ([`routes`]) and its dispatch ([`handle`]); the operations' own
 //! handlers live with them in [`crate::ops`].
 
 pub mod create;
+mod dispatch;
 pub mod routes;
 
 pub use create::Creates;
-pub use routes::{handle, Function, Route, GATEWAY_ROUTES};
+pub use dispatch::handle;
+pub use routes::{Function, Route, GATEWAY_ROUTES};
 
 /// What the read-only and cancel handlers need: the job store, built once per cold start.
 pub struct JobsDeps {

@@ -1,16 +1,6 @@
 //! The one route table. [`GATEWAY_ROUTES`] is what API Gateway routes to which Lambda function
 //! (template.yaml's `HttpApi` events, kept equal by a test); [`Route`] is what a request asks
-//! for, with its ids parsed once; [`handle`] dispatches it in one match, for every HTTP
-//! function and for the local gateway.
-
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt, Response};
-use tracing::Instrument;
-
-use super::create::{create, create_prepared, Creates};
-use crate::error::ApiError;
-use crate::intake::Api;
-use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
+//! for, with its ids parsed once; [`super::dispatch`] serves it.
 
 /// An HTTP-facing Lambda function of the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +24,11 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
         Function::Submit,
         "POST",
         "/api/web/v2/mobileFlashPass/{id}/retry",
+    ),
+    (
+        Function::Submit,
+        "POST",
+        "/PasswordVault/API/BulkActions/Accounts/{bulkId}/retry",
     ),
     (Function::Submit, "POST", "/{proxy+}"),
     (Function::Query, "GET", "/api/web/v1/mobileFlashPass"),
@@ -82,6 +77,8 @@ pub enum Route {
     UploadList,
     /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}`
     UploadGet(String),
+    /// `POST /PasswordVault/API/BulkActions/Accounts/{bulkId}/retry` (additive)
+    UploadRetry(String),
 }
 
 impl Route {
@@ -92,7 +89,8 @@ impl Route {
             | Route::MfpLogs(id)
             | Route::MfpCancel(id)
             | Route::MfpRetry(id)
-            | Route::UploadGet(id) => Some(id),
+            | Route::UploadGet(id)
+            | Route::UploadRetry(id) => Some(id),
             Route::MfpSubmit | Route::MfpList | Route::UploadCreate | Route::UploadList => None,
         }
     }
@@ -144,6 +142,9 @@ impl Route {
             ("GET", []) => Some(Self::UploadList),
             // The id keeps its original spelling (it is a number anyway).
             ("GET", [id]) => Some(Self::UploadGet(id.to_string())),
+            ("POST", [id, retry]) if retry.eq_ignore_ascii_case("retry") => {
+                Some(Self::UploadRetry(id.to_string()))
+            }
             _ => None,
         }
     }
@@ -160,99 +161,20 @@ impl Route {
             Self::MfpRetry(id) => format!("/api/web/v2/mobileFlashPass/{id}/retry"),
             Self::UploadCreate | Self::UploadList => UPLOADS.to_owned(),
             Self::UploadGet(id) => format!("{UPLOADS}/{id}"),
+            Self::UploadRetry(id) => format!("{UPLOADS}/{id}/retry"),
         }
     }
 
     /// The function API Gateway sends this route to.
     pub fn function(&self) -> Function {
         match self {
-            Self::MfpSubmit | Self::MfpRetry(_) | Self::UploadCreate => Function::Submit,
+            Self::MfpSubmit | Self::MfpRetry(_) | Self::UploadCreate | Self::UploadRetry(_) => {
+                Function::Submit
+            }
             Self::MfpCancel(_) => Function::Cancel,
             _ => Function::Query,
         }
     }
-}
-
-/// Serves one API Gateway request for any HTTP function: the route is parsed once, dispatched
-/// in one match, and any error answered in the called API's shape. `creates` is the submit
-/// function's; a route needing it reaches no other function (API Gateway routes by method).
-pub async fn handle(
-    jobs: &dyn crate::store::JobStore,
-    creates: Option<Creates<'_>>,
-    events: &dyn crate::engine::EventFlush,
-    clock: &dyn crate::time::Clock,
-    request: &lambda_http::Request,
-) -> Response<Body> {
-    let (method, path) = (request.method().as_str(), request.uri().path());
-    let route = Route::parse(method, path);
-    let span = request_span(request, route.as_ref());
-    dispatch(jobs, creates, events, clock.now_ms(), request, route)
-        .instrument(span)
-        .await
-}
-
-/// The span of every log line of one HTTP request: API Gateway's request id (the access
-/// log's `requestId`) and, for a route of one job, its id.
-fn request_span(request: &lambda_http::Request, route: Option<&Route>) -> tracing::Span {
-    let api_request_id = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.as_deref(),
-        _ => None,
-    };
-    let span = tracing::info_span!("request", api_request_id, job_id = tracing::field::Empty);
-    if let Some(id) = route.and_then(Route::job_id) {
-        span.record("job_id", id);
-    }
-    span
-}
-
-async fn dispatch(
-    jobs: &dyn crate::store::JobStore,
-    creates: Option<Creates<'_>>,
-    events: &dyn crate::engine::EventFlush,
-    now: i64,
-    request: &lambda_http::Request,
-    route: Option<Route>,
-) -> Response<Body> {
-    let (method, path) = (request.method().as_str(), request.uri().path());
-    let not_found = || ApiError::NotFound(format!("no route for {method} {path}"));
-    let result = match route {
-        None => Err(not_found()),
-        Some(route) => match (route, creates) {
-            (Route::MfpSubmit, Some(creates)) => {
-                create(jobs, creates, events, request, Api::MobileFlashPass).await
-            }
-            (Route::MfpRetry(id), Some(creates)) => {
-                match mfp::retry_job(jobs, request, &id, now).await {
-                    Ok(new) => {
-                        let api = Api::MobileFlashPass;
-                        create_prepared(jobs, creates, events, request, api, new).await
-                    }
-                    Err(error) => Err(error),
-                }
-            }
-            (Route::MfpList, _) => mfp::list(jobs, request, now).await,
-            (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
-            (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
-            (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id, now).await,
-            (Route::UploadCreate, Some(creates)) => {
-                create(jobs, creates, events, request, Api::Accounts).await
-            }
-            (Route::UploadList, _) => accounts::list(jobs, request, now).await,
-            (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,
-            (Route::MfpSubmit | Route::MfpRetry(_) | Route::UploadCreate, None) => Err(not_found()),
-        },
-    };
-    respond(request, result)
-}
-
-/// Maps a handler result to a response: the one place errors become HTTP, in the error shape
-/// of the API the request's path belongs to.
-fn respond(
-    request: &lambda_http::Request,
-    result: Result<Response<Body>, ApiError>,
-) -> Response<Body> {
-    let style = crate::error::ApiStyle::for_path(request.uri().path());
-    result.unwrap_or_else(|error| error.into_response(style))
 }
 
 #[cfg(test)]
@@ -307,6 +229,16 @@ mod tests {
             ),
             ("DELETE", "/PasswordVault/API/BulkActions/Accounts/42", None),
             ("GET", "/PasswordVault/API/BulkActions/Accounts/42/x", None),
+            (
+                "POST",
+                "/passwordvault/api/bulkactions/accounts/42/Retry/",
+                Some(Route::UploadRetry("42".into())),
+            ),
+            (
+                "GET",
+                "/PasswordVault/API/BulkActions/Accounts/42/retry",
+                None,
+            ),
             ("GET", "/PasswordVault/API/Nothing/Here", None),
             (
                 "POST",
@@ -332,6 +264,7 @@ mod tests {
             Route::UploadCreate,
             Route::UploadList,
             Route::UploadGet("7".into()),
+            Route::UploadRetry("7".into()),
         ] {
             let method = match route.function() {
                 Function::Submit => "POST",

@@ -11,6 +11,7 @@ mod events;
 mod operation;
 mod process;
 mod recovered;
+mod secrets;
 pub mod sqs;
 mod submit;
 

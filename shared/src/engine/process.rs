@@ -3,6 +3,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use super::recovered::{check_one_per_row, dead_letter_outcomes};
+use super::secrets::{keep_failed_secrets, release_secrets};
 use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
@@ -78,15 +79,6 @@ pub async fn dead_letter_chunk(
 /// The span of every log line about one chunk: its job and its number.
 fn chunk_span(chunk: &ChunkMessage) -> tracing::Span {
     tracing::info_span!("chunk", job_id = %chunk.job_id, chunk = chunk.chunk)
-}
-
-/// Deletes a chunk's sealed values; called only once the chunk is recorded (or its job gone).
-async fn release_secrets(jobs: &dyn JobStore, chunk: &ChunkMessage) -> Result<(), EngineError> {
-    if chunk.sealed {
-        jobs.delete_chunk_secrets(&chunk.job_id, chunk.chunk)
-            .await?;
-    }
-    Ok(())
 }
 
 /// What a chunk delivery works with.
@@ -210,7 +202,7 @@ impl Engine<'_> {
             Path::DeadLetter => dead_letter_outcomes(operation, job, chunk).await?,
         };
         check_one_per_row(outcomes.len(), chunk)?;
-        self.record_outcomes(&job.id, chunk.chunk, &outcomes).await
+        self.record_outcomes(job, chunk, &outcomes).await
     }
 
     /// A sealed chunk whose secrets are gone: recorded already, or something is wrong.
@@ -231,16 +223,22 @@ impl Engine<'_> {
     /// The count-once tail shared by processing and dead-lettering.
     async fn record_outcomes(
         &self,
-        job_id: &str,
-        chunk: u32,
+        job: &Job,
+        message: &ChunkMessage,
         outcomes: &[RowOutcome],
     ) -> Result<ChunkDisposition, EngineError> {
+        let (job_id, chunk) = (job.id.as_str(), message.chunk);
         // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
         // are the chunk's, and they are what gets counted.
         let outcomes = self
             .jobs
             .store_chunk_outcomes(job_id, chunk, outcomes)
             .await?;
+        if message.sealed {
+            // Before the chunk is recorded (and its staged secrets deleted): a retry of the
+            // job's failed rows finds their secrets.
+            keep_failed_secrets(self.jobs, job, chunk, &outcomes).await?;
+        }
         // Before the counts: once every chunk is counted, every chunk's first failure is in.
         if let Some(first) = outcomes
             .iter()

@@ -9,8 +9,10 @@ pub use idempotency::{
 };
 pub mod keys;
 pub mod quota;
+mod secrets;
 
 pub use quota::{Admission, Quota};
+pub use secrets::{secrets_expire_at_ms, SecretStore, SECRETS_RETENTION_SECONDS};
 
 use std::collections::HashMap;
 
@@ -95,7 +97,7 @@ pub enum Transition {
 
 /// Jobs, their per-chunk row outcomes, and the count-once bookkeeping.
 #[async_trait]
-pub trait JobStore: Send + Sync {
+pub trait JobStore: SecretStore + Send + Sync {
     /// Creates a job; fails if the id exists.
     async fn create_job(&self, job: &Job) -> Result<(), StoreError>;
     /// Creates a job if its owner stays within `quota` with it, counting it in the same
@@ -112,21 +114,6 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Vec<Job>, StoreError>;
     /// The next value of a named, never-reused, increasing sequence (starts at 1).
     async fn next_sequence(&self, name: &str) -> Result<i64, StoreError>;
-    /// Stores a chunk's sealed values until the chunk is done (encrypted at rest, with a TTL).
-    async fn put_chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &crate::model::Secrets,
-    ) -> Result<(), StoreError>;
-    /// A chunk's sealed values (empty once deleted).
-    async fn chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-    ) -> Result<crate::model::Secrets, StoreError>;
-    /// Deletes a chunk's sealed values; idempotent.
-    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError>;
     /// AWAITING_DATA → SCHEDULED, once every chunk is queued: only then may chunks run.
     async fn release(&self, id: &str) -> Result<Transition, StoreError>;
     /// AWAITING_DATA → FAILED with `message`, every row skipped and every chunk recorded: a job

@@ -153,6 +153,19 @@ pub async fn get(
     now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
+    let job = find_upload(jobs, &identity, id, now_ms).await?;
+    let outcomes = jobs.row_outcomes(&job.id).await?;
+    Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
+}
+
+/// The caller's own upload `id`: anyone else's, or none, is a 404 (existence does not leak);
+/// an expired one a 410.
+pub async fn find_upload(
+    jobs: &dyn JobStore,
+    identity: &Identity,
+    id: &str,
+    now_ms: i64,
+) -> Result<Job, ApiError> {
     let not_found = || ApiError::NotFound(format!("Bulk account upload {id} was not found"));
     let bulk_id: i64 = id.parse().map_err(|_| not_found())?;
     let job = jobs
@@ -166,8 +179,7 @@ pub async fn get(
             crate::time::rfc3339(job.expires_at_ms())
         )));
     }
-    let outcomes = jobs.row_outcomes(&job.id).await?;
-    Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
+    Ok(job)
 }
 
 /// `GET /PasswordVault/API/BulkActions/Accounts?limit=&filter=`: the caller's own uploads.

@@ -14,6 +14,7 @@ pub mod model;
 mod operation;
 mod recovery;
 mod results;
+pub mod retry;
 
 use serde_json::json;
 

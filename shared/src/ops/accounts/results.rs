@@ -51,8 +51,21 @@ pub fn summary(job: &Job) -> Map<String, Value> {
     // Additive, in CreationTime's unit: when the upload and its results are deleted.
     summary.insert("ExpirationTime".into(), json!(job.expires_at_ms() / 1000));
     summary.insert("Status".into(), json!(status(job)));
+    // Additive: the upload whose failed rows this one retries, and this one's retries.
+    if let Some(original) = &job.retry_of {
+        summary.insert("RetryOf".into(), bulk_id(original));
+    }
+    if !job.retries.is_empty() {
+        let retries = job.retries.iter().map(|id| bulk_id(id)).collect();
+        summary.insert("Retries".into(), Value::Array(retries));
+    }
     summary.insert("Result".into(), Value::Object(result));
     summary
+}
+
+/// A bulk id as PVWA shows it: a number.
+fn bulk_id(id: &str) -> Value {
+    id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
 }
 
 /// BulkAccountsOperationResultExtended: the summary plus every row in its list.

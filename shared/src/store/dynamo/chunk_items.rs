@@ -1,91 +1,14 @@
-//! The items a job keeps per chunk: its staged secrets (until the chunk is recorded) and its
-//! row outcomes (stored once).
+//! The row outcomes a job keeps per chunk (stored once).
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::DynamoJobStore;
-use super::{
-    job_pk, n, s, sdk_error, Item, CHUNK_SK_PREFIX, RETENTION_SECONDS, SECRETS_RETENTION_SECONDS,
-    SECRETS_SK_PREFIX,
-};
+use super::{job_pk, n, s, sdk_error, Item, CHUNK_SK_PREFIX, RETENTION_SECONDS};
 use crate::error::StoreError;
-use crate::model::{RowOutcome, Secrets};
-use std::collections::HashMap;
+use crate::model::RowOutcome;
 
 impl DynamoJobStore {
-    fn secrets_key(&self, id: &str, chunk: u32) -> Item {
-        HashMap::from([
-            ("pk".to_owned(), s(job_pk(id))),
-            ("sk".to_owned(), s(format!("{SECRETS_SK_PREFIX}{chunk:06}"))),
-        ])
-    }
-
-    pub(super) async fn put_chunk_secrets_item(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        let values = secrets
-            .iter()
-            .map(|(row, secret)| (row.to_string(), s(secret)))
-            .collect();
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.secrets_key(id, chunk)))
-            .item("secrets", AttributeValue::M(values))
-            .item(
-                "expiresAt",
-                n(crate::time::now_ms() / 1000 + SECRETS_RETENTION_SECONDS),
-            )
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem(chunk secrets)", e))?;
-        Ok(())
-    }
-
-    pub(super) async fn chunk_secrets_item(
-        &self,
-        id: &str,
-        chunk: u32,
-    ) -> Result<Secrets, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.secrets_key(id, chunk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem(chunk secrets)", e))?;
-        let mut secrets = Secrets::new();
-        if let Some(AttributeValue::M(values)) = out.item.as_ref().and_then(|i| i.get("secrets")) {
-            for (row, value) in values {
-                if let (Ok(row), Ok(secret)) = (row.parse(), value.as_s()) {
-                    secrets.insert(row, secret.clone());
-                }
-            }
-        }
-        Ok(secrets)
-    }
-
-    pub(super) async fn delete_chunk_secrets_item(
-        &self,
-        id: &str,
-        chunk: u32,
-    ) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(self.secrets_key(id, chunk)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DeleteItem(chunk secrets)", e))?;
-        Ok(())
-    }
-
     pub(super) async fn store_chunk_outcomes_item(
         &self,
         id: &str,

@@ -12,7 +12,6 @@ use super::{
     JOB_SK,
 };
 use crate::error::StoreError;
-use crate::model::Secrets;
 use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use crate::store::{
     Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Quota, Recorded, Skip,
@@ -315,23 +314,6 @@ impl JobStore for DynamoJobStore {
         Err(StoreError::Backend(format!(
             "job {id} kept changing state while being cancelled"
         )))
-    }
-
-    async fn put_chunk_secrets(
-        &self,
-        id: &str,
-        chunk: u32,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
-        self.put_chunk_secrets_item(id, chunk, secrets).await
-    }
-
-    async fn chunk_secrets(&self, id: &str, chunk: u32) -> Result<Secrets, StoreError> {
-        self.chunk_secrets_item(id, chunk).await
-    }
-
-    async fn delete_chunk_secrets(&self, id: &str, chunk: u32) -> Result<(), StoreError> {
-        self.delete_chunk_secrets_item(id, chunk).await
     }
 
     async fn store_chunk_outcomes(

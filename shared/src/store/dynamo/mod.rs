@@ -8,6 +8,7 @@
 //! | job            | `JOB#<id>`      | `JOB`            |
 //! | chunk results  | `JOB#<id>`      | `CHUNK#<n:06>`   |
 //! | staged secrets | `JOB#<id>`      | `SECRETS#<n:06>` |
+//! | kept secrets   | `JOB#<id>`      | `KEPT#<n:06>`    |
 //! | parked chunk   | `JOB#<id>`      | `PARKED#<n:06>`  |
 //! | client token   | `TOKEN#<key>`   | `TOKEN`          |
 //!
@@ -29,6 +30,7 @@ mod parked;
 mod quota;
 mod records;
 mod retries;
+mod secrets;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -65,8 +67,7 @@ const JOB_SK: &str = "JOB";
 const CHUNK_SK_PREFIX: &str = "CHUNK#";
 const SECRETS_SK_PREFIX: &str = "SECRETS#";
 const PARKED_SK_PREFIX: &str = "PARKED#";
-/// Sealed values outlive a chunk by at most the queue's retention (4 days).
-const SECRETS_RETENTION_SECONDS: i64 = 4 * 24 * 3600;
+const KEPT_SK_PREFIX: &str = "KEPT#";
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
