@@ -125,7 +125,10 @@ async fn failed_accounts_are_retried_with_their_secrets_over_http() {
     for i in [2, 4] {
         let parsed = parse_account(&account(i, "Later"), "account").unwrap();
         let key = account_key(&parsed.model);
-        let mut found = store.get_many(std::slice::from_ref(&key)).await.expect("read");
+        let mut found = store
+            .get_many(std::slice::from_ref(&key))
+            .await
+            .expect("read");
         let record = found
             .remove(&key)
             .unwrap_or_else(|| panic!("account {i} was created"));

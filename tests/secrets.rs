@@ -177,5 +177,8 @@ async fn a_secret_appears_only_in_its_account_record() {
         }
     }
     assert!(accounts_with_secret > 0);
-    assert_eq!(kept, failed, "the failed rows' secrets are kept, and only theirs");
+    assert_eq!(
+        kept, failed,
+        "the failed rows' secrets are kept, and only theirs"
+    );
 }

@@ -4,6 +4,7 @@
 pub mod backends;
 pub mod embedded;
 pub mod faults;
+pub mod stores;
 pub mod write_budget;
 
 use bulkops::reference::load_enrollments;

@@ -116,7 +116,7 @@ impl JobStore for EmbeddedStore {
 
     async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError> {
         self.change_job(id, Claim::JobMissing, move |stored| {
-            let claimable = !stored.recorded_chunks.contains(&chunk)
+            let claimable = !stored.is_recorded(chunk)
                 && (stored.claimed_chunks.contains(&chunk) || stored.job.state.is_runnable());
             if !claimable {
                 return (false, Claim::Refused(Box::new(snapshot(stored))));
@@ -129,7 +129,7 @@ impl JobStore for EmbeddedStore {
 
     async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError> {
         self.change_job(id, Skip::JobMissing, move |stored| {
-            if stored.recorded_chunks.contains(&chunk) {
+            if stored.is_recorded(chunk) {
                 let job = snapshot(stored);
                 return (
                     false,
@@ -142,7 +142,7 @@ impl JobStore for EmbeddedStore {
             if stored.claimed_chunks.contains(&chunk) {
                 return (false, Skip::Claimed);
             }
-            stored.recorded_chunks.insert(chunk);
+            stored.record(chunk);
             stored.job.rows_skipped += rows;
             let job = snapshot(stored);
             (
@@ -198,7 +198,7 @@ impl JobStore for EmbeddedStore {
         counts: ChunkCounts,
     ) -> Result<Option<Recorded>, StoreError> {
         self.change_job(id, None, move |stored| {
-            if !stored.recorded_chunks.insert(chunk) {
+            if !stored.record(chunk) {
                 let job = snapshot(stored);
                 return (
                     false,

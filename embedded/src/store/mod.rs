@@ -26,7 +26,9 @@ use serde_json::Value;
 
 use crate::db::{Db, DbError, JOBS, OUTBOX};
 
-/// A job with the chunk numbers already counted into it and those claimed for running.
+/// A job with the chunk numbers already counted into it (at or above `job.recorded_below`:
+/// the run below is folded into it at once, so the stored job stays small) and those claimed
+/// for running and not recorded yet.
 #[derive(Serialize, Deserialize)]
 struct StoredJob {
     job: Job,
@@ -36,6 +38,26 @@ struct StoredJob {
     /// The job's key in the outbox index while its outbox is not empty.
     #[serde(default)]
     outbox_key: Option<String>,
+}
+
+impl StoredJob {
+    fn is_recorded(&self, chunk: u32) -> bool {
+        chunk < self.job.recorded_below || self.recorded_chunks.contains(&chunk)
+    }
+
+    /// Records `chunk` (false if it was recorded already), drops its claim, and folds the
+    /// run of recorded chunks at the low-water mark into it.
+    fn record(&mut self, chunk: u32) -> bool {
+        if self.is_recorded(chunk) {
+            return false;
+        }
+        self.recorded_chunks.insert(chunk);
+        self.claimed_chunks.remove(&chunk);
+        while self.recorded_chunks.remove(&self.job.recorded_below) {
+            self.job.recorded_below += 1;
+        }
+        true
+    }
 }
 
 fn chunk_key(id: &str, chunk: u32) -> String {

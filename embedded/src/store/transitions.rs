@@ -89,5 +89,6 @@ pub(super) fn snapshot(stored: &StoredJob) -> Job {
 pub(super) fn skip_everything(stored: &mut StoredJob) {
     let job = &mut stored.job;
     job.rows_skipped = job.total_rows - job.rows_processed - job.rows_failed;
-    stored.recorded_chunks.extend(0..job.chunk_count);
+    job.recorded_below = job.recorded_below.max(job.chunk_count);
+    stored.recorded_chunks.clear();
 }

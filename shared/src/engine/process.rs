@@ -124,7 +124,7 @@ impl Engine<'_> {
                 }
                 Claim::Refused(job) => job,
             };
-            if job.recorded_chunks.contains(&chunk.chunk) {
+            if job.is_chunk_recorded(chunk.chunk) {
                 // Counted on an earlier delivery that may have died before completing the job.
                 tracing::info!("chunk already recorded: a duplicate delivery");
                 self.complete_if_done(&job).await?;
@@ -208,7 +208,7 @@ impl Engine<'_> {
     /// A sealed chunk whose secrets are gone: recorded already, or something is wrong.
     async fn late_duplicate(&self, chunk: &ChunkMessage) -> Result<ChunkDisposition, EngineError> {
         match self.jobs.get_job(&chunk.job_id).await? {
-            Some(job) if job.recorded_chunks.contains(&chunk.chunk) => {
+            Some(job) if job.is_chunk_recorded(chunk.chunk) => {
                 self.complete_if_done(&job).await?;
                 Ok(ChunkDisposition::AlreadyRecorded)
             }

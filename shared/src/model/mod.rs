@@ -177,11 +177,16 @@ pub struct Job {
     pub first_failed_row: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    /// Chunk numbers whose counts are already in the counters (stored as a string set).
+    /// Every chunk below this one has its counts in the counters: the recorded chunks
+    /// compacted into one number, so the job item stays small however many chunks it has.
+    #[serde(default)]
+    pub recorded_below: u32,
+    /// Chunk numbers at or above `recorded_below` whose counts are already in the counters
+    /// (stored as a string set, compacted into `recorded_below` as it fills up).
     #[serde(skip)]
     pub recorded_chunks: BTreeSet<u32>,
-    /// Chunk numbers a delivery has started to run: such a chunk is finished by running, never
-    /// skipped (stored as a string set).
+    /// Chunk numbers a delivery has started to run and that are not recorded yet: such a chunk
+    /// is finished by running, never skipped (stored as a string set; recording removes it).
     #[serde(skip)]
     pub claimed_chunks: BTreeSet<u32>,
     /// Transitions whose events are not published yet, with their times (ms): the outbox.
@@ -218,6 +223,7 @@ impl Job {
             rows_skipped: 0,
             first_failed_row: None,
             error_message: None,
+            recorded_below: 0,
             recorded_chunks: BTreeSet::new(),
             claimed_chunks: BTreeSet::new(),
             outbox: BTreeMap::new(),
@@ -236,6 +242,26 @@ impl Job {
     /// whether or not the table's TTL has deleted it yet).
     pub fn is_expired(&self, now_ms: i64) -> bool {
         now_ms >= self.expires_at_ms()
+    }
+
+    /// Whether chunk `chunk`'s counts are in the counters.
+    pub fn is_chunk_recorded(&self, chunk: u32) -> bool {
+        chunk < self.recorded_below || self.recorded_chunks.contains(&chunk)
+    }
+
+    /// How many of the job's chunks are recorded.
+    pub fn chunks_recorded(&self) -> u32 {
+        let above = self.recorded_chunks.range(self.recorded_below..).count();
+        self.recorded_below + above as u32
+    }
+
+    /// The low-water mark the recorded chunks compact to: the first chunk not recorded.
+    pub fn compacted_below(&self) -> u32 {
+        let mut below = self.recorded_below;
+        while self.recorded_chunks.contains(&below) {
+            below += 1;
+        }
+        below
     }
 
     /// Rows with a final outcome (or skipped for good).

@@ -5,9 +5,9 @@
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{chunk_set, conditional_update, job_from_item, n, s, DynamoJobStore, OUTBOX_PARTITION};
+use super::{conditional_update, job_from_item, n, s, DynamoJobStore, OUTBOX_PARTITION};
 use crate::error::StoreError;
-use crate::model::{EventKind, Job, JobState};
+use crate::model::{EventKind, JobState};
 use crate::store::Transition;
 
 impl DynamoJobStore {
@@ -117,9 +117,4 @@ pub(super) fn with_outbox(expression: &str) -> String {
 pub(super) fn state_in(states: &[JobState]) -> String {
     let values: Vec<String> = states.iter().map(|s| format!(":{}", s.as_str())).collect();
     format!("#state IN ({})", values.join(", "))
-}
-
-/// Every chunk of a job, as a set attribute value.
-pub(super) fn all_chunks(job: &Job) -> AttributeValue {
-    chunk_set(0..job.chunk_count.max(1))
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::conditional::{all_chunks, state_in};
+use super::conditional::state_in;
+use super::recorded::NOT_RECORDED;
 use super::{
     chunk_set, conditional_update, job_from_item, job_pk, job_to_item, n, s, sdk_error, Item,
     JOB_SK,
@@ -101,11 +102,11 @@ impl JobStore for DynamoJobStore {
         self.emitting(
             id,
             "#state = :AWAITING_DATA",
-            "SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows ADD recordedChunks :all",
+            "SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount",
             vec![
                 (":message", s(message)),
                 (":now", n(now_ms)),
-                (":all", all_chunks(&job)),
+                (":chunkCount", n(job.chunk_count)),
             ],
             "UpdateItem(abandon)",
             EventKind::Failed,
@@ -120,13 +121,14 @@ impl JobStore for DynamoJobStore {
                 id,
                 "ADD claimedChunks :chunks",
                 &format!(
-                    "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk) \
+                    "attribute_exists(pk) AND {NOT_RECORDED} \
                      AND (contains(claimedChunks, :chunk) OR {})",
                     state_in(&JobState::RUNNABLE)
                 ),
             )
             .expression_attribute_values(":chunks", chunk_set([chunk]))
-            .expression_attribute_values(":chunk", s(chunk.to_string()));
+            .expression_attribute_values(":chunk", s(chunk.to_string()))
+            .expression_attribute_values(":chunkNumber", n(chunk));
         Ok(
             match conditional_update(update, "UpdateItem(claim chunk)").await? {
                 Ok(item) => Claim::Claimed(Box::new(job_from_item(item)?)),
@@ -141,21 +143,27 @@ impl JobStore for DynamoJobStore {
             .update_job(
                 id,
                 "ADD rowsSkipped :rows, recordedChunks :chunks",
-                "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk) \
-                 AND NOT contains(claimedChunks, :chunk)",
+                &format!(
+                    "attribute_exists(pk) AND {NOT_RECORDED} AND NOT contains(claimedChunks, :chunk)"
+                ),
             )
             .expression_attribute_values(":rows", n(rows))
             .expression_attribute_values(":chunks", chunk_set([chunk]))
-            .expression_attribute_values(":chunk", s(chunk.to_string()));
+            .expression_attribute_values(":chunk", s(chunk.to_string()))
+            .expression_attribute_values(":chunkNumber", n(chunk));
         Ok(
             match conditional_update(update, "UpdateItem(skip chunk)").await? {
-                Ok(item) => Skip::Recorded(Box::new(Recorded {
-                    job: job_from_item(item)?,
-                    newly_recorded: true,
-                })),
+                Ok(item) => {
+                    let job = job_from_item(item)?;
+                    self.compact_recorded(&job).await;
+                    Skip::Recorded(Box::new(Recorded {
+                        job,
+                        newly_recorded: true,
+                    }))
+                }
                 Err(Some(old)) => {
                     let job = job_from_item(old)?;
-                    if job.recorded_chunks.contains(&chunk) {
+                    if job.is_chunk_recorded(chunk) {
                         Skip::Recorded(Box::new(Recorded {
                             job,
                             newly_recorded: false,
@@ -212,21 +220,27 @@ impl JobStore for DynamoJobStore {
         let update = self
             .update_job(
                 id,
-                "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks",
-                "attribute_exists(pk) AND NOT contains(recordedChunks, :chunk)",
+                // Its claim is no longer needed: a recorded chunk is neither claimed nor skipped.
+                "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks DELETE claimedChunks :chunks",
+                &format!("attribute_exists(pk) AND {NOT_RECORDED}"),
             )
             .expression_attribute_values(":succeeded", n(counts.succeeded))
             .expression_attribute_values(":failed", n(counts.failed))
             .expression_attribute_values(":skipped", n(counts.skipped))
             .expression_attribute_values(":chunks", chunk_set([chunk]))
-            .expression_attribute_values(":chunk", s(chunk.to_string()));
+            .expression_attribute_values(":chunk", s(chunk.to_string()))
+            .expression_attribute_values(":chunkNumber", n(chunk));
         // No old item: the job is gone. An old item: the chunk was recorded before.
         Ok(
             match conditional_update(update, "UpdateItem(record chunk)").await? {
-                Ok(item) => Some(Recorded {
-                    job: job_from_item(item)?,
-                    newly_recorded: true,
-                }),
+                Ok(item) => {
+                    let job = job_from_item(item)?;
+                    self.compact_recorded(&job).await;
+                    Some(Recorded {
+                        job,
+                        newly_recorded: true,
+                    })
+                }
                 Err(Some(old)) => Some(Recorded {
                     job: job_from_item(old)?,
                     newly_recorded: false,
@@ -297,8 +311,8 @@ impl JobStore for DynamoJobStore {
                 .emitting(
                     id,
                     "#state = :AWAITING_DATA",
-                    "SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows ADD recordedChunks :all",
-                    vec![(":now", n(now_ms)), (":all", all_chunks(&job))],
+                    "SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount",
+                    vec![(":now", n(now_ms)), (":chunkCount", n(job.chunk_count))],
                     "UpdateItem(cancel unreleased)",
                     EventKind::Cancelled,
                     now_ms,

@@ -28,6 +28,7 @@ mod listing;
 mod outbox;
 mod parked;
 mod quota;
+mod recorded;
 mod records;
 mod retries;
 mod secrets;
