@@ -47,29 +47,54 @@ pub fn group_rows(
     secrets: &Secrets,
 ) -> Result<Vec<Vec<ChunkRow>>, RowTooLarge> {
     let mut chunks = Vec::new();
-    let mut current: Vec<ChunkRow> = Vec::new();
-    let mut bytes = 0;
+    let mut builder = ChunkBuilder::default();
     for row in rows {
-        let size = row_weight(&row, secrets.get(&row.row).map(String::as_str));
+        let secret = secrets.get(&row.row).map(String::as_str);
+        chunks.extend(builder.push(row, secret)?);
+    }
+    chunks.extend(builder.finish());
+    Ok(chunks)
+}
+
+/// Fills chunks one row at a time, in row order, by the rules of [`group_rows`]: for rows
+/// that arrive as a stream (a staged file) and must not all be held at once.
+#[derive(Debug, Default)]
+pub struct ChunkBuilder {
+    current: Vec<ChunkRow>,
+    bytes: usize,
+}
+
+impl ChunkBuilder {
+    /// Adds `row` (weighed with `secret`); returns the chunk it closed, if it did not fit.
+    pub fn push(
+        &mut self,
+        row: ChunkRow,
+        secret: Option<&str>,
+    ) -> Result<Option<Vec<ChunkRow>>, RowTooLarge> {
+        let size = row_weight(&row, secret);
         if size > MAX_ROW_BYTES {
             return Err(RowTooLarge {
                 row: row.row,
                 bytes: size,
             });
         }
-        if !current.is_empty()
-            && (current.len() == MAX_CHUNK_ROWS || bytes + size > MAX_CHUNK_BYTES)
-        {
-            chunks.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(row);
+        let full = !self.current.is_empty()
+            && (self.current.len() == MAX_CHUNK_ROWS || self.bytes + size > MAX_CHUNK_BYTES);
+        let closed = if full {
+            self.bytes = 0;
+            Some(std::mem::take(&mut self.current))
+        } else {
+            None
+        };
+        self.bytes += size;
+        self.current.push(row);
+        Ok(closed)
     }
-    if !current.is_empty() {
-        chunks.push(current);
+
+    /// The last, partly filled chunk, if any.
+    pub fn finish(self) -> Option<Vec<ChunkRow>> {
+        (!self.current.is_empty()).then_some(self.current)
     }
-    Ok(chunks)
 }
 
 /// The chunk messages of job `job_id`, numbered from 0.

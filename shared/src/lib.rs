@@ -22,5 +22,6 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod queue;
+pub mod staged;
 pub mod store;
 pub mod time;

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use bulkops_embedded::{EmbeddedQueue, EmbeddedStore};
 use bulkops_shared::engine::NoFlush;
+use bulkops_shared::queue::sqs::SqsChunkQueue;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource, WindowedQueue};
-use bulkops_shared::store::{JobStore, RecordStore};
+use bulkops_shared::staged::SplitDeps;
+use bulkops_shared::store::dynamo::DynamoJobStore;
+use bulkops_shared::store::{ChunkParking, JobStore, RecordStore};
 use bulkops_testkit::{pump, Fixture, PumpOptions, PumpStats};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -18,6 +21,11 @@ pub struct Backend {
     pub jobs: Arc<dyn JobStore>,
     pub records: Arc<dyn RecordStore>,
     pub source: Arc<dyn ChunkSource>,
+    /// Where a job's chunks wait for their turn, and the queue without the window (the
+    /// staged-file splitter parks and queues by itself).
+    pub parking: Arc<dyn ChunkParking>,
+    pub plain_queue: Arc<dyn ChunkQueue>,
+    pub window: u32,
     pub arn: String,
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -31,6 +39,9 @@ pub async fn moto(window: u32) -> Backend {
         jobs: fx.jobs(),
         records: fx.records(),
         source: Arc::new(fx.source()),
+        parking: Arc::new(DynamoJobStore::new(fx.clients.dynamodb.clone(), &fx.table)),
+        plain_queue: Arc::new(SqsChunkQueue::new(fx.clients.sqs.clone(), &fx.queue_url)),
+        window,
         arn: fx.queue_arn.clone(),
         _keep: Box::new(fx),
     }
@@ -64,13 +75,26 @@ pub fn embedded(window: u32) -> Backend {
         },
         jobs,
         records,
-        source: Arc::new(plain),
+        source: Arc::new(plain.clone()),
+        parking: Arc::new(store.clone()),
+        plain_queue: Arc::new(plain),
+        window,
         arn: "arn:aws:sqs:local:000000000000:chunks".into(),
         _keep: Box::new(dir),
     }
 }
 
 impl Backend {
+    /// What the staged-file splitter needs on this backend.
+    pub fn split_deps(&self) -> SplitDeps<'_> {
+        SplitDeps {
+            jobs: self.jobs.as_ref(),
+            parking: self.parking.as_ref(),
+            queue: self.plain_queue.as_ref(),
+            window: self.window,
+        }
+    }
+
     /// Pumps the chunk queue into the real processor handler until it is empty.
     pub async fn process_all(&self, options: PumpOptions) -> PumpStats {
         let worker = &self.worker;

@@ -270,6 +270,18 @@ impl JobStore for FaultyJobStore {
     async fn release(&self, id: &str) -> Result<Transition, StoreError> {
         faulty!(self, Call::Release, self.inner.release(id))
     }
+    async fn release_staged(
+        &self,
+        id: &str,
+        total_rows: u32,
+        chunk_count: u32,
+    ) -> Result<Transition, StoreError> {
+        faulty!(
+            self,
+            Call::Release,
+            self.inner.release_staged(id, total_rows, chunk_count)
+        )
+    }
     async fn abandon(
         &self,
         id: &str,

@@ -92,6 +92,27 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
+    async fn release_staged(
+        &self,
+        id: &str,
+        total_rows: u32,
+        chunk_count: u32,
+    ) -> Result<Transition, StoreError> {
+        let now = bulkops_shared::time::now_ms();
+        self.emitting(
+            id,
+            &[JobState::AwaitingData],
+            EventKind::Created,
+            now,
+            move |stored| {
+                stored.job.state = JobState::Scheduled;
+                stored.job.total_rows = total_rows;
+                stored.job.chunk_count = chunk_count;
+            },
+        )
+        .await
+    }
+
     async fn abandon(
         &self,
         id: &str,

@@ -116,6 +116,14 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn next_sequence(&self, name: &str) -> Result<i64, StoreError>;
     /// AWAITING_DATA → SCHEDULED, once every chunk is queued: only then may chunks run.
     async fn release(&self, id: &str) -> Result<Transition, StoreError>;
+    /// AWAITING_DATA → SCHEDULED for a job read from a staged file, setting the totals its
+    /// file turned out to hold (its chunks are parked).
+    async fn release_staged(
+        &self,
+        id: &str,
+        total_rows: u32,
+        chunk_count: u32,
+    ) -> Result<Transition, StoreError>;
     /// AWAITING_DATA → FAILED with `message`, every row skipped and every chunk recorded: a job
     /// whose chunks were not all queued never runs any.
     async fn abandon(&self, id: &str, message: &str, now_ms: i64)

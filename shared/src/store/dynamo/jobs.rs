@@ -86,6 +86,28 @@ impl JobStore for DynamoJobStore {
         .await
     }
 
+    async fn release_staged(
+        &self,
+        id: &str,
+        rows: u32,
+        chunks: u32,
+    ) -> Result<Transition, StoreError> {
+        let totals = vec![(":rows", n(rows)), (":chunks", n(chunks))];
+        let expression = "SET #state = :SCHEDULED, totalRows = :rows, chunkCount = :chunks";
+        let (condition, now) = ("#state = :AWAITING_DATA", crate::time::now_ms());
+        let operation = "UpdateItem(release staged)";
+        self.emitting(
+            id,
+            condition,
+            expression,
+            totals,
+            operation,
+            EventKind::Created,
+            now,
+        )
+        .await
+    }
+
     async fn abandon(
         &self,
         id: &str,
@@ -285,49 +307,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
-        // Released jobs: their queued chunks are skipped as they arrive. A job whose chunks
-        // were never released: none can run, so all its rows are skipped at once.
-        for _ in 0..3 {
-            let released = self
-                .emitting(
-                    id,
-                    &state_in(&JobState::RUNNABLE),
-                    "SET #state = :CANCELLED, processingEndMs = :now",
-                    vec![(":now", n(now_ms))],
-                    "UpdateItem(cancel)",
-                    EventKind::Cancelled,
-                    now_ms,
-                )
-                .await?;
-            let job = match released {
-                Transition::Moved(job) => return Ok(CancelOutcome::Cancelled(job)),
-                Transition::JobMissing => return Ok(CancelOutcome::NotFound),
-                Transition::Unchanged(job) if job.state.is_terminal() => {
-                    return Ok(CancelOutcome::AlreadyFinal(job.state))
-                }
-                Transition::Unchanged(job) => job,
-            };
-            let unreleased = self
-                .emitting(
-                    id,
-                    "#state = :AWAITING_DATA",
-                    "SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount",
-                    vec![(":now", n(now_ms)), (":chunkCount", n(job.chunk_count))],
-                    "UpdateItem(cancel unreleased)",
-                    EventKind::Cancelled,
-                    now_ms,
-                )
-                .await?;
-            match unreleased {
-                Transition::Moved(job) => return Ok(CancelOutcome::Cancelled(job)),
-                Transition::JobMissing => return Ok(CancelOutcome::NotFound),
-                // Released meanwhile: cancel it as a released job.
-                Transition::Unchanged(_) => continue,
-            }
-        }
-        Err(StoreError::Backend(format!(
-            "job {id} kept changing state while being cancelled"
-        )))
+        self.cancel_job(id, now_ms).await
     }
 
     async fn store_chunk_outcomes(

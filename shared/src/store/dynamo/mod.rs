@@ -19,6 +19,7 @@
 //! `jobs.rs` implements [`super::JobStore`], `records.rs` [`super::RecordStore`]; this module
 //! holds the item layout and the helpers both use.
 
+mod cancel;
 mod chunk_items;
 mod client_tokens;
 mod conditional;

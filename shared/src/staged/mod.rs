@@ -1,0 +1,27 @@
+//! Staged files: jobs far larger than a request body, read from a file as a stream (issue 11).
+//! [`lines`] reads the file one line at a time; an operation's [`StagedRows`] turns each line
+//! into a row (a line that is not a valid row becomes a row that fails, with its reason, never
+//! a refused job); [`split`] fills chunks as the rows come, parks them all beside the job,
+//! then sets the job's totals, releases it and queues its first window of chunks.
+
+pub mod lines;
+pub mod split;
+
+pub use lines::{FileError, Line, Lines};
+pub use split::{split, SplitDeps, SplitError};
+
+use crate::model::ChunkRow;
+
+/// The largest staged file: 1 GB.
+pub const MAX_FILE_BYTES: u64 = 1_000_000_000;
+/// The most rows a job may have (see the README's row limit per job).
+pub const MAX_JOB_ROWS: u32 = 10_000_000;
+
+/// How one operation reads its rows from a staged file, one line at a time.
+pub trait StagedRows: Send {
+    /// Called with the file's first line: whether it is a header (not a row). An operation
+    /// whose file needs a header says what is wrong with this one.
+    fn header(&mut self, line: &Line) -> Result<bool, FileError>;
+    /// Row `row` (1-based, in file order) read from `line`: its input and its secret, if any.
+    fn row(&mut self, row: u32, line: &Line) -> (ChunkRow, Option<String>);
+}

@@ -1,0 +1,256 @@
+//! [`split`]: a staged file into a job's chunks, in constant memory. Every chunk is parked
+//! beside the job as soon as it is full (its secrets staged first), so nothing is queued
+//! while the file is read; once the last row is in, the job gets its totals and is released,
+//! and its first window of chunks is queued (each queues its successor when taken up, see
+//! [`crate::queue::WindowedQueue`]).
+//!
+//! Chunk numbers follow from the file alone, so reading it again after a crash writes the
+//! same chunks under the same numbers: parking and staging overwrite, the release happens
+//! once, and a chunk queued twice is counted once. A run that finds the job released already
+//! only queues the first window again.
+
+use tokio::io::AsyncBufRead;
+
+use super::{FileError, Line, Lines, StagedRows, MAX_FILE_BYTES, MAX_JOB_ROWS};
+use crate::chunking::ChunkBuilder;
+use crate::error::{EnqueueError, StoreError};
+use crate::model::{ChunkMessage, ChunkRow, Job, JobState, Secrets};
+use crate::queue::ChunkQueue;
+use crate::store::{ChunkParking, JobStore, Transition};
+
+/// Chunks parked per write (DynamoDB's BatchWriteItem takes 25 items).
+const PARK_BATCH: usize = 25;
+/// What a row that cannot fit a chunk is read as instead: the start of its line.
+const CUT_ROW_CHARS: usize = 1_024;
+
+/// What splitting needs: the job store, where chunks wait, the plain chunk queue (not
+/// windowed: the splitter parks and queues itself) and the job's chunk window.
+#[derive(Clone, Copy)]
+pub struct SplitDeps<'a> {
+    pub jobs: &'a dyn JobStore,
+    pub parking: &'a dyn ChunkParking,
+    pub queue: &'a dyn ChunkQueue,
+    pub window: u32,
+}
+
+/// Why a split did not finish; running it again (the same file) is safe.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("job {0} does not exist")]
+    JobMissing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the first chunks could not be queued: {0}")]
+    Enqueue(#[from] EnqueueError),
+}
+
+/// Reads job `job_id`'s file from `reader` with `rows` into parked chunks, then releases the
+/// job and queues its first window. A file that cannot be read as rows (not text, no rows,
+/// over 1 GB or over the row limit) fails the job with an `errorMessage` saying so. Returns
+/// the job as it is after.
+pub async fn split<R: AsyncBufRead + Unpin>(
+    deps: SplitDeps<'_>,
+    job_id: &str,
+    reader: R,
+    rows: &mut dyn StagedRows,
+) -> Result<Job, SplitError> {
+    let missing = || SplitError::JobMissing(job_id.to_owned());
+    let job = deps.jobs.get_job(job_id).await?.ok_or_else(missing)?;
+    match job.state {
+        JobState::AwaitingData => {}
+        // Split and released by an earlier run that may have died before queueing.
+        JobState::Scheduled | JobState::Processing => {
+            queue_first_window(deps, &job).await?;
+            return Ok(job);
+        }
+        _ => return Ok(job),
+    }
+    let (total_rows, chunk_count) = match read_into_chunks(deps, &job, reader, rows).await? {
+        Ok(totals) => totals,
+        Err(error) => {
+            let message = format!("The uploaded file could not be read as rows: {error}");
+            tracing::warn!(%error, "staged file refused");
+            let failed = deps.jobs.abandon(job_id, &message, crate::time::now_ms());
+            return match failed.await? {
+                Transition::Moved(job) | Transition::Unchanged(job) => Ok(*job),
+                Transition::JobMissing => Err(missing()),
+            };
+        }
+    };
+    let released = deps
+        .jobs
+        .release_staged(job_id, total_rows, chunk_count)
+        .await?;
+    let job = match released {
+        Transition::Moved(job) => *job,
+        // Cancelled while its file was read: nothing is queued.
+        Transition::Unchanged(job) if !job.state.is_runnable() => return Ok(*job),
+        Transition::Unchanged(job) => *job,
+        Transition::JobMissing => return Err(missing()),
+    };
+    tracing::info!(total_rows, chunk_count, "staged file split; job released");
+    queue_first_window(deps, &job).await?;
+    Ok(job)
+}
+
+/// The file's rows into parked chunks: `Ok(Ok((rows, chunks)))`, or `Ok(Err(why))` when the
+/// file cannot be read as rows at all.
+async fn read_into_chunks<R: AsyncBufRead + Unpin>(
+    deps: SplitDeps<'_>,
+    job: &Job,
+    reader: R,
+    rows: &mut dyn StagedRows,
+) -> Result<Result<(u32, u32), FileError>, SplitError> {
+    let mut lines = Lines::new(reader, MAX_FILE_BYTES);
+    let mut out = ChunkWriter::new(deps, job);
+    let mut row = 0u32;
+    let mut first_line = true;
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(error) => return Ok(Err(error)),
+        };
+        if std::mem::take(&mut first_line) {
+            match rows.header(&line) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        if row == MAX_JOB_ROWS {
+            return Ok(Err(FileError::TooManyRows {
+                limit: MAX_JOB_ROWS,
+            }));
+        }
+        row += 1;
+        let (chunk_row, secret) = rows.row(row, &line);
+        out.push(rows, &line, chunk_row, secret).await?;
+    }
+    if row == 0 {
+        return Ok(Err(FileError::Empty));
+    }
+    let chunks = out.finish().await?;
+    Ok(Ok((row, chunks)))
+}
+
+/// Fills, numbers, stages and parks chunks as rows arrive.
+struct ChunkWriter<'a> {
+    deps: SplitDeps<'a>,
+    job: &'a Job,
+    builder: ChunkBuilder,
+    /// Secrets of the rows in `builder`.
+    secrets: Secrets,
+    pending: Vec<ChunkMessage>,
+    chunks: u32,
+}
+
+impl<'a> ChunkWriter<'a> {
+    fn new(deps: SplitDeps<'a>, job: &'a Job) -> Self {
+        Self {
+            deps,
+            job,
+            builder: ChunkBuilder::default(),
+            secrets: Secrets::new(),
+            pending: Vec::new(),
+            chunks: 0,
+        }
+    }
+
+    async fn push(
+        &mut self,
+        rows: &mut dyn StagedRows,
+        line: &Line,
+        row: ChunkRow,
+        secret: Option<String>,
+    ) -> Result<(), SplitError> {
+        let number = row.row;
+        let closed = match self.builder.push(row, secret.as_deref()) {
+            Ok(closed) => {
+                if let Some(secret) = secret {
+                    self.secrets.insert(number, secret);
+                }
+                closed
+            }
+            // Too heavy to queue: read as the start of its line, which fails as a row.
+            Err(_) => {
+                let cut = Line {
+                    number: line.number,
+                    text: line.text.chars().take(CUT_ROW_CHARS).collect(),
+                    cut: true,
+                };
+                let (row, _) = rows.row(number, &cut);
+                self.builder.push(row, None).map_err(|e| {
+                    StoreError::Corrupt(format!("a cut row is still too large: {e}"))
+                })?
+            }
+        };
+        if let Some(chunk) = closed {
+            self.close(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Numbers a full chunk, stages its secrets and parks it (in batches).
+    async fn close(&mut self, rows: Vec<ChunkRow>) -> Result<(), SplitError> {
+        let chunk = self.chunks;
+        self.chunks += 1;
+        let sealed: Secrets = rows
+            .iter()
+            .filter_map(|r| self.secrets.remove(&r.row).map(|s| (r.row, s)))
+            .collect();
+        if !sealed.is_empty() {
+            self.deps
+                .jobs
+                .put_chunk_secrets(&self.job.id, chunk, &sealed)
+                .await?;
+        }
+        self.pending.push(ChunkMessage {
+            job_id: self.job.id.clone(),
+            job_type: self.job.job_type,
+            chunk,
+            rows,
+            sealed: !sealed.is_empty(),
+            window: self.deps.window.max(1),
+        });
+        if self.pending.len() == PARK_BATCH {
+            self.park().await?;
+        }
+        Ok(())
+    }
+
+    async fn park(&mut self) -> Result<(), SplitError> {
+        self.deps.parking.park_chunks(&self.pending).await?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Closes the last chunk and parks what is left; the number of chunks.
+    async fn finish(mut self) -> Result<u32, SplitError> {
+        if let Some(last) = std::mem::take(&mut self.builder).finish() {
+            self.close(last).await?;
+        }
+        if !self.pending.is_empty() {
+            self.park().await?;
+        }
+        Ok(self.chunks)
+    }
+}
+
+/// Queues the job's first `window` chunks from where they are parked.
+async fn queue_first_window(deps: SplitDeps<'_>, job: &Job) -> Result<(), SplitError> {
+    let mut first = Vec::new();
+    for chunk in 0..job.chunk_count.min(deps.window.max(1)) {
+        match deps.parking.parked_chunk(&job.id, chunk).await? {
+            Some(message) => first.push(message),
+            None => {
+                return Err(SplitError::Store(StoreError::Corrupt(format!(
+                    "chunk {chunk} of job {} is not parked",
+                    job.id
+                ))))
+            }
+        }
+    }
+    deps.queue.enqueue(&first).await?;
+    Ok(())
+}
