@@ -2,7 +2,9 @@
 # Fuzzes the local server's HTTP API from openapi.yaml with schemathesis: starts `bulkops serve
 # --demo` on a free port and a fresh data directory, runs every check against every route, and
 # fails on any failure (a 5xx, a response the document does not describe, a valid request
-# refused, ...). A fixed seed, and no state kept between runs (scripts/schemathesis.toml).
+# refused, ...). Repeatable: a fixed seed, no state kept between runs (scripts/schemathesis.toml),
+# and each created job waited for until it is final (scripts/fuzz_hooks.py), so two runs of the
+# same binary send the same requests and get the same statuses (new job ids and times aside).
 # Needs the debug binary (cargo build --bins) and .venv-api (scripts/setup.sh). Stops the
 # server however it ends. Arguments are passed to `st run` (e.g. --report vcr).
 set -euo pipefail
