@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes the local server's HTTP API from openapi.yaml with schemathesis: starts `bulkops serve
-# --demo` on a free port and a fresh data directory, runs every check against every route with
-# a fixed seed, and fails on any failure (a 5xx, a response the document does not describe, a
-# valid request refused, ...). Needs the debug binary (cargo build --bins) and .venv-api
-# (scripts/setup.sh). Stops the server however it ends.
+# --demo` on a free port and a fresh data directory, runs every check against every route, and
+# fails on any failure (a 5xx, a response the document does not describe, a valid request
+# refused, ...). Repeatable: a fixed seed, no state kept between runs (scripts/schemathesis.toml),
+# and each created job waited for until it is final (scripts/fuzz_hooks.py), so two runs of the
+# same binary send the same requests and get the same statuses (new job ids and times aside).
+# Needs the debug binary (cargo build --bins) and .venv-api (scripts/setup.sh). Stops the
+# server however it ends. Arguments are passed to `st run` (e.g. --report vcr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=target/debug/bulkops
@@ -32,5 +35,5 @@ PYTHONPATH=scripts SCHEMATHESIS_HOOKS=fuzz_hooks "$st" --config-file scripts/sch
   --header "Authorization: Bearer $token" \
   --checks all --exclude-checks unsupported_method \
   --max-examples 40 --workers 1 \
-  --generation-deterministic \
-  --warnings off --output-sanitize false
+  --seed 20261124 --generation-database none \
+  --warnings off --output-sanitize false "$@"
