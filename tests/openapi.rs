@@ -313,6 +313,7 @@ fn every_link_names_an_operation_and_its_parameters() {
             "retryBulkMobileFlashPassFailedRows",
         ),
         ("createBulkAccountUpload", "getBulkAccountUploadResult"),
+        ("createBulkAccountUpload", "retryBulkAccountUploadFailedRows"),
     ] {
         assert!(found.contains(&wanted), "no link {wanted:?} in {links:?}");
     }
