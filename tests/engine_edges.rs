@@ -176,6 +176,7 @@ async fn an_ambiguous_enqueue_is_counted_once_and_runs_nothing() {
         queue: Arc::new(AcceptedThenLost { inner: fx.queue() }),
         events: fx.events(),
         quota: Default::default(),
+        uploads: None,
     };
     let response = upload_with(&deps, &accounts).await;
     assert_eq!(response.status(), 503, "{}", body_json(&response));
@@ -241,6 +242,7 @@ async fn a_cancel_during_a_failing_submit_accounts_for_every_row() {
         queue: Arc::new(CancelledWhileQueueing { jobs: fx.jobs() }),
         events: fx.events(),
         quota: Default::default(),
+        uploads: None,
     };
     let response = submit::handler(&deps, submit_call(&ids).request())
         .await

@@ -200,6 +200,7 @@ async fn a_queue_that_refuses_work_fails_the_job_with_503() {
         queue: fx.clients.chunk_queue(&fx.table, &missing_queue),
         events: fx.events(),
         quota: Default::default(),
+        uploads: None,
     };
     let response = submit::handler(&deps, submit_call(&ids).request())
         .await

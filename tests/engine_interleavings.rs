@@ -106,6 +106,7 @@ async fn submit(s: &Stores, work: Work) -> (String, u32) {
         queue: s.queue.clone(),
         events: s.events.clone(),
         quota: Default::default(),
+        uploads: None,
     };
     match work {
         Work::Accounts => {

@@ -164,6 +164,7 @@ async fn cancelled_and_failed_jobs_emit_theirs() {
         queue: fx.clients.chunk_queue(&fx.table, &missing),
         events: fx.events(),
         quota: Default::default(),
+        uploads: None,
     };
     let response = submit::handler(&deps, submit_call(&ids_in).request())
         .await
@@ -248,6 +249,7 @@ async fn no_event_is_lost_or_invented_under_redelivery_crashes_and_a_failing_bus
             queue: fx.queue(),
             events: events.clone(),
             quota: Default::default(),
+            uploads: None,
         };
         let response = submit::handler(&deps, submit_call(&ids_in).request())
             .await

@@ -562,6 +562,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
         queue: Arc::new(queue.clone()),
         events: Arc::new(bulkops_shared::engine::NoFlush),
         quota: Default::default(),
+        uploads: None,
     };
     let response = submit::handler(&submit_deps, submit_call(&request).request())
         .await

@@ -14,9 +14,12 @@ use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::events::Publisher;
+use bulkops_shared::queue::sqs::SqsChunkQueue;
 use bulkops_shared::queue::sqs::SqsChunkSource;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource, SqsMessageQueue, WindowedQueue};
-use bulkops_shared::store::{JobStore, Quota, RecordStore};
+use bulkops_shared::staged::SplitDeps;
+use bulkops_shared::store::dynamo::DynamoJobStore;
+use bulkops_shared::store::{ChunkParking, JobStore, Quota, RecordStore};
 use bulkops_shared::time::SystemClock;
 
 use super::event_log::LocalEventLog;
@@ -95,6 +98,27 @@ pub struct Backend {
     pub description: String,
     /// What the workers and the publisher counted, for `GET /metrics`.
     pub metrics: Arc<Registry>,
+    /// What splitting a staged file needs (the server splits the files it receives).
+    pub splitting: Splitting,
+}
+
+/// The stores and the plain chunk queue a split writes to, and the chunk window.
+pub struct Splitting {
+    pub jobs: Arc<dyn JobStore>,
+    pub parking: Arc<dyn ChunkParking>,
+    pub queue: Arc<dyn ChunkQueue>,
+    pub window: u32,
+}
+
+impl Splitting {
+    pub fn deps(&self) -> SplitDeps<'_> {
+        SplitDeps {
+            jobs: self.jobs.as_ref(),
+            parking: self.parking.as_ref(),
+            queue: self.queue.as_ref(),
+            window: self.window,
+        }
+    }
 }
 
 impl Backend {
@@ -204,6 +228,7 @@ impl Backend {
                 events: events.clone(),
                 clock: Arc::new(SystemClock),
                 quota,
+                uploads: None,
             },
             query: JobsDeps {
                 jobs: jobs.clone(),
@@ -227,10 +252,16 @@ impl Backend {
             }),
             requests: Some(requests),
             records: Arc::new(store.clone()),
-            embedded: Some(store),
+            embedded: Some(store.clone()),
             events: Some(LocalEvents { log, publisher }),
             description: format!("embedded store {}", path.display()),
             metrics,
+            splitting: Splitting {
+                jobs: Arc::new(store.clone()),
+                parking: Arc::new(store.clone()),
+                queue: Arc::new(queue(&store)),
+                window: chunk_window,
+            },
         })
     }
 
@@ -262,6 +293,7 @@ impl Backend {
                 events: events.clone(),
                 clock: Arc::new(SystemClock),
                 quota,
+                uploads: None,
             },
             query: JobsDeps {
                 jobs: clients.job_store(table),
@@ -290,6 +322,12 @@ impl Backend {
             events: None,
             description: format!("DynamoDB table {table}, SQS queue {queue_url}"),
             metrics,
+            splitting: Splitting {
+                jobs: clients.job_store(table),
+                parking: Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), table)),
+                queue: Arc::new(SqsChunkQueue::new(clients.sqs.clone(), queue_url)),
+                window: chunk_window,
+            },
         }
     }
 }

@@ -17,6 +17,8 @@ use super::backend::Backend;
 use super::intake::{accept, MAX_REQUEST_BYTES, REQUESTS_PATH};
 use super::routes::{route, Function};
 use super::token::DevKey;
+use super::upload_receiver::receive;
+use super::uploads::{LocalUploads, UPLOADS_PATH};
 use crate::apigw::HttpApiRequest;
 
 /// Prometheus scrapes the service's metrics here (local server only; not an API route).
@@ -31,6 +33,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub struct Gateway {
     pub backend: Arc<Backend>,
     pub key: DevKey,
+    /// Staged files: the upload URLs this server signs, and where the files go.
+    pub uploads: Arc<LocalUploads>,
 }
 
 /// The router: one fallback handler, as every path goes through the route table.
@@ -77,6 +81,11 @@ async fn handle(
     let path = uri.path();
     if path == REQUESTS_PATH && method == Method::POST {
         return queue_request(&gateway, &headers, body).await;
+    }
+    if let (Some(job_id), &Method::PUT) = (path.strip_prefix(UPLOADS_PATH), &method) {
+        // A staged file, to a URL this server signed (no token: the signature is the credential).
+        let query = uri.query().unwrap_or_default();
+        return receive(&gateway.backend, &gateway.uploads, job_id, query, body).await;
     }
     if path == OPENAPI_PATH && method == Method::GET {
         // The API's description, for generating a client against this server.

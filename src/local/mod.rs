@@ -14,6 +14,8 @@ pub mod log_reader;
 pub mod routes;
 pub mod signing;
 pub mod token;
+pub mod upload_receiver;
+pub mod uploads;
 pub mod webhook_cursor;
 pub mod webhooks;
 
@@ -79,7 +81,7 @@ pub struct Running {
 
 /// Starts the HTTP server, the workers and (embedded) the periodic sync.
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
-    let backend = Arc::new(Backend::open(&config.backend, config.quota).await?);
+    let mut backend = Backend::open(&config.backend, config.quota).await?;
     let key = DevKey::load_or_create(&config.data_dir)?;
     let demo_files = if config.demo {
         demo::load_demo(&backend.records, &config.data_dir.join("demo")).await?
@@ -90,12 +92,26 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("listening on {}", config.address))?;
     let address = listener.local_addr()?;
+    // Upload URLs name this server as callers reach it (loopback when bound to every address).
+    let host = match address.ip() {
+        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    let base_url = format!("http://{}", SocketAddr::new(host, address.port()));
+    let uploads = Arc::new(uploads::LocalUploads::open(&config.data_dir, base_url)?);
+    backend.submit.uploads = Some(uploads.clone());
+    let backend = Arc::new(backend);
+    for job_id in uploads.arrived() {
+        // Files whose split did not finish before the server last stopped.
+        upload_receiver::spawn_split(backend.clone(), uploads.clone(), job_id);
+    }
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
     let app = http::router(Arc::new(http::Gateway {
         backend: backend.clone(),
         key: key.clone(),
+        uploads,
     }));
     let mut on_stop = stopped.clone();
     tasks.spawn(async move {

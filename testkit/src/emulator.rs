@@ -319,6 +319,7 @@ impl Fixture {
             events: self.events(),
             clock: self.clock.clone(),
             quota: self.quota,
+            uploads: None,
         }
     }
 

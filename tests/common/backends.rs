@@ -65,6 +65,7 @@ pub fn embedded(window: u32) -> Backend {
             events: Arc::new(NoFlush),
             clock: Arc::new(bulkops_shared::time::SystemClock),
             quota: Default::default(),
+            uploads: None,
         },
         worker: processor::Deps {
             jobs: jobs.clone(),

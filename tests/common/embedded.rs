@@ -59,6 +59,7 @@ impl EmbeddedFixture {
             )),
             clock: self.clock.clone(),
             quota: Default::default(),
+            uploads: None,
         }
     }
 

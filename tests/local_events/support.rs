@@ -176,6 +176,7 @@ pub async fn create_jobs_offline(
         )),
         events: Arc::new(NoFlush),
         quota: Default::default(),
+        uploads: None,
     };
     let ids: Vec<String> = (0..rows).map(enrollment_id).collect();
     let mut jobs = Vec::new();

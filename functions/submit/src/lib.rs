@@ -1,5 +1,6 @@
-//! The create routes: `POST /api/web/v2/mobileFlashPass` and
-//! `POST /PasswordVault/API/BulkActions/Accounts`: validate, create the job, enqueue its chunks.
+//! The create routes (`POST /api/web/v2/mobileFlashPass`,
+//! `POST /PasswordVault/API/BulkActions/Accounts`, the retries and the staged upload):
+//! validate, create the job, enqueue its chunks (or hand out where its file goes).
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use bulkops_shared::api;
 use bulkops_shared::aws::{quota_from_env, required_env, AwsClients, SettingError};
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::queue::ChunkQueue;
+use bulkops_shared::staged::UploadStore;
 use bulkops_shared::store::{JobStore, Quota};
 use bulkops_shared::time::{Clock, SystemClock};
 use lambda_http::{Body, Error, Request, Response};
@@ -20,6 +22,8 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Each caller's limits on active jobs and rows in flight.
     pub quota: Quota,
+    /// Where staged files go; `None`: the staged routes answer 404.
+    pub uploads: Option<Arc<dyn UploadStore>>,
 }
 
 impl Deps {
@@ -33,6 +37,7 @@ impl Deps {
             events: clients.event_flush(&table),
             clock: Arc::new(SystemClock),
             quota: quota_from_env()?,
+            uploads: None,
         })
     }
 }
@@ -46,6 +51,7 @@ pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Er
     let creates = api::Creates {
         queue,
         quota: deps.quota,
+        uploads: deps.uploads.as_deref(),
     };
     Ok(api::handle(jobs, Some(creates), events, deps.clock.as_ref(), &request).await)
 }

@@ -17,6 +17,7 @@ use crate::intake::Api;
 use crate::model::Job;
 use crate::ops::{accounts::api as accounts, mobile_flash_pass::api as mfp};
 use crate::queue::ChunkQueue;
+use crate::staged::UploadStore;
 use crate::store::{scoped_key, JobStore, KeyClaim, KeyRecord, Quota, StoredResponse};
 use crate::time::now_ms;
 
@@ -27,6 +28,8 @@ pub struct Creates<'a> {
     pub queue: &'a dyn ChunkQueue,
     /// Each caller's limits on active jobs and rows in flight.
     pub quota: Quota,
+    /// Where staged files go; `None`: this deployment takes none (the staged routes 404).
+    pub uploads: Option<&'a dyn UploadStore>,
 }
 
 /// The request header.
@@ -62,11 +65,12 @@ pub async fn create_prepared(
         let job = crate::ops::start(jobs, queue, events, new)
             .await
             .map_err(|e| crate::ops::submit_error(e, |row| api.row_target(row)))?;
-        return created(api, &job);
+        return created(api, &job, creates.uploads).await;
     };
-    let route = match &new.retry_of {
-        Some(original) => format!("{}/{original}/retry", api.as_str()),
-        None => api.as_str().to_owned(),
+    let route = match (&new.retry_of, new.upload_until_ms) {
+        (Some(original), _) => format!("{}/{original}/retry", api.as_str()),
+        (None, Some(_)) => format!("{}/uploads", api.as_str()),
+        (None, None) => api.as_str().to_owned(),
     };
     let scoped = scoped_key(&["idempotency", &route, &new.owner, &key]);
     let candidate = match &new.id {
@@ -85,7 +89,7 @@ pub async fn create_prepared(
         }) => return Ok(replay(&first)),
         KeyClaim::Held(_) => return Err(ApiError::IdempotencyKeyInUse),
     };
-    let response = run(jobs, queue, events, new, api, &record, &candidate).await;
+    let response = run(jobs, creates, events, new, api, &record, &candidate).await;
     let stored = match stored(&response) {
         // A 429 is not an answer to keep: the retry it asks for must run.
         Some(stored)
@@ -111,7 +115,7 @@ pub async fn create_prepared(
 /// Creates the job under the key's id and answers, errors included (they are replayed too).
 async fn run(
     jobs: &dyn JobStore,
-    queue: &dyn ChunkQueue,
+    creates: Creates<'_>,
     events: &dyn EventFlush,
     new: NewJob,
     api: Api,
@@ -120,8 +124,9 @@ async fn run(
 ) -> Response<Body> {
     let fresh = record.job_id == candidate;
     let id = record.job_id.clone();
-    let result = match crate::ops::start_claimed(jobs, queue, events, new, id, fresh).await {
-        Ok(job) => created(api, &job),
+    let started = crate::ops::start_claimed(jobs, creates.queue, events, new, id, fresh).await;
+    let result = match started {
+        Ok(job) => created(api, &job, creates.uploads).await,
         Err(error) => Err(crate::ops::submit_error(error, |row| api.row_target(row))),
     };
     result.unwrap_or_else(|error| error.into_response(api.style()))
@@ -135,10 +140,24 @@ fn prepare(api: Api, request: &Request) -> Result<NewJob, ApiError> {
     }
 }
 
-fn created(api: Api, job: &Job) -> Result<Response<Body>, ApiError> {
+/// The answer to a create: the API's own, or for a staged job its upload target too.
+async fn created(
+    api: Api,
+    job: &Job,
+    uploads: Option<&dyn UploadStore>,
+) -> Result<Response<Body>, ApiError> {
+    let (Some(until), Some(uploads)) = (job.upload_expires_at_ms, uploads) else {
+        return match api {
+            Api::MobileFlashPass => mfp::created(job),
+            Api::Accounts => accounts::created(job),
+        };
+    };
+    let target = uploads.upload_target(&job.id, until).await?;
     match api {
-        Api::MobileFlashPass => mfp::created(job),
-        Api::Accounts => accounts::created(job),
+        Api::MobileFlashPass => mfp::created_awaiting_file(job, target),
+        Api::Accounts => Err(ApiError::NotFound(
+            "bulk account uploads take no staged file yet".to_owned(),
+        )),
     }
 }
 

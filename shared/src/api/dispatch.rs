@@ -69,6 +69,15 @@ async fn dispatch(
                     Err(error) => Err(error),
                 }
             }
+            (Route::MfpUpload, Some(creates)) if creates.uploads.is_some() => {
+                match mfp::prepare_upload(request, now) {
+                    Ok(new) => {
+                        let api = Api::MobileFlashPass;
+                        create_prepared(jobs, creates, events, request, api, new).await
+                    }
+                    Err(error) => Err(error),
+                }
+            }
             (Route::MfpList, _) => mfp::list(jobs, request, now).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
@@ -88,8 +97,12 @@ async fn dispatch(
             (Route::UploadList, _) => accounts::list(jobs, request, now).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,
             (
-                Route::MfpSubmit | Route::MfpRetry(_) | Route::UploadCreate | Route::UploadRetry(_),
-                None,
+                Route::MfpSubmit
+                | Route::MfpRetry(_)
+                | Route::MfpUpload
+                | Route::UploadCreate
+                | Route::UploadRetry(_),
+                _,
             ) => Err(not_found()),
         },
     };

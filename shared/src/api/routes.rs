@@ -28,6 +28,11 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
     (
         Function::Submit,
         "POST",
+        "/api/web/v2/mobileFlashPass/uploads",
+    ),
+    (
+        Function::Submit,
+        "POST",
         "/PasswordVault/API/BulkActions/Accounts/{bulkId}/retry",
     ),
     (Function::Submit, "POST", "/{proxy+}"),
@@ -63,6 +68,8 @@ pub enum Route {
     MfpSubmit,
     /// `POST /api/web/v2/mobileFlashPass/{id}/retry` (additive)
     MfpRetry(String),
+    /// `POST /api/web/v2/mobileFlashPass/uploads` (additive): a job whose ids come in a file
+    MfpUpload,
     /// `GET /api/web/v1/mobileFlashPass`
     MfpList,
     /// `GET /api/web/v1/mobileFlashPass/{id}`
@@ -91,7 +98,11 @@ impl Route {
             | Route::MfpRetry(id)
             | Route::UploadGet(id)
             | Route::UploadRetry(id) => Some(id),
-            Route::MfpSubmit | Route::MfpList | Route::UploadCreate | Route::UploadList => None,
+            Route::MfpSubmit
+            | Route::MfpUpload
+            | Route::MfpList
+            | Route::UploadCreate
+            | Route::UploadList => None,
         }
     }
 
@@ -107,6 +118,7 @@ impl Route {
         let start = segments.iter().position(|s| *s == "api")?;
         let route = match (method, &segments[start..]) {
             ("POST", ["api", "web", "v2", "mobileFlashPass"]) => Self::MfpSubmit,
+            ("POST", ["api", "web", "v2", "mobileFlashPass", "uploads"]) => Self::MfpUpload,
             ("POST", ["api", "web", "v2", "mobileFlashPass", id, "retry"]) => {
                 Self::MfpRetry(id.to_string())
             }
@@ -154,6 +166,7 @@ impl Route {
         const UPLOADS: &str = "/PasswordVault/API/BulkActions/Accounts";
         match self {
             Self::MfpSubmit => "/api/web/v2/mobileFlashPass".to_owned(),
+            Self::MfpUpload => "/api/web/v2/mobileFlashPass/uploads".to_owned(),
             Self::MfpList => "/api/web/v1/mobileFlashPass".to_owned(),
             Self::MfpGet(id) => format!("/api/web/v1/mobileFlashPass/{id}"),
             Self::MfpLogs(id) => format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
@@ -168,9 +181,11 @@ impl Route {
     /// The function API Gateway sends this route to.
     pub fn function(&self) -> Function {
         match self {
-            Self::MfpSubmit | Self::MfpRetry(_) | Self::UploadCreate | Self::UploadRetry(_) => {
-                Function::Submit
-            }
+            Self::MfpSubmit
+            | Self::MfpRetry(_)
+            | Self::MfpUpload
+            | Self::UploadCreate
+            | Self::UploadRetry(_) => Function::Submit,
             Self::MfpCancel(_) => Function::Cancel,
             _ => Function::Query,
         }
@@ -265,6 +280,7 @@ mod tests {
             Route::UploadList,
             Route::UploadGet("7".into()),
             Route::UploadRetry("7".into()),
+            Route::MfpUpload,
         ] {
             let method = match route.function() {
                 Function::Submit => "POST",

@@ -13,6 +13,7 @@ mod process;
 mod recovered;
 mod secrets;
 pub mod sqs;
+mod staged;
 mod submit;
 
 pub use events::{EventFlush, NoFlush};

@@ -70,6 +70,9 @@ pub struct NewJob {
     pub retry_of: Option<String>,
     /// The caller's quota, for a job an HTTP caller asks for; `None`: not counted.
     pub quota: Option<Quota>,
+    /// A job whose rows come later in a staged file (`rows` is empty): until when its upload
+    /// URL takes the file.
+    pub upload_until_ms: Option<i64>,
 }
 
 /// Creates a job for validated rows and enqueues its chunks, as one unit for the caller:
@@ -87,6 +90,9 @@ pub async fn start_job(
     new: NewJob,
 ) -> Result<Job, SubmitError> {
     let quota = new.quota;
+    if new.upload_until_ms.is_some() {
+        return super::staged::create_awaiting_file(jobs, new).await;
+    }
     if let Some(quota) = quota.filter(|q| q.too_large(new.rows.len() as u32)) {
         return Err(SubmitError::OverQuota {
             rows: new.rows.len() as u32,

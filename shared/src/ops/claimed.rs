@@ -23,8 +23,9 @@ pub async fn start_claimed(
         jobs.get_job(&id).await?
     };
     match existing {
-        // An earlier request created it: this one is a duplicate.
-        Some(job) if job.state != JobState::AwaitingData => {
+        // An earlier request created it: this one is a duplicate. A staged job waits for its
+        // file AWAITING_DATA by design: there is nothing to resume.
+        Some(job) if job.state != JobState::AwaitingData || new.upload_until_ms.is_some() => {
             tracing::info!(job_id = %id, "the request's job exists already");
             events.flush(&id).await;
             super::submitting::link_retry(jobs, &job).await;

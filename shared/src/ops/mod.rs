@@ -28,6 +28,14 @@ pub fn tolerance(
     })
 }
 
+/// How a job type's rows are read from a staged file; `None`: it takes none.
+pub fn staged_rows(job_type: JobType) -> Option<Box<dyn crate::staged::StagedRows>> {
+    match job_type {
+        JobType::SendMfp => Some(Box::new(mobile_flash_pass::staged::MfpFileRows::default())),
+        JobType::AddAccounts => None,
+    }
+}
+
 /// Every operation, working on `records` (reference data and side effects).
 pub fn registry(records: Arc<dyn RecordStore>) -> Operations {
     Operations::new()

@@ -6,9 +6,11 @@
 
 pub mod lines;
 pub mod split;
+pub mod upload;
 
 pub use lines::{FileError, Line, Lines};
-pub use split::{split, SplitDeps, SplitError};
+pub use split::{split, split_upload, SplitDeps, SplitError};
+pub use upload::{UploadReader, UploadStore, UploadTarget, UPLOAD_URL_SECONDS};
 
 use crate::model::ChunkRow;
 

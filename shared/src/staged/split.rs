@@ -11,7 +11,7 @@
 
 use tokio::io::AsyncBufRead;
 
-use super::{FileError, Line, Lines, StagedRows, MAX_FILE_BYTES, MAX_JOB_ROWS};
+use super::{FileError, Line, Lines, StagedRows, UploadStore, MAX_FILE_BYTES, MAX_JOB_ROWS};
 use crate::chunking::ChunkBuilder;
 use crate::error::{EnqueueError, StoreError};
 use crate::model::{ChunkMessage, ChunkRow, Job, JobState, Secrets};
@@ -42,6 +42,36 @@ pub enum SplitError {
     Store(#[from] StoreError),
     #[error("the first chunks could not be queued: {0}")]
     Enqueue(#[from] EnqueueError),
+    #[error("job {0} has no file yet")]
+    NoFile(String),
+    #[error("job {job_id} is a {job_type} job, which takes no staged file")]
+    NotStaged {
+        job_id: String,
+        job_type: &'static str,
+    },
+}
+
+/// Splits the file `uploads` holds for job `job_id`, read by its operation's rows (see
+/// [`split`]); what runs when a staged file has arrived.
+pub async fn split_upload(
+    deps: SplitDeps<'_>,
+    uploads: &dyn UploadStore,
+    job_id: &str,
+) -> Result<Job, SplitError> {
+    let job = deps
+        .jobs
+        .get_job(job_id)
+        .await?
+        .ok_or_else(|| SplitError::JobMissing(job_id.to_owned()))?;
+    let mut rows = crate::ops::staged_rows(job.job_type).ok_or_else(|| SplitError::NotStaged {
+        job_id: job_id.to_owned(),
+        job_type: job.job_type.as_str(),
+    })?;
+    let reader = uploads
+        .open(job_id)
+        .await?
+        .ok_or_else(|| SplitError::NoFile(job_id.to_owned()))?;
+    split(deps, job_id, reader, rows.as_mut()).await
 }
 
 /// Reads job `job_id`'s file from `reader` with `rows` into parked chunks, then releases the

@@ -112,6 +112,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         tolerance,
         retry_of: None,
         quota: None,
+        upload_until_ms: None,
     })
 }
 

@@ -87,5 +87,6 @@ pub async fn retry_job(
         tolerance: original.tolerance,
         retry_of: Some(original.id),
         quota: None,
+        upload_until_ms: None,
     })
 }

@@ -75,6 +75,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         tolerance,
         retry_of: None,
         quota: None,
+        upload_until_ms: None,
     })
 }
 
@@ -141,7 +142,51 @@ pub async fn retry_job(
         tolerance: original.tolerance,
         retry_of: Some(original.id),
         quota: None,
+        upload_until_ms: None,
     })
+}
+
+/// `POST /api/web/v2/mobileFlashPass/uploads` (additive): a job whose ids come in a staged
+/// file, before anything is written. The body is optional: `{}` or the tolerated failures.
+pub fn prepare_upload(request: &Request, now_ms: i64) -> Result<NewJob, ApiError> {
+    let identity = authorize(request, permission::ISSUANCE_ADD)?;
+    let body = if request.body().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        json_body(request, MAX_BODY_BYTES)?
+    };
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body, if any, must be a JSON object",
+            None,
+        ));
+    }
+    Ok(NewJob {
+        id: JobId::Given(uuid::Uuid::new_v4().to_string()),
+        job_type: JobType::SendMfp,
+        owner: identity.subject,
+        source: None,
+        client_token: None,
+        rows: Vec::new(),
+        secrets: Default::default(),
+        tolerance: crate::ops::tolerance(&body)?,
+        retry_of: None,
+        quota: None,
+        // Whole seconds, as upload URLs state their expiry.
+        upload_until_ms: Some((now_ms / 1000 + crate::staged::UPLOAD_URL_SECONDS) * 1000),
+    })
+}
+
+/// The answer to a staged create: 200 with the BulkOperation (AWAITING_DATA) and where its
+/// file goes (`upload`: `url`, `method`, `expiresAt`).
+pub fn created_awaiting_file(
+    job: &Job,
+    target: crate::staged::UploadTarget,
+) -> Result<Response<Body>, ApiError> {
+    let mut answer = serde_json::to_value(job.to_bulk_operation())
+        .map_err(|e| ApiError::Internal(crate::error::StoreError::Corrupt(e.to_string())))?;
+    answer["upload"] = serde_json::json!(target);
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 /// The answer to a create: 200 with the BulkOperation.
