@@ -313,7 +313,10 @@ fn every_link_names_an_operation_and_its_parameters() {
             "retryBulkMobileFlashPassFailedRows",
         ),
         ("createBulkAccountUpload", "getBulkAccountUploadResult"),
-        ("createBulkAccountUpload", "retryBulkAccountUploadFailedRows"),
+        (
+            "createBulkAccountUpload",
+            "retryBulkAccountUploadFailedRows",
+        ),
     ] {
         assert!(found.contains(&wanted), "no link {wanted:?} in {links:?}");
     }

@@ -7,14 +7,13 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 use super::model::{bind, parse_account, FieldError};
-use super::results::{extended, parse_filter, result_item, status, status_matches, summary};
+use super::results::{extended, parse_filter, status, status_matches, summary};
 use super::{account_key, AccountRowInput};
 use crate::auth::Identity;
 use crate::body::{json_body_of, JsonMediaTypes};
 use crate::engine::{JobId, NewJob, Secrets};
 use crate::error::{json_response, ApiError};
-use crate::model::{ChunkRow, Job, JobType, RowOutcome};
-use crate::ops::row_pages::{self, RowParams, RowQuery};
+use crate::model::{ChunkRow, Job, JobType};
 use crate::store::JobStore;
 
 /// Body limit of an upload: 1 MiB (≈3,000 accounts with every field set).
@@ -157,36 +156,6 @@ pub async fn get(
     let job = find_upload(jobs, &identity, id, now_ms).await?;
     let outcomes = jobs.row_outcomes(&job.id).await?;
     Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
-}
-
-/// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}/rows?outcome=&errorCode=&limit=&cursor=`
-/// (additive): a page of the upload's rows, each as the extended result lists it plus its
-/// `row` and `outcome`; stable while the upload runs (see [`row_pages`]). The uploader's only.
-pub async fn rows(
-    jobs: &dyn JobStore,
-    request: &Request,
-    id: &str,
-    now_ms: i64,
-) -> Result<Response<Body>, ApiError> {
-    let identity = Identity::from_request(request)?;
-    let job = find_upload(jobs, &identity, id, now_ms).await?;
-    let query = RowQuery::parse(RowParams::of(request), &job)?;
-    let page = row_pages::read_page(jobs, &job, &query).await?;
-    let items: Vec<Value> = page.rows.into_iter().map(row_item).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "Items": items, "NextCursor": page.next_cursor }),
-    ))
-}
-
-/// A row of a rows page: its result item, its row number and its outcome in lower case.
-fn row_item(outcome: RowOutcome) -> Value {
-    let (row, failed) = (outcome.row, outcome.is_failed());
-    let mut item = result_item(outcome);
-    item.insert("row".into(), json!(row));
-    let word = if failed { "failed" } else { "succeeded" };
-    item.insert("outcome".into(), json!(word));
-    Value::Object(item)
 }
 
 /// The caller's own upload `id`: anyone else's, or none, is a 404 (existence does not leak);

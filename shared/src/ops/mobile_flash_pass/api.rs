@@ -2,7 +2,7 @@
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::rows_from_ids;
 use crate::auth::{authorize, permission};
@@ -11,7 +11,6 @@ use crate::engine::{EventFlush, JobId, NewJob};
 use crate::enrollment::decode_base64;
 use crate::error::{json_response, ApiError};
 use crate::model::{Job, JobType};
-use crate::ops::row_pages::{self, RowParams, RowQuery};
 use crate::store::{CancelOutcome, JobStore};
 
 /// The contract's body limit: 200 KB.
@@ -201,24 +200,6 @@ pub async fn logs(
         .header(header::CONTENT_DISPOSITION, disposition)
         .body(Body::Text(text))
         .map_err(|e| corrupt(e.to_string()))
-}
-
-/// `GET /api/web/v2/mobileFlashPass/{id}/rows?outcome=&errorCode=&limit=&cursor=`
-/// (additive): a page of the row log, stable while the job runs (see [`row_pages`]).
-pub async fn rows(
-    jobs: &dyn JobStore,
-    request: &Request,
-    id: &str,
-    now_ms: i64,
-) -> Result<Response<Body>, ApiError> {
-    authorize(request, permission::ISSUANCE_VIEW)?;
-    let job = find_job(jobs, id, now_ms).await?;
-    let query = RowQuery::parse(RowParams::of(request), &job)?;
-    let page = row_pages::read_page(jobs, &job, &query).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "rows": page.rows, "nextCursor": page.next_cursor }),
-    ))
 }
 
 /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`.
