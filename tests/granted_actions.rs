@@ -152,15 +152,17 @@ async fn every_call_of_every_function_is_granted() {
     submit.extend(needed(&fx));
     assert_granted("SubmitFunction", &submit);
 
-    // Query: a job, its log, the lists, an upload's result.
+    // Query: a job, its log and its rows, the lists, an upload's result and rows.
     get_job(&fx, &big).await;
     get_logs(&fx, &big).await;
     for path in [
-        "/api/web/v1/mobileFlashPass",
-        "/PasswordVault/API/BulkActions/Accounts",
-        "/PasswordVault/API/BulkActions/Accounts/1",
+        "/api/web/v1/mobileFlashPass".to_owned(),
+        format!("/api/web/v2/mobileFlashPass/{big}/rows"),
+        "/PasswordVault/API/BulkActions/Accounts".to_owned(),
+        "/PasswordVault/API/BulkActions/Accounts/1".to_owned(),
+        "/PasswordVault/API/BulkActions/Accounts/1/rows".to_owned(),
     ] {
-        let call = ApiCall::new("GET", path).user("alice", ALL_PERMISSIONS);
+        let call = ApiCall::new("GET", &path).user("alice", ALL_PERMISSIONS);
         assert_eq!(call_query(&fx, call).await.status(), 200, "{path}");
     }
     assert_granted("QueryFunction", &needed(&fx));

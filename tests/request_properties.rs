@@ -318,6 +318,7 @@ fn segment(known: Vec<String>) -> impl Strategy<Value = String> {
         Just("cancel".to_owned()),
         Just("download".to_owned()),
         Just("logs".to_owned()),
+        Just("rows".to_owned()),
         Just("BulkActions".to_owned()),
         Just("Accounts".to_owned()),
         any::<i64>().prop_map(|n| n.to_string()),
@@ -331,6 +332,7 @@ fn read_path(known: Vec<String>) -> impl Strategy<Value = String> {
     let prefix = prop_oneof![
         Just("/api/web/v1/mobileFlashPass"),
         Just("/api/web/v2/mobileFlashPass/download/logs"),
+        Just("/api/web/v2/mobileFlashPass"),
         Just("/api/web/v1/mobileFlashPass/cancel"),
         Just("/PasswordVault/API/BulkActions/Accounts"),
         Just("/passwordvault/api/bulkactions/accounts"),
@@ -350,6 +352,14 @@ fn query_string() -> impl Strategy<Value = String> {
         (
             "filter",
             prop_oneof!["(?i)status eq [a-z]{0,12}".boxed(), ".{0,24}".boxed()]
+        )
+            .prop_map(|(k, v)| format!("{k}={}", encode(&v))),
+        (
+            prop::sample::select(&["outcome", "errorCode", "cursor"][..]),
+            prop_oneof![
+                "(?i)failed|succeeded".boxed(),
+                "[A-Za-z0-9_=-]{0,40}".boxed()
+            ]
         )
             .prop_map(|(k, v)| format!("{k}={}", encode(&v))),
         "[a-z+=&]{0,12}",

@@ -370,6 +370,66 @@ async fn row_outcomes_come_back_in_row_order(s: Stores) {
     assert!(s.jobs.row_outcomes("other").await.unwrap().is_empty());
 }
 
+/// Stored chunks come back from a given chunk on, in chunk order, at most as many as asked;
+/// chunks not stored are absent (a page of rows stops at the first of them).
+async fn chunk_outcomes_come_back_from_a_chunk_in_chunk_order(s: Stores) {
+    let mut created = job("j1", JobType::SendMfp, "alice", 12, 1_000);
+    created.chunk_count = 6;
+    s.jobs.create_job(&created).await.unwrap();
+    // Another job whose id extends this one's must never show up in its chunks.
+    s.jobs
+        .create_job(&job("j10", JobType::SendMfp, "alice", 2, 1_000))
+        .await
+        .unwrap();
+    let outcome = |row: u32| RowOutcome::succeeded(row, Map::new(), None);
+    // Chunks finish out of order; chunk 2 is not stored; rows are stored out of order too.
+    for chunk in [4u32, 0, 5, 1, 3] {
+        let rows = [chunk * 2 + 2, chunk * 2 + 1].map(outcome);
+        s.jobs
+            .store_chunk_outcomes("j1", chunk, &rows)
+            .await
+            .unwrap();
+    }
+    s.jobs
+        .store_chunk_outcomes("j10", 0, &[outcome(1), outcome(2)])
+        .await
+        .unwrap();
+    let read = |first: u32, max: usize| {
+        let jobs = s.jobs.clone();
+        async move {
+            let chunks = jobs.chunk_outcomes_from("j1", first, max).await.unwrap();
+            let shape: Vec<(u32, Vec<u32>)> = chunks
+                .iter()
+                .map(|c| (c.chunk, c.outcomes.iter().map(|o| o.row).collect()))
+                .collect();
+            shape
+        }
+    };
+    let all = read(0, 50).await;
+    assert_eq!(
+        all,
+        vec![
+            (0, vec![1, 2]),
+            (1, vec![3, 4]),
+            (3, vec![7, 8]),
+            (4, vec![9, 10]),
+            (5, vec![11, 12]),
+        ],
+        "every stored chunk in chunk order, rows in row order"
+    );
+    assert_eq!(read(0, 2).await, all[..2].to_vec(), "at most max");
+    assert_eq!(
+        read(2, 2).await,
+        all[2..4].to_vec(),
+        "from a chunk not stored"
+    );
+    assert_eq!(read(4, 50).await, all[3..].to_vec());
+    assert_eq!(read(5, 1).await, all[4..].to_vec());
+    assert!(read(6, 50).await.is_empty(), "past the last chunk");
+    let other = s.jobs.chunk_outcomes_from("nope", 0, 10).await.unwrap();
+    assert!(other.is_empty());
+}
+
 async fn listing_is_newest_first_and_owner_scoped_where_required(s: Stores) {
     for (id, t, owner, at) in [
         ("m1", JobType::SendMfp, "alice", 1_000),
@@ -732,6 +792,7 @@ both_stores!(
     a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed,
     the_first_failure_is_the_lowest_row,
     row_outcomes_come_back_in_row_order,
+    chunk_outcomes_come_back_from_a_chunk_in_chunk_order,
     listing_is_newest_first_and_owner_scoped_where_required,
     sequences_increase_and_secrets_are_staged,
     records_batch_create_and_count,

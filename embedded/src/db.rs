@@ -55,6 +55,8 @@ pub enum DbError {
     Redb(#[from] redb::Error),
     #[error("embedded store: stored data is malformed: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error("embedded store: a key is malformed: {0}")]
+    MalformedKey(String),
     #[error("embedded store: {0}")]
     Refused(String),
     #[error("embedded store: the blocking task failed: {0}")]
@@ -83,7 +85,9 @@ from_redb!(
 impl From<DbError> for StoreError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::Corrupt(_) => StoreError::Corrupt(error.to_string()),
+            DbError::Corrupt(_) | DbError::MalformedKey(_) => {
+                StoreError::Corrupt(error.to_string())
+            }
             _ => StoreError::Backend(error.to_string()),
         }
     }

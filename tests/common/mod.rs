@@ -2,8 +2,10 @@
 //! Helpers shared by the integration tests: real handlers, real event JSON, moto.
 
 pub mod backends;
+pub mod chunks;
 pub mod embedded;
 pub mod faults;
+pub mod pages;
 pub mod stores;
 pub mod write_budget;
 

@@ -3,9 +3,10 @@
 use redb::ReadableTable;
 
 use super::{chunk_key, EmbeddedStore};
-use crate::db::CHUNKS;
+use crate::db::{DbError, CHUNKS};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::RowOutcome;
+use bulkops_shared::store::StoredChunk;
 
 impl EmbeddedStore {
     pub(super) async fn store_chunk_outcomes_item(
@@ -39,6 +40,33 @@ impl EmbeddedStore {
             }
             outcomes.sort_by_key(|o| o.row);
             Ok(outcomes)
+        })
+        .await
+    }
+
+    pub(super) async fn chunk_outcomes_from_item(
+        &self,
+        id: &str,
+        first: u32,
+        max: usize,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
+        let (start, end) = (chunk_key(id, first), format!("{id}$"));
+        let prefix = format!("{id}#");
+        self.read(move |txn| {
+            let table = txn.open_table(CHUNKS)?;
+            let mut chunks = Vec::new();
+            for entry in table.range(start.as_str()..end.as_str())?.take(max) {
+                let (key, value) = entry?;
+                let chunk = key
+                    .value()
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| DbError::MalformedKey(key.value().to_owned()))?;
+                let mut outcomes: Vec<RowOutcome> = serde_json::from_slice(value.value())?;
+                outcomes.sort_by_key(|o| o.row);
+                chunks.push(StoredChunk { chunk, outcomes });
+            }
+            Ok(chunks)
         })
         .await
     }

@@ -9,8 +9,8 @@ use super::create::{create, create_prepared, Creates};
 use super::routes::Route;
 use crate::error::ApiError;
 use crate::intake::Api;
-use crate::ops::accounts::{api as accounts, retry as accounts_retry};
-use crate::ops::mobile_flash_pass::api as mfp;
+use crate::ops::accounts::{api as accounts, retry as accounts_retry, rows as accounts_rows};
+use crate::ops::mobile_flash_pass::{api as mfp, rows as mfp_rows};
 
 /// Serves one API Gateway request for any HTTP function: the route is parsed once, dispatched
 /// in one match, and any error answered in the called API's shape. `creates` is the submit
@@ -81,6 +81,7 @@ async fn dispatch(
             (Route::MfpList, _) => mfp::list(jobs, request, now).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
+            (Route::MfpRows(id), _) => mfp_rows::rows(jobs, request, &id, now).await,
             (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id, now).await,
             (Route::UploadCreate, Some(creates)) => {
                 create(jobs, creates, events, request, Api::Accounts).await
@@ -96,6 +97,7 @@ async fn dispatch(
             }
             (Route::UploadList, _) => accounts::list(jobs, request, now).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,
+            (Route::UploadRows(id), _) => accounts_rows::rows(jobs, request, &id, now).await,
             (
                 Route::MfpSubmit
                 | Route::MfpRetry(_)

@@ -46,12 +46,22 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
     (
         Function::Query,
         "GET",
+        "/api/web/v2/mobileFlashPass/{id}/rows",
+    ),
+    (
+        Function::Query,
+        "GET",
         "/PasswordVault/API/BulkActions/Accounts",
     ),
     (
         Function::Query,
         "GET",
         "/PasswordVault/API/BulkActions/Accounts/{bulkId}",
+    ),
+    (
+        Function::Query,
+        "GET",
+        "/PasswordVault/API/BulkActions/Accounts/{bulkId}/rows",
     ),
     (Function::Query, "GET", "/{proxy+}"),
     (
@@ -76,6 +86,8 @@ pub enum Route {
     MfpGet(String),
     /// `GET /api/web/v2/mobileFlashPass/download/logs/{id}`
     MfpLogs(String),
+    /// `GET /api/web/v2/mobileFlashPass/{id}/rows` (additive)
+    MfpRows(String),
     /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`
     MfpCancel(String),
     /// `POST /PasswordVault/API/BulkActions/Accounts`
@@ -86,6 +98,8 @@ pub enum Route {
     UploadGet(String),
     /// `POST /PasswordVault/API/BulkActions/Accounts/{bulkId}/retry` (additive)
     UploadRetry(String),
+    /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}/rows` (additive)
+    UploadRows(String),
 }
 
 impl Route {
@@ -94,10 +108,12 @@ impl Route {
         match self {
             Route::MfpGet(id)
             | Route::MfpLogs(id)
+            | Route::MfpRows(id)
             | Route::MfpCancel(id)
             | Route::MfpRetry(id)
             | Route::UploadGet(id)
-            | Route::UploadRetry(id) => Some(id),
+            | Route::UploadRetry(id)
+            | Route::UploadRows(id) => Some(id),
             Route::MfpSubmit
             | Route::MfpUpload
             | Route::MfpList
@@ -126,6 +142,9 @@ impl Route {
             ("GET", ["api", "web", "v1", "mobileFlashPass", id]) => Self::MfpGet(id.to_string()),
             ("GET", ["api", "web", "v2", "mobileFlashPass", "download", "logs", id]) => {
                 Self::MfpLogs(id.to_string())
+            }
+            ("GET", ["api", "web", "v2", "mobileFlashPass", id, "rows"]) => {
+                Self::MfpRows(id.to_string())
             }
             ("DELETE", ["api", "web", "v1", "mobileFlashPass", "cancel", id]) => {
                 Self::MfpCancel(id.to_string())
@@ -157,6 +176,9 @@ impl Route {
             ("POST", [id, retry]) if retry.eq_ignore_ascii_case("retry") => {
                 Some(Self::UploadRetry(id.to_string()))
             }
+            ("GET", [id, rows]) if rows.eq_ignore_ascii_case("rows") => {
+                Some(Self::UploadRows(id.to_string()))
+            }
             _ => None,
         }
     }
@@ -172,9 +194,11 @@ impl Route {
             Self::MfpLogs(id) => format!("/api/web/v2/mobileFlashPass/download/logs/{id}"),
             Self::MfpCancel(id) => format!("/api/web/v1/mobileFlashPass/cancel/{id}"),
             Self::MfpRetry(id) => format!("/api/web/v2/mobileFlashPass/{id}/retry"),
+            Self::MfpRows(id) => format!("/api/web/v2/mobileFlashPass/{id}/rows"),
             Self::UploadCreate | Self::UploadList => UPLOADS.to_owned(),
             Self::UploadGet(id) => format!("{UPLOADS}/{id}"),
             Self::UploadRetry(id) => format!("{UPLOADS}/{id}/retry"),
+            Self::UploadRows(id) => format!("{UPLOADS}/{id}/rows"),
         }
     }
 
@@ -254,6 +278,23 @@ mod tests {
                 "/PasswordVault/API/BulkActions/Accounts/42/retry",
                 None,
             ),
+            (
+                "GET",
+                "/passwordvault/api/bulkactions/accounts/42/ROWS/",
+                Some(Route::UploadRows("42".into())),
+            ),
+            (
+                "POST",
+                "/PasswordVault/API/BulkActions/Accounts/42/rows",
+                None,
+            ),
+            (
+                "GET",
+                "/prod/api/web/v2/mobileFlashPass/abc/rows",
+                Some(Route::MfpRows("abc".into())),
+            ),
+            ("GET", "/api/web/v2/mobileFlashPass/abc/Rows", None),
+            ("GET", "/api/web/v1/mobileFlashPass/abc/rows", None),
             ("GET", "/PasswordVault/API/Nothing/Here", None),
             (
                 "POST",
@@ -275,12 +316,14 @@ mod tests {
             Route::MfpList,
             Route::MfpGet("j".into()),
             Route::MfpLogs("j".into()),
+            Route::MfpRows("j".into()),
             Route::MfpCancel("j".into()),
             Route::UploadCreate,
             Route::UploadList,
             Route::UploadGet("7".into()),
             Route::UploadRetry("7".into()),
             Route::MfpUpload,
+            Route::UploadRows("7".into()),
         ] {
             let method = match route.function() {
                 Function::Submit => "POST",

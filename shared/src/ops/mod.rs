@@ -5,6 +5,7 @@
 pub mod accounts;
 mod claimed;
 pub mod mobile_flash_pass;
+pub mod row_pages;
 mod submitting;
 
 use std::sync::Arc;

@@ -54,6 +54,14 @@ pub struct Recorded {
     pub newly_recorded: bool,
 }
 
+/// One chunk's stored row outcomes, in row order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredChunk {
+    /// The 0-based chunk number: every row of chunk `n` comes before every row of `n + 1`.
+    pub chunk: u32,
+    pub outcomes: Vec<RowOutcome>,
+}
+
 /// Result of a cancel request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CancelOutcome {
@@ -174,6 +182,16 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;
     /// Every stored row outcome of a job, in row order.
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError>;
+    /// The chunks of a job whose outcomes are stored, from chunk `first` on, in chunk order,
+    /// each with its rows in row order: at most `max` chunks, fewer only when no further chunk
+    /// is stored. A strongly consistent read: every chunk stored before the call is in the
+    /// answer (unless `max` ends it first). The rows routes read their pages with it.
+    async fn chunk_outcomes_from(
+        &self,
+        id: &str,
+        first: u32,
+        max: usize,
+    ) -> Result<Vec<StoredChunk>, StoreError>;
     /// Jobs whose outbox holds unpublished events, about oldest first; at most `limit`.
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Removes published events from a job's outbox; idempotent.

@@ -15,6 +15,7 @@ mod operation;
 mod recovery;
 mod results;
 pub mod retry;
+pub mod rows;
 
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::model::{Job, JobState, RowOutcome};
+use crate::model::{Job, JobState, Outcome, RowOutcome};
 
 /// Upload status, derived from the job's state and counts.
 pub fn status(job: &Job) -> &'static str {
@@ -68,31 +68,40 @@ fn bulk_id(id: &str) -> Value {
     id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
 }
 
+/// A row as the extended result lists it: the echo, plus the new account's `id`
+/// (SucceededItems) or the `error` and `errorCode` (FailedItems).
+pub fn result_item(outcome: RowOutcome) -> Map<String, Value> {
+    let mut item = outcome.item;
+    if outcome.outcome == Outcome::Failed {
+        item.insert(
+            "error".into(),
+            json!(outcome.error_message.unwrap_or_default()),
+        );
+        item.insert(
+            "errorCode".into(),
+            json!(outcome.error_code.unwrap_or_default()),
+        );
+    } else {
+        let id = outcome
+            .result
+            .and_then(|r| r.get("id").cloned())
+            .unwrap_or(Value::Null);
+        item.insert("id".into(), id);
+    }
+    item
+}
+
 /// BulkAccountsOperationResultExtended: the summary plus every row in its list.
 pub fn extended(job: &Job, outcomes: Vec<RowOutcome>) -> Value {
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();
     for outcome in outcomes {
-        let failed_row = outcome.is_failed();
-        let mut item = outcome.item;
-        if failed_row {
-            item.insert(
-                "error".into(),
-                json!(outcome.error_message.unwrap_or_default()),
-            );
-            item.insert(
-                "errorCode".into(),
-                json!(outcome.error_code.unwrap_or_default()),
-            );
-            failed.push(Value::Object(item));
+        let list = if outcome.is_failed() {
+            &mut failed
         } else {
-            let id = outcome
-                .result
-                .and_then(|r| r.get("id").cloned())
-                .unwrap_or(Value::Null);
-            item.insert("id".into(), id);
-            succeeded.push(Value::Object(item));
-        }
+            &mut succeeded
+        };
+        list.push(Value::Object(result_item(outcome)));
     }
     let mut value = summary(job);
     value.insert(

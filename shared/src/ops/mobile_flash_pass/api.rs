@@ -285,7 +285,7 @@ fn valid_job_id(id: &str) -> Result<String, ApiError> {
 }
 
 /// The flash pass job `id`: 404 if there is none, 410 once it is past its retention.
-async fn find_job(
+pub(super) async fn find_job(
     jobs: &dyn JobStore,
     id: &str,
     now_ms: i64,

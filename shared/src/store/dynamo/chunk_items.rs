@@ -7,6 +7,7 @@ use super::DynamoJobStore;
 use super::{job_pk, n, s, sdk_error, Item, CHUNK_SK_PREFIX, RETENTION_SECONDS};
 use crate::error::StoreError;
 use crate::model::RowOutcome;
+use crate::store::StoredChunk;
 
 impl DynamoJobStore {
     pub(super) async fn store_chunk_outcomes_item(
@@ -74,6 +75,66 @@ impl DynamoJobStore {
         outcomes.sort_by_key(|o| o.row);
         Ok(outcomes)
     }
+}
+
+impl DynamoJobStore {
+    pub(super) async fn chunk_outcomes_from_item(
+        &self,
+        id: &str,
+        first: u32,
+        max: usize,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
+        let mut chunks = Vec::new();
+        let mut start_key = None;
+        // Chunk numbers stay below 10^6 (a 1 GB staged file makes some 40,000 chunks), so the
+        // zero-padded sort keys run in chunk order; `~` sorts after every digit.
+        let (from, to) = (
+            format!("{CHUNK_SK_PREFIX}{first:06}"),
+            format!("{CHUNK_SK_PREFIX}~"),
+        );
+        while chunks.len() < max {
+            let remaining = i32::try_from(max - chunks.len()).unwrap_or(i32::MAX);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(job_pk(id)))
+                .expression_attribute_values(":from", s(from.as_str()))
+                .expression_attribute_values(":to", s(to.as_str()))
+                // A page must see every chunk stored before it was asked for.
+                .consistent_read(true)
+                .limit(remaining)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query(chunk outcomes from)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let mut outcomes = outcomes_of(&item)?;
+                outcomes.sort_by_key(|o| o.row);
+                chunks.push(StoredChunk {
+                    chunk: chunk_of(&item)?,
+                    outcomes,
+                });
+            }
+            // A query page also ends at 1 MB of items, before `Limit`: go on from there.
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        chunks.truncate(max);
+        Ok(chunks)
+    }
+}
+
+/// The chunk number of a chunk results item (`sk` = `CHUNK#<n:06>`).
+fn chunk_of(item: &Item) -> Result<u32, StoreError> {
+    item.get("sk")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|sk| sk.strip_prefix(CHUNK_SK_PREFIX))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("chunk item without a chunk number".into()))
 }
 
 /// The row outcomes packed in a chunk results item.

@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use crate::store::{
     Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Quota, Recorded, Skip,
-    StoredResponse, Transition,
+    StoredChunk, StoredResponse, Transition,
 };
 
 /// DynamoDB-backed [`JobStore`].
@@ -321,6 +321,14 @@ impl JobStore for DynamoJobStore {
 
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.row_outcomes_item(id).await
+    }
+    async fn chunk_outcomes_from(
+        &self,
+        id: &str,
+        first: u32,
+        max: usize,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
+        self.chunk_outcomes_from_item(id, first, max).await
     }
     async fn list_jobs(
         &self,
