@@ -10,6 +10,7 @@
 
 pub mod api;
 mod binding;
+pub mod columns;
 pub mod model;
 mod operation;
 mod recovery;
