@@ -67,27 +67,18 @@ pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
     for (index, value) in list.iter().enumerate() {
         let parsed = parse_account(value, &format!("accountsList[{index}]"))?;
         let row = index as u32 + 1;
-        let upload_index = parsed.upload_index.map_or(i64::from(row), i64::from);
         if let Some(secret) = parsed.secret {
             secrets.insert(row, secret);
         }
-        let key = account_key(&parsed.model);
-        let duplicate_of = match first_index.get(&key) {
-            Some(first) => Some(*first),
+        let mut input = AccountRowInput::new(row, parsed.upload_index, parsed.model);
+        let key = account_key(&input.account);
+        match first_index.get(&key) {
+            Some(first) => input.duplicate_of = Some(*first),
             None => {
-                first_index.insert(key, upload_index);
-                None
+                first_index.insert(key, input.upload_index);
             }
-        };
-        let input = AccountRowInput {
-            upload_index,
-            account: parsed.model,
-            duplicate_of,
-        };
-        rows.push(ChunkRow {
-            row,
-            input: serde_json::to_value(input).unwrap_or(Value::Null),
-        });
+        }
+        rows.push(input.into_row(row));
     }
     Ok(Upload {
         source,
