@@ -16,6 +16,7 @@ mod operation;
 mod recovery;
 mod results;
 pub mod retry;
+pub mod staged;
 
 use serde_json::json;
 
