@@ -85,6 +85,11 @@ pub fn embedded(window: u32) -> Backend {
 }
 
 impl Backend {
+    /// The moto fixture behind this backend, if it runs on moto (to scan its table).
+    pub fn fixture(&self) -> Option<&Fixture> {
+        self._keep.downcast_ref::<Fixture>()
+    }
+
     /// What the staged-file splitter needs on this backend.
     pub fn split_deps(&self) -> SplitDeps<'_> {
         SplitDeps {
