@@ -330,29 +330,8 @@ async fn runs_every_row_once(b: &Backend, format: Format, rows: usize) -> (Strin
     };
     awaiting(b, id).await;
     let (text, expected) = file(format, rows);
-    let job = split(
-        b.split_deps(),
-        id,
-        text.as_bytes(),
-        &mut AccountFileRows::default(),
-    )
-    .await
-    .expect("split the file");
-    assert_eq!(job.state, JobState::Scheduled, "{:?}", job.error_message);
-    assert_eq!(job.total_rows as usize, rows);
-    assert!(
-        job.chunk_count > b.window,
-        "more chunks than the window: {}",
-        job.chunk_count
-    );
-
-    let options = PumpOptions {
-        deliveries: 3,
-        ..PumpOptions::default()
-    };
-    let stats = b.process_all(options).await;
-    assert_eq!(stats.deliveries, 3 * job.chunk_count as usize);
-    let done = b.jobs.get_job(id).await.unwrap().unwrap();
+    let rows_of = &mut AccountFileRows::default();
+    let done = b.split_and_run(id, text.as_bytes(), rows_of, rows).await;
     let failed = expected.iter().filter(|e| e.code.is_some()).count() as u32;
     assert_eq!(done.state, JobState::Completed);
     assert_eq!(
