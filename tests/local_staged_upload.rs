@@ -96,7 +96,11 @@ async fn a_staged_file_runs_through_the_local_server() {
     let signer = LocalUploads::open(data.path(), server.url.clone()).expect("the server's key");
     let expired = signer.upload_target(&id, 1_000).await.unwrap();
     let (status, body) = put(&expired.url, b"x\n".to_vec()).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "{body}"
+    );
 
     // The file: every 50th enrollment unknown, with a header.
     let mut file = String::from("id\n");
@@ -131,4 +135,71 @@ async fn a_staged_file_runs_through_the_local_server() {
             .contains("not UTF-8 text"),
         "{failed}"
     );
+}
+
+/// An account upload from a CSV file with dotted nested fields and secrets, through HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_account_file_runs_through_the_local_server() {
+    use bulkops::reference::{load_vault, VaultInput};
+    let data = fresh_dir("staged-accounts");
+    {
+        let store = EmbeddedStore::open(&data.path().join("bulkops.redb")).expect("open store");
+        let records: Arc<dyn RecordStore> = Arc::new(store);
+        let vault: VaultInput = serde_json::from_value(json!({
+            "safes": [{"safeName": "Unix", "safeId": 7, "members": {"alice": {"addAccounts": true}}}],
+            "platforms": [{"platformId": "UnixSSH", "requiredProperties": ["address"]}],
+        }))
+        .unwrap();
+        load_vault(&records, vault).await.expect("load vault");
+    }
+    let server = ServerProcess::start(Path::new(BINARY), data.path(), &[]);
+    let token = server.token("alice", "");
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/passwordvault/api/bulkactions/accounts/uploads",
+            server.url
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"source": "big.csv"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 202);
+    let staged: Value = response.json().await.expect("JSON");
+    let (id, url) = (
+        staged["Id"].as_i64().expect("a bulk id"),
+        staged["UploadUrl"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(staged["UploadMethod"], "PUT");
+
+    let mut file = String::from(
+        "userName,address,safeName,platformId,secret,secretManagement.automaticManagementEnabled\n",
+    );
+    for i in 0..1_000 {
+        let safe = if i % 10 == 3 { "Nowhere" } else { "Unix" };
+        file.push_str(&format!("user{i},host{i},{safe},UnixSSH,pw-{i},true\n"));
+    }
+    assert_eq!(put(&url, file.into_bytes()).await.0, 200);
+    let result_url = format!("{}/PasswordVault/API/BulkActions/Accounts/{id}", server.url);
+    for _ in 0..600 {
+        let result: Value = reqwest::Client::new()
+            .get(&result_url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON");
+        if result["Status"] == "completedWithErrors" {
+            assert_eq!(result["Source"], "big.csv");
+            assert_eq!(result["Result"], json!({"Succeeded": 900, "Failed": 100}));
+            assert!(!result.to_string().contains("pw-"), "no secret shown");
+            let item = &result["SucceededItems"]["Items"][0];
+            assert_eq!(item["secretManagement"]["automaticManagementEnabled"], true);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("upload {id} did not complete within 60 s");
 }

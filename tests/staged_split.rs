@@ -70,28 +70,10 @@ async fn runs_every_row_once(b: Backend, rows: usize) {
         .expect("load enrollments");
     awaiting(&b, "staged").await;
     let (text, expected) = file(rows);
-    let job = split_file(b.split_deps(), "staged", text.as_bytes())
-        .await
-        .unwrap();
-    assert_eq!(job.state, JobState::Scheduled);
-    assert_eq!(job.total_rows as usize, rows);
-    assert!(
-        job.chunk_count > b.window,
-        "more chunks than the window: {}",
-        job.chunk_count
-    );
-
-    let options = PumpOptions {
-        deliveries: 3,
-        ..PumpOptions::default()
-    };
-    let stats = b.process_all(options).await;
-    assert_eq!(
-        stats.deliveries,
-        3 * job.chunk_count as usize,
-        "each chunk queued once"
-    );
-    let done = b.jobs.get_job("staged").await.unwrap().unwrap();
+    let rows_of = &mut MfpFileRows::default();
+    let done = b
+        .split_and_run("staged", text.as_bytes(), rows_of, rows)
+        .await;
     let failed = expected.iter().filter(|e| e.is_some()).count() as u32;
     assert_eq!(done.state, JobState::Completed);
     assert_eq!(

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use bulkops_embedded::{EmbeddedQueue, EmbeddedStore};
 use bulkops_shared::engine::NoFlush;
+use bulkops_shared::model::{Job, JobState};
 use bulkops_shared::queue::sqs::SqsChunkQueue;
 use bulkops_shared::queue::{ChunkQueue, ChunkSource, WindowedQueue};
-use bulkops_shared::staged::SplitDeps;
+use bulkops_shared::staged::{split, SplitDeps, StagedRows};
 use bulkops_shared::store::dynamo::DynamoJobStore;
 use bulkops_shared::store::{ChunkParking, JobStore, RecordStore};
 use bulkops_testkit::{pump, Fixture, PumpOptions, PumpStats};
@@ -86,6 +87,11 @@ pub fn embedded(window: u32) -> Backend {
 }
 
 impl Backend {
+    /// The moto fixture behind this backend, if it runs on moto (to scan its table).
+    pub fn fixture(&self) -> Option<&Fixture> {
+        self._keep.downcast_ref::<Fixture>()
+    }
+
     /// What the staged-file splitter needs on this backend.
     pub fn split_deps(&self) -> SplitDeps<'_> {
         SplitDeps {
@@ -94,6 +100,39 @@ impl Backend {
             queue: self.plain_queue.as_ref(),
             window: self.window,
         }
+    }
+
+    /// Splits job `id`'s staged `file` with `rows`, checks that the job was released with
+    /// `total` rows in more chunks than the window, runs every chunk with each message
+    /// delivered 3× and checks that each chunk was queued once; the job as it ended.
+    pub async fn split_and_run(
+        &self,
+        id: &str,
+        file: &[u8],
+        rows: &mut dyn StagedRows,
+        total: usize,
+    ) -> Job {
+        let job = split(self.split_deps(), id, file, rows)
+            .await
+            .expect("split the file");
+        assert_eq!(job.state, JobState::Scheduled, "{:?}", job.error_message);
+        assert_eq!(job.total_rows as usize, total);
+        assert!(
+            job.chunk_count > self.window,
+            "more chunks than the window: {}",
+            job.chunk_count
+        );
+        let options = PumpOptions {
+            deliveries: 3,
+            ..PumpOptions::default()
+        };
+        let stats = self.process_all(options).await;
+        assert_eq!(
+            stats.deliveries,
+            3 * job.chunk_count as usize,
+            "each chunk queued once"
+        );
+        self.jobs.get_job(id).await.unwrap().expect("the job")
     }
 
     /// Pumps the chunk queue into the real processor handler until it is empty.

@@ -155,9 +155,7 @@ async fn created(
     let target = uploads.upload_target(&job.id, until).await?;
     match api {
         Api::MobileFlashPass => mfp::created_awaiting_file(job, target),
-        Api::Accounts => Err(ApiError::NotFound(
-            "bulk account uploads take no staged file yet".to_owned(),
-        )),
+        Api::Accounts => accounts::created_awaiting_file(job, target),
     }
 }
 

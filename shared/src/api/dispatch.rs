@@ -78,6 +78,15 @@ async fn dispatch(
                     Err(error) => Err(error),
                 }
             }
+            (Route::UploadStaged, Some(creates)) if creates.uploads.is_some() => {
+                match accounts::prepare_upload(request, now) {
+                    Ok(new) => {
+                        let api = Api::Accounts;
+                        create_prepared(jobs, creates, events, request, api, new).await
+                    }
+                    Err(error) => Err(error),
+                }
+            }
             (Route::MfpList, _) => mfp::list(jobs, request, now).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
             (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
@@ -103,6 +112,7 @@ async fn dispatch(
                 | Route::MfpRetry(_)
                 | Route::MfpUpload
                 | Route::UploadCreate
+                | Route::UploadStaged
                 | Route::UploadRetry(_),
                 _,
             ) => Err(not_found()),

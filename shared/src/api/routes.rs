@@ -35,6 +35,11 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
         "POST",
         "/PasswordVault/API/BulkActions/Accounts/{bulkId}/retry",
     ),
+    (
+        Function::Submit,
+        "POST",
+        "/PasswordVault/API/BulkActions/Accounts/uploads",
+    ),
     (Function::Submit, "POST", "/{proxy+}"),
     (Function::Query, "GET", "/api/web/v1/mobileFlashPass"),
     (Function::Query, "GET", "/api/web/v1/mobileFlashPass/{id}"),
@@ -98,6 +103,8 @@ pub enum Route {
     UploadGet(String),
     /// `POST /PasswordVault/API/BulkActions/Accounts/{bulkId}/retry` (additive)
     UploadRetry(String),
+    /// `POST /PasswordVault/API/BulkActions/Accounts/uploads` (additive): accounts in a file
+    UploadStaged,
     /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}/rows` (additive)
     UploadRows(String),
 }
@@ -118,6 +125,7 @@ impl Route {
             | Route::MfpUpload
             | Route::MfpList
             | Route::UploadCreate
+            | Route::UploadStaged
             | Route::UploadList => None,
         }
     }
@@ -173,6 +181,9 @@ impl Route {
             ("GET", []) => Some(Self::UploadList),
             // The id keeps its original spelling (it is a number anyway).
             ("GET", [id]) => Some(Self::UploadGet(id.to_string())),
+            ("POST", [uploads]) if uploads.eq_ignore_ascii_case("uploads") => {
+                Some(Self::UploadStaged)
+            }
             ("POST", [id, retry]) if retry.eq_ignore_ascii_case("retry") => {
                 Some(Self::UploadRetry(id.to_string()))
             }
@@ -196,6 +207,7 @@ impl Route {
             Self::MfpRetry(id) => format!("/api/web/v2/mobileFlashPass/{id}/retry"),
             Self::MfpRows(id) => format!("/api/web/v2/mobileFlashPass/{id}/rows"),
             Self::UploadCreate | Self::UploadList => UPLOADS.to_owned(),
+            Self::UploadStaged => format!("{UPLOADS}/uploads"),
             Self::UploadGet(id) => format!("{UPLOADS}/{id}"),
             Self::UploadRetry(id) => format!("{UPLOADS}/{id}/retry"),
             Self::UploadRows(id) => format!("{UPLOADS}/{id}/rows"),
@@ -209,6 +221,7 @@ impl Route {
             | Self::MfpRetry(_)
             | Self::MfpUpload
             | Self::UploadCreate
+            | Self::UploadStaged
             | Self::UploadRetry(_) => Function::Submit,
             Self::MfpCancel(_) => Function::Cancel,
             _ => Function::Query,
@@ -323,6 +336,7 @@ mod tests {
             Route::UploadGet("7".into()),
             Route::UploadRetry("7".into()),
             Route::MfpUpload,
+            Route::UploadStaged,
             Route::UploadRows("7".into()),
         ] {
             let method = match route.function() {

@@ -33,7 +33,7 @@ pub fn tolerance(
 pub fn staged_rows(job_type: JobType) -> Option<Box<dyn crate::staged::StagedRows>> {
     match job_type {
         JobType::SendMfp => Some(Box::new(mobile_flash_pass::staged::MfpFileRows::default())),
-        JobType::AddAccounts => None,
+        JobType::AddAccounts => Some(Box::new(accounts::staged::AccountFileRows::default())),
     }
 }
 

@@ -19,6 +19,9 @@ pub enum FileError {
     TooManyRows { limit: u32 },
     #[error("the file could not be read: {0}")]
     Read(String),
+    /// The first line is not a header the operation can read rows under.
+    #[error("line {line}: {reason}")]
+    BadHeader { line: u64, reason: String },
 }
 
 /// One line of the file: its 1-based line number and its text, without the line break.

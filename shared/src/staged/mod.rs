@@ -12,6 +12,10 @@ pub use lines::{FileError, Line, Lines};
 pub use split::{split, split_upload, SplitDeps, SplitError};
 pub use upload::{UploadReader, UploadStore, UploadTarget, UPLOAD_URL_SECONDS};
 
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
 use crate::model::ChunkRow;
 
 /// The largest staged file: 1 GB.
@@ -26,4 +30,53 @@ pub trait StagedRows: Send {
     fn header(&mut self, line: &Line) -> Result<bool, FileError>;
     /// Row `row` (1-based, in file order) read from `line`: its input and its secret, if any.
     fn row(&mut self, row: u32, line: &Line) -> (ChunkRow, Option<String>);
+}
+
+/// The first occurrence of each key in a file, to point duplicates at it: keys are kept as
+/// 128 bits of their SHA-256, 16 bytes a row instead of the key itself, so a million rows stay
+/// within a few tens of MB.
+#[derive(Default)]
+pub struct FirstSeen<T> {
+    first: HashMap<u128, T>,
+}
+
+impl<T: Copy> FirstSeen<T> {
+    /// What was recorded for the first occurrence of the key made of `parts`; `None` when
+    /// this is the first, whose `value` is recorded.
+    pub fn first(&mut self, parts: &[&str], value: T) -> Option<T> {
+        let mut digest = Sha256::new();
+        for part in parts {
+            // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+            digest.update((part.len() as u64).to_be_bytes());
+            digest.update(part.as_bytes());
+        }
+        let digest = digest.finalize();
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&digest[..16]);
+        match self.first.entry(u128::from_be_bytes(fingerprint)) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(value);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstSeen;
+
+    #[test]
+    fn the_first_occurrence_is_remembered() {
+        let mut seen = FirstSeen::default();
+        assert_eq!(seen.first(&["a", "bc"], 1), None);
+        assert_eq!(
+            seen.first(&["ab", "c"], 2),
+            None,
+            "parts are not run together"
+        );
+        assert_eq!(seen.first(&["a", "bc"], 3), Some(1));
+        assert_eq!(seen.first(&["ab", "c"], 4), Some(2));
+    }
 }

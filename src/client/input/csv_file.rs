@@ -3,10 +3,10 @@
 //! sent as data.
 
 use bulkops_shared::enrollment::EnrollmentRef;
+use bulkops_shared::ops::accounts::columns::{self as account_columns, Column, HeaderError};
 use csv::StringRecord;
 use serde_json::Value;
 
-use super::account_columns::{self, Column, HeaderError};
 use super::{Api, Fault, Input, Lines, Problem, Row, Shape};
 
 /// The header cells an mfp id file may have.
@@ -139,9 +139,7 @@ fn parse_accounts(
             name,
             accepted: account_columns::accepted(),
         },
-        HeaderError::Twice { number, name } => Fault::Invalid(format!(
-            "line {line}: column {number}: {name} appears twice in the header"
-        )),
+        twice @ HeaderError::Twice { .. } => Fault::Invalid(format!("line {line}: {twice}")),
     })?;
     let (mut rows, mut problems) = (Vec::new(), Vec::new());
     for record in records {
@@ -161,7 +159,7 @@ fn parse_accounts(
                 cells: Some(record),
                 line,
             }),
-            Err(message) => problems.push(Problem::at(line, message)),
+            Err(error) => problems.push(Problem::at(line, error.to_string())),
         }
     }
     let input = Input {

@@ -2,7 +2,6 @@
 //! the line it is on) so the failed rows can be written back in the file's own shape. The
 //! whole file is checked against the API's rules before anything is sent.
 
-mod account_columns;
 mod csv_file;
 mod json_file;
 mod problems;

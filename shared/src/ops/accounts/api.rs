@@ -67,27 +67,18 @@ pub fn parse_upload(body: Value) -> Result<Upload, ApiError> {
     for (index, value) in list.iter().enumerate() {
         let parsed = parse_account(value, &format!("accountsList[{index}]"))?;
         let row = index as u32 + 1;
-        let upload_index = parsed.upload_index.map_or(i64::from(row), i64::from);
         if let Some(secret) = parsed.secret {
             secrets.insert(row, secret);
         }
-        let key = account_key(&parsed.model);
-        let duplicate_of = match first_index.get(&key) {
-            Some(first) => Some(*first),
+        let mut input = AccountRowInput::new(row, parsed.upload_index, parsed.model);
+        let key = account_key(&input.account);
+        match first_index.get(&key) {
+            Some(first) => input.duplicate_of = Some(*first),
             None => {
-                first_index.insert(key, upload_index);
-                None
+                first_index.insert(key, input.upload_index);
             }
-        };
-        let input = AccountRowInput {
-            upload_index,
-            account: parsed.model,
-            duplicate_of,
-        };
-        rows.push(ChunkRow {
-            row,
-            input: serde_json::to_value(input).unwrap_or(Value::Null),
-        });
+        }
+        rows.push(input.into_row(row));
     }
     Ok(Upload {
         source,
@@ -127,6 +118,55 @@ pub fn prepare(request: &Request) -> Result<NewJob, ApiError> {
     let identity = Identity::from_request(request)?;
     let body = json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
     new_job(identity.subject, body)
+}
+
+/// `POST /PasswordVault/API/BulkActions/Accounts/uploads` (additive): an upload whose
+/// accounts come in a staged file, before anything is written. The body is optional:
+/// `{"source"}` and the tolerated failures.
+pub fn prepare_upload(request: &Request, now_ms: i64) -> Result<NewJob, ApiError> {
+    let identity = Identity::from_request(request)?;
+    let body = if request.body().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?
+    };
+    let Value::Object(object) = &body else {
+        return Err(ApiError::bad_request(
+            "the request body, if any, must be a JSON object",
+            None,
+        ));
+    };
+    let source = bind(object, &["source"], "")?.string("source")?;
+    Ok(NewJob {
+        id: JobId::Next(BULK_ID_SEQUENCE),
+        job_type: JobType::AddAccounts,
+        owner: identity.subject,
+        source,
+        client_token: None,
+        rows: Vec::new(),
+        secrets: Secrets::new(),
+        tolerance: crate::ops::tolerance(&body)?,
+        retry_of: None,
+        quota: None,
+        // Whole seconds, as upload URLs state their expiry.
+        upload_until_ms: Some((now_ms / 1000 + crate::staged::UPLOAD_URL_SECONDS) * 1000),
+    })
+}
+
+/// The answer to a staged create: 202 with the bulk id and where its file goes
+/// (`UploadUrl`, `UploadMethod`, `UploadExpirationTime` in epoch seconds).
+pub fn created_awaiting_file(
+    job: &Job,
+    target: crate::staged::UploadTarget,
+) -> Result<Response<Body>, ApiError> {
+    let until = job.upload_expires_at_ms.unwrap_or_default() / 1000;
+    let answer = json!({
+        "Id": job.id.parse::<i64>().unwrap_or_default(),
+        "UploadUrl": target.url,
+        "UploadMethod": target.method,
+        "UploadExpirationTime": until,
+    });
+    Ok(json_response(StatusCode::ACCEPTED, &answer))
 }
 
 /// The answer to a create: 202 with the bulk id as a bare number.

@@ -10,12 +10,14 @@
 
 pub mod api;
 mod binding;
+pub mod columns;
 pub mod model;
 mod operation;
 mod recovery;
 mod results;
 pub mod retry;
 pub mod rows;
+pub mod staged;
 
 use serde_json::json;
 
@@ -23,6 +25,7 @@ pub use model::BulkAccountModel;
 pub use operation::AddAccounts;
 pub use results::status as pvwa_status;
 
+use crate::model::ChunkRow;
 use crate::store::keys::{key_part, PLATFORM_PREFIX, SAFE_PREFIX};
 use crate::store::RecordKey;
 
@@ -70,8 +73,44 @@ pub fn account_key(account: &BulkAccountModel) -> RecordKey {
 #[serde(rename_all = "camelCase")]
 pub struct AccountRowInput {
     pub upload_index: i64,
+    /// Absent only from a rejected row (which has no account).
+    #[serde(default, skip_serializing_if = "BulkAccountModel::is_blank")]
     pub account: BulkAccountModel,
     /// The upload index of an earlier row with the same safe, userName and address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<i64>,
+    /// Why a staged file's line is not an account (`line 12: safeName is required`): the row
+    /// fails with INVALID_FIELDS without reaching the vault. A request's rows are all
+    /// accounts (a bad one refuses the request), so theirs never has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+}
+
+impl AccountRowInput {
+    /// Row `row` of an upload: `given` is the caller's uploadIndex, else the row's 1-based
+    /// position is.
+    pub fn new(row: u32, given: Option<i32>, account: BulkAccountModel) -> Self {
+        Self {
+            upload_index: given.map_or(i64::from(row), i64::from),
+            account,
+            duplicate_of: None,
+            rejected: None,
+        }
+    }
+
+    /// A line of a staged file that is not an account, as row `row`: its uploadIndex is the
+    /// row number.
+    pub fn rejected(row: u32, reason: String) -> Self {
+        Self {
+            rejected: Some(reason),
+            ..Self::new(row, None, BulkAccountModel::default())
+        }
+    }
+
+    pub fn into_row(self, row: u32) -> ChunkRow {
+        ChunkRow {
+            row,
+            input: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
 }

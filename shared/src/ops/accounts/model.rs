@@ -60,6 +60,11 @@ pub struct BulkAccountModel {
 }
 
 impl BulkAccountModel {
+    /// No field set: the account of a rejected row (a valid one names its safe and platform).
+    pub fn is_blank(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// A property a platform may require: a top-level field (any case), else one of
     /// `platformAccountProperties` (exact name first, then any case).
     pub fn property(&self, name: &str) -> Option<&str> {

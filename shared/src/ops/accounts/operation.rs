@@ -76,16 +76,21 @@ impl RowOperation for AddAccounts {
             inputs.push(input);
         }
 
-        // One batched read: every safe, platform and candidate account of the chunk.
+        // One batched read: every safe, platform and candidate account of the chunk (a
+        // rejected row has none).
         let mut keys: Vec<RecordKey> = Vec::new();
-        for input in &inputs {
+        for input in inputs.iter().filter(|input| input.rejected.is_none()) {
             keys.push(safe_key(&input.account.safe_name));
             keys.push(platform_key(&input.account.platform_id));
             if input.duplicate_of.is_none() {
                 keys.push(account_key(&input.account));
             }
         }
-        let found = self.records.get_many(&keys).await?;
+        let found = if keys.is_empty() {
+            HashMap::new()
+        } else {
+            self.records.get_many(&keys).await?
+        };
 
         let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
         let mut creatable: Vec<Creatable> = Vec::new();
@@ -96,6 +101,10 @@ impl RowOperation for AddAccounts {
             let fail = |code: &str, message: String| {
                 Some(RowOutcome::failed(row.row, echo.clone(), code, message))
             };
+            if let Some(reason) = &input.rejected {
+                outcomes[index] = fail(codes::INVALID_FIELDS, reason.clone());
+                continue;
+            }
             let Some(safe) = found.get(&safe_key(safe_name)) else {
                 outcomes[index] = fail(
                     codes::SAFE_NOT_FOUND,
@@ -283,96 +292,4 @@ impl AddAccounts {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn account(value: Value) -> BulkAccountModel {
-        serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn account_keys_ignore_case_and_cannot_collide() {
-        let a = account_key(&account(
-            json!({"safeName": "Unix", "platformId": "p", "userName": "Root", "address": "h1"}),
-        ));
-        let b = account_key(&account(
-            json!({"safeName": "unix", "platformId": "p", "userName": "root", "address": "H1"}),
-        ));
-        assert_eq!(a, b);
-        let c = account_key(&account(
-            json!({"safeName": "s", "platformId": "p", "userName": "a\",\"b", "address": "c"}),
-        ));
-        let d = account_key(&account(
-            json!({"safeName": "s", "platformId": "p", "userName": "a", "address": "b\",\"c"}),
-        ));
-        assert_ne!(c, d);
-    }
-
-    #[test]
-    fn required_properties_may_come_from_platform_account_properties() {
-        let platform = json!({"requiredProperties": ["address", "userName", "logonDomain"]});
-        let full = account(
-            json!({"safeName": "s", "platformId": "p", "address": "h", "userName": "u", "platformAccountProperties": {"logonDomain": "d"}}),
-        );
-        assert_eq!(missing_property(&platform, &full), None);
-        let partial =
-            account(json!({"safeName": "s", "platformId": "p", "address": "h", "userName": " "}));
-        assert_eq!(
-            missing_property(&platform, &partial),
-            Some("userName".into())
-        );
-    }
-
-    #[test]
-    fn the_echo_never_carries_the_secret() {
-        let row = ChunkRow {
-            row: 1,
-            input: json!({"uploadIndex": 7, "account": {"safeName": "s", "platformId": "p", "secret": "hunter2", "userName": "u"}}),
-        };
-        let echo = AddAccounts::new(Arc::new(NoRecords)).echo(&row);
-        assert_eq!(
-            Value::Object(echo),
-            json!({"uploadIndex": 7, "safeName": "s", "platformId": "p", "userName": "u"})
-        );
-    }
-
-    struct NoRecords;
-
-    #[async_trait]
-    impl RecordStore for NoRecords {
-        async fn get_many(
-            &self,
-            _: &[RecordKey],
-        ) -> Result<HashMap<RecordKey, Value>, crate::error::StoreError> {
-            Ok(HashMap::new())
-        }
-        async fn put_many(
-            &self,
-            _: Vec<(RecordKey, Value)>,
-        ) -> Result<(), crate::error::StoreError> {
-            Ok(())
-        }
-        async fn create_many(
-            &self,
-            _: Vec<(RecordKey, Value)>,
-        ) -> Result<Vec<RecordKey>, crate::error::StoreError> {
-            Ok(Vec::new())
-        }
-        async fn put_keeping_counter(
-            &self,
-            _: &RecordKey,
-            _: Value,
-            _: &str,
-        ) -> Result<(), crate::error::StoreError> {
-            Ok(())
-        }
-        async fn increment(
-            &self,
-            _: &RecordKey,
-            _: &str,
-            _: i64,
-        ) -> Result<Option<i64>, crate::error::StoreError> {
-            Ok(None)
-        }
-    }
-}
+mod tests;

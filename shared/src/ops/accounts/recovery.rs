@@ -30,14 +30,13 @@ pub(super) async fn recover(
     job: &Job,
     rows: &[ChunkRow],
 ) -> Result<Vec<Recovery>, EngineError> {
-    // A malformed row or a duplicate within the upload never created an account.
+    // A malformed row, a rejected line of a staged file or a duplicate within the upload
+    // never created an account.
     let keys: Vec<Option<RecordKey>> = rows
         .iter()
         .map(|row| {
             let input: AccountRowInput = serde_json::from_value(row.input.clone()).ok()?;
-            input
-                .duplicate_of
-                .is_none()
+            (input.duplicate_of.is_none() && input.rejected.is_none())
                 .then(|| account_key(&input.account))
         })
         .collect();

@@ -6,6 +6,10 @@
 //! [`secrets_expire_at_ms`] (4 days after the upload was created, as long as a staged secret
 //! lives); after that a retry is refused with a 409 that says so, rather than send the rows
 //! without the secrets they were uploaded with.
+//!
+//! A staged file's lines that were not accounts (their echo holds no account, only the
+//! uploadIndex) have nothing to send again: a retry leaves them out, and is refused with a
+//! 409 when they are all it would send.
 
 use lambda_http::{Request, RequestExt};
 use serde_json::{json, Value};
@@ -43,13 +47,18 @@ pub async fn retry_job(
         .query_string_parameters_ref()
         .and_then(|q| q.first("errorCode"))
         .map(str::to_owned);
-    let failed: Vec<RowOutcome> = jobs
+    let (failed, not_accounts): (Vec<RowOutcome>, Vec<RowOutcome>) = jobs
         .row_outcomes(&original.id)
         .await?
         .into_iter()
         .filter(|o| o.is_failed())
         .filter(|o| wanted.is_none() || o.error_code == wanted)
-        .collect();
+        .partition(|o| o.item.contains_key("safeName"));
+    if failed.is_empty() && !not_accounts.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "The failed rows of bulk account upload {id} are lines of its file that are not accounts; fix them in the file and upload it again"
+        )));
+    }
     if failed.is_empty() {
         return Err(ApiError::Conflict(format!(
             "Bulk account upload {id} has no failed rows{} to retry",

@@ -3,22 +3,18 @@
 //! holds no id is read as the id it spells and fails as one (INVALID_ENROLLMENT_ID, with why);
 //! duplicates point at their first occurrence, as in a request.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::MfpRowInput;
 use crate::enrollment::EnrollmentRef;
 use crate::model::ChunkRow;
-use crate::staged::{FileError, Line, StagedRows};
+use crate::staged::{FileError, FirstSeen, Line, StagedRows};
 
 /// The rows of one staged flash pass file.
 #[derive(Default)]
 pub struct MfpFileRows {
-    /// First row of each enrollment, by 128 bits of the SHA-256 of its key: 16 bytes a row
-    /// instead of the key itself, so a million rows stay within a few tens of MB.
-    first_row: HashMap<u128, u32>,
+    /// First row of each enrollment.
+    first_row: FirstSeen<u32>,
 }
 
 impl StagedRows for MfpFileRows {
@@ -29,18 +25,9 @@ impl StagedRows for MfpFileRows {
 
     fn row(&mut self, row: u32, line: &Line) -> (ChunkRow, Option<String>) {
         let id = id_of(line.text.trim());
-        let duplicate_of = EnrollmentRef::from_id(&id).ok().and_then(|enrollment| {
-            let digest = Sha256::digest(enrollment.key().as_bytes());
-            let mut first = [0u8; 16];
-            first.copy_from_slice(&digest[..16]);
-            match self.first_row.get(&u128::from_be_bytes(first)) {
-                Some(first) => Some(*first),
-                None => {
-                    self.first_row.insert(u128::from_be_bytes(first), row);
-                    None
-                }
-            }
-        });
+        let duplicate_of = EnrollmentRef::from_id(&id)
+            .ok()
+            .and_then(|enrollment| self.first_row.first(&[&enrollment.key()], row));
         let input = serde_json::to_value(MfpRowInput { id, duplicate_of }).unwrap_or(Value::Null);
         (ChunkRow { row, input }, None)
     }

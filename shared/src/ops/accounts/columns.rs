@@ -1,12 +1,14 @@
-//! Mapping an accounts CSV header to BulkAccountModel fields: plain columns for the top-level
-//! fields, dotted columns for the nested objects (`secretManagement.automaticManagementEnabled`,
-//! `platformAccountProperties.LogonDomain`, ...).
+//! Accounts as CSV: a header row of BulkAccountModel field names, plain columns for the
+//! top-level fields, dotted columns for the nested objects
+//! (`secretManagement.automaticManagementEnabled`, `platformAccountProperties.LogonDomain`,
+//! ...). The operator client reads its CSV input with these columns, and a staged account
+//! file's rows are read with them too, so both take the same files.
 
 use csv::StringRecord;
 use serde_json::{Map, Value};
 
 // The account's properties are the model's: one list for the API's binding and these columns.
-use bulkops_shared::ops::accounts::model::{NESTED_FIELDS, PROPERTIES, TEXT_FIELDS};
+use super::model::{NESTED_FIELDS, PROPERTIES, TEXT_FIELDS};
 
 /// What one CSV column holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub enum Column {
 
 impl Column {
     /// The canonical dotted name, to spot duplicates and for messages.
-    fn name(&self) -> String {
+    pub fn name(&self) -> String {
         match self {
             Column::Text(field) => (*field).to_owned(),
             Column::UploadIndex => "uploadIndex".to_owned(),
@@ -60,17 +62,16 @@ fn column(name: &str) -> Option<Column> {
 }
 
 /// A header cell that is not a column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
     /// `number` is 1-based.
-    Unknown {
-        number: usize,
-        name: String,
-    },
-    Twice {
-        number: usize,
-        name: String,
-    },
+    #[error(
+        "unknown column {name:?} in the header; the accepted columns are: {}",
+        accepted().join(", ")
+    )]
+    Unknown { number: usize, name: String },
+    #[error("column {number}: {name} appears twice in the header")]
+    Twice { number: usize, name: String },
 }
 
 /// Every column name a header may use (nested ones dotted), for the unknown-column error.
@@ -104,24 +105,48 @@ pub fn parse_header(header: &StringRecord) -> Result<Vec<Column>, HeaderError> {
     Ok(columns)
 }
 
+/// A cell whose text is not of its column's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}, got {cell:?}", self.without_value())]
+pub struct CellError {
+    /// 1-based.
+    pub number: usize,
+    pub column: String,
+    pub expected: &'static str,
+    pub cell: String,
+}
+
+impl CellError {
+    /// The message without the cell's text, for messages the service keeps (a misaligned
+    /// row could put any value, a secret too, in a typed column).
+    pub fn without_value(&self) -> String {
+        format!(
+            "column {} ({}): expected {}",
+            self.number, self.column, self.expected
+        )
+    }
+}
+
 /// Builds the account of one record; empty cells are left out.
-pub fn account(columns: &[Column], record: &StringRecord) -> Result<Map<String, Value>, String> {
+pub fn account(columns: &[Column], record: &StringRecord) -> Result<Map<String, Value>, CellError> {
     let mut account = Map::new();
     let mut objects = NestedObjects::default();
     for (index, (column, cell)) in columns.iter().zip(record.iter()).enumerate() {
         if cell.trim().is_empty() {
             continue;
         }
-        let at = || format!("column {} ({})", index + 1, column.name());
+        let wrong = |expected| CellError {
+            number: index + 1,
+            column: column.name(),
+            expected,
+            cell: cell.to_owned(),
+        };
         match column {
             Column::Text(field) => {
                 account.insert((*field).to_owned(), Value::String(cell.to_owned()));
             }
             Column::UploadIndex => {
-                let number: i64 = cell
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{}: expected an integer, got {cell:?}", at()))?;
+                let number: i64 = cell.trim().parse().map_err(|_| wrong("an integer"))?;
                 account.insert("uploadIndex".to_owned(), Value::from(number));
             }
             Column::Property(key) => {
@@ -137,9 +162,7 @@ pub fn account(columns: &[Column], record: &StringRecord) -> Result<Map<String, 
                 let value = match (boolean, parse_bool(cell)) {
                     (false, _) => Value::String(cell.to_owned()),
                     (true, Some(flag)) => Value::Bool(flag),
-                    (true, None) => {
-                        return Err(format!("{}: expected true or false, got {cell:?}", at()))
-                    }
+                    (true, None) => return Err(wrong("true or false")),
                 };
                 objects.get(object).insert((*field).to_owned(), value);
             }
@@ -176,5 +199,40 @@ impl NestedObjects {
             }
         };
         &mut self.0[position].1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_errors_name_the_column() {
+        let unknown = parse_header(&StringRecord::from(vec!["safeName", "platfromId"]));
+        let text = unknown.unwrap_err().to_string();
+        assert!(
+            text.starts_with("unknown column \"platfromId\" in the header; the accepted columns are: uploadIndex, name,"),
+            "{text}"
+        );
+        let twice = parse_header(&StringRecord::from(vec!["safeName", "SAFENAME"]));
+        assert_eq!(
+            twice.unwrap_err().to_string(),
+            "column 2: safeName appears twice in the header"
+        );
+    }
+
+    #[test]
+    fn a_cell_error_can_leave_the_value_out() {
+        let columns = parse_header(&StringRecord::from(vec![
+            "safeName",
+            "secretManagement.automaticManagementEnabled",
+        ]))
+        .unwrap();
+        let error = account(&columns, &StringRecord::from(vec!["s", "hunter2"])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "column 2 (secretManagement.automaticManagementEnabled): expected true or false, got \"hunter2\""
+        );
+        assert!(!error.without_value().contains("hunter2"));
     }
 }
