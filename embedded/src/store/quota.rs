@@ -20,6 +20,7 @@ impl EmbeddedStore {
     ) -> Result<Admission, StoreError> {
         let (job, quota) = (job.clone(), *quota);
         let owner = sha256_hex(job.owner.as_bytes());
+        let now = bulkops_shared::time::now_ms();
         self.write(move |txn| {
             let mut active: BTreeMap<String, u32> = {
                 let table = txn.open_table(QUOTAS)?;
@@ -32,7 +33,9 @@ impl EmbeddedStore {
             // Ended (or vanished) jobs no longer count.
             let mut ended = Vec::new();
             for id in active.keys() {
-                let gone = read_job(txn, id)?.is_none_or(|stored| stored.job.state.is_terminal());
+                let gone = read_job(txn, id)?.is_none_or(|stored| {
+                    stored.job.state.is_terminal() || stored.job.is_upload_overdue(now)
+                });
                 if gone {
                     ended.push(id.clone());
                 }

@@ -14,6 +14,8 @@ pub use tolerance::{FailureTolerance, InvalidTolerance, PERCENTAGE_MIN_ROWS};
 
 /// How long a job and its rows are kept after its creation (the table's TTL).
 pub const JOB_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+/// How long after its upload URL expires a staged job may still receive its file.
+pub const UPLOAD_GRACE_SECONDS: i64 = 3_600;
 
 /// Bulk operation state, as in the Entrust contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -267,6 +269,16 @@ impl Job {
             below += 1;
         }
         below
+    }
+
+    /// A staged job still waiting for its file an hour after its upload URL expired (an
+    /// upload begun before the URL expired may still be arriving until then): it never gets
+    /// one, and is ended FAILED when next read.
+    pub fn is_upload_overdue(&self, now_ms: i64) -> bool {
+        self.state == JobState::AwaitingData
+            && self
+                .upload_expires_at_ms
+                .is_some_and(|until| now_ms >= until + UPLOAD_GRACE_SECONDS * 1000)
     }
 
     /// Rows with a final outcome (or skipped for good).

@@ -4,10 +4,12 @@
 //! a refused job); [`split`] fills chunks as the rows come, parks them all beside the job,
 //! then sets the job's totals, releases it and queues its first window of chunks.
 
+pub mod expiry;
 pub mod lines;
 pub mod split;
 pub mod upload;
 
+pub use expiry::expire_if_overdue;
 pub use lines::{FileError, Line, Lines};
 pub use split::{split, split_upload, SplitDeps, SplitError};
 pub use upload::{UploadReader, UploadStore, UploadTarget, UPLOAD_URL_SECONDS};

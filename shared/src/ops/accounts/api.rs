@@ -220,7 +220,7 @@ pub async fn find_upload(
             crate::time::rfc3339(job.expires_at_ms())
         )));
     }
-    Ok(job)
+    Ok(crate::staged::expire_if_overdue(jobs, job, now_ms).await?)
 }
 
 /// `GET /PasswordVault/API/BulkActions/Accounts?limit=&filter=`: the caller's own uploads.
@@ -247,13 +247,19 @@ pub async fn list(
         None => None,
         Some(filter) => Some(parse_filter(filter)?),
     };
-    let matching: Vec<Job> = jobs
+    let mut matching: Vec<Job> = Vec::new();
+    for job in jobs
         .list_jobs(JobType::AddAccounts, &identity.subject, LIST_SCAN_LIMIT)
         .await?
-        .into_iter()
-        .filter(|job| !job.is_expired(now_ms))
-        .filter(|job| wanted.is_none_or(|w| status_matches(w, status(job))))
-        .collect();
+    {
+        if job.is_expired(now_ms) {
+            continue;
+        }
+        let job = crate::staged::expire_if_overdue(jobs, job, now_ms).await?;
+        if wanted.is_none_or(|w| status_matches(w, status(&job))) {
+            matching.push(job);
+        }
+    }
     let actions: Vec<Value> = matching
         .iter()
         .take(limit)

@@ -201,13 +201,13 @@ pub async fn list(
     now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_VIEW)?;
-    let list: Vec<_> = jobs
-        .list_jobs(JobType::SendMfp, "", LIST_LIMIT)
-        .await?
-        .iter()
-        .filter(|job| !job.is_expired(now_ms))
-        .map(|job| job.to_bulk_operation())
-        .collect();
+    let mut list = Vec::new();
+    for job in jobs.list_jobs(JobType::SendMfp, "", LIST_LIMIT).await? {
+        if !job.is_expired(now_ms) {
+            let job = crate::staged::expire_if_overdue(jobs, job, now_ms).await?;
+            list.push(job.to_bulk_operation());
+        }
+    }
     Ok(json_response(StatusCode::OK, &list))
 }
 
@@ -302,7 +302,7 @@ pub(super) async fn find_job(
             crate::time::rfc3339(job.expires_at_ms())
         )));
     }
-    Ok(job)
+    Ok(crate::staged::expire_if_overdue(jobs, job, now_ms).await?)
 }
 
 #[cfg(test)]

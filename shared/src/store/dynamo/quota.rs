@@ -144,6 +144,7 @@ impl DynamoJobStore {
     /// Removes the entries of `owner`'s jobs that are final or gone; returns the active jobs
     /// and rows left.
     async fn sweep(&self, owner: &str) -> Result<(u32, u64), StoreError> {
+        let now = crate::time::now_ms();
         let record = self
             .client
             .get_item()
@@ -170,7 +171,7 @@ impl DynamoJobStore {
             };
             let ended = JobStore::get_job(self, id)
                 .await?
-                .is_none_or(|job| job.state.is_terminal());
+                .is_none_or(|job| job.state.is_terminal() || job.is_upload_overdue(now));
             if ended && self.release(owner, entry, rows).await? {
                 active_jobs -= 1;
                 rows_in_flight = rows_in_flight.saturating_sub(u64::from(rows));

@@ -1,0 +1,73 @@
+//! A staged job whose file never comes (issue 11, item 2): an hour after its upload URL
+//! expired (the grace for an upload begun in time), its first read ends it FAILED with an
+//! `errorMessage` saying so, once, through the real handlers on moto with a moved clock; until
+//! then it waits AWAITING_DATA (Pending). Its place in the caller's quota is freed.
+
+mod common;
+
+use std::sync::Arc;
+
+use bulkops::local::uploads::LocalUploads;
+use bulkops_shared::model::UPLOAD_GRACE_SECONDS;
+use bulkops_shared::staged::UPLOAD_URL_SECONDS;
+use bulkops_shared::store::Quota;
+use bulkops_testkit::{ApiCall, Fixture};
+use common::*;
+use serde_json::Value;
+
+async fn submit(fx: &Fixture, uploads: &Arc<LocalUploads>, call: ApiCall) -> (u16, Value) {
+    let mut deps = fx.submit_deps();
+    deps.uploads = Some(uploads.clone());
+    let response = submit::handler(&deps, call.request()).await.expect("submit");
+    (response.status().as_u16(), body_json(&response))
+}
+
+#[tokio::test]
+async fn a_file_that_never_comes_fails_its_job_once() {
+    let mut fx = Fixture::new().await;
+    fx.quota = Quota {
+        max_active_jobs: 2,
+        max_rows_in_flight: 1_000,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Arc::new(LocalUploads::open(dir.path(), "http://127.0.0.1:1".into()).unwrap());
+    let staged = || {
+        ApiCall::new("POST", "/api/web/v2/mobileFlashPass/uploads").user("alice", ALL_PERMISSIONS)
+    };
+    let (status, job) = submit(&fx, &uploads, staged()).await;
+    assert_eq!(status, 200, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let (status, upload) = submit(
+        &fx,
+        &uploads,
+        ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts/uploads").user("alice", ""),
+    )
+    .await;
+    assert_eq!(status, 202, "{upload}");
+    let bulk_id = upload["Id"].as_i64().unwrap();
+    // Both staged jobs hold the caller's two places.
+    assert_eq!(submit(&fx, &uploads, staged()).await.0, 429);
+
+    // Past the URL's expiry, within the grace: still waiting.
+    fx.clock.advance(UPLOAD_URL_SECONDS * 1000 + 1_000);
+    assert_eq!(get_job(&fx, &id).await["state"], "AWAITING_DATA");
+
+    // Past the grace: the first read ends it, once.
+    fx.clock.advance(UPLOAD_GRACE_SECONDS * 1000);
+    let failed = get_job(&fx, &id).await;
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    let message = failed["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("upload URL expired"), "{message}");
+    assert_eq!(get_job(&fx, &id).await, failed, "read again: the same");
+    let list = call_query(
+        &fx,
+        ApiCall::new("GET", "/PasswordVault/API/BulkActions/Accounts").user("alice", ""),
+    )
+    .await;
+    let list = body_json(&list);
+    assert_eq!(list["BulkActions"][0]["Id"], bulk_id);
+    assert_eq!(list["BulkActions"][0]["Status"], "failed", "{list}");
+
+    // Their places are free again.
+    assert_eq!(submit(&fx, &uploads, staged()).await.0, 200);
+}
