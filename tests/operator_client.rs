@@ -371,3 +371,23 @@ fn timeout_exits_5_and_a_cancelled_job_4_with_its_skipped_rows() {
     assert_eq!(client.run(&["cancel", &id]).code, 0);
     server.stop();
 }
+
+/// An input over the request body limit (2,000 ids, ≈ 280 KB against 200 KB) goes as a staged
+/// file by itself: one job, every row run, exit 0.
+#[test]
+fn a_file_over_the_request_limit_goes_as_a_staged_file() {
+    let root = fresh_dir("client-staged");
+    let data = root.path().join("data");
+    let server = ServerProcess::start(Path::new(BINARY), &data, &["--demo"]);
+    let client = Client::of(&server);
+    let big = clean_ids(root.path(), "big.csv", 2_000);
+    assert!(std::fs::metadata(&big).unwrap().len() > 204_800);
+    let ran = client.run(&["submit", "--json", &big.to_string_lossy()]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("sent as a staged file"), "{ran:?}");
+    let summary = ran.json();
+    assert_eq!(
+        (&summary["state"], &summary["succeeded"], &summary["failed"]),
+        (&"COMPLETED".into(), &2_000.into(), &0.into())
+    );
+}

@@ -18,7 +18,9 @@ use serde_json::Value;
 async fn submit(fx: &Fixture, uploads: &Arc<LocalUploads>, call: ApiCall) -> (u16, Value) {
     let mut deps = fx.submit_deps();
     deps.uploads = Some(uploads.clone());
-    let response = submit::handler(&deps, call.request()).await.expect("submit");
+    let response = submit::handler(&deps, call.request())
+        .await
+        .expect("submit");
     (response.status().as_u16(), body_json(&response))
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use reqwest::{header, Url};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::args::Api;
 use super::http_error::status_error;
@@ -110,6 +110,73 @@ impl ApiClient {
                 reason: format!("no job id in the answer (got {other})"),
             }),
         }
+    }
+
+    /// Creates a job whose rows come in a staged file (`POST …/uploads`, keyed like a
+    /// submit); returns its id and the URL to `PUT` the file to.
+    pub async fn create_staged(
+        &self,
+        api: Api,
+        source: &str,
+        key: &str,
+    ) -> Result<(String, String), HttpError> {
+        let (url, body) = match api {
+            Api::Mfp => (format!("{}{MFP_SUBMIT}/uploads", self.base), json!({})),
+            Api::Accounts => (
+                format!("{}{ACCOUNTS}/uploads", self.base),
+                json!({ "source": source }),
+            ),
+        };
+        let request = self
+            .http
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", key)
+            .body(body.to_string());
+        let answer = decode(&url, &self.call(request, &url).await?)?;
+        let (id, upload) = match api {
+            Api::Mfp => (answer.get("id"), answer.pointer("/upload/url")),
+            Api::Accounts => (answer.get("Id"), answer.get("UploadUrl")),
+        };
+        let id = match id {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            Some(Value::Number(id)) => id.to_string(),
+            _ => {
+                return Err(HttpError::Decode {
+                    url,
+                    reason: format!("no job id in the answer (got {answer})"),
+                })
+            }
+        };
+        match upload.and_then(Value::as_str) {
+            Some(upload) => Ok((id, upload.to_owned())),
+            None => Err(HttpError::Decode {
+                url,
+                reason: format!("no upload URL in the answer (got {answer})"),
+            }),
+        }
+    }
+
+    /// `PUT`s a staged file to its signed URL (no token: the URL is the credential). A `409`
+    /// means the job has its rows already: an earlier attempt's file arrived.
+    pub async fn put_file(&self, url: &str, file: Vec<u8>) -> Result<(), HttpError> {
+        let response = self
+            .http
+            .put(url)
+            .timeout(Duration::from_secs(3_600))
+            .body(file)
+            .send()
+            .await
+            .map_err(|e| HttpError::transport(url, e))?;
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::CONFLICT {
+            return Ok(());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| HttpError::transport(url, e))?;
+        Err(status_error(status, &body))
     }
 
     /// Queues an event-driven request on the local server's intake queue; returns its answer

@@ -296,21 +296,62 @@ async fn waiting_gives_up_at_the_timeout() {
 }
 
 #[tokio::test]
-async fn an_oversized_request_is_refused_before_sending() {
-    let server = TestServer::start(|_| (500, String::new())).await;
+async fn an_input_over_the_request_limit_goes_as_a_staged_file() {
+    // The upload URL names the server itself, known once it listens.
+    let base = Arc::new(std::sync::Mutex::new(String::new()));
+    let url = base.clone();
+    let server =
+        TestServer::start(
+            move |request| match (request.method.as_str(), request.path.as_str()) {
+                ("POST", "/api/web/v2/mobileFlashPass/uploads") => ok(json!({
+                    "id": "job-9", "state": "AWAITING_DATA", "totalRows": 0,
+                    "upload": {"url": format!("{}/put/job-9?signature=s", url.lock().unwrap()),
+                               "method": "PUT", "expiresAt": "2026-12-03T20:00:00Z"}
+                })),
+                ("PUT", "/put/job-9?signature=s") => (200, String::new()),
+                ("GET", "/api/web/v1/mobileFlashPass/job-9") => ok(json!({
+                    "id": "job-9", "state": "COMPLETED", "totalRows": 5_000,
+                    "rowsProcessed": 5_000, "rowsFailed": 0
+                })),
+                _ => (
+                    404,
+                    json!({"code": "NOT_FOUND", "message": "no route"}).to_string(),
+                ),
+            },
+        )
+        .await;
+    *base.lock().unwrap() = server.url.clone();
     let scratch = Scratch::new();
     let ids: String = (0..5_000).map(|i| format!("{:0>48}\n", i)).collect();
     let file = scratch.file("ids.csv", &ids);
 
-    let error = submit(args(&file, &server.url)).await.unwrap_err();
+    let exit = submit(args(&file, &server.url)).await.unwrap();
 
-    assert_eq!(error.exit(), Exit::Input);
-    let error = error.to_string();
-    assert!(
-        error.contains("over the mfp API's limit of 204800 bytes"),
-        "{error}"
+    assert_eq!(exit, Exit::Success);
+    let requests = server.requests();
+    let create = &requests[0];
+    assert_eq!(create.path, "/api/web/v2/mobileFlashPass/uploads");
+    assert!(create.header("idempotency-key").is_some());
+    let put = &requests[1];
+    assert_eq!(put.method, "PUT");
+    assert_eq!(
+        put.header("authorization"),
+        None,
+        "the signed URL is the credential"
     );
-    assert!(server.requests().is_empty());
+    let lines: Vec<&str> = std::str::from_utf8(&put.body).unwrap().lines().collect();
+    assert_eq!(lines.len(), 5_000);
+    assert_eq!(
+        lines[7],
+        format!("\"{:0>48}\"", 7),
+        "one JSON id per line, in order"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path == "/api/web/v2/mobileFlashPass"),
+        "no direct request"
+    );
 }
 
 #[tokio::test]

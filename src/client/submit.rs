@@ -1,5 +1,6 @@
-//! `bulkops submit FILE`: check the whole file, send it, say the job id at once, follow the
-//! job to its end, and write the failed rows.
+//! `bulkops submit FILE`: check the whole file, send it (as one request, or over the request
+//! limit as a staged file), say the job id at once, follow the job to its end, and write the
+//! failed rows.
 
 use std::path::Path;
 
@@ -17,8 +18,10 @@ use super::resume::Tracker;
 use super::retry::Retry;
 use super::wait::Job;
 
-/// Request body limits of the contract; checked before sending so the operator learns how to
-/// split the file instead of getting a bare 413.
+/// Request body limits of the contract: a larger input goes as a staged file.
+/// The largest staged file the service takes.
+const MAX_STAGED_FILE_BYTES: usize = 1_000_000_000;
+
 const fn body_limit(api: Api) -> usize {
     match api {
         Api::Mfp => 204_800,
@@ -37,26 +40,36 @@ pub async fn run(args: &SubmitArgs, out: &Output, tracker: &Tracker) -> Result<E
         .unwrap_or_else(|| file_name(&args.file));
     let body = serde_json::to_vec(&input.request_body(&source))
         .map_err(|e| ClientError::Unreadable(format!("encoding the request: {e}")))?;
-    check_size(&args.file, &input, body.len())?;
     let client =
         ApiClient::new(&args.server.url, args.server.token.clone()).map_err(ClientError::Usage)?;
 
     // One key for every attempt: the server answers a retry with the first attempt's job.
     let key = uuid::Uuid::new_v4().to_string();
-    let id = Retry::default()
-        .run(
-            || client.submit(input.api, body.clone(), &key),
-            out.retry_notes(),
-        )
-        .await
-        .map_err(|error| match error {
-            HttpError::Transport { maybe_sent, .. } => ClientError::Unsent {
-                file: args.file.display().to_string(),
-                maybe_sent,
-                source: error,
-            },
-            other => ClientError::Rejected(other),
-        })?;
+    let sent = if body.len() <= body_limit(input.api) {
+        Retry::default()
+            .run(
+                || client.submit(input.api, body.clone(), &key),
+                out.retry_notes(),
+            )
+            .await
+    } else {
+        // Over the request body limit: the same rows go as a staged file.
+        let file = staged_file(&args.file, &input)?;
+        out.note(&format!(
+            "{} bytes: over the {} request limit, sent as a staged file",
+            body.len(),
+            input.api
+        ));
+        send_staged(&client, &input, &source, &key, file, out).await
+    };
+    let id = sent.map_err(|error| match error {
+        HttpError::Transport { maybe_sent, .. } => ClientError::Unsent {
+            file: args.file.display().to_string(),
+            maybe_sent,
+            source: error,
+        },
+        other => ClientError::Rejected(other),
+    })?;
     tracker.follow(&id, input.api);
     let rows = input.rows.len() as u64;
     out.note(&format!(
@@ -90,8 +103,41 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-fn check_size(path: &Path, input: &Input, size: usize) -> Result<(), InputError> {
-    let limit = body_limit(input.api);
+/// Creates the staged job and sends its file, each step retried; returns the job id.
+async fn send_staged(
+    client: &ApiClient,
+    input: &Input,
+    source: &str,
+    key: &str,
+    file: Vec<u8>,
+    out: &Output,
+) -> Result<String, HttpError> {
+    let (id, url) = Retry::default()
+        .run(
+            || client.create_staged(input.api, source, key),
+            out.retry_notes(),
+        )
+        .await?;
+    Retry::default()
+        .run(|| client.put_file(&url, file.clone()), out.retry_notes())
+        .await?;
+    Ok(id)
+}
+
+/// The rows as a staged file: JSON Lines, one row as the file had it per line (an id, or an
+/// account object), so rows keep their numbers and accounts their `uploadIndex`.
+fn staged_file(path: &Path, input: &Input) -> Result<Vec<u8>, InputError> {
+    let mut file = Vec::new();
+    for row in &input.rows {
+        // A JSON value never holds a raw line break, so each row stays on its line.
+        serde_json::to_writer(&mut file, &row.payload).unwrap_or_default();
+        file.push(b'\n');
+    }
+    check_size(path, input, file.len(), MAX_STAGED_FILE_BYTES)?;
+    Ok(file)
+}
+
+fn check_size(path: &Path, input: &Input, size: usize, limit: usize) -> Result<(), InputError> {
     if size > limit {
         return Err(InputError {
             path: path.to_path_buf(),

@@ -57,8 +57,8 @@ pub enum Fault {
     #[error("{}", BadRows(.0))]
     BadRows(Vec<Problem>),
     #[error(
-        "the request is {size} bytes, over the {api} API's limit of {limit} bytes: split the \
-         file into files of about {rows_per_file} rows"
+        "the staged file is {size} bytes, over the {api} API's limit of {limit} bytes: split \
+         the input into files of about {rows_per_file} rows"
     )]
     TooLarge {
         api: super::Api,
