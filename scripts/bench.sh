@@ -11,6 +11,8 @@ target/release/bench
 echo
 target/release/bench_local
 echo
+target/release/bench_staged
+echo
 echo "| function binary (release, stripped, $(uname -m)) | size |"
 echo "|---|---|"
 for bin in submit query cancel processor dead_letter; do
