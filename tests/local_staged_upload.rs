@@ -96,7 +96,11 @@ async fn a_staged_file_runs_through_the_local_server() {
     let signer = LocalUploads::open(data.path(), server.url.clone()).expect("the server's key");
     let expired = signer.upload_target(&id, 1_000).await.unwrap();
     let (status, body) = put(&expired.url, b"x\n".to_vec()).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "{body}"
+    );
 
     // The file: every 50th enrollment unknown, with a header.
     let mut file = String::from("id\n");
