@@ -18,9 +18,8 @@ use bulkops_shared::error::EnqueueError;
 use bulkops_shared::model::{ChunkMessage, JobState};
 use bulkops_shared::ops::mobile_flash_pass::codes;
 use bulkops_shared::queue::ChunkQueue;
-use bulkops_testkit::{pump, ApiCall, Fixture, PumpOptions, PumpStats};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::*;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
 const ROWS: usize = 3_000;
@@ -43,39 +42,6 @@ async fn create(fx: &Fixture) -> Value {
     let job = body_json(&response);
     assert_eq!(job["state"], "AWAITING_DATA", "{job}");
     job
-}
-
-/// `PUT`s `body` to a job's upload URL as a client would; the status.
-async fn put(job: &Value, body: Vec<u8>) -> u16 {
-    let url = job["upload"]["url"].as_str().expect("an upload URL");
-    // A content type, as browsers and curl send: moto reads an untyped body as a form.
-    reqwest::Client::new()
-        .put(url)
-        .header("content-type", "text/csv")
-        .body(body)
-        .send()
-        .await
-        .expect("PUT")
-        .status()
-        .as_u16()
-}
-
-/// Pumps the split queue into the real splitter handler with `deps`.
-async fn run_splitter_with(fx: &Fixture, deps: &splitter::Deps, options: PumpOptions) -> PumpStats {
-    let arn = fx
-        .uploads
-        .as_ref()
-        .expect("a bucket")
-        .split_queue_arn
-        .clone();
-    pump(&fx.split_source(), &arn, options, |event| {
-        splitter::handler(deps, LambdaEvent::new(event, Context::default()))
-    })
-    .await
-}
-
-async fn run_splitter(fx: &Fixture) -> PumpStats {
-    run_splitter_with(fx, &fx.splitter_deps(), PumpOptions::default()).await
 }
 
 /// A file of `rows` rows after an `id` header, in the three spellings, with blank lines; and
@@ -178,7 +144,7 @@ async fn a_file_put_to_its_presigned_url_runs_every_row_once() {
     assert!(url.contains("X-Amz-Signature="), "{url}");
 
     let (text, expected) = file(ROWS);
-    assert_eq!(put(&job, text.into_bytes()).await, 200);
+    assert_eq!(put_upload(&job, text.into_bytes()).await, 200);
     let started = Instant::now();
     let stats = run_splitter(&fx).await;
     eprintln!("{ROWS} rows split in {:?}", started.elapsed());
@@ -235,7 +201,7 @@ async fn a_splitter_that_dies_before_queueing_counts_every_row_once() {
     let job = create(&fx).await;
     let id = job["id"].as_str().unwrap().to_owned();
     let (text, expected) = file(ROWS);
-    assert_eq!(put(&job, text.into_bytes()).await, 200);
+    assert_eq!(put_upload(&job, text.into_bytes()).await, 200);
 
     let mut deps = fx.splitter_deps();
     deps.queue = Arc::new(DiesBeforeQueueing {
@@ -312,7 +278,7 @@ async fn a_file_not_there_is_retried_then_dead_lettered() {
     let bucket = fx.uploads.clone().expect("a bucket");
     let job = create(&fx).await;
     let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(put(&job, enrollment_id(0).into_bytes()).await, 200);
+    assert_eq!(put_upload(&job, enrollment_id(0).into_bytes()).await, 200);
     // Gone before the split (a lifecycle rule, an operator): nothing to read, yet.
     fx.clients
         .s3
@@ -337,7 +303,10 @@ async fn a_file_that_is_not_text_fails_its_job() {
     let fx = fixture().await;
     let job = create(&fx).await;
     let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(put(&job, b"id\n\x00\x01\x02\xff\n".to_vec()).await, 200);
+    assert_eq!(
+        put_upload(&job, b"id\n\x00\x01\x02\xff\n".to_vec()).await,
+        200
+    );
     let stats = run_splitter(&fx).await;
     assert!(stats.reported_failures.is_empty(), "{stats:?}");
     let failed = get_job(&fx, &id).await;
