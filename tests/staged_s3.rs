@@ -4,8 +4,8 @@
 //! real splitter handler; the chunks run through the real processor, delivered 3×, to exact
 //! counts. A splitter that dies after the split but before queueing, and runs twice more,
 //! still counts every row once. S3's test event, keys that name no job and jobs that take no
-//! file are dropped; a file not there yet is retried, then dead-lettered; a file that is not
-//! text fails its job.
+//! file are dropped; a message that is no notification and a file not there yet are retried
+//! (then dead-lettered); a file that is not text fails its job.
 
 mod common;
 
@@ -20,6 +20,7 @@ use bulkops_shared::ops::mobile_flash_pass::codes;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::*;
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
 const ROWS: usize = 3_000;
@@ -269,6 +270,26 @@ async fn test_events_and_files_no_job_takes_are_dropped() {
             .total_rows,
         3,
         "the job created with its rows keeps them"
+    );
+
+    // Not a notification: redelivered (then dead-lettered), by its id; a failure without an
+    // id fails the invocation instead of reporting an empty identifier.
+    let deps = fx.splitter_deps();
+    let mut event = bulkops_testkit::sqs_event(&[], &bucket.split_queue_arn);
+    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+    message.body = Some("not a notification".to_owned());
+    message.message_id = Some("m-1".to_owned());
+    event.records.push(message);
+    let response = splitter::handler(&deps, LambdaEvent::new(event.clone(), Context::default()))
+        .await
+        .expect("a partial batch response");
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, "m-1");
+    event.records[0].message_id = None;
+    assert!(
+        splitter::handler(&deps, LambdaEvent::new(event, Context::default()))
+            .await
+            .is_err()
     );
 }
 

@@ -19,5 +19,5 @@ pub fn deps_from_env(clients: &AwsClients) -> Result<Deps, MissingSetting> {
 }
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
-    Ok(bulkops_shared::staged::notifications::handle_batch(deps, event.payload).await)
+    Ok(bulkops_shared::staged::notifications::handle_batch(deps, event.payload).await?)
 }

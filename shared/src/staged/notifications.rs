@@ -55,22 +55,37 @@ enum Retry {
     Split(SplitError),
 }
 
-/// Splits the files a batch of notifications names; the messages to deliver again.
-pub async fn handle_batch(splitter: &Splitter, event: SqsEvent) -> SqsBatchResponse {
+/// A message to deliver again has no id to report it by.
+#[derive(Debug, thiserror::Error)]
+#[error("a notification failed and has no message id to report: the whole batch is retried")]
+pub struct UnnamedFailure;
+
+/// Splits the files a batch of notifications names; the messages to deliver again (`Err`,
+/// every message again, only when a failed one has no id: an empty identifier is never
+/// reported).
+pub async fn handle_batch(
+    splitter: &Splitter,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, UnnamedFailure> {
     let mut response = SqsBatchResponse::default();
     // One message at a time: a split already reads its file as fast as it can park it, and
     // the queue's trigger runs one message per invocation.
     for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let span = tracing::info_span!("message", message_id = %id);
-        if let Err(error) = handle_message(splitter, &message).instrument(span).await {
-            tracing::error!(message_id = %id, %error, "notification failed; it will be retried");
+        let id = message.message_id.clone().filter(|id| !id.is_empty());
+        let span = tracing::info_span!("message", message_id = id.as_deref().unwrap_or("-"));
+        let result = handle_message(splitter, &message).instrument(span).await;
+        if let Err(error) = result {
+            tracing::error!(
+                message_id = id.as_deref().unwrap_or("-"),
+                %error,
+                "notification failed; it will be retried"
+            );
             let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
+            failure.item_identifier = id.ok_or(UnnamedFailure)?;
             response.batch_item_failures.push(failure);
         }
     }
-    response
+    Ok(response)
 }
 
 async fn handle_message(splitter: &Splitter, message: &SqsMessage) -> Result<(), Retry> {
@@ -159,7 +174,10 @@ async fn split_record(splitter: &Splitter, record: &S3EventRecord) -> Result<(),
                 tracing::warn!(%error, "an upload no job takes; dropped");
                 Ok(())
             }
-            Err(error) => Err(Retry::Split(error)),
+            Err(error) => {
+                tracing::error!(%error, "split failed; the notification will be retried");
+                Err(Retry::Split(error))
+            }
         }
     }
     .instrument(span)
