@@ -15,6 +15,6 @@ target/release/bench_staged
 echo
 echo "| function binary (release, stripped, $(uname -m)) | size |"
 echo "|---|---|"
-for bin in submit query cancel processor dead_letter; do
+for bin in submit query cancel processor dead_letter splitter; do
   printf '| %s | %s KiB |\n' "$bin" "$(( $(stat -c %s "target/release/$bin") / 1024 ))"
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: installs the tooling, starts moto (DynamoDB + SQS), runs the workspace
+# Runs every test: installs the tooling, starts moto (DynamoDB, SQS, EventBridge, S3), runs the workspace
 # tests against it, fuzzes the local server's API from openapi.yaml (schemathesis), lints and scans the SAM template (cfn-lint, sam validate --lint, checkov:
 # any finding, warnings included, fails), stops moto.
 set -euo pipefail

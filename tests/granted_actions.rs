@@ -1,8 +1,9 @@
 //! Every AWS call a function makes is an action template.yaml grants it. Each function's
 //! handlers run their paths on moto with counting clients (creates with secrets, a windowed job,
 //! an Idempotency-Key, a quota refusal with its sweep, a retry; chunks with their successors;
-//! a dead-lettered chunk; reads; a cancel), and the calls counted in each phase must map to
-//! the IAM actions of that function's policies. A missing grant would only show on AWS as
+//! a dead-lettered chunk; reads; a cancel; a staged create's presigned PUT and its file's
+//! split), and the calls counted in each phase must map to the IAM actions of that function's
+//! policies. A missing grant would only show on AWS as
 //! AccessDenied (as `DeadLetterFunction`'s missing `dynamodb:BatchGetItem` once did).
 
 mod common;
@@ -69,6 +70,11 @@ fn needed(fx: &Fixture) -> BTreeSet<String> {
             ("eventbridge", op) => {
                 actions.insert(format!("events:{op}"));
             }
+            // A presign runs PutObject up to its signature and sends nothing (the counter sees
+            // that attempt); the caller's PUT then acts with the signer's permissions.
+            ("s3", op @ ("GetObject" | "PutObject")) => {
+                actions.insert(format!("s3:{op}"));
+            }
             (other, op) => panic!("a call to {other}.{op} nobody expected"),
         }
     }
@@ -89,6 +95,7 @@ fn assert_granted(function: &str, needed: &BTreeSet<String>) {
 async fn every_call_of_every_function_is_granted() {
     let mut fx = Fixture::new().await;
     fx.chunk_window = 1;
+    fx.add_upload_bucket().await;
     fx.quota = Quota {
         max_active_jobs: 3,
         max_rows_in_flight: 10_000,
@@ -203,4 +210,30 @@ async fn every_call_of_every_function_is_granted() {
     fx.counter.reset();
     run_dead_letter(&fx).await;
     assert_granted("DeadLetterFunction", &needed(&fx));
+
+    // Submit: a staged create, which hands out a presigned PUT (signed, not sent).
+    let staged = ApiCall::new("POST", "/api/web/v2/mobileFlashPass/uploads")
+        .json("{}")
+        .user("alice", ALL_PERMISSIONS);
+    let response = call_submit(&fx, staged).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    let staged = body_json(&response);
+    let presigned = needed(&fx);
+    assert!(presigned.contains("s3:PutObject"), "{presigned:?}");
+    assert_granted("SubmitFunction", &presigned);
+
+    // Splitter: the caller's file (PUT by the caller, not a function), split into two
+    // chunks (one parked), the job released and its first chunk queued, its event published.
+    assert_eq!(
+        put_upload(&staged, ids[..600].join("\n").into_bytes()).await,
+        200
+    );
+    fx.counter.reset();
+    let stats = run_splitter(&fx).await;
+    assert!(stats.reported_failures.is_empty(), "{stats:?}");
+    let split = fx.jobs().get_job(staged["id"].as_str().unwrap()).await;
+    assert_eq!(split.unwrap().unwrap().chunk_count, 2);
+    let splitter = needed(&fx);
+    assert!(splitter.contains("s3:GetObject"), "{splitter:?}");
+    assert_granted("SplitterFunction", &splitter);
 }

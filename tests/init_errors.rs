@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 
-const FUNCTIONS: [&str; 7] = [
+const FUNCTIONS: [&str; 8] = [
     "submit",
     "query",
     "cancel",
@@ -19,6 +19,7 @@ const FUNCTIONS: [&str; 7] = [
     "dead_letter",
     "publisher",
     "intake",
+    "splitter",
 ];
 
 /// `target/<profile>`, where cargo put the function binaries next to this test's directory.

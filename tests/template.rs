@@ -128,6 +128,8 @@ fn every_alarm_notifies_the_topic_and_the_runbook_alarms_exist() {
         "Api5xxAlarm",
         "TableThrottlesAlarm",
         "EventPublishFailureAlarm",
+        "SplitterErrorsAlarm",
+        "SplitDeadLetterAlarm",
     ] {
         assert!(
             alarms.iter().any(|(name, _)| *name == wanted),
@@ -167,7 +169,8 @@ fn the_dashboard_is_valid_json_and_everything_is_tagged() {
             | "AWS::Logs::LogGroup"
             | "AWS::DynamoDB::Table"
             | "AWS::Events::EventBus"
-            | "AWS::SNS::Topic" => {
+            | "AWS::SNS::Topic"
+            | "AWS::S3::Bucket" => {
                 let keys: Vec<&str> = tags
                     .as_sequence()
                     .unwrap_or_else(|| panic!("{name:?} has tags"))
@@ -208,6 +211,10 @@ fn concurrency_deletion_protection_and_the_kms_key_are_parameters() {
         Some("IntakeMaxConcurrency")
     );
     assert_eq!(
+        scaling("SplitterFunction", "Uploads").as_deref(),
+        Some("SplitterMaxConcurrency")
+    );
+    assert_eq!(
         scaling("DeadLetterFunction", "DeadLetters").as_deref(),
         Some("ProcessorMaxConcurrency")
     );
@@ -223,6 +230,9 @@ fn concurrency_deletion_protection_and_the_kms_key_are_parameters() {
             .contains("KmsKeyArn")
     };
     assert!(uses_key(&table["SSESpecification"]));
+    assert!(uses_key(
+        &resources["UploadBucket"]["Properties"]["BucketEncryption"]
+    ));
     for (name, resource) in resources {
         let kind = resource["Type"].as_str().unwrap_or_default();
         if kind == "AWS::SQS::Queue" {
@@ -259,8 +269,8 @@ fn every_redrive_policy_uses_the_code_s_receive_count() {
         );
     }
     assert_eq!(
-        queues, 3,
-        "the chunk queue, its dead-letter queue and the intake queue"
+        queues, 4,
+        "the chunk queue, its dead-letter queue, the intake queue and the split queue"
     );
 }
 
@@ -293,7 +303,12 @@ fn every_consumed_queue_is_redriven_and_the_last_resort_queue_alarms() {
     consumed.sort();
     assert_eq!(
         consumed,
-        ["ChunkDeadLetterQueue", "ChunkQueue", "IntakeQueue"]
+        [
+            "ChunkDeadLetterQueue",
+            "ChunkQueue",
+            "IntakeQueue",
+            "SplitQueue"
+        ]
     );
     for queue in &consumed {
         let redrive = &resources[queue.as_str()]["Properties"]["RedrivePolicy"];
@@ -370,7 +385,7 @@ fn the_dashboard_shows_each_functions_cold_starts() {
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .map(|(name, _)| name.as_str().expect("a name").to_owned())
         .collect();
-    assert_eq!(functions.len(), 7, "{functions:?}");
+    assert_eq!(functions.len(), 8, "{functions:?}");
     for function in functions {
         let series = format!("\"ColdStart\", \"Function\", \"${{{function}}}\"");
         let later = format!("\"ColdStart\", \".\", \"${{{function}}}\"");
@@ -406,4 +421,120 @@ fn an_idempotency_lease_outlasts_the_http_functions() {
             );
         }
     }
+}
+
+/// The `!Sub` text of a tagged value.
+fn sub(value: &serde_yaml::Value) -> Option<&str> {
+    match value {
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == "!Sub" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// Staged files on AWS: a private bucket whose `uploads/` objects live as long as their jobs,
+/// which browsers may PUT to (presigned), and whose new `uploads/` objects are notified to the
+/// split queue, which only S3, for this bucket of this account, may send to.
+#[test]
+fn the_upload_bucket_is_private_expires_with_the_jobs_and_notifies_the_split_queue() {
+    let template = template();
+    let resources = resources(&template);
+    let bucket = &resources["UploadBucket"];
+    assert_eq!(bucket["Type"], "AWS::S3::Bucket");
+    let properties = &bucket["Properties"];
+    let block = &properties["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting].as_bool(), Some(true), "{setting}");
+    }
+    assert!(properties["VersioningConfiguration"].is_null());
+
+    let days = u64::try_from(bulkops_shared::model::JOB_RETENTION_SECONDS / 86_400).unwrap();
+    let rules = properties["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .expect("lifecycle rules");
+    for prefix in [bulkops_shared::staged::s3::UPLOAD_PREFIX, "results/"] {
+        let rule = rules
+            .iter()
+            .find(|r| r["Prefix"] == prefix)
+            .unwrap_or_else(|| panic!("a rule for {prefix}"));
+        assert_eq!(rule["Status"], "Enabled");
+        assert_eq!(rule["ExpirationInDays"].as_u64(), Some(days), "{prefix}");
+    }
+
+    let cors = &properties["CorsConfiguration"]["CorsRules"][0];
+    assert_eq!(cors["AllowedMethods"][0], "PUT");
+    assert_eq!(cors["AllowedOrigins"][0], "*");
+
+    let queue = &properties["NotificationConfiguration"]["QueueConfigurations"][0];
+    assert_eq!(queue["Event"], "s3:ObjectCreated:*");
+    assert_eq!(get_att(&queue["Queue"]), Some("SplitQueue.Arn"));
+    let rule = &queue["Filter"]["S3Key"]["Rules"][0];
+    assert_eq!(
+        (rule["Name"].as_str(), rule["Value"].as_str()),
+        (
+            Some("prefix"),
+            Some(bulkops_shared::staged::s3::UPLOAD_PREFIX)
+        )
+    );
+
+    // The policy is in place before S3 checks it (the notification's creation), and names
+    // the bucket by the name the bucket is given.
+    assert_eq!(bucket["DependsOn"], "SplitQueuePolicy");
+    let name = sub(&properties["BucketName"]).expect("a !Sub name");
+    let statement = &resources["SplitQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    let source = sub(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]).expect("a !Sub ARN");
+    assert_eq!(source, format!("arn:${{AWS::Partition}}:s3:::{name}"));
+    assert_eq!(
+        reference(&statement["Condition"]["StringEquals"]["aws:SourceAccount"]),
+        Some("AWS::AccountId")
+    );
+}
+
+/// The S3 actions granted, by function: the submit function's presigned PUTs (which act with
+/// its permissions) may create `uploads/` objects, the splitter may read them; nothing else.
+#[test]
+fn only_submit_may_put_and_only_the_splitter_may_get_staged_files() {
+    let template = template();
+    let mut grants = Vec::new();
+    for (name, resource) in resources(&template) {
+        let Some(policies) = resource["Properties"]["Policies"].as_sequence() else {
+            continue;
+        };
+        for statement in policies
+            .iter()
+            .filter_map(|p| p["Statement"].as_sequence())
+            .flatten()
+        {
+            for action in statement["Action"].as_sequence().into_iter().flatten() {
+                let action = action.as_str().unwrap_or_default();
+                if action.starts_with("s3:") {
+                    let target = sub(&statement["Resource"]).unwrap_or("?").to_owned();
+                    grants.push((name.as_str().unwrap().to_owned(), action.to_owned(), target));
+                }
+            }
+        }
+    }
+    grants.sort();
+    let objects = "${UploadBucket.Arn}/uploads/*".to_owned();
+    assert_eq!(
+        grants,
+        [
+            (
+                "SplitterFunction".to_owned(),
+                "s3:GetObject".to_owned(),
+                objects.clone()
+            ),
+            (
+                "SubmitFunction".to_owned(),
+                "s3:PutObject".to_owned(),
+                objects
+            ),
+        ]
+    );
 }

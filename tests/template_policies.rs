@@ -181,6 +181,7 @@ fn the_keys_the_code_builds_are_granted_to_the_functions_using_them() {
         "QueryFunction",
         "CancelFunction",
         "IntakeFunction",
+        "SplitterFunction",
     ] {
         assert!(
             !reference.iter().any(|key| granted(function, key)),

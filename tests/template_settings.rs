@@ -60,6 +60,16 @@ fn every_function_gets_the_settings_it_reads() {
                 ("CHUNK_WINDOW", "ChunkWindow"),
                 ("MAX_ACTIVE_JOBS_PER_CALLER", "MaxActiveJobsPerCaller"),
                 ("MAX_ROWS_IN_FLIGHT_PER_CALLER", "MaxRowsInFlightPerCaller"),
+                ("UPLOAD_BUCKET", "UploadBucket"),
+            ],
+        ),
+        (
+            "SplitterFunction",
+            &[
+                ("TABLE_NAME", "Table"),
+                ("QUEUE_URL", "ChunkQueue"),
+                ("CHUNK_WINDOW", "ChunkWindow"),
+                ("UPLOAD_BUCKET", "UploadBucket"),
             ],
         ),
         (

@@ -58,12 +58,20 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// The S3 client's configuration: path-style addressing (`<endpoint>/<bucket>/<key>`) when
+/// the endpoint is overridden (`AWS_ENDPOINT_URL`: moto, LocalStack), which cannot resolve
+/// `<bucket>.<endpoint>` host names; virtual-hosted style on AWS.
+pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some())
+}
+
 /// Clients built once per cold start and shared by every invocation.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl AwsClients {
@@ -72,6 +80,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             eventbridge: aws_sdk_eventbridge::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config(config).build()),
         }
     }
 
@@ -114,6 +123,32 @@ impl AwsClients {
             std::sync::Arc::new(parking),
             window,
         ))
+    }
+}
+
+impl AwsClients {
+    /// Staged files in the S3 bucket `bucket` (objects `uploads/<job id>`).
+    pub fn uploads(&self, bucket: &str) -> std::sync::Arc<dyn crate::staged::UploadStore> {
+        std::sync::Arc::new(crate::staged::S3Uploads::new(self.s3.clone(), bucket))
+    }
+
+    /// The splitter of the files arriving in `bucket`: jobs and parked chunks on `table`, the
+    /// first window of each job (`CHUNK_WINDOW`) on the chunk queue `queue_url`.
+    pub fn splitter(&self, table: &str, queue_url: &str, bucket: &str) -> crate::staged::Splitter {
+        crate::staged::Splitter {
+            jobs: self.job_store(table),
+            parking: std::sync::Arc::new(crate::store::dynamo::DynamoJobStore::new(
+                self.dynamodb.clone(),
+                table,
+            )),
+            queue: std::sync::Arc::new(crate::queue::sqs::SqsChunkQueue::new(
+                self.sqs.clone(),
+                queue_url,
+            )),
+            window: chunk_window(),
+            uploads: self.uploads(bucket),
+            events: self.event_flush(table),
+        }
     }
 }
 

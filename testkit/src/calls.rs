@@ -69,9 +69,13 @@ pub fn counted_clients(config: &SdkConfig, counter: &CallCounter) -> AwsClients 
     let eventbridge = aws_sdk_eventbridge::config::Builder::from(config)
         .interceptor(counter.clone())
         .build();
+    let s3 = bulkops_shared::aws::s3_config(config)
+        .interceptor(counter.clone())
+        .build();
     AwsClients {
         dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
         sqs: aws_sdk_sqs::Client::from_conf(sqs),
         eventbridge: aws_sdk_eventbridge::Client::from_conf(eventbridge),
+        s3: aws_sdk_s3::Client::from_conf(s3),
     }
 }

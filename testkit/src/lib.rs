@@ -16,7 +16,10 @@ pub mod server;
 
 pub use bulkops::worker::sqs_event;
 pub use clock::MovableClock;
-pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};
+pub use emulator::{
+    create_queues, create_table, create_upload_bucket, emulator_sdk_config, Fixture, UploadBucket,
+    ENDPOINT_VAR,
+};
 pub use events::{api_request, ApiCall};
 pub use intake::IntakeQueues;
 pub use pump::{pump, PumpOptions, PumpStats};

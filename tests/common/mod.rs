@@ -121,6 +121,46 @@ pub async fn run_dead_letter(fx: &Fixture) -> PumpStats {
     .await
 }
 
+/// Pumps the split queue (after `Fixture::add_upload_bucket`) into the real splitter
+/// handler with `deps`.
+pub async fn run_splitter_with(
+    fx: &Fixture,
+    deps: &splitter::Deps,
+    options: PumpOptions,
+) -> PumpStats {
+    let arn = fx
+        .uploads
+        .as_ref()
+        .expect("an upload bucket")
+        .split_queue_arn
+        .clone();
+    pump(&fx.split_source(), &arn, options, |event| {
+        splitter::handler(deps, LambdaEvent::new(event, Context::default()))
+    })
+    .await
+}
+
+/// Pumps the split queue into the real splitter handler.
+pub async fn run_splitter(fx: &Fixture) -> PumpStats {
+    run_splitter_with(fx, &fx.splitter_deps(), PumpOptions::default()).await
+}
+
+/// `PUT`s `body` to a staged job's upload URL (`upload.url` of its BulkOperation) as a client
+/// would; the status. With a content type, as browsers and curl send one: moto reads an
+/// untyped body as a form and stores an empty object.
+pub async fn put_upload(job: &Value, body: Vec<u8>) -> u16 {
+    let url = job["upload"]["url"].as_str().expect("an upload URL");
+    reqwest::Client::new()
+        .put(url)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("PUT")
+        .status()
+        .as_u16()
+}
+
 /// Pass records (sk `MFP#...`) in the table, by enrollment key.
 pub async fn passes(fx: &Fixture) -> Vec<(String, String)> {
     fx.scan_all()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bulkops_shared::api;
-use bulkops_shared::aws::{quota_from_env, required_env, AwsClients, SettingError};
+use bulkops_shared::aws::{optional_env, quota_from_env, required_env, AwsClients, SettingError};
 use bulkops_shared::engine::EventFlush;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::staged::UploadStore;
@@ -27,8 +27,10 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// From `TABLE_NAME`, `QUEUE_URL`, (to publish events at once) `EVENT_BUS_NAME`, and the
-    /// quota's `MAX_ACTIVE_JOBS_PER_CALLER` and `MAX_ROWS_IN_FLIGHT_PER_CALLER`.
+    /// From `TABLE_NAME`, `QUEUE_URL`, (to publish events at once) `EVENT_BUS_NAME`, the
+    /// quota's `MAX_ACTIVE_JOBS_PER_CALLER` and `MAX_ROWS_IN_FLIGHT_PER_CALLER`, and (to take
+    /// staged files: presigned PUTs of `uploads/<job id>`) `UPLOAD_BUCKET`; without it the
+    /// staged routes answer 404.
     pub fn from_env(clients: &AwsClients) -> Result<Self, SettingError> {
         let table = required_env("TABLE_NAME")?;
         Ok(Self {
@@ -37,7 +39,7 @@ impl Deps {
             events: clients.event_flush(&table),
             clock: Arc::new(SystemClock),
             quota: quota_from_env()?,
-            uploads: None,
+            uploads: optional_env("UPLOAD_BUCKET").map(|bucket| clients.uploads(&bucket)),
         })
     }
 }

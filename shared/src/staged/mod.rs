@@ -2,15 +2,21 @@
 //! [`lines`] reads the file one line at a time; an operation's [`StagedRows`] turns each line
 //! into a row (a line that is not a valid row becomes a row that fails, with its reason, never
 //! a refused job); [`split`] fills chunks as the rows come, parks them all beside the job,
-//! then sets the job's totals, releases it and queues its first window of chunks.
+//! then sets the job's totals, releases it and queues its first window of chunks. On AWS the
+//! file is an object of the upload bucket ([`s3`]), and its creation reaches the splitter
+//! function through the split queue ([`notifications`]).
 
 pub mod expiry;
 pub mod lines;
+pub mod notifications;
+pub mod s3;
 pub mod split;
 pub mod upload;
 
 pub use expiry::expire_if_overdue;
 pub use lines::{FileError, Line, Lines};
+pub use notifications::Splitter;
+pub use s3::S3Uploads;
 pub use split::{split, split_upload, SplitDeps, SplitError};
 pub use upload::{UploadReader, UploadStore, UploadTarget, UPLOAD_URL_SECONDS};
 

@@ -49,6 +49,8 @@ pub enum SplitError {
         job_id: String,
         job_type: &'static str,
     },
+    #[error("job {0} was created with its rows, not to take a staged file")]
+    NotAwaitingFile(String),
 }
 
 /// Splits the file `uploads` holds for job `job_id`, read by its operation's rows (see
@@ -63,6 +65,11 @@ pub async fn split_upload(
         .get_job(job_id)
         .await?
         .ok_or_else(|| SplitError::JobMissing(job_id.to_owned()))?;
+    // Only a staged create hands out an upload URL; a file named for any other job (whose
+    // chunks were never parked) is not its rows.
+    if job.upload_expires_at_ms.is_none() {
+        return Err(SplitError::NotAwaitingFile(job_id.to_owned()));
+    }
     let mut rows = crate::ops::staged_rows(job.job_type).ok_or_else(|| SplitError::NotStaged {
         job_id: job_id.to_owned(),
         job_type: job.job_type.as_str(),

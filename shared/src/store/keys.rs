@@ -151,6 +151,13 @@ pub const FUNCTION_KEYS: &[FunctionKeys] = &[
         table: &[Prefix(JOB_PREFIX)],
         indexes: &[(OUTBOX_INDEX, &[Exact(OUTBOX_PARTITION)])],
     },
+    // Splits staged files: reads the job, parks its chunks, releases (or fails) it, reads the
+    // first window back to queue it, and publishes the job's events.
+    FunctionKeys {
+        function: "SplitterFunction",
+        table: &[Prefix(JOB_PREFIX)],
+        indexes: &[],
+    },
     // Submits event-driven requests: as SubmitFunction, plus their client tokens.
     FunctionKeys {
         function: "IntakeFunction",

@@ -1,0 +1,255 @@
+//! The split queue's batches (on AWS): each message is an S3 event notification of the upload
+//! bucket (`ObjectCreated` under `uploads/`); each of its records names a job's file, which is
+//! split with [`split_upload`] and its job's events flushed. A message is reported in
+//! `batchItemFailures` (and redelivered, then dead-lettered) only when trying again can help:
+//! the table or the chunk queue failed, or the file cannot be read yet. S3's `s3:TestEvent`,
+//! keys that name no job, jobs that do not exist (any more) and jobs that take no file are
+//! logged and dropped.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use serde_json::Value;
+use tracing::Instrument;
+
+use super::s3::job_of_key;
+use super::{split_upload, SplitDeps, SplitError, UploadStore};
+use crate::engine::EventFlush;
+use crate::model::JobState;
+use crate::queue::ChunkQueue;
+use crate::store::{ChunkParking, JobStore};
+
+/// What the splitter function needs, built once per cold start.
+pub struct Splitter {
+    pub jobs: Arc<dyn JobStore>,
+    /// Where a job's chunks wait for their turn (the table).
+    pub parking: Arc<dyn ChunkParking>,
+    /// The chunk queue, not windowed: the split parks every chunk and queues the first
+    /// window itself.
+    pub queue: Arc<dyn ChunkQueue>,
+    /// Chunks of one job in the queue at once (`CHUNK_WINDOW`).
+    pub window: u32,
+    pub uploads: Arc<dyn UploadStore>,
+    /// Told when a split moved its job (released, or failed), so its event goes out at once.
+    pub events: Arc<dyn EventFlush>,
+}
+
+impl Splitter {
+    pub fn split_deps(&self) -> SplitDeps<'_> {
+        SplitDeps {
+            jobs: self.jobs.as_ref(),
+            parking: self.parking.as_ref(),
+            queue: self.queue.as_ref(),
+            window: self.window,
+        }
+    }
+}
+
+/// Why a message is redelivered.
+#[derive(Debug, thiserror::Error)]
+enum Retry {
+    #[error("the message is not an S3 event notification: {0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Split(SplitError),
+}
+
+/// A message to deliver again has no id to report it by.
+#[derive(Debug, thiserror::Error)]
+#[error("a notification failed and has no message id to report: the whole batch is retried")]
+pub struct UnnamedFailure;
+
+/// Splits the files a batch of notifications names; the messages to deliver again (`Err`,
+/// every message again, only when a failed one has no id: an empty identifier is never
+/// reported).
+pub async fn handle_batch(
+    splitter: &Splitter,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, UnnamedFailure> {
+    let mut response = SqsBatchResponse::default();
+    // One message at a time: a split already reads its file as fast as it can park it, and
+    // the queue's trigger runs one message per invocation.
+    for message in event.records {
+        let id = message.message_id.clone().filter(|id| !id.is_empty());
+        let span = tracing::info_span!("message", message_id = id.as_deref().unwrap_or("-"));
+        let result = handle_message(splitter, &message).instrument(span).await;
+        if let Err(error) = result {
+            tracing::error!(
+                message_id = id.as_deref().unwrap_or("-"),
+                %error,
+                "notification failed; it will be retried"
+            );
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id.ok_or(UnnamedFailure)?;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(response)
+}
+
+async fn handle_message(splitter: &Splitter, message: &SqsMessage) -> Result<(), Retry> {
+    let body = message.body.as_deref().unwrap_or_default();
+    let records = match notification(body)? {
+        Notification::Test => {
+            tracing::info!("S3 test event dropped");
+            return Ok(());
+        }
+        Notification::Records(records) => records,
+    };
+    for record in &records {
+        split_record(splitter, record).await?;
+    }
+    Ok(())
+}
+
+/// What a message of the split queue holds.
+#[derive(Debug)]
+enum Notification {
+    /// The `s3:TestEvent` S3 sends when the notification is configured.
+    Test,
+    Records(Vec<S3EventRecord>),
+}
+
+fn notification(body: &str) -> Result<Notification, Retry> {
+    let mut value: Value =
+        serde_json::from_str(body).map_err(|e| Retry::Unreadable(e.to_string()))?;
+    if value["Event"] == "s3:TestEvent" {
+        return Ok(Notification::Test);
+    }
+    // S3 always sends `userIdentity` and `requestParameters`; emulators (moto) leave them
+    // out, and `S3Event` requires them. Nothing here reads either.
+    if let Some(records) = value["Records"].as_array_mut() {
+        for record in records.iter_mut().filter_map(Value::as_object_mut) {
+            for field in ["userIdentity", "requestParameters"] {
+                record
+                    .entry(field)
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
+        }
+    }
+    let event: S3Event =
+        serde_json::from_value(value).map_err(|e| Retry::Unreadable(e.to_string()))?;
+    Ok(Notification::Records(event.records))
+}
+
+async fn split_record(splitter: &Splitter, record: &S3EventRecord) -> Result<(), Retry> {
+    let event_name = record.event_name.as_deref().unwrap_or_default();
+    let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
+    if !event_name.starts_with("ObjectCreated") {
+        tracing::warn!(event_name, key = raw_key, "not an object creation; dropped");
+        return Ok(());
+    }
+    let Some(key) = decode_key(raw_key) else {
+        tracing::warn!(
+            key = raw_key,
+            "an object key that is not URL-encoded; dropped"
+        );
+        return Ok(());
+    };
+    let Some(job_id) = job_of_key(&key) else {
+        tracing::warn!(key, "an object that is no job's upload; dropped");
+        return Ok(());
+    };
+    let span = tracing::info_span!("split", job_id);
+    async {
+        match split_upload(splitter.split_deps(), splitter.uploads.as_ref(), job_id).await {
+            Ok(job) => {
+                if job.state != JobState::AwaitingData {
+                    splitter.events.flush(job_id).await;
+                }
+                tracing::info!(
+                    state = job.state.as_str(),
+                    total_rows = job.total_rows,
+                    chunks = job.chunk_count,
+                    "upload handled"
+                );
+                Ok(())
+            }
+            Err(
+                error @ (SplitError::JobMissing(_)
+                | SplitError::NotStaged { .. }
+                | SplitError::NotAwaitingFile(_)),
+            ) => {
+                tracing::warn!(%error, "an upload no job takes; dropped");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "split failed; the notification will be retried");
+                Err(Retry::Split(error))
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// An S3 notification's object key, decoded as S3 encodes it (form URL encoding: `+` is a
+/// space, `%XX` a byte); `None` when it is not such an encoding of UTF-8 text.
+pub fn decode_key(key: &str) -> Option<String> {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = key.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_decoded_as_s3_encodes_them() {
+        assert_eq!(decode_key("uploads%2F42").as_deref(), Some("uploads/42"));
+        assert_eq!(decode_key("uploads/42").as_deref(), Some("uploads/42"));
+        assert_eq!(
+            decode_key("Happy+Face%20.jpg").as_deref(),
+            Some("Happy Face .jpg")
+        );
+        assert_eq!(decode_key("%C3%A9").as_deref(), Some("é"));
+        for bad in ["%", "%2", "%zz", "%ff", "%C3"] {
+            assert_eq!(decode_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn notifications_are_read_from_s3_and_from_moto() {
+        let s3 = include_str!("../../../tests/events/s3-object-created.json");
+        let Notification::Records(records) = notification(s3).unwrap() else {
+            panic!("records")
+        };
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            records[0].s3.object.key.as_deref(),
+            Some("uploads/0f8fad5b-d9cb-469f-a165-70867728950e")
+        );
+        // moto's: no userIdentity, no requestParameters, the key's slash encoded.
+        let moto = r#"{"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3",
+            "awsRegion": "us-east-1", "eventTime": "2026-12-03T19:24:34.866Z",
+            "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0",
+            "configurationId": "x", "bucket": {"name": "b", "arn": "arn:aws:s3:::b"},
+            "object": {"key": "uploads%2F123", "size": 4, "eTag": "e"}}}]}"#;
+        let Notification::Records(records) = notification(moto).unwrap() else {
+            panic!("records")
+        };
+        assert_eq!(records[0].s3.object.key.as_deref(), Some("uploads%2F123"));
+        let test = r#"{"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-12-03T19:24:26.031Z", "Bucket": "b"}"#;
+        assert!(matches!(notification(test), Ok(Notification::Test)));
+        assert!(matches!(notification("{}"), Err(Retry::Unreadable(_))));
+        assert!(matches!(
+            notification("not json"),
+            Err(Retry::Unreadable(_))
+        ));
+    }
+}

@@ -1,0 +1,345 @@
+//! A staged flash pass job on the AWS side, on moto (issue 11, items 1 and 2 on AWS): the
+//! real submit handler answers AWAITING_DATA with a presigned S3 PUT; the file (3,000 rows)
+//! goes to that URL over HTTP; the bucket notifies the split queue, which is pumped into the
+//! real splitter handler; the chunks run through the real processor, delivered 3×, to exact
+//! counts. A splitter that dies after the split but before queueing, and runs twice more,
+//! still counts every row once. S3's test event, keys that name no job and jobs that take no
+//! file are dropped; a message that is no notification and a file not there yet are retried
+//! (then dead-lettered); a file that is not text fails its job.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bulkops_shared::error::EnqueueError;
+use bulkops_shared::model::{ChunkMessage, JobState};
+use bulkops_shared::ops::mobile_flash_pass::codes;
+use bulkops_shared::queue::ChunkQueue;
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
+use common::*;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+const ROWS: usize = 3_000;
+
+/// A fixture with its upload bucket, and a job window smaller than the file's chunks.
+async fn fixture() -> Fixture {
+    let mut fx = Fixture::new().await;
+    fx.chunk_window = 2;
+    fx.add_upload_bucket().await;
+    fx
+}
+
+/// `POST /api/web/v2/mobileFlashPass/uploads` through the real submit handler: the job.
+async fn create(fx: &Fixture) -> Value {
+    let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass/uploads")
+        .json(json!({}).to_string())
+        .user("alice", ALL_PERMISSIONS);
+    let response = call_submit(fx, call).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    let job = body_json(&response);
+    assert_eq!(job["state"], "AWAITING_DATA", "{job}");
+    job
+}
+
+/// A file of `rows` rows after an `id` header, in the three spellings, with blank lines; and
+/// what each row must end as (None: succeeded).
+fn file(rows: usize) -> (String, Vec<Option<&'static str>>) {
+    let mut text = String::from("id\n");
+    let mut expected = Vec::new();
+    for i in 0..rows {
+        let (id, outcome) = match i % 100 {
+            13 => (
+                "not base64!!".to_owned(),
+                Some(codes::INVALID_ENROLLMENT_ID),
+            ),
+            29 => (enrollment_id(i - 1), Some(codes::DUPLICATE_ROW)),
+            n if n % 50 == 7 => (
+                enrollment_id(1_000_000 + i),
+                Some(codes::ENROLLMENT_NOT_FOUND),
+            ),
+            _ => (enrollment_id(i), None),
+        };
+        match i % 3 {
+            0 => text.push_str(&id),
+            1 => text.push_str(&format!("\"{id}\"")),
+            _ => text.push_str(&format!("{{\"id\": \"{id}\"}}")),
+        }
+        text.push_str(if i % 17 == 0 { "\r\n\n" } else { "\n" });
+        expected.push(outcome);
+    }
+    (text, expected)
+}
+
+/// Runs the job's chunks (each delivered 3×) and checks every row's outcome.
+async fn runs_to_exact_counts(fx: &Fixture, id: &str, expected: &[Option<&str>]) {
+    let options = PumpOptions {
+        deliveries: 3,
+        ..PumpOptions::default()
+    };
+    let started = Instant::now();
+    let stats = run_processor(fx, options).await;
+    eprintln!(
+        "{} rows processed in {:?} ({} deliveries)",
+        expected.len(),
+        started.elapsed(),
+        stats.deliveries
+    );
+    let done = get_job(fx, id).await;
+    let failed = expected.iter().filter(|e| e.is_some()).count() as u64;
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    assert_eq!(
+        (
+            done["totalRows"].as_u64(),
+            done["rowsProcessed"].as_u64(),
+            done["rowsFailed"].as_u64(),
+            done["rowsSkipped"].as_u64(),
+        ),
+        (
+            Some(expected.len() as u64),
+            Some(expected.len() as u64 - failed),
+            Some(failed),
+            Some(0)
+        ),
+        "{done}"
+    );
+    let outcomes = fx.jobs().row_outcomes(id).await.unwrap();
+    assert_eq!(outcomes.len(), expected.len());
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert_eq!(outcome.row as usize, index + 1, "in file order");
+        assert_eq!(
+            outcome.error_code.as_deref(),
+            expected[index],
+            "row {}",
+            outcome.row
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_file_put_to_its_presigned_url_runs_every_row_once() {
+    let fx = fixture().await;
+    load(&fx, 0..ROWS).await;
+    let bucket = fx.uploads.clone().expect("a bucket").bucket;
+    fx.counter.reset();
+    let job = create(&fx).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    // Presigned here: the SDK runs PutObject up to its signature (the counter sees that
+    // attempt) and sends nothing; the only object is the file below (one notification).
+    let s3_calls: Vec<(String, u64)> = fx
+        .counter
+        .snapshot()
+        .into_iter()
+        .filter(|(call, _)| call.starts_with("S3."))
+        .collect();
+    assert_eq!(s3_calls, [("S3.PutObject".to_owned(), 1)]);
+    let upload = &job["upload"];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(upload["expiresAt"], job["uploadExpiresAt"]);
+    let url = upload["url"].as_str().unwrap();
+    assert!(url.contains(&format!("/{bucket}/uploads/{id}?")), "{url}");
+    assert!(url.contains("X-Amz-Expires=3600"), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+
+    let (text, expected) = file(ROWS);
+    assert_eq!(put_upload(&job, text.into_bytes()).await, 200);
+    let started = Instant::now();
+    let stats = run_splitter(&fx).await;
+    eprintln!("{ROWS} rows split in {:?}", started.elapsed());
+    // S3's test event of the new notification, then the file's.
+    assert_eq!((stats.deliveries, stats.reported_failures.len()), (2, 0));
+    let split = get_job(&fx, &id).await;
+    assert_eq!(split["state"], "SCHEDULED", "{split}");
+    assert_eq!(split["totalRows"].as_u64(), Some(ROWS as u64));
+    let stored = fx.jobs().get_job(&id).await.unwrap().unwrap();
+    assert!(
+        stored.chunk_count > fx.chunk_window,
+        "{}",
+        stored.chunk_count
+    );
+    // The splitter published the job's release at once.
+    let events = fx.published_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail"]["eventId"] == format!("{id}:CREATED")),
+        "{events:?}"
+    );
+
+    runs_to_exact_counts(&fx, &id, &expected).await;
+    assert_eq!(fx.queue_depth(&fx.dlq_url).await, 0);
+}
+
+/// A chunk queue that refuses its first send, as a splitter that dies after the split but
+/// before queueing (its notification is then delivered again).
+struct DiesBeforeQueueing {
+    inner: Arc<dyn ChunkQueue>,
+    died: AtomicBool,
+}
+
+#[async_trait]
+impl ChunkQueue for DiesBeforeQueueing {
+    async fn enqueue(&self, chunks: &[ChunkMessage]) -> Result<(), EnqueueError> {
+        if !self.died.swap(true, Ordering::SeqCst) {
+            return Err(EnqueueError {
+                sent: 0,
+                total: chunks.len(),
+                unsent_chunks: chunks.iter().map(|c| c.chunk).collect(),
+                reason: "the splitter died".to_owned(),
+            });
+        }
+        self.inner.enqueue(chunks).await
+    }
+}
+
+#[tokio::test]
+async fn a_splitter_that_dies_before_queueing_counts_every_row_once() {
+    let fx = fixture().await;
+    load(&fx, 0..ROWS).await;
+    let job = create(&fx).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let (text, expected) = file(ROWS);
+    assert_eq!(put_upload(&job, text.into_bytes()).await, 200);
+
+    let mut deps = fx.splitter_deps();
+    deps.queue = Arc::new(DiesBeforeQueueing {
+        inner: deps.queue.clone(),
+        died: AtomicBool::new(false),
+    });
+    // Every notification delivered three times: the split that dies, then two more.
+    let options = PumpOptions {
+        deliveries: 3,
+        ..PumpOptions::default()
+    };
+    let stats = run_splitter_with(&fx, &deps, options).await;
+    assert_eq!(stats.reported_failures.len(), 1, "{stats:?}");
+    let job_after = fx.jobs().get_job(&id).await.unwrap().unwrap();
+    assert_eq!(job_after.state, JobState::Scheduled);
+    assert_eq!(job_after.total_rows as usize, ROWS);
+    // The first window (two chunks), queued by each of the two later runs.
+    assert_eq!(
+        fx.queue_depth(&fx.queue_url).await,
+        2 * u64::from(fx.chunk_window)
+    );
+
+    runs_to_exact_counts(&fx, &id, &expected).await;
+}
+
+#[tokio::test]
+async fn test_events_and_files_no_job_takes_are_dropped() {
+    let fx = fixture().await;
+    let bucket = fx.uploads.clone().expect("a bucket");
+    let ids = load(&fx, 0..3).await;
+    // A job created with its rows: no URL was handed out for it.
+    let direct = submit_ids(&fx, &ids).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for key in [
+        "uploads/not-a-job".to_owned(),
+        "uploads/0f8fad5b-d9cb-469f-a165-70867728950e".to_owned(),
+        "uploads/7".to_owned(),
+        format!("uploads/{direct}"),
+        // Not under uploads/: never notified.
+        "results/1".to_owned(),
+    ] {
+        fx.clients
+            .s3
+            .put_object()
+            .bucket(&bucket.bucket)
+            .key(&key)
+            .content_type("text/csv")
+            .body(enrollment_id(0).into_bytes().into())
+            .send()
+            .await
+            .expect("put an object");
+    }
+    let stats = run_splitter(&fx).await;
+    assert_eq!(stats.deliveries, 5, "the test event and four uploads/ keys");
+    assert!(stats.reported_failures.is_empty(), "{stats:?}");
+    assert_eq!(fx.queue_depth(&bucket.split_dlq_url).await, 0);
+    assert_eq!(
+        fx.jobs()
+            .get_job(&direct)
+            .await
+            .unwrap()
+            .unwrap()
+            .total_rows,
+        3,
+        "the job created with its rows keeps them"
+    );
+
+    // Not a notification: redelivered (then dead-lettered), by its id; a failure without an
+    // id fails the invocation instead of reporting an empty identifier.
+    let deps = fx.splitter_deps();
+    let mut event = bulkops_testkit::sqs_event(&[], &bucket.split_queue_arn);
+    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+    message.body = Some("not a notification".to_owned());
+    message.message_id = Some("m-1".to_owned());
+    event.records.push(message);
+    let response = splitter::handler(&deps, LambdaEvent::new(event.clone(), Context::default()))
+        .await
+        .expect("a partial batch response");
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, "m-1");
+    event.records[0].message_id = None;
+    assert!(
+        splitter::handler(&deps, LambdaEvent::new(event, Context::default()))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_file_not_there_is_retried_then_dead_lettered() {
+    let fx = fixture().await;
+    let bucket = fx.uploads.clone().expect("a bucket");
+    let job = create(&fx).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(put_upload(&job, enrollment_id(0).into_bytes()).await, 200);
+    // Gone before the split (a lifecycle rule, an operator): nothing to read, yet.
+    fx.clients
+        .s3
+        .delete_object()
+        .bucket(&bucket.bucket)
+        .key(format!("uploads/{id}"))
+        .send()
+        .await
+        .expect("delete");
+    let stats = run_splitter(&fx).await;
+    assert_eq!(
+        stats.reported_failures.len(),
+        bulkops_shared::queue::MAX_RECEIVE_COUNT as usize,
+        "{stats:?}"
+    );
+    assert_eq!(fx.queue_depth(&bucket.split_dlq_url).await, 1);
+    assert_eq!(get_job(&fx, &id).await["state"], "AWAITING_DATA");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_text_fails_its_job() {
+    let fx = fixture().await;
+    let job = create(&fx).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        put_upload(&job, b"id\n\x00\x01\x02\xff\n".to_vec()).await,
+        200
+    );
+    let stats = run_splitter(&fx).await;
+    assert!(stats.reported_failures.is_empty(), "{stats:?}");
+    let failed = get_job(&fx, &id).await;
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    let message = failed["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("line 2 is not UTF-8 text"), "{message}");
+    let events = fx.published_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail"]["eventId"] == format!("{id}:FAILED")),
+        "{events:?}"
+    );
+    assert_eq!(fx.queue_depth(&fx.queue_url).await, 0, "nothing queued");
+}
