@@ -233,7 +233,21 @@ async fn every_call_of_every_function_is_granted() {
     assert!(stats.reported_failures.is_empty(), "{stats:?}");
     let split = fx.jobs().get_job(staged["id"].as_str().unwrap()).await;
     assert_eq!(split.unwrap().unwrap().chunk_count, 2);
+    // And an account file, whose secrets are staged per chunk.
+    let upload = ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts/uploads")
+        .json("{}")
+        .user("alice", "");
+    let response = call_submit(&fx, upload).await;
+    assert_eq!(response.status(), 202, "{}", body_json(&response));
+    let upload = body_json(&response);
+    let accounts = serde_json::json!({"upload": {"url": upload["UploadUrl"]}});
+    let line = r#"{"safeName": "Unix", "platformId": "UnixSSH", "userName": "s", "address": "h", "secret": "pw"}"#;
+    assert_eq!(put_upload(&accounts, line.as_bytes().to_vec()).await, 200);
+    fx.counter.reset();
+    let stats = run_splitter(&fx).await;
+    assert!(stats.reported_failures.is_empty(), "{stats:?}");
     let splitter = needed(&fx);
     assert!(splitter.contains("s3:GetObject"), "{splitter:?}");
+    assert!(splitter.contains("dynamodb:PutItem"), "{splitter:?}");
     assert_granted("SplitterFunction", &splitter);
 }
