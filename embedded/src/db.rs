@@ -14,6 +14,11 @@ use redb::{
 
 pub(crate) type Bytes = &'static [u8];
 
+/// redb's page cache. Its default (1 GiB) let the server's memory grow with a job: a
+/// million-row staged file peaked at 1.2 GiB. Bounded here, the peak stays near this plus
+/// the server's working set, whatever the job's size.
+const CACHE_BYTES: usize = 128 * 1024 * 1024;
+
 /// job id → the job with its recorded and claimed chunks (JSON).
 pub(crate) const JOBS: TableDefinition<&str, Bytes> = TableDefinition::new("jobs");
 /// `<partition>\0<initTime:013>#<id>` → job id, for newest-first listing.
@@ -112,7 +117,9 @@ impl Db {
     /// Opens (or creates) the file `path` with every table, so readers never meet a missing
     /// one. Commits of this handle are durable.
     pub fn open(path: &Path) -> Result<Self, DbError> {
-        let db = Database::create(path)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(JOBS)?;
         txn.open_table(JOB_INDEX)?;
