@@ -14,48 +14,19 @@ use async_trait::async_trait;
 use bulkops::reference::load_enrollments;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkMessage, Job, JobState, JobType};
-use bulkops_shared::ops::mobile_flash_pass::codes;
 use bulkops_shared::ops::mobile_flash_pass::staged::MfpFileRows;
 use bulkops_shared::staged::{split, SplitDeps};
 use bulkops_shared::store::ChunkParking;
-use bulkops_testkit::scenario::{enrollment, enrollment_id};
+use bulkops_testkit::scenario::enrollment;
 use bulkops_testkit::PumpOptions;
 use common::backends::{embedded, moto, Backend};
+use common::staged::file;
 
 /// A job waiting for its file, as the staged upload route creates it.
 async fn awaiting(b: &Backend, id: &str) {
     let mut job = Job::new(id.into(), JobType::SendMfp, "alice".into(), 0, 1_000);
     job.state = JobState::AwaitingData;
     b.jobs.create_job(&job).await.expect("create the job");
-}
-
-/// A file of `rows` rows after an `id` header, each id spelled one of three ways, with blank
-/// lines; and what each row must end as (None: succeeded).
-fn file(rows: usize) -> (String, Vec<Option<&'static str>>) {
-    let mut text = String::from("id\n");
-    let mut expected = Vec::new();
-    for i in 0..rows {
-        let (id, outcome) = match i % 100 {
-            13 => (
-                "not base64!!".to_owned(),
-                Some(codes::INVALID_ENROLLMENT_ID),
-            ),
-            29 => (enrollment_id(i - 1), Some(codes::DUPLICATE_ROW)),
-            n if n % 50 == 7 => (
-                enrollment_id(1_000_000 + i),
-                Some(codes::ENROLLMENT_NOT_FOUND),
-            ),
-            _ => (enrollment_id(i), None),
-        };
-        match i % 3 {
-            0 => text.push_str(&id),
-            1 => text.push_str(&format!("\"{id}\"")),
-            _ => text.push_str(&format!("{{\"id\": \"{id}\"}}")),
-        }
-        text.push_str(if i % 17 == 0 { "\r\n\n" } else { "\n" });
-        expected.push(outcome);
-    }
-    (text, expected)
 }
 
 async fn split_file(deps: SplitDeps<'_>, id: &str, text: &[u8]) -> Result<Job, String> {

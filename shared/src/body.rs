@@ -35,6 +35,25 @@ pub fn json_body(request: &Request, limit: usize) -> Result<Value, ApiError> {
     json_body_of(request, limit, JsonMediaTypes::Strict)
 }
 
+/// An optional JSON object body (the staged creates'): none is `{}`; anything but an object
+/// is a 400.
+pub fn optional_json_object(
+    request: &Request,
+    limit: usize,
+    types: JsonMediaTypes,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if request.body().is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    match json_body_of(request, limit, types)? {
+        Value::Object(object) => Ok(object),
+        _ => Err(ApiError::bad_request(
+            "the request body, if any, must be a JSON object",
+            None,
+        )),
+    }
+}
+
 /// Parses the body of `request` as JSON of one of `types`, enforcing `limit` bytes.
 pub fn json_body_of(
     request: &Request,

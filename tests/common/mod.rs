@@ -6,6 +6,7 @@ pub mod chunks;
 pub mod embedded;
 pub mod faults;
 pub mod pages;
+pub mod staged;
 pub mod stores;
 pub mod write_budget;
 

@@ -125,18 +125,9 @@ pub fn prepare(request: &Request) -> Result<NewJob, ApiError> {
 /// `{"source"}` and the tolerated failures.
 pub fn prepare_upload(request: &Request, now_ms: i64) -> Result<NewJob, ApiError> {
     let identity = Identity::from_request(request)?;
-    let body = if request.body().is_empty() {
-        Value::Object(Default::default())
-    } else {
-        json_body_of(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?
-    };
-    let Value::Object(object) = &body else {
-        return Err(ApiError::bad_request(
-            "the request body, if any, must be a JSON object",
-            None,
-        ));
-    };
-    let source = bind(object, &["source"], "")?.string("source")?;
+    let object =
+        crate::body::optional_json_object(request, MAX_BODY_BYTES, JsonMediaTypes::Lenient)?;
+    let source = bind(&object, &["source"], "")?.string("source")?;
     Ok(NewJob {
         id: JobId::Next(BULK_ID_SEQUENCE),
         job_type: JobType::AddAccounts,
@@ -145,7 +136,7 @@ pub fn prepare_upload(request: &Request, now_ms: i64) -> Result<NewJob, ApiError
         client_token: None,
         rows: Vec::new(),
         secrets: Secrets::new(),
-        tolerance: crate::ops::tolerance(&body)?,
+        tolerance: crate::ops::tolerance(&Value::Object(object))?,
         retry_of: None,
         quota: None,
         // Whole seconds, as upload URLs state their expiry.

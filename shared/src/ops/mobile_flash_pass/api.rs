@@ -150,17 +150,11 @@ pub async fn retry_job(
 /// file, before anything is written. The body is optional: `{}` or the tolerated failures.
 pub fn prepare_upload(request: &Request, now_ms: i64) -> Result<NewJob, ApiError> {
     let identity = authorize(request, permission::ISSUANCE_ADD)?;
-    let body = if request.body().is_empty() {
-        Value::Object(Default::default())
-    } else {
-        json_body(request, MAX_BODY_BYTES)?
-    };
-    if !body.is_object() {
-        return Err(ApiError::bad_request(
-            "the request body, if any, must be a JSON object",
-            None,
-        ));
-    }
+    let body = crate::body::optional_json_object(
+        request,
+        MAX_BODY_BYTES,
+        crate::body::JsonMediaTypes::Strict,
+    )?;
     Ok(NewJob {
         id: JobId::Given(uuid::Uuid::new_v4().to_string()),
         job_type: JobType::SendMfp,
@@ -169,7 +163,7 @@ pub fn prepare_upload(request: &Request, now_ms: i64) -> Result<NewJob, ApiError
         client_token: None,
         rows: Vec::new(),
         secrets: Default::default(),
-        tolerance: crate::ops::tolerance(&body)?,
+        tolerance: crate::ops::tolerance(&Value::Object(body))?,
         retry_of: None,
         quota: None,
         // Whole seconds, as upload URLs state their expiry.
