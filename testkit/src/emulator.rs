@@ -12,7 +12,9 @@ use bulkops_shared::engine::EventFlush;
 use bulkops_shared::events::Publisher;
 use bulkops_shared::metrics::Registry;
 
+use crate::bus::create_event_bus;
 use crate::calls::{counted_clients, CallCounter};
+use crate::uploads::UploadBucket;
 use crate::MovableClock;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::dynamo::{JOBS_INDEX, OUTBOX_INDEX};
@@ -123,7 +125,10 @@ pub async fn create_queues(
     Ok((queue_url, arn, dlq_url, dlq_arn))
 }
 
-async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, aws_sdk_sqs::Error> {
+pub(crate) async fn queue_arn(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<String, aws_sdk_sqs::Error> {
     let out = client
         .get_queue_attributes()
         .queue_url(url)
@@ -134,109 +139,6 @@ async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, aw
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .unwrap_or_default())
-}
-
-/// An event bus whose rule forwards every bulkops event to an SQS queue (as the template's
-/// example rule does), so tests read exactly what was published. Returns the queue's URL.
-pub async fn create_event_bus(
-    clients: &AwsClients,
-    name: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
-    clients
-        .eventbridge
-        .create_event_bus()
-        .name(name)
-        .send()
-        .await?;
-    let queue_url = clients
-        .sqs
-        .create_queue()
-        .queue_name(format!("{name}-events"))
-        .send()
-        .await?
-        .queue_url
-        .unwrap_or_default();
-    let queue_arn = queue_arn(&clients.sqs, &queue_url).await?;
-    clients
-        .eventbridge
-        .put_rule()
-        .name(format!("{name}-all"))
-        .event_bus_name(name)
-        .event_pattern(
-            serde_json::json!({ "source": [bulkops_shared::events::SOURCE] }).to_string(),
-        )
-        .send()
-        .await?;
-    clients
-        .eventbridge
-        .put_targets()
-        .rule(format!("{name}-all"))
-        .event_bus_name(name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("events-queue")
-                .arn(queue_arn)
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok(queue_url)
-}
-
-/// An upload bucket as template.yaml's `UploadBucket`: objects created under `uploads/` are
-/// notified to a split queue (with its dead-letter queue).
-#[derive(Clone, Debug)]
-pub struct UploadBucket {
-    pub bucket: String,
-    pub split_queue_url: String,
-    pub split_queue_arn: String,
-    pub split_dlq_url: String,
-}
-
-/// Creates the bucket `name`, its split queue and the notification between them. S3 sends an
-/// `s3:TestEvent` to the queue once the notification is set, as on AWS.
-pub async fn create_upload_bucket(
-    clients: &AwsClients,
-    name: &str,
-) -> Result<UploadBucket, Box<dyn std::error::Error>> {
-    use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, NotificationConfiguration,
-        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
-    };
-    clients.s3.create_bucket().bucket(name).send().await?;
-    let (split_queue_url, split_queue_arn, split_dlq_url, _) =
-        create_queues(&clients.sqs, &format!("{name}-split")).await?;
-    let prefix = FilterRule::builder()
-        .name(FilterRuleName::Prefix)
-        .value(bulkops_shared::staged::s3::UPLOAD_PREFIX)
-        .build();
-    let queue = QueueConfiguration::builder()
-        .id("uploads")
-        .queue_arn(&split_queue_arn)
-        .events(Event::S3ObjectCreated)
-        .filter(
-            NotificationConfigurationFilter::builder()
-                .key(S3KeyFilter::builder().filter_rules(prefix).build())
-                .build(),
-        )
-        .build()?;
-    clients
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket(name)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(queue)
-                .build(),
-        )
-        .send()
-        .await?;
-    Ok(UploadBucket {
-        bucket: name.to_owned(),
-        split_queue_url,
-        split_queue_arn,
-        split_dlq_url,
-    })
 }
 
 /// A fresh table, queue, dead-letter queue and event bus on the emulator, with counted clients.
@@ -304,35 +206,6 @@ impl Fixture {
             quota: Default::default(),
             uploads: None,
         }
-    }
-
-    /// Creates this fixture's upload bucket (named as its table) and split queue.
-    pub async fn add_upload_bucket(&mut self) -> UploadBucket {
-        let bucket = create_upload_bucket(&self.clients, &self.table)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create an upload bucket on the emulator: {e}"));
-        self.uploads = Some(bucket.clone());
-        bucket
-    }
-
-    /// The splitter function's dependencies (after [`Fixture::add_upload_bucket`]).
-    pub fn splitter_deps(&self) -> splitter::Deps {
-        let bucket = self.uploads.as_ref().expect("add_upload_bucket first");
-        let mut deps = self
-            .clients
-            .splitter(&self.table, &self.queue_url, &bucket.bucket);
-        deps.window = self.chunk_window;
-        deps.events = self.events();
-        deps
-    }
-
-    /// The split queue's consuming side (after [`Fixture::add_upload_bucket`]).
-    pub fn split_source(&self) -> bulkops_shared::queue::sqs::SqsChunkSource {
-        let bucket = self.uploads.as_ref().expect("add_upload_bucket first");
-        bulkops_shared::queue::sqs::SqsChunkSource::new(
-            self.clients.sqs.clone(),
-            &bucket.split_queue_url,
-        )
     }
 
     /// Publishes this fixture's job events on its bus.

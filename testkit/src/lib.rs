@@ -4,6 +4,7 @@
 //! way Lambda's SQS event source mapping does, scenarios, and `bulkops serve` as a child
 //! process. The benchmark binaries (`bench`, `bench_local`) live here too.
 
+mod bus;
 pub mod calls;
 mod clock;
 mod emulator;
@@ -13,13 +14,12 @@ mod pump;
 pub mod runtime_api;
 pub mod scenario;
 pub mod server;
+mod uploads;
 
 pub use bulkops::worker::sqs_event;
 pub use clock::MovableClock;
-pub use emulator::{
-    create_queues, create_table, create_upload_bucket, emulator_sdk_config, Fixture, UploadBucket,
-    ENDPOINT_VAR,
-};
+pub use emulator::{create_queues, create_table, emulator_sdk_config, Fixture, ENDPOINT_VAR};
 pub use events::{api_request, ApiCall};
 pub use intake::IntakeQueues;
 pub use pump::{pump, PumpOptions, PumpStats};
+pub use uploads::{create_upload_bucket, UploadBucket};
