@@ -48,8 +48,15 @@ impl DynamoJobStore {
         }
     }
 
-    pub(super) async fn row_outcomes_item(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
-        let mut outcomes = Vec::new();
+    /// Every item of job `id` whose sort key starts with `prefix`, read consistently, page by
+    /// page.
+    pub(super) async fn job_items(
+        &self,
+        id: &str,
+        prefix: &str,
+        call: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start_key = None;
         loop {
             let out = self
@@ -58,19 +65,27 @@ impl DynamoJobStore {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(job_pk(id)))
-                .expression_attribute_values(":prefix", s(CHUNK_SK_PREFIX))
+                .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|e| sdk_error("Query(chunk outcomes)", e))?;
-            for item in out.items.unwrap_or_default() {
-                outcomes.extend(outcomes_of(&item)?);
-            }
+                .map_err(|e| sdk_error(call, e))?;
+            items.extend(out.items.unwrap_or_default());
             start_key = out.last_evaluated_key;
             if start_key.is_none() {
-                break;
+                return Ok(items);
             }
+        }
+    }
+
+    pub(super) async fn row_outcomes_item(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        for item in self
+            .job_items(id, CHUNK_SK_PREFIX, "Query(chunk outcomes)")
+            .await?
+        {
+            outcomes.extend(outcomes_of(&item)?);
         }
         outcomes.sort_by_key(|o| o.row);
         Ok(outcomes)

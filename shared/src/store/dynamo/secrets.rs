@@ -96,28 +96,13 @@ impl SecretStore for DynamoJobStore {
 
     async fn kept_secrets(&self, id: &str) -> Result<Secrets, StoreError> {
         let mut secrets = Secrets::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(job_pk(id)))
-                .expression_attribute_values(":prefix", s(KEPT_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(kept secrets)", e))?;
-            for item in out.items.unwrap_or_default() {
-                secrets_of(&item, &mut secrets);
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(secrets);
-            }
+        for item in self
+            .job_items(id, KEPT_SK_PREFIX, "Query(kept secrets)")
+            .await?
+        {
+            secrets_of(&item, &mut secrets);
         }
+        Ok(secrets)
     }
 }
 
