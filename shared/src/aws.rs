@@ -148,7 +148,34 @@ impl AwsClients {
             window: chunk_window(),
             uploads: self.uploads(bucket),
             events: self.event_flush(table),
+            results: self.result_files(bucket),
         }
+    }
+
+    /// Result files in the S3 bucket `bucket` (objects `results/<job id>/<name>`).
+    pub fn result_files(&self, bucket: &str) -> std::sync::Arc<dyn crate::results::ResultFileStore> {
+        std::sync::Arc::new(crate::results::s3::S3ResultFiles::new(self.s3.clone(), bucket))
+    }
+
+    /// Requests for result files as messages to the queue `queue_url` (the split queue).
+    pub fn results_requests(&self, queue_url: &str) -> std::sync::Arc<dyn crate::results::ResultsRequests> {
+        std::sync::Arc::new(crate::results::SqsResultsRequests {
+            queue: std::sync::Arc::new(crate::queue::SqsMessageQueue::new(
+                self.sqs.clone(),
+                queue_url,
+            )),
+        })
+    }
+
+    /// The read routes' result files, from `UPLOAD_BUCKET` and `RESULTS_QUEUE_URL` (both, or
+    /// the result file routes answer 404).
+    pub fn result_access(&self) -> Option<crate::results::ResultAccess> {
+        let bucket = optional_env("UPLOAD_BUCKET")?;
+        let queue = optional_env("RESULTS_QUEUE_URL")?;
+        Some(crate::results::ResultAccess {
+            files: self.result_files(&bucket),
+            requests: self.results_requests(&queue),
+        })
     }
 }
 
@@ -181,10 +208,20 @@ impl AwsClients {
 
     /// Publishes job events at once when `EVENT_BUS_NAME` is set; without a bus they wait in
     /// the outbox.
+    /// With `RESULTS_QUEUE_URL`, a final job's result files are asked for there too.
     pub fn event_flush(&self, table: &str) -> std::sync::Arc<dyn crate::engine::EventFlush> {
-        match optional_env("EVENT_BUS_NAME") {
-            Some(bus) => std::sync::Arc::new(self.publisher(table, &bus)),
-            None => std::sync::Arc::new(crate::engine::NoFlush),
+        let events: std::sync::Arc<dyn crate::engine::EventFlush> =
+            match optional_env("EVENT_BUS_NAME") {
+                Some(bus) => std::sync::Arc::new(self.publisher(table, &bus)),
+                None => std::sync::Arc::new(crate::engine::NoFlush),
+            };
+        match optional_env("RESULTS_QUEUE_URL") {
+            Some(queue) => std::sync::Arc::new(crate::results::ResultsOnEnd {
+                inner: events,
+                jobs: self.job_store(table),
+                requests: self.results_requests(&queue),
+            }),
+            None => events,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod queue;
+pub mod results;
 pub mod staged;
 pub mod store;
 pub mod time;

@@ -18,6 +18,7 @@ use super::intake::{accept, MAX_REQUEST_BYTES, REQUESTS_PATH};
 use super::routes::{route, Function};
 use super::token::DevKey;
 use super::upload_receiver::receive;
+use super::results::RESULTS_PATH;
 use super::uploads::{LocalUploads, UPLOADS_PATH};
 use crate::apigw::HttpApiRequest;
 
@@ -35,6 +36,8 @@ pub struct Gateway {
     pub key: DevKey,
     /// Staged files: the upload URLs this server signs, and where the files go.
     pub uploads: Arc<LocalUploads>,
+    /// Result files, read through the links this server signs.
+    pub results: Arc<super::results::LocalResultFiles>,
 }
 
 /// The router: one fallback handler, as every path goes through the route table.
@@ -86,6 +89,10 @@ async fn handle(
         // A staged file, to a URL this server signed (no token: the signature is the credential).
         let query = uri.query().unwrap_or_default();
         return receive(&gateway.backend, &gateway.uploads, job_id, query, body).await;
+    }
+    if let (Some(rest), &Method::GET) = (path.strip_prefix(RESULTS_PATH), &method) {
+        // A result file, by a link this server signed (no token: the signature is the credential).
+        return gateway.results.serve(rest, uri.query().unwrap_or_default()).await;
     }
     if path == OPENAPI_PATH && method == Method::GET {
         // The API's description, for generating a client against this server.

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod signing;
 pub mod token;
 pub mod upload_receiver;
+pub mod results;
 pub mod uploads;
 pub mod webhook_cursor;
 pub mod webhooks;
@@ -100,6 +101,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let base_url = format!("http://{}", SocketAddr::new(host, address.port()));
     let uploads = Arc::new(uploads::LocalUploads::open(&config.data_dir, base_url)?);
     backend.submit.uploads = Some(uploads.clone());
+    let result_files = Arc::new(results::LocalResultFiles::open(
+        &config.data_dir,
+        uploads.clone(),
+    )?);
+    backend.attach_results(result_files.clone());
     let backend = Arc::new(backend);
     for job_id in uploads.arrived() {
         // Files whose split did not finish before the server last stopped.
@@ -112,6 +118,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         backend: backend.clone(),
         key: key.clone(),
         uploads,
+        results: result_files,
     }));
     let mut on_stop = stopped.clone();
     tasks.spawn(async move {

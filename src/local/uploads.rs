@@ -82,15 +82,43 @@ impl LocalUploads {
             .collect()
     }
 
-    /// The MAC of a `PUT` of job `job_id`'s file until `expires_s`.
-    fn mac(&self, job_id: &str, expires_s: i64) -> Hmac<Sha256> {
+    /// The MAC of a `method` of `path` until `expires_s`.
+    fn mac(&self, method: &str, path: &str, expires_s: i64) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
-        mac.update(format!("PUT\n{UPLOADS_PATH}{job_id}\n{expires_s}").as_bytes());
+        mac.update(format!("{method}\n{path}\n{expires_s}").as_bytes());
         mac
     }
 
-    fn signature(&self, job_id: &str, expires_s: i64) -> String {
-        encode_hex(&self.mac(job_id, expires_s).finalize().into_bytes())
+    /// The signature of a `method` of `path` until `expires_s` (upload URLs and result links).
+    pub fn signature(&self, method: &str, path: &str, expires_s: i64) -> String {
+        encode_hex(&self.mac(method, path, expires_s).finalize().into_bytes())
+    }
+
+    /// Checks a signed URL's `expires` and `signature` for a `method` of `path`.
+    pub fn check(
+        &self,
+        (method, path): (&str, &str),
+        expires: Option<&str>,
+        signature: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), Refusal> {
+        let (Some(expires), Some(signature)) = (expires, signature) else {
+            return Err(Refusal::BadSignature);
+        };
+        let expires_s: i64 = expires.parse().map_err(|_| Refusal::BadSignature)?;
+        // Compared in constant time: the signature is the only credential of the request.
+        let given = decode_hex(signature).ok_or(Refusal::BadSignature)?;
+        if self
+            .mac(method, path, expires_s)
+            .verify_slice(&given)
+            .is_err()
+        {
+            return Err(Refusal::BadSignature);
+        }
+        if now_ms / 1000 >= expires_s {
+            return Err(Refusal::Expired);
+        }
+        Ok(())
     }
 
     /// Checks a `PUT` of job `job_id`'s file with the query's `expires` and `signature`.
@@ -102,18 +130,8 @@ impl LocalUploads {
         now_ms: i64,
     ) -> Result<PathBuf, Refusal> {
         let path = self.file(job_id).ok_or(Refusal::UnknownJob)?;
-        let (Some(expires), Some(signature)) = (expires, signature) else {
-            return Err(Refusal::BadSignature);
-        };
-        let expires_s: i64 = expires.parse().map_err(|_| Refusal::BadSignature)?;
-        // Compared in constant time: the signature is the only credential of the PUT.
-        let given = decode_hex(signature).ok_or(Refusal::BadSignature)?;
-        if self.mac(job_id, expires_s).verify_slice(&given).is_err() {
-            return Err(Refusal::BadSignature);
-        }
-        if now_ms / 1000 >= expires_s {
-            return Err(Refusal::Expired);
-        }
+        let url_path = format!("{UPLOADS_PATH}{job_id}");
+        self.check(("PUT", &url_path), expires, signature, now_ms)?;
         Ok(path)
     }
 }
@@ -130,7 +148,7 @@ impl UploadStore for LocalUploads {
             url: format!(
                 "{}{UPLOADS_PATH}{job_id}?expires={expires_s}&signature={}",
                 self.base_url,
-                self.signature(job_id, expires_s)
+                self.signature("PUT", &format!("{UPLOADS_PATH}{job_id}"), expires_s)
             ),
             method: "PUT".to_owned(),
             expires_at: bulkops_shared::time::rfc3339(expires_s * 1000),

@@ -215,8 +215,18 @@ impl Fixture {
             .with_metrics(self.metrics.clone())
     }
 
+    /// The publisher; with an upload bucket, a final job's result files are asked for on its
+    /// split queue too (as the stack's functions do with `RESULTS_QUEUE_URL`).
     pub fn events(&self) -> Arc<dyn EventFlush> {
-        Arc::new(self.publisher())
+        let publisher = Arc::new(self.publisher());
+        match self.result_access() {
+            Some(access) => Arc::new(bulkops_shared::results::ResultsOnEnd {
+                inner: publisher,
+                jobs: self.jobs(),
+                requests: access.requests,
+            }),
+            None => publisher,
+        }
     }
 
     /// Every event the bus forwarded so far, by arrival (the queue is drained).
@@ -293,6 +303,7 @@ impl Fixture {
             jobs: self.jobs(),
             events: self.events(),
             clock: self.clock.clone(),
+            results: self.result_access(),
         }
     }
 

@@ -82,6 +82,16 @@ impl Fixture {
         deps
     }
 
+    /// The result files in the upload bucket, asked for on its split queue (after
+    /// [`Fixture::add_upload_bucket`]; `None` before).
+    pub fn result_access(&self) -> Option<bulkops_shared::results::ResultAccess> {
+        let bucket = self.uploads.as_ref()?;
+        Some(bulkops_shared::results::ResultAccess {
+            files: self.clients.result_files(&bucket.bucket),
+            requests: self.clients.results_requests(&bucket.split_queue_url),
+        })
+    }
+
     /// The split queue's consuming side (after [`Fixture::add_upload_bucket`]).
     pub fn split_source(&self) -> bulkops_shared::queue::sqs::SqsChunkSource {
         let bucket = self.uploads.as_ref().expect("add_upload_bucket first");

@@ -68,6 +68,7 @@ impl EmbeddedFixture {
             jobs: self.jobs(),
             events: Arc::new(NoFlush),
             clock: self.clock.clone(),
+            results: None,
         }
     }
 
@@ -76,6 +77,7 @@ impl EmbeddedFixture {
             jobs: self.jobs(),
             events: Arc::new(NoFlush),
             clock: self.clock.clone(),
+            results: None,
         }
     }
 

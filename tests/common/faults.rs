@@ -352,6 +352,13 @@ impl JobStore for FaultyJobStore {
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
         self.inner.add_retry(id, retry_id).await
     }
+    async fn record_result_files(
+        &self,
+        id: &str,
+        files: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        self.inner.record_result_files(id, files).await
+    }
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
         faulty!(
             self,

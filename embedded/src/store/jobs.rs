@@ -264,6 +264,14 @@ impl JobStore for EmbeddedStore {
         self.link_retry(id, retry_id).await
     }
 
+    async fn record_result_files(
+        &self,
+        id: &str,
+        files: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        self.set_result_files(id, files.clone()).await
+    }
+
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
         let message = message.to_owned();
         let transition = self

@@ -1,4 +1,5 @@
-//! The links from a job to the jobs retrying its failed rows (`retries`, appended once each).
+//! The links from a job to the jobs retrying its failed rows (`retries`, appended once each),
+//! and the record of its result files.
 
 use super::EmbeddedStore;
 use bulkops_shared::error::StoreError;
@@ -11,6 +12,21 @@ impl EmbeddedStore {
                 return (false, ());
             }
             stored.job.retries.push(retry_id);
+            (true, ())
+        })
+        .await
+    }
+
+    pub(super) async fn set_result_files(
+        &self,
+        id: &str,
+        files: std::collections::BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        self.change_job(id, (), move |stored| {
+            if stored.job.result_files == files {
+                return (false, ());
+            }
+            stored.job.result_files = files;
             (true, ())
         })
         .await

@@ -12,6 +12,7 @@ pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Er
         None,
         deps.events.as_ref(),
         deps.clock.as_ref(),
+        deps.results.as_ref(),
         &request,
     )
     .await)

@@ -55,5 +55,6 @@ pub async fn handler(deps: &Deps, request: Request) -> Result<Response<Body>, Er
         quota: deps.quota,
         uploads: deps.uploads.as_deref(),
     };
-    Ok(api::handle(jobs, Some(creates), events, deps.clock.as_ref(), &request).await)
+    let clock = deps.clock.as_ref();
+    Ok(api::handle(jobs, Some(creates), events, clock, None, &request).await)
 }

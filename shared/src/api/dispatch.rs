@@ -20,12 +20,18 @@ pub async fn handle(
     creates: Option<Creates<'_>>,
     events: &dyn crate::engine::EventFlush,
     clock: &dyn crate::time::Clock,
+    results: Option<&crate::results::ResultAccess>,
     request: &lambda_http::Request,
 ) -> Response<Body> {
     let (method, path) = (request.method().as_str(), request.uri().path());
     let route = Route::parse(method, path);
     let span = request_span(request, route.as_ref());
-    dispatch(jobs, creates, events, clock.now_ms(), request, route)
+    let reads = Reads {
+        jobs,
+        results,
+        now: clock.now_ms(),
+    };
+    dispatch(reads, creates, events, request, route)
         .instrument(span)
         .await
 }
@@ -44,14 +50,22 @@ fn request_span(request: &lambda_http::Request, route: Option<&Route>) -> tracin
     span
 }
 
+/// What every route reads with: the jobs, the result files, the time.
+#[derive(Clone, Copy)]
+struct Reads<'a> {
+    jobs: &'a dyn crate::store::JobStore,
+    results: Option<&'a crate::results::ResultAccess>,
+    now: i64,
+}
+
 async fn dispatch(
-    jobs: &dyn crate::store::JobStore,
+    reads: Reads<'_>,
     creates: Option<Creates<'_>>,
     events: &dyn crate::engine::EventFlush,
-    now: i64,
     request: &lambda_http::Request,
     route: Option<Route>,
 ) -> Response<Body> {
+    let Reads { jobs, results, now } = reads;
     let (method, path) = (request.method().as_str(), request.uri().path());
     let not_found = || ApiError::NotFound(format!("no route for {method} {path}"));
     let result = match route {
@@ -89,7 +103,10 @@ async fn dispatch(
             }
             (Route::MfpList, _) => mfp::list(jobs, request, now).await,
             (Route::MfpGet(id), _) => mfp::get(jobs, request, &id, now).await,
-            (Route::MfpLogs(id), _) => mfp::logs(jobs, request, &id, now).await,
+            (Route::MfpLogs(id), _) => mfp::logs(jobs, results, request, &id, now).await,
+            (Route::MfpResult(id, file), _) => {
+                mfp::result_file(jobs, results, request, (&id, &file), now).await
+            }
             (Route::MfpRows(id), _) => mfp_rows::rows(jobs, request, &id, now).await,
             (Route::MfpCancel(id), _) => mfp::cancel(jobs, events, request, &id, now).await,
             (Route::UploadCreate, Some(creates)) => {
@@ -107,6 +124,9 @@ async fn dispatch(
             (Route::UploadList, _) => accounts::list(jobs, request, now).await,
             (Route::UploadGet(id), _) => accounts::get(jobs, request, &id, now).await,
             (Route::UploadRows(id), _) => accounts_rows::rows(jobs, request, &id, now).await,
+            (Route::UploadResult(id, file), _) => {
+                accounts::result_file(jobs, results, request, (&id, &file), now).await
+            }
             (
                 Route::MfpSubmit
                 | Route::MfpRetry(_)

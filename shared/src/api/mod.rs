@@ -3,6 +3,7 @@
 
 pub mod create;
 mod dispatch;
+pub mod result_files;
 pub mod routes;
 
 pub use create::Creates;
@@ -16,16 +17,19 @@ pub struct JobsDeps {
     pub events: std::sync::Arc<dyn crate::engine::EventFlush>,
     /// Decides whether a job has expired.
     pub clock: std::sync::Arc<dyn crate::time::Clock>,
+    /// Where result files are, and how to ask for missing ones; `None`: their routes 404.
+    pub results: Option<crate::results::ResultAccess>,
 }
 
 impl JobsDeps {
-    /// From `TABLE_NAME`.
+    /// From `TABLE_NAME`, and for result files `UPLOAD_BUCKET` and `RESULTS_QUEUE_URL`.
     pub fn from_env(clients: &crate::aws::AwsClients) -> Result<Self, crate::aws::MissingSetting> {
         let table = crate::aws::required_env("TABLE_NAME")?;
         Ok(Self {
             jobs: clients.job_store(&table),
             events: clients.event_flush(&table),
             clock: std::sync::Arc::new(crate::time::SystemClock),
+            results: clients.result_access(),
         })
     }
 }

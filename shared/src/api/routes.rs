@@ -56,6 +56,11 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
     (
         Function::Query,
         "GET",
+        "/api/web/v2/mobileFlashPass/{id}/results/{file}",
+    ),
+    (
+        Function::Query,
+        "GET",
         "/PasswordVault/API/BulkActions/Accounts",
     ),
     (
@@ -67,6 +72,11 @@ pub const GATEWAY_ROUTES: &[(Function, &str, &str)] = &[
         Function::Query,
         "GET",
         "/PasswordVault/API/BulkActions/Accounts/{bulkId}/rows",
+    ),
+    (
+        Function::Query,
+        "GET",
+        "/PasswordVault/API/BulkActions/Accounts/{bulkId}/results/{file}",
     ),
     (Function::Query, "GET", "/{proxy+}"),
     (
@@ -93,6 +103,8 @@ pub enum Route {
     MfpLogs(String),
     /// `GET /api/web/v2/mobileFlashPass/{id}/rows` (additive)
     MfpRows(String),
+    /// `GET /api/web/v2/mobileFlashPass/{id}/results/{file}` (additive): a result file
+    MfpResult(String, String),
     /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`
     MfpCancel(String),
     /// `POST /PasswordVault/API/BulkActions/Accounts`
@@ -107,6 +119,8 @@ pub enum Route {
     UploadStaged,
     /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}/rows` (additive)
     UploadRows(String),
+    /// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}/results/{file}` (additive)
+    UploadResult(String, String),
 }
 
 impl Route {
@@ -120,7 +134,9 @@ impl Route {
             | Route::MfpRetry(id)
             | Route::UploadGet(id)
             | Route::UploadRetry(id)
-            | Route::UploadRows(id) => Some(id),
+            | Route::UploadRows(id)
+            | Route::MfpResult(id, _)
+            | Route::UploadResult(id, _) => Some(id),
             Route::MfpSubmit
             | Route::MfpUpload
             | Route::MfpList
@@ -153,6 +169,9 @@ impl Route {
             }
             ("GET", ["api", "web", "v2", "mobileFlashPass", id, "rows"]) => {
                 Self::MfpRows(id.to_string())
+            }
+            ("GET", ["api", "web", "v2", "mobileFlashPass", id, "results", file]) => {
+                Self::MfpResult(id.to_string(), file.to_string())
             }
             ("DELETE", ["api", "web", "v1", "mobileFlashPass", "cancel", id]) => {
                 Self::MfpCancel(id.to_string())
@@ -190,6 +209,10 @@ impl Route {
             ("GET", [id, rows]) if rows.eq_ignore_ascii_case("rows") => {
                 Some(Self::UploadRows(id.to_string()))
             }
+            // The file's name is matched exactly: it is an object's name.
+            ("GET", [id, results, file]) if results.eq_ignore_ascii_case("results") => {
+                Some(Self::UploadResult(id.to_string(), file.to_string()))
+            }
             _ => None,
         }
     }
@@ -206,11 +229,15 @@ impl Route {
             Self::MfpCancel(id) => format!("/api/web/v1/mobileFlashPass/cancel/{id}"),
             Self::MfpRetry(id) => format!("/api/web/v2/mobileFlashPass/{id}/retry"),
             Self::MfpRows(id) => format!("/api/web/v2/mobileFlashPass/{id}/rows"),
+            Self::MfpResult(id, file) => {
+                format!("/api/web/v2/mobileFlashPass/{id}/results/{file}")
+            }
             Self::UploadCreate | Self::UploadList => UPLOADS.to_owned(),
             Self::UploadStaged => format!("{UPLOADS}/uploads"),
             Self::UploadGet(id) => format!("{UPLOADS}/{id}"),
             Self::UploadRetry(id) => format!("{UPLOADS}/{id}/retry"),
             Self::UploadRows(id) => format!("{UPLOADS}/{id}/rows"),
+            Self::UploadResult(id, file) => format!("{UPLOADS}/{id}/results/{file}"),
         }
     }
 

@@ -207,6 +207,10 @@ pub struct Job {
     /// it, a job still AWAITING_DATA has no file coming and ends FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_expires_at_ms: Option<i64>,
+    /// The job's result files (by name, with their sizes in bytes), once written after it
+    /// ended; empty until then (see [`crate::results`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub result_files: BTreeMap<String, u64>,
 }
 
 impl Job {
@@ -237,6 +241,7 @@ impl Job {
             retry_of: None,
             retries: Vec::new(),
             upload_expires_at_ms: None,
+            result_files: BTreeMap::new(),
         }
     }
 

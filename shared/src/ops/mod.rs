@@ -37,6 +37,14 @@ pub fn staged_rows(job_type: JobType) -> Option<Box<dyn crate::staged::StagedRow
     }
 }
 
+/// How a job type's rows are written into its result files.
+pub fn result_rows(job_type: JobType) -> Box<dyn crate::results::ResultRows> {
+    match job_type {
+        JobType::SendMfp => Box::new(mobile_flash_pass::result_files::MfpResultRows),
+        JobType::AddAccounts => Box::new(accounts::result_files::AccountResultRows::default()),
+    }
+}
+
 /// Every operation, working on `records` (reference data and side effects).
 pub fn registry(records: Arc<dyn RecordStore>) -> Operations {
     Operations::new()

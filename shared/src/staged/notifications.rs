@@ -1,6 +1,7 @@
 //! The split queue's batches (on AWS): each message is an S3 event notification of the upload
 //! bucket (`ObjectCreated` under `uploads/`); each of its records names a job's file, which is
-//! split with [`split_upload`] and its job's events flushed. A message is reported in
+//! split with [`split_upload`] and its job's events flushed. A message `{"resultsOf": "<id>"}`
+//! asks for a final job's result files instead ([`crate::results::write_for_job`]). A message is reported in
 //! `batchItemFailures` (and redelivered, then dead-lettered) only when trying again can help:
 //! the table or the chunk queue failed, or the file cannot be read yet. S3's `s3:TestEvent`,
 //! keys that name no job, jobs that do not exist (any more) and jobs that take no file are
@@ -33,6 +34,9 @@ pub struct Splitter {
     pub uploads: Arc<dyn UploadStore>,
     /// Told when a split moved its job (released, or failed), so its event goes out at once.
     pub events: Arc<dyn EventFlush>,
+    /// Where final jobs' result files go: the split queue also carries the requests for them
+    /// (`{"resultsOf": "<job id>"}`, see [`crate::results`]).
+    pub results: Arc<dyn crate::results::ResultFileStore>,
 }
 
 impl Splitter {
@@ -53,6 +57,8 @@ enum Retry {
     Unreadable(String),
     #[error(transparent)]
     Split(SplitError),
+    #[error("writing result files failed: {0}")]
+    Results(crate::error::StoreError),
 }
 
 /// A message to deliver again has no id to report it by.
@@ -96,6 +102,18 @@ async fn handle_message(splitter: &Splitter, message: &SqsMessage) -> Result<(),
             return Ok(());
         }
         Notification::Records(records) => records,
+        Notification::Results(job_id) => {
+            let span = tracing::info_span!("results", job_id);
+            return crate::results::write_for_job(
+                splitter.jobs.as_ref(),
+                splitter.results.as_ref(),
+                &job_id,
+            )
+            .instrument(span)
+            .await
+            .map(|_| ())
+            .map_err(Retry::Results);
+        }
     };
     for record in &records {
         split_record(splitter, record).await?;
@@ -109,11 +127,16 @@ enum Notification {
     /// The `s3:TestEvent` S3 sends when the notification is configured.
     Test,
     Records(Vec<S3EventRecord>),
+    /// A request for a final job's result files.
+    Results(String),
 }
 
 fn notification(body: &str) -> Result<Notification, Retry> {
     let mut value: Value =
         serde_json::from_str(body).map_err(|e| Retry::Unreadable(e.to_string()))?;
+    if let Some(job_id) = value[crate::results::RESULTS_MESSAGE_FIELD].as_str() {
+        return Ok(Notification::Results(job_id.to_owned()));
+    }
     if value["Event"] == "s3:TestEvent" {
         return Ok(Notification::Test);
     }

@@ -14,7 +14,7 @@ mod secrets;
 pub use quota::{Admission, Quota};
 pub use secrets::{secrets_expire_at_ms, SecretStore, SECRETS_RETENTION_SECONDS};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -173,6 +173,13 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Links `retry_id` to job `id` as one of its retries (appended once, in call order).
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError>;
+    /// Records that a final job's result files are written, with their sizes by name
+    /// (replacing what an earlier write recorded); nothing when the job is gone.
+    async fn record_result_files(
+        &self,
+        id: &str,
+        files: &BTreeMap<String, u64>,
+    ) -> Result<(), StoreError>;
     /// PROCESSING → FAILED with `message`, exactly once (false if the job was not
     /// PROCESSING): it failed more rows than its caller tolerates. Chunks already claimed
     /// finish and are counted; the others are skipped as they arrive.

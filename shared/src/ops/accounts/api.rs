@@ -186,8 +186,21 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(request)?;
     let job = find_upload(jobs, &identity, id, now_ms).await?;
-    let outcomes = jobs.row_outcomes(&job.id).await?;
-    Ok(json_response(StatusCode::OK, &extended(&job, outcomes)))
+    Ok(json_response(StatusCode::OK, &extended(jobs, &job).await?))
+}
+
+/// `GET /PasswordVault/API/BulkActions/Accounts/{bulkId}/results/{file}` (additive): `303 See
+/// Other` to the ended upload's result file; the uploader's only, as the upload is.
+pub async fn result_file(
+    jobs: &dyn JobStore,
+    results: Option<&crate::results::ResultAccess>,
+    request: &Request,
+    (id, file): (&str, &str),
+    now_ms: i64,
+) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(request)?;
+    let job = find_upload(jobs, &identity, id, now_ms).await?;
+    crate::api::result_files::see_result_file(results, &job, file, now_ms).await
 }
 
 /// The caller's own upload `id`: anyone else's, or none, is a 404 (existence does not leak);

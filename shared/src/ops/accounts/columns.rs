@@ -174,6 +174,26 @@ pub fn account(columns: &[Column], record: &StringRecord) -> Result<Map<String, 
     Ok(account)
 }
 
+/// The cells of `account` (an account as a JSON object, as [`account`] builds and rows echo
+/// it) under `columns`: the inverse of [`account`], absent values as empty cells.
+pub fn cells(columns: &[Column], account: &Map<String, Value>) -> Vec<String> {
+    let text = |value: Option<&Value>| match value {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let nested = |object: &str, field: &str| account.get(object).and_then(|o| o.get(field));
+    columns
+        .iter()
+        .map(|column| match column {
+            Column::Text(field) => text(account.get(*field)),
+            Column::UploadIndex => text(account.get("uploadIndex")),
+            Column::Property(key) => text(nested(PROPERTIES, key)),
+            Column::Nested { object, field, .. } => text(nested(object, field)),
+        })
+        .collect()
+}
+
 fn parse_bool(cell: &str) -> Option<bool> {
     let cell = cell.trim();
     if cell.eq_ignore_ascii_case("true") {

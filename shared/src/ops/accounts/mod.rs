@@ -14,6 +14,7 @@ pub mod columns;
 pub mod model;
 mod operation;
 mod recovery;
+pub mod result_files;
 mod results;
 pub mod retry;
 pub mod rows;

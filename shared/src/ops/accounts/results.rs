@@ -3,8 +3,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, StoreError};
 use crate::model::{Job, JobState, Outcome, RowOutcome};
+use crate::results::OutcomePages;
+use crate::store::JobStore;
 
 /// Upload status, derived from the job's state and counts.
 pub fn status(job: &Job) -> &'static str {
@@ -91,28 +93,73 @@ pub fn result_item(outcome: RowOutcome) -> Map<String, Value> {
     item
 }
 
-/// BulkAccountsOperationResultExtended: the summary plus every row in its list.
-pub fn extended(job: &Job, outcomes: Vec<RowOutcome>) -> Value {
-    let mut succeeded = Vec::new();
-    let mut failed = Vec::new();
-    for outcome in outcomes {
-        let list = if outcome.is_failed() {
-            &mut failed
-        } else {
-            &mut succeeded
+/// The most rows SucceededItems and FailedItems each list; their `Total` counts every row.
+pub const ITEMS_CAP: usize = 1_000;
+/// The most rows read to fill the lists: an upload's later rows are in its `rows` route and,
+/// once it ends, its result files.
+pub const ITEMS_SCAN_ROWS: usize = 10_000;
+
+/// One of the extended result's lists: its first items and how many rows it has.
+#[derive(Default)]
+struct ItemList {
+    items: Vec<Value>,
+    seen: u64,
+}
+
+impl ItemList {
+    fn push(&mut self, outcome: RowOutcome) {
+        self.seen += 1;
+        if self.items.len() < ITEMS_CAP {
+            self.items.push(Value::Object(result_item(outcome)));
+        }
+    }
+
+    /// `counted`: the job's counter of the list's rows, exact once the upload ended.
+    fn into_value(self, read_all: bool, counted: u32) -> Value {
+        let total = match read_all {
+            true => self.seen,
+            false => self.seen.max(u64::from(counted)),
         };
-        list.push(Value::Object(result_item(outcome)));
+        json!({ "Total": total, "Items": self.items })
+    }
+}
+
+/// BulkAccountsOperationResultExtended: the summary plus each list's first rows in row order
+/// ([`ITEMS_CAP`] at most, among the first [`ITEMS_SCAN_ROWS`]) and its exact `Total`; once the
+/// upload's result files are written, the additive `ResultFiles` links them by name.
+pub async fn extended(jobs: &dyn JobStore, job: &Job) -> Result<Value, StoreError> {
+    let (mut succeeded, mut failed) = (ItemList::default(), ItemList::default());
+    let mut pages = OutcomePages::new(jobs, &job.id);
+    let mut read_all = true;
+    let mut scanned = 0;
+    while let Some(outcomes) = pages.next().await? {
+        scanned += outcomes.len();
+        for outcome in outcomes {
+            match outcome.is_failed() {
+                true => failed.push(outcome),
+                false => succeeded.push(outcome),
+            }
+        }
+        let full = succeeded.items.len() >= ITEMS_CAP && failed.items.len() >= ITEMS_CAP;
+        if full || scanned >= ITEMS_SCAN_ROWS {
+            read_all = pages.next().await?.is_none_or(|more| more.is_empty());
+            break;
+        }
     }
     let mut value = summary(job);
     value.insert(
         "SucceededItems".into(),
-        json!({ "Total": succeeded.len(), "Items": succeeded }),
+        succeeded.into_value(read_all, job.rows_processed),
     );
     value.insert(
         "FailedItems".into(),
-        json!({ "Total": failed.len(), "Items": failed }),
+        failed.into_value(read_all, job.rows_failed),
     );
-    Value::Object(value)
+    let base = crate::api::Route::UploadGet(job.id.clone()).path();
+    if let Some(links) = crate::api::result_files::result_links(job, &base) {
+        value.insert("ResultFiles".into(), Value::Object(links));
+    }
+    Ok(Value::Object(value))
 }
 
 /// `status eq <Status>` (case-insensitive keywords and values) → the canonical status.

@@ -36,7 +36,7 @@ pub async fn rows(
 
 /// A row of a page: its result item, its row number and its outcome in lower case (PVWA's
 /// spelling of values, as its statuses have).
-fn row_item(outcome: RowOutcome) -> Value {
+pub(super) fn row_item(outcome: RowOutcome) -> Value {
     let (row, failed) = (outcome.row, outcome.is_failed());
     let mut item = result_item(outcome);
     item.insert("row".into(), json!(row));

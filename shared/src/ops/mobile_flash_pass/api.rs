@@ -217,18 +217,22 @@ pub async fn get(
     Ok(json_response(StatusCode::OK, &job.to_bulk_operation()))
 }
 
-/// `GET /api/web/v2/mobileFlashPass/download/logs/{id}`: every processed row, as a file.
+/// `GET /api/web/v2/mobileFlashPass/download/logs/{id}`: every processed row, as a file; a
+/// log over 5 MB is a `303 See Other` to its result file (`log.json`, the same bytes).
 pub async fn logs(
     jobs: &dyn JobStore,
+    results: Option<&crate::results::ResultAccess>,
     request: &Request,
     id: &str,
     now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
     authorize(request, permission::ISSUANCE_VIEW)?;
     let job = find_job(jobs, id, now_ms).await?;
-    let outcomes = jobs.row_outcomes(&job.id).await?;
+    let text = match crate::api::result_files::log_or_file(jobs, results, &job, now_ms).await? {
+        Ok(text) => text,
+        Err(see_other) => return Ok(see_other),
+    };
     let corrupt = |e: String| ApiError::Internal(crate::error::StoreError::Corrupt(e));
-    let text = serde_json::to_string(&outcomes).map_err(|e| corrupt(e.to_string()))?;
     let disposition = format!(
         "attachment; filename=\"mobileFlashPass-{}-logs.json\"",
         job.id
@@ -239,6 +243,20 @@ pub async fn logs(
         .header(header::CONTENT_DISPOSITION, disposition)
         .body(Body::Text(text))
         .map_err(|e| corrupt(e.to_string()))
+}
+
+/// `GET /api/web/v2/mobileFlashPass/{id}/results/{file}` (additive): `303 See Other` to the
+/// ended job's result file; read as the job is (`ISSUANCE:VIEW`).
+pub async fn result_file(
+    jobs: &dyn JobStore,
+    results: Option<&crate::results::ResultAccess>,
+    request: &Request,
+    (id, file): (&str, &str),
+    now_ms: i64,
+) -> Result<Response<Body>, ApiError> {
+    authorize(request, permission::ISSUANCE_VIEW)?;
+    let job = find_job(jobs, id, now_ms).await?;
+    crate::api::result_files::see_result_file(results, &job, file, now_ms).await
 }
 
 /// `DELETE /api/web/v1/mobileFlashPass/cancel/{id}`.

@@ -6,6 +6,7 @@
 //! chunk reports the passes it issued before dying as succeeded.
 
 pub mod api;
+pub mod result_files;
 pub mod rows;
 pub mod staged;
 

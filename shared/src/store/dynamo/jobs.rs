@@ -291,6 +291,14 @@ impl JobStore for DynamoJobStore {
         self.add_retry_item(id, retry_id).await
     }
 
+    async fn record_result_files(
+        &self,
+        id: &str,
+        files: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        self.set_result_files(id, files).await
+    }
+
     async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
         let transition = self
             .emitting(

@@ -1,4 +1,5 @@
-//! The links from a job to the jobs retrying its failed rows (`retries`, appended once each).
+//! The links from a job to the jobs retrying its failed rows (`retries`, appended once each),
+//! and the record of its result files (`resultFiles`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -19,6 +20,30 @@ impl DynamoJobStore {
             .expression_attribute_values(":ids", AttributeValue::L(vec![s(retry_id)]));
         // Refused: linked already, or the job is gone; either way nothing is left to do.
         let _refused = conditional_update(update, "UpdateItem(add retry)").await?;
+        Ok(())
+    }
+}
+
+impl DynamoJobStore {
+    pub(super) async fn set_result_files(
+        &self,
+        id: &str,
+        files: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        let sizes = files
+            .iter()
+            .map(|(name, bytes)| (name.clone(), AttributeValue::N(bytes.to_string())))
+            .collect();
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.job_key(id)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET resultFiles = :files")
+            .expression_attribute_values(":files", AttributeValue::M(sizes));
+        // Refused: the job is gone (past its retention); its files go with it.
+        let _refused = conditional_update(update, "UpdateItem(result files)").await?;
         Ok(())
     }
 }

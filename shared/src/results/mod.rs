@@ -1,0 +1,180 @@
+//! Result files (issue 11): once a job is final, its rows are written once, as files a caller
+//! downloads instead of reading a million rows through the API.
+//!
+//! - `rows.jsonl`: every row, one JSON object a line, as the job's `rows` route shows it.
+//! - `failed.csv` and `failed.jsonl`: the failed rows in the shape of the input, so that either
+//!   file is a staged file of a new job as it stands (an account's secret is never written:
+//!   the retry route sends failed accounts again with theirs).
+//! - `succeeded.jsonl`: the succeeded rows with what they produced (a pass, an account id).
+//! - `log.json`: the download-logs route's answer as a file, for job types that have the route.
+//!
+//! **When.** Every flush of a job's events ([`ResultsOnEnd`]) asks for its files once the job is
+//! final and they are not written ([`ResultsRequests`]: a message to the splitter function on
+//! AWS, a background task locally). The writer ([`write_result_files`]) reads the stored rows a
+//! page at a time and streams each file to its store ([`ResultFileStore`]: S3, the data
+//! directory), then records the files' sizes on the job. A final job's rows never change, so a
+//! request made twice writes the same bytes twice, and a lost request is made again by the next
+//! read of the files (see [`ResultAccess::request_if_missing`]).
+
+mod request;
+pub mod s3;
+mod write;
+
+pub use request::{ResultsOnEnd, SqsResultsRequests, RESULTS_MESSAGE_FIELD};
+pub use write::{write_result_files, OutcomePages};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::model::{Job, RowOutcome};
+
+/// How long a link to a result file works: 15 minutes to start the download.
+pub const LINK_SECONDS: i64 = 900;
+/// A final job whose files are still missing this long after it ended asks for them again.
+pub const REQUEST_AGAIN_AFTER_MS: i64 = 60_000;
+
+/// One result file of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResultFile {
+    Rows,
+    FailedCsv,
+    FailedJsonl,
+    Succeeded,
+    Log,
+}
+
+impl ResultFile {
+    pub const ALL: [ResultFile; 5] = [
+        Self::Rows,
+        Self::FailedCsv,
+        Self::FailedJsonl,
+        Self::Succeeded,
+        Self::Log,
+    ];
+
+    /// The file's name, in its key and its route.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rows => "rows.jsonl",
+            Self::FailedCsv => "failed.csv",
+            Self::FailedJsonl => "failed.jsonl",
+            Self::Succeeded => "succeeded.jsonl",
+            Self::Log => "log.json",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|file| file.name() == name)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::FailedCsv => "text/csv; charset=utf-8",
+            Self::Log => "application/json",
+            _ => "application/x-ndjson",
+        }
+    }
+}
+
+/// How one operation writes its rows into the result files (the operation's shape of a row).
+pub trait ResultRows: Send {
+    /// Whether every row is read once before any is written (the CSV header depends on them).
+    fn wants_first_pass(&self) -> bool {
+        false
+    }
+    /// Sees a row of the first pass.
+    fn observe(&mut self, _outcome: &RowOutcome) {}
+    /// The row as `rows.jsonl` has it.
+    fn row(&self, outcome: &RowOutcome) -> Value;
+    /// A failed row as the input had it: a line of `failed.jsonl`.
+    fn failed_input(&self, outcome: &RowOutcome) -> Value;
+    /// The header of `failed.csv`, and a failed row's record under it.
+    fn failed_csv_header(&self) -> Vec<String>;
+    fn failed_csv_record(&self, outcome: &RowOutcome) -> Vec<String>;
+    /// A succeeded row with what it produced: a line of `succeeded.jsonl`.
+    fn succeeded(&self, outcome: &RowOutcome) -> Value;
+    /// Whether the job type has the download-logs route, whose answer `log.json` is.
+    fn writes_log(&self) -> bool {
+        false
+    }
+}
+
+/// A result file being written, from its start.
+#[async_trait]
+pub trait ResultFileWriter: Send {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Completes the file (it replaces any earlier one); its size in bytes.
+    async fn finish(self: Box<Self>) -> Result<u64, StoreError>;
+}
+
+/// Where result files are kept, and how a caller reaches them.
+#[async_trait]
+pub trait ResultFileStore: Send + Sync {
+    /// Starts writing job `job_id`'s `file`.
+    async fn create(
+        &self,
+        job_id: &str,
+        file: ResultFile,
+    ) -> Result<Box<dyn ResultFileWriter>, StoreError>;
+    /// A URL that reads job `job_id`'s `file` until `expires_at_ms`.
+    async fn link(
+        &self,
+        job_id: &str,
+        file: ResultFile,
+        expires_at_ms: i64,
+    ) -> Result<String, StoreError>;
+}
+
+/// Asks for a final job's result files to be written.
+#[async_trait]
+pub trait ResultsRequests: Send + Sync {
+    async fn request(&self, job_id: &str) -> Result<(), StoreError>;
+}
+
+/// Writes job `job_id`'s result files when it is final and has none; `None` when there is
+/// nothing to write (no such job, not final, written already).
+pub async fn write_for_job(
+    jobs: &dyn crate::store::JobStore,
+    files: &dyn ResultFileStore,
+    job_id: &str,
+) -> Result<Option<std::collections::BTreeMap<String, u64>>, StoreError> {
+    let Some(job) = jobs.get_job(job_id).await? else {
+        tracing::warn!("result files of a job that does not exist; dropped");
+        return Ok(None);
+    };
+    if !job.state.is_terminal() || !job.result_files.is_empty() {
+        tracing::info!(state = job.state.as_str(), "no result files to write");
+        return Ok(None);
+    }
+    let sizes = write_result_files(jobs, files, &job, crate::ops::result_rows(job.job_type)).await?;
+    tracing::info!(?sizes, "result files written");
+    Ok(Some(sizes))
+}
+
+/// What the read routes need of result files: where they are, and how to ask for missing ones.
+#[derive(Clone)]
+pub struct ResultAccess {
+    pub files: Arc<dyn ResultFileStore>,
+    pub requests: Arc<dyn ResultsRequests>,
+}
+
+impl ResultAccess {
+    /// Asks again for the files of a final job that has none a while after it ended (its first
+    /// request was lost); best effort, logged.
+    pub async fn request_if_missing(&self, job: &Job, now_ms: i64) {
+        let ended = job.processing_end_ms.unwrap_or(job.init_time_ms);
+        if !job.state.is_terminal()
+            || !job.result_files.is_empty()
+            || now_ms - ended < REQUEST_AGAIN_AFTER_MS
+        {
+            return;
+        }
+        match self.requests.request(&job.id).await {
+            Ok(()) => tracing::warn!(job_id = %job.id, "result files missing: asked again"),
+            Err(error) => tracing::warn!(job_id = %job.id, %error, "asking for result files failed"),
+        }
+    }
+}

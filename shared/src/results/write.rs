@@ -1,0 +1,172 @@
+//! [`write_result_files`]: a final job's stored rows, a page of chunks at a time, streamed into
+//! its result files; memory holds one page and each file's pending bytes, whatever the job's
+//! size.
+
+use std::collections::BTreeMap;
+
+use super::{ResultFile, ResultFileStore, ResultFileWriter, ResultRows};
+use crate::error::StoreError;
+use crate::model::{Job, RowOutcome};
+use crate::store::JobStore;
+
+/// Chunks read at a time.
+const PAGE_CHUNKS: usize = 50;
+/// A file's bytes are handed to its writer once this many are pending.
+const FLUSH_BYTES: usize = 1 << 20;
+
+/// A job's stored rows in row order, a page of chunks at a time.
+pub struct OutcomePages<'a> {
+    jobs: &'a dyn JobStore,
+    job_id: &'a str,
+    next_chunk: u32,
+    done: bool,
+}
+
+impl<'a> OutcomePages<'a> {
+    pub fn new(jobs: &'a dyn JobStore, job_id: &'a str) -> Self {
+        Self {
+            jobs,
+            job_id,
+            next_chunk: 0,
+            done: false,
+        }
+    }
+
+    /// The rows of the next page of stored chunks; `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<Vec<RowOutcome>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let chunks = self
+            .jobs
+            .chunk_outcomes_from(self.job_id, self.next_chunk, PAGE_CHUNKS)
+            .await?;
+        self.done = chunks.len() < PAGE_CHUNKS;
+        if let Some(last) = chunks.last() {
+            self.next_chunk = last.chunk + 1;
+        }
+        Ok(Some(chunks.into_iter().flat_map(|c| c.outcomes).collect()))
+    }
+}
+
+/// One file being written, with its pending bytes.
+struct Output {
+    file: ResultFile,
+    writer: Box<dyn ResultFileWriter>,
+    pending: Vec<u8>,
+}
+
+impl Output {
+    async fn push(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= FLUSH_BYTES {
+            self.writer.write(&self.pending).await?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<(ResultFile, u64), StoreError> {
+        if !self.pending.is_empty() {
+            self.writer.write(&self.pending).await?;
+        }
+        Ok((self.file, self.writer.finish().await?))
+    }
+}
+
+/// Writes the result files of `job` (final) and records their sizes on it; returns them by
+/// name. Writing them again writes the same bytes: a final job's rows do not change.
+pub async fn write_result_files(
+    jobs: &dyn JobStore,
+    store: &dyn ResultFileStore,
+    job: &Job,
+    mut rows: Box<dyn ResultRows>,
+) -> Result<BTreeMap<String, u64>, StoreError> {
+    if rows.wants_first_pass() {
+        let mut pages = OutcomePages::new(jobs, &job.id);
+        while let Some(outcomes) = pages.next().await? {
+            outcomes.iter().for_each(|outcome| rows.observe(outcome));
+        }
+    }
+    let open = |file: ResultFile| async move {
+        let writer = store.create(&job.id, file).await?;
+        Ok::<_, StoreError>(Output {
+            file,
+            writer,
+            pending: Vec::new(),
+        })
+    };
+    let mut all = open(ResultFile::Rows).await?;
+    let mut failed_csv = open(ResultFile::FailedCsv).await?;
+    let mut failed_jsonl = open(ResultFile::FailedJsonl).await?;
+    let mut succeeded = open(ResultFile::Succeeded).await?;
+    let mut log = match rows.writes_log() {
+        true => Some(open(ResultFile::Log).await?),
+        false => None,
+    };
+    failed_csv.push(&csv_line(&rows.failed_csv_header())?).await?;
+    if let Some(log) = &mut log {
+        log.push(b"[").await?;
+    }
+    let mut first_logged = true;
+    let mut pages = OutcomePages::new(jobs, &job.id);
+    while let Some(outcomes) = pages.next().await? {
+        for outcome in &outcomes {
+            all.push(&json_line(&rows.row(outcome))?).await?;
+            if outcome.is_failed() {
+                let input = json_line(&rows.failed_input(outcome))?;
+                failed_jsonl.push(&input).await?;
+                let record = csv_line(&rows.failed_csv_record(outcome))?;
+                failed_csv.push(&record).await?;
+            } else {
+                succeeded
+                    .push(&json_line(&rows.succeeded(outcome))?)
+                    .await?;
+            }
+            if let Some(log) = &mut log {
+                // Byte for byte the download-logs route's answer: a compact JSON array.
+                if !first_logged {
+                    log.push(b",").await?;
+                }
+                first_logged = false;
+                log.push(&to_json(outcome)?).await?;
+            }
+        }
+    }
+    if let Some(log) = &mut log {
+        log.push(b"]").await?;
+    }
+    let mut sizes = BTreeMap::new();
+    for output in [all, failed_csv, failed_jsonl, succeeded]
+        .into_iter()
+        .chain(log)
+    {
+        let (file, bytes) = output.finish().await?;
+        sizes.insert(file.name().to_owned(), bytes);
+    }
+    jobs.record_result_files(&job.id, &sizes).await?;
+    Ok(sizes)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn json_line(value: &serde_json::Value) -> Result<Vec<u8>, StoreError> {
+    let mut line = to_json(value)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// One CSV record and its line break (fields quoted only when they need it).
+fn csv_line(fields: &[String]) -> Result<Vec<u8>, StoreError> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    writer
+        .write_record(fields)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    writer
+        .into_inner()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
