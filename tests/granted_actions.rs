@@ -75,6 +75,10 @@ fn needed(fx: &Fixture) -> BTreeSet<String> {
             ("s3", op @ ("GetObject" | "PutObject")) => {
                 actions.insert(format!("s3:{op}"));
             }
+            // A multipart upload's calls are all granted by s3:PutObject.
+            ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => {
+                actions.insert("s3:PutObject".to_owned());
+            }
             (other, op) => panic!("a call to {other}.{op} nobody expected"),
         }
     }
@@ -233,6 +237,7 @@ async fn every_call_of_every_function_is_granted() {
     assert!(stats.reported_failures.is_empty(), "{stats:?}");
     let split = fx.jobs().get_job(staged["id"].as_str().unwrap()).await;
     assert_eq!(split.unwrap().unwrap().chunk_count, 2);
+    let mut splitter = needed(&fx);
     // And an account file, whose secrets are staged per chunk.
     let upload = ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts/uploads")
         .json("{}")
@@ -246,8 +251,22 @@ async fn every_call_of_every_function_is_granted() {
     fx.counter.reset();
     let stats = run_splitter(&fx).await;
     assert!(stats.reported_failures.is_empty(), "{stats:?}");
-    let splitter = needed(&fx);
+    splitter.extend(needed(&fx));
     assert!(splitter.contains("s3:GetObject"), "{splitter:?}");
     assert!(splitter.contains("dynamodb:PutItem"), "{splitter:?}");
+    // The ended jobs asked for their result files on the split queue: written by the splitter.
+    assert!(splitter.contains("s3:PutObject"), "{splitter:?}");
+    assert!(splitter.contains("dynamodb:Query"), "{splitter:?}");
     assert_granted("SplitterFunction", &splitter);
+
+    // Query: a result file's link (a presigned GET, signed, not sent).
+    let file = ApiCall::new(
+        "GET",
+        &format!("/api/web/v2/mobileFlashPass/{big}/results/failed.csv"),
+    )
+    .user("alice", ALL_PERMISSIONS);
+    assert_eq!(call_query(&fx, file).await.status(), 303);
+    let linked = needed(&fx);
+    assert!(linked.contains("s3:GetObject"), "{linked:?}");
+    assert_granted("QueryFunction", &linked);
 }
