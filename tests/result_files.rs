@@ -97,7 +97,11 @@ async fn a_big_jobs_files_hold_every_row_exactly_and_its_failed_rows_upload_agai
         .filter(|(_, e)| e.is_some())
         .map(|(row, _)| row)
         .collect();
-    assert_eq!(failed_pages.row_numbers(), failed_rows, "each failed row once");
+    assert_eq!(
+        failed_pages.row_numbers(),
+        failed_rows,
+        "each failed row once"
+    );
     let pending = call_query(&fx, ApiCall::new("GET", &link).user("bob", "ISSUANCE:VIEW")).await;
     assert_eq!(pending.status(), 409, "ended, its files not written yet");
 
@@ -108,7 +112,13 @@ async fn a_big_jobs_files_hold_every_row_exactly_and_its_failed_rows_upload_agai
     let names: Vec<&str> = stored.result_files.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["failed.csv", "failed.jsonl", "log.json", "rows.jsonl", "succeeded.jsonl"]
+        [
+            "failed.csv",
+            "failed.jsonl",
+            "log.json",
+            "rows.jsonl",
+            "succeeded.jsonl"
+        ]
     );
 
     let all = json_lines(&download(&result_link(&fx, &id, "rows.jsonl").await).await);
@@ -163,7 +173,10 @@ async fn a_big_jobs_files_hold_every_row_exactly_and_its_failed_rows_upload_agai
         assert!(run_splitter(&fx).await.reported_failures.is_empty());
         run_processor(&fx, PumpOptions::default()).await;
         let rows = fx.jobs().row_outcomes(&again_id).await.unwrap();
-        let ids: Vec<&str> = rows.iter().map(|o| o.item["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|o| o.item["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, failed_ids);
         for (row, original) in rows.iter().zip(outcomes.iter().filter(|o| o.is_failed())) {
             if original.error_code.as_deref() != Some("DUPLICATE_ROW") {
@@ -257,7 +270,10 @@ async fn a_writer_that_dies_part_way_is_retried_to_whole_files() {
         assert_eq!(csv, format!("id\n{}\n", enrollment_id(5_000_000)));
         let rows = json_lines(&download(&result_link(&fx, &id, "rows.jsonl").await).await);
         assert_eq!(rows.len(), 301);
-        assert_eq!(json_lines(&download(&result_link(&fx, &id, "log.json").await).await).len(), 1);
+        assert_eq!(
+            json_lines(&download(&result_link(&fx, &id, "log.json").await).await).len(),
+            1
+        );
     }
     let dead = fx.uploads.clone().expect("a bucket").split_dlq_url;
     assert_eq!(fx.queue_depth(&dead).await, 0);

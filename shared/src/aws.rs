@@ -153,12 +153,21 @@ impl AwsClients {
     }
 
     /// Result files in the S3 bucket `bucket` (objects `results/<job id>/<name>`).
-    pub fn result_files(&self, bucket: &str) -> std::sync::Arc<dyn crate::results::ResultFileStore> {
-        std::sync::Arc::new(crate::results::s3::S3ResultFiles::new(self.s3.clone(), bucket))
+    pub fn result_files(
+        &self,
+        bucket: &str,
+    ) -> std::sync::Arc<dyn crate::results::ResultFileStore> {
+        std::sync::Arc::new(crate::results::s3::S3ResultFiles::new(
+            self.s3.clone(),
+            bucket,
+        ))
     }
 
     /// Requests for result files as messages to the queue `queue_url` (the split queue).
-    pub fn results_requests(&self, queue_url: &str) -> std::sync::Arc<dyn crate::results::ResultsRequests> {
+    pub fn results_requests(
+        &self,
+        queue_url: &str,
+    ) -> std::sync::Arc<dyn crate::results::ResultsRequests> {
         std::sync::Arc::new(crate::results::SqsResultsRequests {
             queue: std::sync::Arc::new(crate::queue::SqsMessageQueue::new(
                 self.sqs.clone(),

@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 
 use super::backend::Backend;
 use super::intake::{accept, MAX_REQUEST_BYTES, REQUESTS_PATH};
+use super::results::RESULTS_PATH;
 use super::routes::{route, Function};
 use super::token::DevKey;
 use super::upload_receiver::receive;
-use super::results::RESULTS_PATH;
 use super::uploads::{LocalUploads, UPLOADS_PATH};
 use crate::apigw::HttpApiRequest;
 
@@ -92,7 +92,10 @@ async fn handle(
     }
     if let (Some(rest), &Method::GET) = (path.strip_prefix(RESULTS_PATH), &method) {
         // A result file, by a link this server signed (no token: the signature is the credential).
-        return gateway.results.serve(rest, uri.query().unwrap_or_default()).await;
+        return gateway
+            .results
+            .serve(rest, uri.query().unwrap_or_default())
+            .await;
     }
     if path == OPENAPI_PATH && method == Method::GET {
         // The API's description, for generating a client against this server.

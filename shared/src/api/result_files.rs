@@ -24,23 +24,21 @@ pub async fn see_result_file(
     name: &str,
     now_ms: i64,
 ) -> Result<Response<Body>, ApiError> {
-    let access = access
-        .ok_or_else(|| ApiError::NotFound("This deployment keeps no result files".into()))?;
+    let access =
+        access.ok_or_else(|| ApiError::NotFound("This deployment keeps no result files".into()))?;
     let has_log = crate::ops::result_rows(job.job_type).writes_log();
     let kept = |file: &ResultFile| *file != ResultFile::Log || has_log;
-    let file = ResultFile::from_name(name)
-        .filter(kept)
-        .ok_or_else(|| {
-            let names: Vec<&str> = ResultFile::ALL
-                .into_iter()
-                .filter(kept)
-                .map(ResultFile::name)
-                .collect();
-            ApiError::NotFound(format!(
-                "No result file {name:?}; a job's files are {}",
-                names.join(", ")
-            ))
-        })?;
+    let file = ResultFile::from_name(name).filter(kept).ok_or_else(|| {
+        let names: Vec<&str> = ResultFile::ALL
+            .into_iter()
+            .filter(kept)
+            .map(ResultFile::name)
+            .collect();
+        ApiError::NotFound(format!(
+            "No result file {name:?}; a job's files are {}",
+            names.join(", ")
+        ))
+    })?;
     if !job.state.is_terminal() {
         return Err(ApiError::Conflict(format!(
             "The job {} is {}: its result files are written once it ends; its rows can be read a page at a time meanwhile",

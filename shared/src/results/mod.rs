@@ -149,7 +149,8 @@ pub async fn write_for_job(
         tracing::info!(state = job.state.as_str(), "no result files to write");
         return Ok(None);
     }
-    let sizes = write_result_files(jobs, files, &job, crate::ops::result_rows(job.job_type)).await?;
+    let sizes =
+        write_result_files(jobs, files, &job, crate::ops::result_rows(job.job_type)).await?;
     tracing::info!(?sizes, "result files written");
     Ok(Some(sizes))
 }
@@ -174,7 +175,9 @@ impl ResultAccess {
         }
         match self.requests.request(&job.id).await {
             Ok(()) => tracing::warn!(job_id = %job.id, "result files missing: asked again"),
-            Err(error) => tracing::warn!(job_id = %job.id, %error, "asking for result files failed"),
+            Err(error) => {
+                tracing::warn!(job_id = %job.id, %error, "asking for result files failed")
+            }
         }
     }
 }

@@ -76,7 +76,9 @@ impl ResultFileStore for S3ResultFiles {
         expires_at_ms: i64,
     ) -> Result<String, StoreError> {
         let key = Self::key(job_id, file)?;
-        let seconds = (expires_at_ms - crate::time::now_ms()).div_euclid(1000).max(1);
+        let seconds = (expires_at_ms - crate::time::now_ms())
+            .div_euclid(1000)
+            .max(1);
         let presigning = PresigningConfig::expires_in(Duration::from_secs(seconds as u64))
             .map_err(|e| StoreError::Backend(format!("presigning {key}: {e}")))?;
         let request = self

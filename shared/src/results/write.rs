@@ -104,7 +104,9 @@ pub async fn write_result_files(
         true => Some(open(ResultFile::Log).await?),
         false => None,
     };
-    failed_csv.push(&csv_line(&rows.failed_csv_header())?).await?;
+    failed_csv
+        .push(&csv_line(&rows.failed_csv_header())?)
+        .await?;
     if let Some(log) = &mut log {
         log.push(b"[").await?;
     }
