@@ -163,7 +163,7 @@ fn account(i: usize, safe: &str) -> Value {
     json!({"userName": format!("user{i}"), "address": format!("host{i}"), "safeName": safe,
            "platformId": "UnixSSH", "secret": format!("pw-{i}"),
            "platformAccountProperties": {"Port": format!("{}", 2000 + i)},
-           "secretManagement": {"automaticManagementEnabled": i % 2 == 0}})
+           "secretManagement": {"automaticManagementEnabled": i.is_multiple_of(2)}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
