@@ -319,3 +319,39 @@ async fn a_file_that_is_not_text_fails_its_job() {
     );
     assert_eq!(fx.queue_depth(&fx.queue_url).await, 0, "nothing queued");
 }
+
+/// A split that runs out of time queues its notification again, and the next invocation goes
+/// on from the chunks parked so far, until the job is released with every chunk parked.
+#[tokio::test]
+async fn a_split_out_of_time_goes_on_in_the_next_invocation() {
+    let fx = fixture().await;
+    let job = create(&fx).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    // Over 25 chunks (one parked batch) of about 460 ids each.
+    let (text, _) = file(13_000);
+    assert_eq!(put_upload(&job, text.into_bytes()).await, 200);
+    let deps = fx.splitter_deps();
+    let arn = fx.uploads.clone().expect("a bucket").split_queue_arn;
+    // Every invocation's deadline has passed: each parks one batch and goes on in another.
+    let stats = bulkops_testkit::pump(&fx.split_source(), &arn, PumpOptions::default(), |event| {
+        bulkops_shared::staged::notifications::handle_batch(&deps, event, Some(0))
+    })
+    .await;
+    assert!(stats.reported_failures.is_empty(), "{stats:?}");
+    let released = fx.jobs().get_job(&id).await.unwrap().unwrap();
+    assert_eq!(released.state, JobState::Scheduled);
+    assert_eq!(released.total_rows, 13_000);
+    assert!(
+        released.split_parked_below >= 25,
+        "{}",
+        released.split_parked_below
+    );
+    // The test event, the file's notification, and one more for each stop.
+    let stops = released.chunk_count.div_ceil(25) as usize - 1;
+    assert!(stops >= 1);
+    assert_eq!(stats.deliveries, 2 + stops, "{stats:?}");
+    assert_eq!(
+        fx.queue_depth(&fx.queue_url).await,
+        u64::from(fx.chunk_window)
+    );
+}

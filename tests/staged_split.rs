@@ -15,7 +15,7 @@ use bulkops::reference::load_enrollments;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkMessage, Job, JobState, JobType};
 use bulkops_shared::ops::mobile_flash_pass::staged::MfpFileRows;
-use bulkops_shared::staged::{split, SplitDeps};
+use bulkops_shared::staged::{split, SplitDeps, SplitError};
 use bulkops_shared::store::ChunkParking;
 use bulkops_testkit::scenario::enrollment;
 use bulkops_testkit::PumpOptions;
@@ -160,6 +160,111 @@ async fn a_split_that_dies_is_run_again(b: Backend, rows: usize) {
         (rows as u32 - failed, failed, rows as u32),
         "every row counted once"
     );
+}
+
+/// Counts the chunks parked, by number.
+struct CountingParking {
+    inner: Arc<dyn ChunkParking>,
+    parked: std::sync::Mutex<Vec<u32>>,
+}
+
+#[async_trait]
+impl ChunkParking for CountingParking {
+    async fn park_chunks(&self, chunks: &[ChunkMessage]) -> Result<(), StoreError> {
+        self.inner.park_chunks(chunks).await?;
+        let mut parked = self.parked.lock().unwrap();
+        parked.extend(chunks.iter().map(|c| c.chunk));
+        Ok(())
+    }
+    async fn parked_chunk(
+        &self,
+        job: &str,
+        chunk: u32,
+    ) -> Result<Option<ChunkMessage>, StoreError> {
+        self.inner.parked_chunk(job, chunk).await
+    }
+    async fn parked_chunks(
+        &self,
+        job: &str,
+        first: u32,
+        count: u32,
+    ) -> Result<Vec<ChunkMessage>, StoreError> {
+        self.inner.parked_chunks(job, first, count).await
+    }
+}
+
+/// A split whose deadline has always passed: each run parks one batch (25 chunks), notes it
+/// and stops; the next goes on from there. No chunk is parked twice, the duplicates across a
+/// stop still point at their first row, and every row is counted once.
+async fn a_split_out_of_time_goes_on_where_it_stopped(b: Backend, rows: usize, min_runs: usize) {
+    load_enrollments(&b.records, (0..rows).map(enrollment).collect())
+        .await
+        .expect("load enrollments");
+    awaiting(&b, "long").await;
+    let (text, expected) = file(rows);
+    let counting = CountingParking {
+        inner: b.parking.clone(),
+        parked: Default::default(),
+    };
+    let deps = SplitDeps {
+        parking: &counting,
+        deadline_ms: Some(0),
+        ..b.split_deps()
+    };
+    let mut runs = 0;
+    let job = loop {
+        runs += 1;
+        assert!(runs < 10, "the split makes progress");
+        match split(deps, "long", text.as_bytes(), &mut MfpFileRows::default()).await {
+            Ok(job) => break job,
+            Err(SplitError::OutOfTime { parked_below, .. }) => {
+                let noted = b.jobs.get_job("long").await.unwrap().unwrap();
+                assert_eq!(noted.state, JobState::AwaitingData);
+                assert_eq!(noted.split_parked_below, parked_below);
+                assert_eq!(parked_below, 25 * runs as u32, "a batch a run");
+            }
+            Err(other) => panic!("{other}"),
+        }
+    };
+    assert!(runs >= min_runs, "{runs} runs");
+    assert_eq!(job.state, JobState::Scheduled);
+    let parked = counting.parked.lock().unwrap().clone();
+    assert_eq!(
+        parked,
+        (0..job.chunk_count).collect::<Vec<_>>(),
+        "every chunk parked once, in order"
+    );
+    b.process_all(PumpOptions {
+        deliveries: 3,
+        ..PumpOptions::default()
+    })
+    .await;
+    let done = b.jobs.get_job("long").await.unwrap().unwrap();
+    let failed = expected.iter().filter(|e| e.is_some()).count() as u32;
+    assert_eq!(
+        (done.state, done.rows_processed, done.rows_failed),
+        (JobState::Completed, rows as u32 - failed, failed)
+    );
+    let outcomes = b.jobs.row_outcomes("long").await.unwrap();
+    for (outcome, expected) in outcomes.iter().zip(&expected) {
+        assert_eq!(
+            outcome.error_code.as_deref(),
+            *expected,
+            "row {}",
+            outcome.row
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_split_out_of_time_goes_on_where_it_stopped_embedded() {
+    a_split_out_of_time_goes_on_where_it_stopped(embedded(4), 30_000, 3).await;
+}
+
+#[tokio::test]
+async fn a_split_out_of_time_goes_on_where_it_stopped_on_moto() {
+    // Over 25 chunks (a chunk closes at 60 KiB, about 460 of these ids): two runs.
+    a_split_out_of_time_goes_on_where_it_stopped(moto(2).await, 13_000, 2).await;
 }
 
 #[tokio::test]

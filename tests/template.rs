@@ -497,9 +497,10 @@ fn the_upload_bucket_is_private_expires_with_the_jobs_and_notifies_the_split_que
 }
 
 /// The S3 actions granted, by function: the submit function's presigned PUTs (which act with
-/// its permissions) may create `uploads/` objects, the splitter may read them; nothing else.
+/// its permissions) may create `uploads/` objects, the splitter may read them and write
+/// `results/` objects, the query function's presigned GETs may read those; nothing else.
 #[test]
-fn only_submit_may_put_and_only_the_splitter_may_get_staged_files() {
+fn staged_files_go_in_by_submit_and_result_files_out_by_query() {
     let template = template();
     let mut grants = Vec::new();
     for (name, resource) in resources(&template) {
@@ -521,20 +522,16 @@ fn only_submit_may_put_and_only_the_splitter_may_get_staged_files() {
         }
     }
     grants.sort();
-    let objects = "${UploadBucket.Arn}/uploads/*".to_owned();
-    assert_eq!(
-        grants,
-        [
-            (
-                "SplitterFunction".to_owned(),
-                "s3:GetObject".to_owned(),
-                objects.clone()
-            ),
-            (
-                "SubmitFunction".to_owned(),
-                "s3:PutObject".to_owned(),
-                objects
-            ),
-        ]
-    );
+    let uploads = "${UploadBucket.Arn}/uploads/*";
+    let results = "${UploadBucket.Arn}/results/*";
+    let expected: Vec<(String, String, String)> = [
+        ("QueryFunction", "s3:GetObject", results),
+        ("SplitterFunction", "s3:GetObject", uploads),
+        ("SplitterFunction", "s3:PutObject", results),
+        ("SubmitFunction", "s3:PutObject", uploads),
+    ]
+    .into_iter()
+    .map(|(f, a, r)| (f.to_owned(), a.to_owned(), r.to_owned()))
+    .collect();
+    assert_eq!(grants, expected);
 }

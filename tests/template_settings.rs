@@ -70,6 +70,7 @@ fn every_function_gets_the_settings_it_reads() {
                 ("QUEUE_URL", "ChunkQueue"),
                 ("CHUNK_WINDOW", "ChunkWindow"),
                 ("UPLOAD_BUCKET", "UploadBucket"),
+                ("SPLIT_QUEUE_URL", "SplitQueue"),
             ],
         ),
         (
@@ -99,6 +100,34 @@ fn every_function_gets_the_settings_it_reads() {
             "{function} may not send to ChunkQueue"
         );
     }
+}
+
+/// A function that ends jobs asks the split queue for their result files, and may send there;
+/// the query function links them (presigned with its role) and asks for missing ones.
+#[test]
+fn every_function_that_ends_jobs_asks_for_their_result_files() {
+    let template = template();
+    for function in [
+        "ProcessorFunction",
+        "DeadLetterFunction",
+        "CancelFunction",
+        "QueryFunction",
+        "SplitterFunction",
+    ] {
+        assert_eq!(
+            setting(&template, function, "RESULTS_QUEUE_URL"),
+            Some("SplitQueue"),
+            "{function}"
+        );
+        assert!(
+            allowed(&template, function, "sqs:SendMessage", "SplitQueue"),
+            "{function} may not send to SplitQueue"
+        );
+    }
+    assert_eq!(
+        setting(&template, "QueryFunction", "UPLOAD_BUCKET"),
+        Some("UploadBucket")
+    );
 }
 
 /// The template's defaults are the code's, so a deployment and `bulkops serve` behave alike.

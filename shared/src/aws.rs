@@ -133,8 +133,15 @@ impl AwsClients {
     }
 
     /// The splitter of the files arriving in `bucket`: jobs and parked chunks on `table`, the
-    /// first window of each job (`CHUNK_WINDOW`) on the chunk queue `queue_url`.
-    pub fn splitter(&self, table: &str, queue_url: &str, bucket: &str) -> crate::staged::Splitter {
+    /// first window of each job (`CHUNK_WINDOW`) on the chunk queue `queue_url`, splits that
+    /// go on in another invocation on its own queue `split_queue_url`.
+    pub fn splitter(
+        &self,
+        table: &str,
+        queue_url: &str,
+        bucket: &str,
+        split_queue_url: &str,
+    ) -> crate::staged::Splitter {
         crate::staged::Splitter {
             jobs: self.job_store(table),
             parking: std::sync::Arc::new(crate::store::dynamo::DynamoJobStore::new(
@@ -149,6 +156,10 @@ impl AwsClients {
             uploads: self.uploads(bucket),
             events: self.event_flush(table),
             results: self.result_files(bucket),
+            continuations: std::sync::Arc::new(crate::queue::SqsMessageQueue::new(
+                self.sqs.clone(),
+                split_queue_url,
+            )),
         }
     }
 

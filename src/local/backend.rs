@@ -117,6 +117,7 @@ impl Splitting {
             parking: self.parking.as_ref(),
             queue: self.queue.as_ref(),
             window: self.window,
+            deadline_ms: None,
         }
     }
 }

@@ -74,9 +74,12 @@ impl Fixture {
     /// The splitter function's dependencies (after [`Fixture::add_upload_bucket`]).
     pub fn splitter_deps(&self) -> splitter::Deps {
         let bucket = self.uploads.as_ref().expect("add_upload_bucket first");
-        let mut deps = self
-            .clients
-            .splitter(&self.table, &self.queue_url, &bucket.bucket);
+        let mut deps = self.clients.splitter(
+            &self.table,
+            &self.queue_url,
+            &bucket.bucket,
+            &bucket.split_queue_url,
+        );
         deps.window = self.chunk_window;
         deps.events = self.events();
         deps

@@ -99,6 +99,7 @@ impl Backend {
             parking: self.parking.as_ref(),
             queue: self.plain_queue.as_ref(),
             window: self.window,
+            deadline_ms: None,
         }
     }
 

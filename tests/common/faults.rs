@@ -352,6 +352,9 @@ impl JobStore for FaultyJobStore {
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
         self.inner.add_retry(id, retry_id).await
     }
+    async fn record_split_progress(&self, id: &str, parked_below: u32) -> Result<(), StoreError> {
+        self.inner.record_split_progress(id, parked_below).await
+    }
     async fn record_result_files(
         &self,
         id: &str,

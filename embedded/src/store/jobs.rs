@@ -264,6 +264,10 @@ impl JobStore for EmbeddedStore {
         self.link_retry(id, retry_id).await
     }
 
+    async fn record_split_progress(&self, id: &str, parked_below: u32) -> Result<(), StoreError> {
+        self.set_split_progress(id, parked_below).await
+    }
+
     async fn record_result_files(
         &self,
         id: &str,

@@ -1,5 +1,5 @@
 //! The links from a job to the jobs retrying its failed rows (`retries`, appended once each),
-//! and the record of its result files.
+//! the record of its result files and how far its split got.
 
 use super::EmbeddedStore;
 use bulkops_shared::error::StoreError;
@@ -12,6 +12,24 @@ impl EmbeddedStore {
                 return (false, ());
             }
             stored.job.retries.push(retry_id);
+            (true, ())
+        })
+        .await
+    }
+
+    pub(super) async fn set_split_progress(
+        &self,
+        id: &str,
+        parked_below: u32,
+    ) -> Result<(), StoreError> {
+        self.change_job(id, (), move |stored| {
+            let job = &mut stored.job;
+            if job.state != bulkops_shared::model::JobState::AwaitingData
+                || job.split_parked_below >= parked_below
+            {
+                return (false, ());
+            }
+            job.split_parked_below = parked_below;
             (true, ())
         })
         .await

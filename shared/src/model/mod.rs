@@ -211,6 +211,14 @@ pub struct Job {
     /// ended; empty until then (see [`crate::results`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub result_files: BTreeMap<String, u64>,
+    /// A staged job whose split ran out of time: its chunks below this one are parked, and the
+    /// next run parks from there (see [`crate::staged::split`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub split_parked_below: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 impl Job {
@@ -242,6 +250,7 @@ impl Job {
             retries: Vec::new(),
             upload_expires_at_ms: None,
             result_files: BTreeMap::new(),
+            split_parked_below: 0,
         }
     }
 

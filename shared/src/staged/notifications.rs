@@ -37,15 +37,19 @@ pub struct Splitter {
     /// Where final jobs' result files go: the split queue also carries the requests for them
     /// (`{"resultsOf": "<job id>"}`, see [`crate::results`]).
     pub results: Arc<dyn crate::results::ResultFileStore>,
+    /// The split queue itself: a split that runs out of time queues its notification again.
+    pub continuations: Arc<dyn crate::queue::MessageQueue>,
 }
 
 impl Splitter {
-    pub fn split_deps(&self) -> SplitDeps<'_> {
+    /// What a split needs, stopping at `deadline_ms`.
+    pub fn split_deps(&self, deadline_ms: Option<i64>) -> SplitDeps<'_> {
         SplitDeps {
             jobs: self.jobs.as_ref(),
             parking: self.parking.as_ref(),
             queue: self.queue.as_ref(),
             window: self.window,
+            deadline_ms,
         }
     }
 }
@@ -59,6 +63,8 @@ enum Retry {
     Split(SplitError),
     #[error("writing result files failed: {0}")]
     Results(crate::error::StoreError),
+    #[error("a split out of time could not be queued to go on: {0}")]
+    Continue(String),
 }
 
 /// A message to deliver again has no id to report it by.
@@ -66,12 +72,17 @@ enum Retry {
 #[error("a notification failed and has no message id to report: the whole batch is retried")]
 pub struct UnnamedFailure;
 
-/// Splits the files a batch of notifications names; the messages to deliver again (`Err`,
-/// every message again, only when a failed one has no id: an empty identifier is never
-/// reported).
+/// How long before the invocation's deadline a split stops (then its notification is queued
+/// again and the next invocation goes on from where it stopped).
+pub const SPLIT_STOP_BEFORE_DEADLINE_MS: i64 = 60_000;
+
+/// Splits the files a batch of notifications names, each split stopping at `deadline_ms`; the
+/// messages to deliver again (`Err`, every message again, only when a failed one has no id: an
+/// empty identifier is never reported).
 pub async fn handle_batch(
     splitter: &Splitter,
     event: SqsEvent,
+    deadline_ms: Option<i64>,
 ) -> Result<SqsBatchResponse, UnnamedFailure> {
     let mut response = SqsBatchResponse::default();
     // One message at a time: a split already reads its file as fast as it can park it, and
@@ -79,7 +90,9 @@ pub async fn handle_batch(
     for message in event.records {
         let id = message.message_id.clone().filter(|id| !id.is_empty());
         let span = tracing::info_span!("message", message_id = id.as_deref().unwrap_or("-"));
-        let result = handle_message(splitter, &message).instrument(span).await;
+        let result = handle_message(splitter, &message, deadline_ms)
+            .instrument(span)
+            .await;
         if let Err(error) = result {
             tracing::error!(
                 message_id = id.as_deref().unwrap_or("-"),
@@ -94,7 +107,11 @@ pub async fn handle_batch(
     Ok(response)
 }
 
-async fn handle_message(splitter: &Splitter, message: &SqsMessage) -> Result<(), Retry> {
+async fn handle_message(
+    splitter: &Splitter,
+    message: &SqsMessage,
+    deadline_ms: Option<i64>,
+) -> Result<(), Retry> {
     let body = message.body.as_deref().unwrap_or_default();
     let records = match notification(body)? {
         Notification::Test => {
@@ -116,7 +133,21 @@ async fn handle_message(splitter: &Splitter, message: &SqsMessage) -> Result<(),
         }
     };
     for record in &records {
-        split_record(splitter, record).await?;
+        match split_record(splitter, record, deadline_ms).await {
+            // Out of time: the notification goes back on the queue at once, for the next
+            // invocation to go on from the chunks parked so far (if that send fails, the
+            // message is redelivered after its visibility timeout instead).
+            Err(Retry::Split(error @ SplitError::OutOfTime { .. })) => {
+                tracing::info!(%error, "split continues in another invocation");
+                return splitter
+                    .continuations
+                    .send(body)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Retry::Continue(e.to_string()));
+            }
+            other => other?,
+        }
     }
     Ok(())
 }
@@ -156,7 +187,11 @@ fn notification(body: &str) -> Result<Notification, Retry> {
     Ok(Notification::Records(event.records))
 }
 
-async fn split_record(splitter: &Splitter, record: &S3EventRecord) -> Result<(), Retry> {
+async fn split_record(
+    splitter: &Splitter,
+    record: &S3EventRecord,
+    deadline_ms: Option<i64>,
+) -> Result<(), Retry> {
     let event_name = record.event_name.as_deref().unwrap_or_default();
     let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
     if !event_name.starts_with("ObjectCreated") {
@@ -176,7 +211,8 @@ async fn split_record(splitter: &Splitter, record: &S3EventRecord) -> Result<(),
     };
     let span = tracing::info_span!("split", job_id);
     async {
-        match split_upload(splitter.split_deps(), splitter.uploads.as_ref(), job_id).await {
+        let deps = splitter.split_deps(deadline_ms);
+        match split_upload(deps, splitter.uploads.as_ref(), job_id).await {
             Ok(job) => {
                 if job.state != JobState::AwaitingData {
                     splitter.events.flush(job_id).await;

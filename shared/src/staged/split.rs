@@ -8,6 +8,14 @@
 //! same chunks under the same numbers: parking and staging overwrite, the release happens
 //! once, and a chunk queued twice is counted once. A run that finds the job released already
 //! only queues the first window again.
+//!
+//! **A split longer than one invocation.** Given a deadline ([`SplitDeps::deadline_ms`]), a
+//! split that reaches it stops after a parked batch, notes on the job how many chunks are
+//! parked ([`JobStore::record_split_progress`]) and answers [`SplitError::OutOfTime`]; its
+//! caller runs it again (the splitter function queues its notification once more). The next
+//! run reads the file from the start again, which is fast (no write: it only numbers the
+//! chunks and sees every row, so duplicates still point at their first row), and parks from
+//! the noted chunk on.
 
 use tokio::io::AsyncBufRead;
 
@@ -31,6 +39,8 @@ pub struct SplitDeps<'a> {
     pub parking: &'a dyn ChunkParking,
     pub queue: &'a dyn ChunkQueue,
     pub window: u32,
+    /// When to stop and leave the rest to another run (epoch ms); `None`: never.
+    pub deadline_ms: Option<i64>,
 }
 
 /// Why a split did not finish; running it again (the same file) is safe.
@@ -51,6 +61,8 @@ pub enum SplitError {
     },
     #[error("job {0} was created with its rows, not to take a staged file")]
     NotAwaitingFile(String),
+    #[error("the split of job {job_id} ran out of time with {parked_below} chunks parked; run it again to go on")]
+    OutOfTime { job_id: String, parked_below: u32 },
 }
 
 /// Splits the file `uploads` holds for job `job_id`, read by its operation's rows (see
@@ -101,6 +113,9 @@ pub async fn split<R: AsyncBufRead + Unpin>(
             return Ok(job);
         }
         _ => return Ok(job),
+    }
+    if job.split_parked_below > 0 {
+        tracing::info!(parked_below = job.split_parked_below, "split resumed");
     }
     let (total_rows, chunk_count) = match read_into_chunks(deps, &job, reader, rows).await? {
         Ok(totals) => totals,
@@ -180,6 +195,8 @@ struct ChunkWriter<'a> {
     secrets: Secrets,
     pending: Vec<ChunkMessage>,
     chunks: u32,
+    /// Chunks below this one were parked by an earlier run: numbered, not written again.
+    parked_below: u32,
 }
 
 impl<'a> ChunkWriter<'a> {
@@ -191,6 +208,7 @@ impl<'a> ChunkWriter<'a> {
             secrets: Secrets::new(),
             pending: Vec::new(),
             chunks: 0,
+            parked_below: job.split_parked_below,
         }
     }
 
@@ -236,6 +254,9 @@ impl<'a> ChunkWriter<'a> {
             .iter()
             .filter_map(|r| self.secrets.remove(&r.row).map(|s| (r.row, s)))
             .collect();
+        if chunk < self.parked_below {
+            return Ok(());
+        }
         if !sealed.is_empty() {
             self.deps
                 .jobs
@@ -252,6 +273,7 @@ impl<'a> ChunkWriter<'a> {
         });
         if self.pending.len() == PARK_BATCH {
             self.park().await?;
+            self.stop_if_out_of_time().await?;
         }
         Ok(())
     }
@@ -260,6 +282,27 @@ impl<'a> ChunkWriter<'a> {
         self.deps.parking.park_chunks(&self.pending).await?;
         self.pending.clear();
         Ok(())
+    }
+
+    /// Past the deadline (checked after a parked batch), notes how far the split got and
+    /// stops it.
+    async fn stop_if_out_of_time(&mut self) -> Result<(), SplitError> {
+        let out_of_time = self
+            .deps
+            .deadline_ms
+            .is_some_and(|deadline| crate::time::now_ms() >= deadline);
+        if !out_of_time {
+            return Ok(());
+        }
+        let job_id = self.job.id.clone();
+        self.deps
+            .jobs
+            .record_split_progress(&job_id, self.chunks)
+            .await?;
+        Err(SplitError::OutOfTime {
+            job_id,
+            parked_below: self.chunks,
+        })
     }
 
     /// Closes the last chunk and parks what is left; the number of chunks.
@@ -274,19 +317,16 @@ impl<'a> ChunkWriter<'a> {
     }
 }
 
-/// Queues the job's first `window` chunks from where they are parked.
+/// Queues the job's first `window` chunks from where they are parked (one read).
 async fn queue_first_window(deps: SplitDeps<'_>, job: &Job) -> Result<(), SplitError> {
-    let mut first = Vec::new();
-    for chunk in 0..job.chunk_count.min(deps.window.max(1)) {
-        match deps.parking.parked_chunk(&job.id, chunk).await? {
-            Some(message) => first.push(message),
-            None => {
-                return Err(SplitError::Store(StoreError::Corrupt(format!(
-                    "chunk {chunk} of job {} is not parked",
-                    job.id
-                ))))
-            }
-        }
+    let count = job.chunk_count.min(deps.window.max(1));
+    let first = deps.parking.parked_chunks(&job.id, 0, count).await?;
+    if first.len() != count as usize {
+        return Err(SplitError::Store(StoreError::Corrupt(format!(
+            "{} of the first {count} chunks of job {} are parked",
+            first.len(),
+            job.id
+        ))));
     }
     deps.queue.enqueue(&first).await?;
     Ok(())

@@ -173,6 +173,10 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Links `retry_id` to job `id` as one of its retries (appended once, in call order).
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError>;
+    /// Notes that a staged job's chunks below `parked_below` are parked, while it waits for
+    /// its split to finish (AWAITING_DATA): a split that runs out of time resumes there. Never
+    /// lowers it.
+    async fn record_split_progress(&self, id: &str, parked_below: u32) -> Result<(), StoreError>;
     /// Records that a final job's result files are written, with their sizes by name
     /// (replacing what an earlier write recorded); nothing when the job is gone.
     async fn record_result_files(
@@ -247,6 +251,20 @@ pub trait ChunkParking: Send + Sync {
         job_id: &str,
         chunk: u32,
     ) -> Result<Option<ChunkMessage>, StoreError>;
+    /// The parked chunks `first..first + count` that exist, in chunk order (a job's first
+    /// window, read at once where the store can).
+    async fn parked_chunks(
+        &self,
+        job_id: &str,
+        first: u32,
+        count: u32,
+    ) -> Result<Vec<ChunkMessage>, StoreError> {
+        let mut chunks = Vec::new();
+        for chunk in first..first.saturating_add(count) {
+            chunks.extend(self.parked_chunk(job_id, chunk).await?);
+        }
+        Ok(chunks)
+    }
 }
 
 /// How long a client token keeps a redelivered request from creating a second job: longer

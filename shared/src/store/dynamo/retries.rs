@@ -1,5 +1,5 @@
 //! The links from a job to the jobs retrying its failed rows (`retries`, appended once each),
-//! and the record of its result files (`resultFiles`).
+//! the record of its result files (`resultFiles`) and how far its split got (`splitParkedBelow`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -44,6 +44,30 @@ impl DynamoJobStore {
             .expression_attribute_values(":files", AttributeValue::M(sizes));
         // Refused: the job is gone (past its retention); its files go with it.
         let _refused = conditional_update(update, "UpdateItem(result files)").await?;
+        Ok(())
+    }
+}
+
+impl DynamoJobStore {
+    pub(super) async fn set_split_progress(
+        &self,
+        id: &str,
+        parked_below: u32,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.job_key(id)))
+            .condition_expression(
+                "#state = :awaiting AND (attribute_not_exists(splitParkedBelow) OR splitParkedBelow < :n)",
+            )
+            .update_expression("SET splitParkedBelow = :n")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":awaiting", s(crate::model::JobState::AwaitingData.as_str()))
+            .expression_attribute_values(":n", AttributeValue::N(parked_below.to_string()));
+        // Refused: released, cancelled or gone meanwhile, or further already.
+        let _refused = conditional_update(update, "UpdateItem(split progress)").await?;
         Ok(())
     }
 }
