@@ -278,3 +278,53 @@ async fn a_writer_that_dies_part_way_is_retried_to_whole_files() {
     let dead = fx.uploads.clone().expect("a bucket").split_dlq_url;
     assert_eq!(fx.queue_depth(&dead).await, 0);
 }
+
+/// A job stopped while chunks are still queued ends before its rows are all in: its files are
+/// asked for when its last chunk is counted (skipped), and hold exactly the stored rows.
+#[tokio::test]
+async fn a_stopped_jobs_files_wait_for_its_last_chunk() {
+    let fx = fixture().await;
+    let mut ids = load(&fx, 0..1_400).await;
+    ids[0] = enrollment_id(6_000_000);
+    let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
+        .json(json!({"ids": ids, "toleratedFailureCount": 0}).to_string())
+        .user("alice", ALL_PERMISSIONS);
+    let response = call_submit(&fx, call).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    let id = body_json(&response)["id"].as_str().unwrap().to_owned();
+    let chunks = fx.jobs().get_job(&id).await.unwrap().unwrap().chunk_count;
+    assert!(chunks >= 3, "{chunks}");
+    // Chunk 0 fails a row: the job stops FAILED with its other chunks not counted yet.
+    process_only(&fx, &id, &[0]).await;
+    let stopped = fx.jobs().get_job(&id).await.unwrap().unwrap();
+    assert_eq!(stopped.state.as_str(), "FAILED");
+    assert!(!stopped.is_settled());
+    run_splitter(&fx).await;
+    assert!(
+        fx.jobs()
+            .get_job(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .result_files
+            .is_empty(),
+        "not asked for before its last chunk is counted"
+    );
+    // The rest are skipped as they come (3× each); the last one settles the job.
+    let options = PumpOptions {
+        deliveries: 3,
+        ..PumpOptions::default()
+    };
+    run_processor(&fx, options).await;
+    let settled = fx.jobs().get_job(&id).await.unwrap().unwrap();
+    assert!(settled.is_settled(), "{settled:?}");
+    assert!(run_splitter(&fx).await.reported_failures.is_empty());
+    let written = fx.jobs().get_job(&id).await.unwrap().unwrap();
+    assert_eq!(written.result_files.len(), 5, "{:?}", written.result_files);
+    let stored = fx.jobs().row_outcomes(&id).await.unwrap();
+    let rows = json_lines(&download(&result_link(&fx, &id, "rows.jsonl").await).await);
+    assert_eq!(rows.len(), stored.len());
+    assert!(rows.len() < 1_400, "only the chunk that ran");
+    let csv = download(&result_link(&fx, &id, "failed.csv").await).await;
+    assert_eq!(csv, format!("id\n{}\n", enrollment_id(6_000_000)));
+}

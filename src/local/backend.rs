@@ -100,6 +100,8 @@ pub struct Backend {
     pub metrics: Arc<Registry>,
     /// What splitting a staged file needs (the server splits the files it receives).
     pub splitting: Splitting,
+    /// Background work the server waits for when it stops (result files being written).
+    pub background: super::results::Background,
 }
 
 /// The stores and the plain chunk queue a split writes to, and the chunk window.
@@ -265,6 +267,7 @@ impl Backend {
                 queue: Arc::new(queue(&store)),
                 window: chunk_window,
             },
+            background: Default::default(),
         })
     }
 
@@ -333,6 +336,7 @@ impl Backend {
                 queue: Arc::new(SqsChunkQueue::new(clients.sqs.clone(), queue_url)),
                 window: chunk_window,
             },
+            background: Default::default(),
         }
     }
 }
@@ -343,9 +347,12 @@ impl Backend {
     pub fn attach_results(&mut self, files: Arc<super::results::LocalResultFiles>) {
         use bulkops_shared::results::{ResultAccess, ResultsOnEnd, ResultsRequests};
         let jobs = self.query.jobs.clone();
-        let requests: Arc<dyn ResultsRequests> = Arc::new(
-            super::results::LocalResultsRequests::new(jobs.clone(), files.clone()),
-        );
+        let requests: Arc<dyn ResultsRequests> =
+            Arc::new(super::results::LocalResultsRequests::new(
+                jobs.clone(),
+                files.clone(),
+                self.background.clone(),
+            ));
         let wrap = |inner: &Arc<dyn EventFlush>| -> Arc<dyn EventFlush> {
             Arc::new(ResultsOnEnd {
                 inner: inner.clone(),

@@ -288,6 +288,15 @@ impl Running {
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.stop.send(true).ok();
         while self.tasks.join_next().await.is_some() {}
+        // Result files being written hold the store: they finish first.
+        let background = self
+            .backend
+            .background
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b));
+        if let Ok(mut background) = background {
+            while background.join_next().await.is_some() {}
+        }
         if let Some(store) = &self.backend.embedded {
             store.sync()?;
         }

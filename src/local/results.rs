@@ -153,19 +153,28 @@ impl ResultFileWriter for LocalWriter {
     }
 }
 
+/// Tasks the server waits for when it shuts down (they hold the store).
+pub type Background = Arc<Mutex<tokio::task::JoinSet<()>>>;
+
 /// Writes a job's result files in a background task of this server (one at a time per job).
 pub struct LocalResultsRequests {
     pub jobs: Arc<dyn JobStore>,
     pub files: Arc<LocalResultFiles>,
     writing: Arc<Mutex<HashSet<String>>>,
+    background: Background,
 }
 
 impl LocalResultsRequests {
-    pub fn new(jobs: Arc<dyn JobStore>, files: Arc<LocalResultFiles>) -> Self {
+    pub fn new(
+        jobs: Arc<dyn JobStore>,
+        files: Arc<LocalResultFiles>,
+        background: Background,
+    ) -> Self {
         Self {
             jobs,
             files,
             writing: Arc::default(),
+            background,
         }
     }
 }
@@ -182,7 +191,14 @@ impl ResultsRequests for LocalResultsRequests {
         }
         let (jobs, files, writing) = (self.jobs.clone(), self.files.clone(), self.writing.clone());
         let job_id = job_id.to_owned();
-        tokio::spawn(async move {
+        let Ok(mut background) = self.background.lock() else {
+            return Err(StoreError::Backend(
+                "the server's task set is poisoned".into(),
+            ));
+        };
+        // Finished tasks are reaped as new ones come, so the set stays small.
+        while background.try_join_next().is_some() {}
+        background.spawn(async move {
             let written =
                 bulkops_shared::results::write_for_job(jobs.as_ref(), files.as_ref(), &job_id)
                     .await;

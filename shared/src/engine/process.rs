@@ -285,6 +285,12 @@ impl Engine<'_> {
                 return Ok(());
             }
         }
+        if job.is_settled() {
+            // Ended (stopped or cancelled) before this, its last chunk: its rows are all in,
+            // and the flush asks for its result files.
+            self.events.flush(&job.id).await;
+            return Ok(());
+        }
         let done = job.state == JobState::Processing && job.rows_accounted() >= job.total_rows;
         if done && self.jobs.complete(&job.id, now_ms()).await? {
             self.events.flush(&job.id).await;

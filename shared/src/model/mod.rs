@@ -276,6 +276,12 @@ impl Job {
         self.recorded_below + above as u32
     }
 
+    /// Whether the job is final and every chunk of it counted: its rows will not change any
+    /// more (a job stopped or cancelled while chunks ran settles when the last is counted).
+    pub fn is_settled(&self) -> bool {
+        self.state.is_terminal() && self.chunks_recorded() >= self.chunk_count
+    }
+
     /// The low-water mark the recorded chunks compact to: the first chunk not recorded.
     pub fn compacted_below(&self) -> u32 {
         let mut below = self.recorded_below;

@@ -134,8 +134,8 @@ pub trait ResultsRequests: Send + Sync {
     async fn request(&self, job_id: &str) -> Result<(), StoreError>;
 }
 
-/// Writes job `job_id`'s result files when it is final and has none; `None` when there is
-/// nothing to write (no such job, not final, written already).
+/// Writes job `job_id`'s result files when it is final, settled and has none; `None` when
+/// there is nothing to write (no such job, not settled, written already).
 pub async fn write_for_job(
     jobs: &dyn crate::store::JobStore,
     files: &dyn ResultFileStore,
@@ -145,8 +145,9 @@ pub async fn write_for_job(
         tracing::warn!("result files of a job that does not exist; dropped");
         return Ok(None);
     };
-    if !job.state.is_terminal() || !job.result_files.is_empty() {
-        tracing::info!(state = job.state.as_str(), "no result files to write");
+    // A job stopped or cancelled while chunks ran is asked again when its last is counted.
+    if !job.is_settled() || !job.result_files.is_empty() {
+        tracing::info!(state = job.state.as_str(), "no result files to write (yet)");
         return Ok(None);
     }
     let sizes =
@@ -167,7 +168,7 @@ impl ResultAccess {
     /// request was lost); best effort, logged.
     pub async fn request_if_missing(&self, job: &Job, now_ms: i64) {
         let ended = job.processing_end_ms.unwrap_or(job.init_time_ms);
-        if !job.state.is_terminal()
+        if !job.is_settled()
             || !job.result_files.is_empty()
             || now_ms - ended < REQUEST_AGAIN_AFTER_MS
         {

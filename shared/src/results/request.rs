@@ -32,7 +32,8 @@ impl ResultsRequests for SqsResultsRequests {
     }
 }
 
-/// Flushes a job's events, then asks for its result files when it is final without them.
+/// Flushes a job's events, then asks for its result files when it is final and settled (every
+/// chunk counted) without them.
 pub struct ResultsOnEnd {
     pub inner: Arc<dyn EventFlush>,
     pub jobs: Arc<dyn JobStore>,
@@ -52,7 +53,7 @@ impl EventFlush for ResultsOnEnd {
                 return;
             }
         };
-        if !job.state.is_terminal() || !job.result_files.is_empty() {
+        if !job.is_settled() || !job.result_files.is_empty() {
             return;
         }
         match self.requests.request(job_id).await {
