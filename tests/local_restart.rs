@@ -225,12 +225,42 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
             assert_eq!(row["outcome"], expected, "job {r} row {}", i + 1);
         }
     }
-    let succeeded_ids: Vec<String> = upload_result["SucceededItems"]["Items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|item| item["id"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    // The result lists at most 1,000 items: every succeeded row, a page at a time.
+    assert_eq!(
+        upload_result["SucceededItems"]["Total"],
+        json!(ACCOUNTS - failed_accounts)
+    );
+    let mut succeeded_ids: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!(
+            "{}/PasswordVault/API/BulkActions/Accounts/{bulk_id}/rows?outcome=succeeded&limit=1000",
+            server.url
+        );
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: Value = client
+            .get(url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("rows")
+            .json()
+            .await
+            .expect("rows json");
+        let items = page["Items"].as_array().expect("items");
+        succeeded_ids.extend(
+            items
+                .iter()
+                .map(|item| item["id"].as_str().unwrap_or_default().to_owned()),
+        );
+        match page["NextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(succeeded_ids.len(), ACCOUNTS - failed_accounts);
     assert_eq!(
         succeeded_ids.iter().collect::<HashSet<_>>().len(),
         ACCOUNTS - failed_accounts,

@@ -341,36 +341,6 @@ impl Backend {
     }
 }
 
-impl Backend {
-    /// Result files in `files`: every function's flush asks for a final job's files (written
-    /// by a task of this server), and the read routes link them.
-    pub fn attach_results(&mut self, files: Arc<super::results::LocalResultFiles>) {
-        use bulkops_shared::results::{ResultAccess, ResultsOnEnd, ResultsRequests};
-        let jobs = self.query.jobs.clone();
-        let requests: Arc<dyn ResultsRequests> =
-            Arc::new(super::results::LocalResultsRequests::new(
-                jobs.clone(),
-                files.clone(),
-                self.background.clone(),
-            ));
-        let wrap = |inner: &Arc<dyn EventFlush>| -> Arc<dyn EventFlush> {
-            Arc::new(ResultsOnEnd {
-                inner: inner.clone(),
-                jobs: jobs.clone(),
-                requests: requests.clone(),
-            })
-        };
-        self.processor.events = wrap(&self.processor.events);
-        self.dead_letter.events = wrap(&self.dead_letter.events);
-        self.submit.events = wrap(&self.submit.events);
-        self.cancel.events = wrap(&self.cancel.events);
-        self.query.events = wrap(&self.query.events);
-        let access = ResultAccess { files, requests };
-        self.query.results = Some(access.clone());
-        self.cancel.results = Some(access);
-    }
-}
-
 /// `https://sqs.<region>.amazonaws.com/<account>/<name>` → `arn:aws:sqs:<region>:<account>:<name>`
 /// (best effort: the ARN only labels the events).
 fn queue_arn(url: &str) -> String {

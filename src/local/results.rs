@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use axum::body::Body as AxumBody;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bulkops_shared::engine::EventFlush;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::results::{ResultFile, ResultFileStore, ResultFileWriter, ResultsRequests};
 use bulkops_shared::store::JobStore;
@@ -210,5 +211,34 @@ impl ResultsRequests for LocalResultsRequests {
             }
         });
         Ok(())
+    }
+}
+
+impl super::backend::Backend {
+    /// Result files in `files`: every function's flush asks for a final job's files (written
+    /// by a task of this server), and the read routes link them.
+    pub fn attach_results(&mut self, files: Arc<LocalResultFiles>) {
+        use bulkops_shared::results::{ResultAccess, ResultsOnEnd, ResultsRequests};
+        let jobs = self.query.jobs.clone();
+        let requests: Arc<dyn ResultsRequests> = Arc::new(LocalResultsRequests::new(
+            jobs.clone(),
+            files.clone(),
+            self.background.clone(),
+        ));
+        let wrap = |inner: &Arc<dyn EventFlush>| -> Arc<dyn EventFlush> {
+            Arc::new(ResultsOnEnd {
+                inner: inner.clone(),
+                jobs: jobs.clone(),
+                requests: requests.clone(),
+            })
+        };
+        self.processor.events = wrap(&self.processor.events);
+        self.dead_letter.events = wrap(&self.dead_letter.events);
+        self.submit.events = wrap(&self.submit.events);
+        self.cancel.events = wrap(&self.cancel.events);
+        self.query.events = wrap(&self.query.events);
+        let access = ResultAccess { files, requests };
+        self.query.results = Some(access.clone());
+        self.cancel.results = Some(access);
     }
 }

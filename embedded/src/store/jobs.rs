@@ -6,12 +6,12 @@ use redb::ReadableTable;
 
 use super::transitions::{skip_everything, snapshot};
 use super::{insert_new_job, with_chunks, EmbeddedStore, StoredJob};
-use crate::db::{CLIENT_TOKENS, JOBS, JOB_INDEX, OUTBOX, SEQUENCES};
+use crate::db::{CLIENT_TOKENS, JOBS, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
-    jobs_partition, listed_for, Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord,
-    Quota, Recorded, Skip, StoredChunk, StoredResponse, Transition,
+    Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Quota, Recorded, Skip,
+    StoredChunk, StoredResponse, Transition,
 };
 
 #[async_trait]
@@ -43,28 +43,7 @@ impl JobStore for EmbeddedStore {
         owner: &str,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        let partition = jobs_partition(job_type, owner);
-        let owner = owner.to_owned();
-        self.read(move |txn| {
-            let index = txn.open_table(JOB_INDEX)?;
-            let jobs = txn.open_table(JOBS)?;
-            let (start, end) = (format!("{partition}\0"), format!("{partition}\u{1}"));
-            let mut out = Vec::new();
-            for entry in index.range(start.as_str()..end.as_str())?.rev() {
-                let (_, id) = entry?;
-                if let Some(value) = jobs.get(id.value())? {
-                    let job = with_chunks(serde_json::from_slice(value.value())?);
-                    if listed_for(&job, &owner) {
-                        out.push(job);
-                    }
-                }
-                if out.len() >= limit {
-                    break;
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.listed_jobs(job_type, owner, limit).await
     }
 
     async fn next_sequence(&self, name: &str) -> Result<i64, StoreError> {
