@@ -56,16 +56,44 @@ impl DynamoJobStore {
         prefix: &str,
         call: &'static str,
     ) -> Result<Vec<Item>, StoreError> {
+        let condition = "pk = :pk AND begins_with(sk, :prefix)";
+        self.job_items_where(id, condition, &[(":prefix", prefix)], call)
+            .await
+    }
+
+    /// Every item of job `id` whose sort key is within `first..=last`, read consistently, page
+    /// by page.
+    pub(super) async fn job_items_between(
+        &self,
+        id: &str,
+        (first, last): (&str, &str),
+        call: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let condition = "pk = :pk AND sk BETWEEN :first AND :last";
+        let bounds = [(":first", first), (":last", last)];
+        self.job_items_where(id, condition, &bounds, call).await
+    }
+
+    async fn job_items_where(
+        &self,
+        id: &str,
+        condition: &str,
+        values: &[(&str, &str)],
+        call: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(job_pk(id)))
-                .expression_attribute_values(":prefix", s(prefix))
+                .key_condition_expression(condition)
+                .expression_attribute_values(":pk", s(job_pk(id)));
+            for (name, value) in values {
+                query = query.expression_attribute_values(*name, s(*value));
+            }
+            let out = query
                 .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .send()

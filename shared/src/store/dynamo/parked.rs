@@ -52,14 +52,7 @@ impl ChunkParking for DynamoJobStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem(parked chunk)", e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let message = item
-            .get("message")
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| StoreError::Corrupt("parked chunk without its message".into()))?;
-        Ok(Some(serde_json::from_str(message)?))
+        out.item.as_ref().map(message_of).transpose()
     }
 
     /// One Query of the range (paged by DynamoDB's 1 MB), instead of a GetItem per chunk.
@@ -72,35 +65,22 @@ impl ChunkParking for DynamoJobStore {
         let Some(last) = (first + count).checked_sub(1).filter(|_| count > 0) else {
             return Ok(Vec::new());
         };
-        let mut chunks = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                .expression_attribute_values(":pk", s(job_pk(job_id)))
-                .expression_attribute_values(":first", s(format!("{PARKED_SK_PREFIX}{first:06}")))
-                .expression_attribute_values(":last", s(format!("{PARKED_SK_PREFIX}{last:06}")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query(parked chunks)", e))?;
-            for item in out.items.unwrap_or_default() {
-                let message = item
-                    .get("message")
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| {
-                        StoreError::Corrupt("parked chunk without its message".into())
-                    })?;
-                chunks.push(serde_json::from_str(message)?);
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(chunks);
-            }
-        }
+        let (from, to) = (
+            format!("{PARKED_SK_PREFIX}{first:06}"),
+            format!("{PARKED_SK_PREFIX}{last:06}"),
+        );
+        let items = self
+            .job_items_between(job_id, (&from, &to), "Query(parked chunks)")
+            .await?;
+        items.iter().map(message_of).collect()
     }
+}
+
+/// The chunk message a parked item holds.
+fn message_of(item: &super::Item) -> Result<ChunkMessage, StoreError> {
+    let message = item
+        .get("message")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt("parked chunk without its message".into()))?;
+    Ok(serde_json::from_str(message)?)
 }
