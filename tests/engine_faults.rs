@@ -69,7 +69,7 @@ async fn a_processor_dying_after_any_write_heals_on_redelivery() {
     for call in [
         Call::ClaimChunk,
         Call::StartProcessing,
-        Call::CreateMany,
+        Call::PutMany,
         Call::StoreChunkOutcomes,
         Call::LowerFirstFailure,
         Call::RecordChunk,
@@ -95,7 +95,7 @@ async fn a_processor_dying_after_any_write_heals_on_redelivery() {
 async fn a_windowed_job_heals_from_a_processor_dying_after_any_write() {
     for call in [
         Call::ClaimChunk,
-        Call::CreateMany,
+        Call::PutMany,
         Call::StoreChunkOutcomes,
         Call::RecordChunk,
         Call::Complete,

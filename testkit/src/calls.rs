@@ -13,6 +13,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use bulkops_shared::aws::AwsClients;
 
+use crate::capacity::CapacityMeter;
+
 /// Counts AWS API calls (every attempt, retries included) by `Service.Operation`.
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
@@ -58,13 +60,20 @@ impl Intercept for CallCounter {
     }
 }
 
-/// Clients that count every API call into `counter`.
-pub fn counted_clients(config: &SdkConfig, counter: &CallCounter) -> AwsClients {
+/// Clients that count every API call into `counter`, and the billed units of DynamoDB and
+/// SQS into `capacity`.
+pub fn counted_clients(
+    config: &SdkConfig,
+    counter: &CallCounter,
+    capacity: &CapacityMeter,
+) -> AwsClients {
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
         .interceptor(counter.clone())
+        .interceptor(capacity.clone())
         .build();
     let sqs = aws_sdk_sqs::config::Builder::from(config)
         .interceptor(counter.clone())
+        .interceptor(capacity.clone())
         .build();
     let eventbridge = aws_sdk_eventbridge::config::Builder::from(config)
         .interceptor(counter.clone())

@@ -14,6 +14,7 @@ use bulkops_shared::metrics::Registry;
 
 use crate::bus::create_event_bus;
 use crate::calls::{counted_clients, CallCounter};
+use crate::capacity::CapacityMeter;
 use crate::uploads::UploadBucket;
 use crate::MovableClock;
 use bulkops_shared::queue::ChunkQueue;
@@ -145,6 +146,8 @@ pub(crate) async fn queue_arn(
 pub struct Fixture {
     pub clients: AwsClients,
     pub counter: CallCounter,
+    /// DynamoDB and SQS units billed for those calls (the benchmarks' cost figures).
+    pub capacity: CapacityMeter,
     pub table: String,
     pub queue_url: String,
     pub queue_arn: String,
@@ -178,7 +181,8 @@ impl Fixture {
     pub async fn at(endpoint: &str) -> Self {
         let config = emulator_sdk_config(endpoint).await;
         let counter = CallCounter::default();
-        let clients = counted_clients(&config, &counter);
+        let capacity = CapacityMeter::default();
+        let clients = counted_clients(&config, &counter, &capacity);
         let name = format!("bulkops-{}", uuid::Uuid::new_v4().simple());
         create_table(&clients.dynamodb, &name)
             .await
@@ -190,9 +194,11 @@ impl Fixture {
             panic!("cannot create an event bus on the emulator at {endpoint}: {e}")
         });
         counter.reset();
+        capacity.reset();
         Self {
             clients,
             counter,
+            capacity,
             bus: name.clone(),
             table: name,
             queue_url,

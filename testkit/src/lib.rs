@@ -6,7 +6,9 @@
 
 mod bus;
 pub mod calls;
+pub mod capacity;
 mod clock;
+pub mod cost;
 mod emulator;
 mod events;
 mod intake;

@@ -1,7 +1,8 @@
-//! A record store that lets a fixed number of created records land and then fails every
-//! create: a chunk dying part-way through its side effects on every delivery, so that it is
-//! dead-lettered with some of them written (the failure the dead-letter path must report
-//! honestly). Reads and other writes pass through.
+//! A record store that lets a fixed number of side-effect records land (created, or written
+//! in batches as flash passes are) and then fails every such write: a chunk dying part-way
+//! through its side effects on every delivery, so that it is dead-lettered with some of them
+//! written (the failure the dead-letter path must report honestly). Reads and other writes
+//! pass through.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,24 @@ use serde_json::Value;
 
 pub struct WriteBudget {
     inner: Arc<dyn RecordStore>,
-    /// Records that may still be created.
+    /// Records that may still be written.
     left: Mutex<usize>,
+}
+
+impl WriteBudget {
+    /// How many of `wanted` records may still land.
+    fn take(&self, wanted: usize) -> usize {
+        let mut left = self.left.lock().expect("budget lock");
+        let allowed = (*left).min(wanted);
+        *left -= allowed;
+        allowed
+    }
+}
+
+fn died_after(written: usize) -> StoreError {
+    StoreError::Backend(format!(
+        "injected: the process died after writing {written} records"
+    ))
 }
 
 impl WriteBudget {
@@ -31,21 +48,25 @@ impl RecordStore for WriteBudget {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
         self.inner.get_many(keys).await
     }
-    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
-        self.inner.put_many(records).await
-    }
-    /// Creates what the budget allows, in order; a call that exceeds it writes its first
+    /// Writes what the budget allows, in order; a call that exceeds it writes its first
     /// records and then fails, as a process dying mid-batch would.
+    async fn put_many(&self, mut records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+        let allowed = self.take(records.len());
+        if allowed == records.len() {
+            return self.inner.put_many(records).await;
+        }
+        records.truncate(allowed);
+        if !records.is_empty() {
+            self.inner.put_many(records).await?;
+        }
+        Err(died_after(allowed))
+    }
+    /// Creates what the budget allows, in order, like `put_many`.
     async fn create_many(
         &self,
         mut records: Vec<(RecordKey, Value)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
-        let allowed = {
-            let mut left = self.left.lock().expect("budget lock");
-            let allowed = (*left).min(records.len());
-            *left -= allowed;
-            allowed
-        };
+        let allowed = self.take(records.len());
         if allowed == records.len() {
             return self.inner.create_many(records).await;
         }
@@ -53,9 +74,7 @@ impl RecordStore for WriteBudget {
         if !records.is_empty() {
             self.inner.create_many(records).await?;
         }
-        Err(StoreError::Backend(format!(
-            "injected: the process died after creating {allowed} records"
-        )))
+        Err(died_after(allowed))
     }
     async fn put_keeping_counter(
         &self,

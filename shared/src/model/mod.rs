@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 
 mod bulk_operation;
 mod rows;
+mod seed;
 mod tolerance;
 
 pub use bulk_operation::BulkOperation;
 pub use rows::{ChunkCounts, ChunkMessage, ChunkRow, Outcome, RowOutcome, Secrets};
+pub use seed::JobSeed;
 pub use tolerance::{FailureTolerance, InvalidTolerance, PERCENTAGE_MIN_ROWS};
 
 /// How long a job and its rows are kept after its creation (the table's TTL).
@@ -215,6 +217,10 @@ pub struct Job {
     /// next run parks from there (see [`crate::staged::split`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub split_parked_below: u32,
+    /// What the job's side-effect secrets derive from (see [`JobSeed`]); absent on jobs
+    /// created before seeds, whose operations then create their side effects only if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<JobSeed>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -251,6 +257,7 @@ impl Job {
             upload_expires_at_ms: None,
             result_files: BTreeMap::new(),
             split_parked_below: 0,
+            seed: Some(JobSeed::random()),
         }
     }
 

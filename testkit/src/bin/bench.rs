@@ -2,8 +2,11 @@
 //! and the AWS emulator, with every AWS API call counted by an SDK interceptor.
 //! Run by `scripts/bench.sh`, which starts moto and prints the README's table.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Instant;
 
+use bulkops_testkit::cost::{cost_table, Usage};
 use bulkops_testkit::scenario::{accounts_scenario, full_size_scenario};
 use bulkops_testkit::{pump, ApiCall, Fixture, PumpOptions, ENDPOINT_VAR};
 use lambda_runtime::{Context, LambdaEvent};
@@ -20,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         let fx = Fixture::at(&endpoint).await;
         let scenario = full_size_scenario(&fx, run * 10_000).await;
         fx.counter.reset();
+        fx.capacity.reset();
         let submit_deps = fx.submit_deps();
         let processor_deps = fx.processor_deps();
         let call = ApiCall::new("POST", "/api/web/v2/mobileFlashPass")
@@ -35,12 +39,19 @@ async fn main() -> anyhow::Result<()> {
             response.body()
         );
         let submit_ms = started.elapsed().as_secs_f64() * 1e3;
-        pump(
+        let busy = Rc::new(Cell::new(submit_ms / 1e3));
+        let stats = pump(
             &fx.source(),
             &fx.queue_arn,
             PumpOptions::default(),
             |event| {
-                processor::handler(&processor_deps, LambdaEvent::new(event, Context::default()))
+                timed(
+                    &busy,
+                    processor::handler(
+                        &processor_deps,
+                        LambdaEvent::new(event, Context::default()),
+                    ),
+                )
             },
         )
         .await;
@@ -62,10 +73,16 @@ async fn main() -> anyhow::Result<()> {
             run + 1,
             rows as f64 / seconds
         );
-        last = Some((rows, fx.counter.snapshot(), job.chunk_count));
+        let usage = Usage {
+            rows,
+            capacity: fx.capacity.snapshot(),
+            handler_seconds: busy.get(),
+            invocations: 1 + stats.invocations,
+        };
+        last = Some((rows, fx.counter.snapshot(), job.chunk_count, usage));
     }
     rates.sort_by(f64::total_cmp);
-    let (rows, calls, chunks) = last.unwrap_or_default();
+    let (rows, calls, chunks, flash_passes) = last.unwrap_or_default();
     let per_k = |n: u64| n as f64 * 1_000.0 / rows as f64;
     let engine_ops = ["DynamoDB", "SQS.SendMessageBatch"];
     let engine: u64 = calls
@@ -96,11 +113,28 @@ async fn main() -> anyhow::Result<()> {
             per_k(*count)
         );
     }
-    accounts(&endpoint).await
+    let accounts = accounts(&endpoint).await?;
+    println!();
+    print!(
+        "{}",
+        cost_table(&[
+            ("SEND_MFP, full-size job", flash_passes),
+            ("account upload, 1,000 accounts", accounts),
+        ])
+    );
+    Ok(())
 }
 
-/// A 1,000-account upload (all valid, with secrets) end to end.
-async fn accounts(endpoint: &str) -> anyhow::Result<()> {
+/// Runs `handler`, adding the seconds it took to `busy`.
+async fn timed<T>(busy: &Cell<f64>, handler: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let answer = handler.await;
+    busy.set(busy.get() + started.elapsed().as_secs_f64());
+    answer
+}
+
+/// A 1,000-account upload (all valid, with secrets) end to end; returns its usage.
+async fn accounts(endpoint: &str) -> anyhow::Result<Usage> {
     const ACCOUNTS: usize = 1_000;
     let mut rates = Vec::new();
     let mut last = None;
@@ -108,6 +142,7 @@ async fn accounts(endpoint: &str) -> anyhow::Result<()> {
         let fx = Fixture::at(endpoint).await;
         let body = accounts_scenario(&fx, ACCOUNTS).await;
         fx.counter.reset();
+        fx.capacity.reset();
         let submit_deps = fx.submit_deps();
         let processor_deps = fx.processor_deps();
         let call = ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts")
@@ -122,12 +157,19 @@ async fn accounts(endpoint: &str) -> anyhow::Result<()> {
             "upload failed: {:?}",
             response.body()
         );
-        pump(
+        let busy = Rc::new(Cell::new(started.elapsed().as_secs_f64()));
+        let stats = pump(
             &fx.source(),
             &fx.queue_arn,
             PumpOptions::default(),
             |event| {
-                processor::handler(&processor_deps, LambdaEvent::new(event, Context::default()))
+                timed(
+                    &busy,
+                    processor::handler(
+                        &processor_deps,
+                        LambdaEvent::new(event, Context::default()),
+                    ),
+                )
             },
         )
         .await;
@@ -171,10 +213,16 @@ async fn accounts(endpoint: &str) -> anyhow::Result<()> {
             run + 1,
             ACCOUNTS as f64 / seconds
         );
-        last = Some((fx.counter.snapshot(), job.chunk_count));
+        let usage = Usage {
+            rows: ACCOUNTS,
+            capacity: fx.capacity.snapshot(),
+            handler_seconds: busy.get(),
+            invocations: 1 + stats.invocations,
+        };
+        last = Some((fx.counter.snapshot(), job.chunk_count, usage));
     }
     rates.sort_by(f64::total_cmp);
-    let (calls, chunks) = last.unwrap_or_default();
+    let (calls, chunks, usage) = last.unwrap_or_default();
     let per_k = |n: u64| n as f64 * 1_000.0 / ACCOUNTS as f64;
     let service: u64 = calls
         .iter()
@@ -203,5 +251,5 @@ async fn accounts(endpoint: &str) -> anyhow::Result<()> {
     for (operation, count) in &calls {
         println!("| — {operation} | {count} |");
     }
-    Ok(())
+    Ok(usage)
 }

@@ -1,11 +1,12 @@
 //! SEND_MFP: issue a mobile flash pass for each enrollment id.
 //!
 //! A pass is stored beside its enrollment (`pk` = the enrollment key, `sk` = `MFP#<job id>`),
-//! so a job issues at most one pass per enrollment: a redelivered chunk finds the pass it
-//! issued before and reports the same success instead of issuing another, and a dead-lettered
-//! chunk reports the passes it issued before dying as succeeded.
+//! so a job issues at most one pass per enrollment: a redelivered chunk rewrites the very pass
+//! it issued before (see [`pass`]) and reports the same success, and a dead-lettered chunk
+//! reports the passes it issued before dying as succeeded.
 
 pub mod api;
+pub mod pass;
 pub mod result_files;
 pub mod rows;
 pub mod staged;
@@ -14,14 +15,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::engine::{Recovery, RowOperation, Secrets};
 use crate::enrollment::{EnrollmentRef, InvalidEnrollment};
 use crate::error::EngineError;
 use crate::model::{ChunkRow, Job, RowOutcome};
 use crate::store::{RecordKey, RecordStore};
-use crate::time::{now_ms, rfc3339};
+use pass::{pass_result, Issuer};
 
 /// Row error codes of this operation.
 pub mod codes {
@@ -137,14 +138,24 @@ impl RowOperation for MobileFlashPass {
             }
         }
 
-        let keys: Vec<RecordKey> = pending
-            .iter()
-            .flat_map(|p| [p.enrollment_key.clone(), p.pass_key.clone()])
-            .collect();
-        let mut found = self.records.get_many(&keys).await?;
+        // A seeded job's passes are the same on every delivery: only the enrollments are read,
+        // and the passes are rewritten in batches. A job without a seed reads its passes too,
+        // to report the ones an earlier delivery issued.
+        let issuer = Issuer::of(job);
+        let seeded = matches!(issuer, Issuer::Seeded(_));
+        let mut keys: Vec<RecordKey> = Vec::with_capacity(pending.len() * 2);
+        for lookup in &pending {
+            keys.push(lookup.enrollment_key.clone());
+            if !seeded {
+                keys.push(lookup.pass_key.clone());
+            }
+        }
+        let mut found = if keys.is_empty() {
+            HashMap::new()
+        } else {
+            self.records.get_many(&keys).await?
+        };
 
-        let now = now_ms();
-        let (issued_at, expires_at) = (rfc3339(now), (now + PASS_VALIDITY_MS) / 1000);
         let mut new_passes = Vec::new();
         let mut issued_by_row: HashMap<u32, RecordKey> = HashMap::new();
         for lookup in pending {
@@ -161,15 +172,7 @@ impl RowOperation for MobileFlashPass {
                 let result = match found.remove(&lookup.pass_key) {
                     Some(existing) => pass_result(&existing),
                     None => {
-                        let pass = json!({
-                            "jobId": job.id,
-                            "row": row.row,
-                            "workflowId": lookup.enrollment.workflow_id,
-                            "whereClause": lookup.enrollment.where_clause,
-                            "claimToken": uuid::Uuid::new_v4().simple().to_string(),
-                            "issuedAt": issued_at,
-                            "expiresAt": expires_at,
-                        });
+                        let pass = issuer.pass(job, row.row, &lookup.enrollment);
                         let result = pass_result(&pass);
                         issued_by_row.insert(row.row, lookup.pass_key.clone());
                         new_passes.push((lookup.pass_key, pass));
@@ -179,6 +182,10 @@ impl RowOperation for MobileFlashPass {
                 RowOutcome::succeeded(row.row, echo, Some(result))
             };
             outcomes[lookup.index] = Some(outcome);
+        }
+        if seeded {
+            self.records.put_many(new_passes).await?;
+            return Ok(outcomes.into_iter().flatten().collect());
         }
         // Written only if absent for (enrollment, job): a concurrent duplicate delivery that
         // issued first keeps its pass, and this delivery reports that pass.
@@ -238,13 +245,6 @@ impl RowOperation for MobileFlashPass {
     }
 }
 
-/// What a row's outcome shows of its pass. The claim token is a bearer secret: it goes to the
-/// enrollment's owner, never into the job's row log.
-fn pass_result(pass: &Value) -> Value {
-    let issued_at = pass.get("issuedAt").cloned().unwrap_or(Value::Null);
-    json!({ "passIssuedAt": issued_at })
-}
-
 /// Builds the rows of a validated request: each id with the row of its first occurrence
 /// when the same enrollment was already listed.
 pub fn rows_from_ids(ids: Vec<String>) -> Vec<ChunkRow> {
@@ -269,6 +269,9 @@ pub fn rows_from_ids(ids: Vec<String>) -> Vec<ChunkRow> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod run_tests;
 
 #[cfg(test)]
 mod tests {
