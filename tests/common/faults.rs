@@ -300,7 +300,7 @@ impl JobStore for FaultyJobStore {
             self.inner.skip_chunk(id, chunk, rows)
         )
     }
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         faulty!(
             self,
             Call::StartProcessing,

@@ -156,19 +156,20 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.emitting(
-            id,
-            &[JobState::Scheduled],
-            EventKind::Processing,
-            now_ms,
-            move |stored| {
-                stored.job.state = JobState::Processing;
-                stored.job.processing_start_ms = Some(now_ms);
-            },
-        )
-        .await?;
-        Ok(())
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let transition = self
+            .emitting(
+                id,
+                &[JobState::Scheduled],
+                EventKind::Processing,
+                now_ms,
+                move |stored| {
+                    stored.job.state = JobState::Processing;
+                    stored.job.processing_start_ms = Some(now_ms);
+                },
+            )
+            .await?;
+        Ok(matches!(transition, Transition::Moved(_)))
     }
 
     async fn lower_first_failure(

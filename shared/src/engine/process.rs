@@ -181,8 +181,10 @@ impl Engine<'_> {
         job: &Job,
         path: Path,
     ) -> Result<ChunkDisposition, EngineError> {
-        if job.state == JobState::Scheduled {
-            self.jobs.start_processing(&job.id, now_ms()).await?;
+        // Chunks claimed at once all see SCHEDULED; the one that starts the job sends its
+        // event (a start whose flush is lost goes out with the publisher's sweep).
+        if job.state == JobState::Scheduled && self.jobs.start_processing(&job.id, now_ms()).await?
+        {
             self.events.flush(&job.id).await;
         }
         let outcomes = match path {
@@ -240,10 +242,12 @@ impl Engine<'_> {
             keep_failed_secrets(self.jobs, job, chunk, &outcomes).await?;
         }
         // Before the counts: once every chunk is counted, every chunk's first failure is in.
+        // The job's first failure only moves down, so a lower one seen at the claim is enough.
         if let Some(first) = outcomes
             .iter()
             .filter(|o| o.is_failed())
             .min_by_key(|o| o.row)
+            .filter(|first| job.first_failed_row.is_none_or(|known| first.row < known))
         {
             let message = first.error_message.as_deref().unwrap_or("failed");
             self.jobs

@@ -142,8 +142,9 @@ pub trait JobStore: SecretStore + Send + Sync {
     /// Records a chunk that was never claimed as `rows` skipped (a chunk of a CANCELLED or
     /// FAILED job); a claimed chunk is left to run.
     async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError>;
-    /// SCHEDULED → PROCESSING (sets the start time); no change from any other state.
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// SCHEDULED → PROCESSING (sets the start time); no change from any other state. True if
+    /// this call moved the job.
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Stores a chunk's row outcomes once: if outcomes are stored for the chunk already (an
     /// earlier or concurrent delivery, or the dead-letter path), they are kept. Returns the
     /// outcomes stored, which are the ones the chunk is counted with.

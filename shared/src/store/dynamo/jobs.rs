@@ -199,18 +199,19 @@ impl JobStore for DynamoJobStore {
         )
     }
 
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.emitting(
-            id,
-            "#state = :SCHEDULED",
-            "SET #state = :PROCESSING, processingStartMs = :now",
-            vec![(":now", n(now_ms))],
-            "UpdateItem(start)",
-            EventKind::Processing,
-            now_ms,
-        )
-        .await?;
-        Ok(())
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let transition = self
+            .emitting(
+                id,
+                "#state = :SCHEDULED",
+                "SET #state = :PROCESSING, processingStartMs = :now",
+                vec![(":now", n(now_ms))],
+                "UpdateItem(start)",
+                EventKind::Processing,
+                now_ms,
+            )
+            .await?;
+        Ok(matches!(transition, Transition::Moved(_)))
     }
 
     async fn lower_first_failure(
