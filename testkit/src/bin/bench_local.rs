@@ -62,27 +62,63 @@ fn server_binary() -> anyhow::Result<PathBuf> {
 }
 
 /// Submits the workload at once over HTTP and waits until every job is final.
-async fn run_workload(server: &ServerProcess) -> anyhow::Result<Run> {
-    let token = server.token("bench", SCOPE);
-    let client = reqwest::Client::new();
-    let bodies: Vec<String> = (0..REQUESTS).map(workload_body).collect();
-    let cpu_before = cpu_seconds(server.child.id());
-    let started = Instant::now();
-    let sends = bodies.into_iter().map(|body| {
-        client
-            .post(format!("{}/api/web/v2/mobileFlashPass", server.url))
-            .bearer_auth(&token)
+/// Sends one request as a client of the API does: a 503 says nothing was created and to retry
+/// (moto answers concurrent quota transactions with errors), so it is sent again, up to thirty
+/// times. Returns how many times it was sent again.
+async fn submit(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<u32> {
+    for retry in 0..30u32 {
+        let response = client
+            .post(url)
+            .bearer_auth(token)
             .header("content-type", "application/json")
-            .body(body)
+            .body(body.clone())
             .send()
-    });
-    for response in futures::future::join_all(sends).await {
-        let response = response?;
+            .await?;
+        if response.status() == 503 {
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]);
+            tokio::time::sleep(Duration::from_millis(50 + 2 * jitter)).await;
+            continue;
+        }
         anyhow::ensure!(
             response.status() == 200,
             "submit: {}",
             response.text().await?
         );
+        return Ok(retry);
+    }
+    anyhow::bail!("submit: 503 thirty times")
+}
+
+/// Runs the 36 requests: all at once, or (`at_once` false) one after another.
+async fn run_workload(server: &ServerProcess, at_once: bool) -> anyhow::Result<Run> {
+    let token = server.token("bench", SCOPE);
+    let client = reqwest::Client::new();
+    let bodies: Vec<String> = (0..REQUESTS).map(workload_body).collect();
+    let cpu_before = cpu_seconds(server.child.id());
+    let started = Instant::now();
+    let url = format!("{}/api/web/v2/mobileFlashPass", server.url);
+    let sends = bodies
+        .into_iter()
+        .map(|body| submit(&client, &url, &token, body));
+    let retries: u32 = if at_once {
+        futures::future::try_join_all(sends)
+            .await?
+            .into_iter()
+            .sum()
+    } else {
+        let mut retries = 0;
+        for send in sends {
+            retries += send.await?;
+        }
+        retries
+    };
+    if retries > 0 {
+        eprintln!("{retries} submits answered 503 (nothing created) and were sent again");
     }
     let submit_seconds = started.elapsed().as_secs_f64();
     loop {
@@ -153,7 +189,7 @@ async fn embedded(
         let server = ServerProcess::start(binary, &data, &[]);
         tokio::time::sleep(Duration::from_secs(2)).await;
         idle = server.rss_kib();
-        let run = run_workload(&server).await?;
+        let run = run_workload(&server, true).await?;
         peak = peak_kib(&server);
         eprintln!(
             "embedded: {ROWS} rows in {:.2} s (submit {:.2} s, server CPU {:.2} s) = {:.0} rows/s",
@@ -187,7 +223,19 @@ async fn moto(binary: &Path, endpoint: &str) -> anyhow::Result<Run> {
             ("AWS_SECRET_ACCESS_KEY", "test"),
         ],
     );
-    let run = run_workload(&server).await?;
+    // One after another: moto's TransactWriteItems (each create's quota admission) copies the
+    // whole table and fails when a write lands meanwhile, so concurrent creates keep failing.
+    let run = match run_workload(&server, false).await {
+        Ok(run) => run,
+        Err(e) => {
+            let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            for line in tail.into_iter().rev() {
+                eprintln!("server: {line}");
+            }
+            return Err(e);
+        }
+    };
     eprintln!(
         "moto: {ROWS} rows in {:.2} s = {:.0} rows/s",
         run.seconds,
