@@ -44,10 +44,13 @@ impl RecordStore for Memory {
         let mut stored = self.records.lock().unwrap();
         let mut taken = Vec::new();
         for (key, value) in records {
-            if stored.contains_key(&key) {
-                taken.push(key);
-            } else {
-                stored.insert(key, value);
+            match stored.entry(key) {
+                std::collections::hash_map::Entry::Occupied(taken_key) => {
+                    taken.push(taken_key.key().clone())
+                }
+                std::collections::hash_map::Entry::Vacant(free) => {
+                    free.insert(value);
+                }
             }
         }
         Ok(taken)
