@@ -18,16 +18,6 @@ pub struct WriteBudget {
     left: Mutex<usize>,
 }
 
-impl WriteBudget {
-    /// How many of `wanted` records may still land.
-    fn take(&self, wanted: usize) -> usize {
-        let mut left = self.left.lock().expect("budget lock");
-        let allowed = (*left).min(wanted);
-        *left -= allowed;
-        allowed
-    }
-}
-
 fn died_after(written: usize) -> StoreError {
     StoreError::Backend(format!(
         "injected: the process died after writing {written} records"
@@ -40,6 +30,14 @@ impl WriteBudget {
             inner,
             left: Mutex::new(creates),
         })
+    }
+
+    /// How many of `wanted` records may still land.
+    fn take(&self, wanted: usize) -> usize {
+        let mut left = self.left.lock().expect("budget lock");
+        let allowed = (*left).min(wanted);
+        *left -= allowed;
+        allowed
     }
 }
 
