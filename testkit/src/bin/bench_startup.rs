@@ -1,7 +1,8 @@
 //! Benchmark of every function's cold start: each release function binary (beside this one)
 //! is started as Lambda starts it, under a Runtime API stub, with moto as its AWS, and handed
 //! one real event; the time from the process's spawn to its answer is the cold start (settings
-//! read, clients built, the first invocation served, including its AWS calls). Nine starts a
+//! read, clients built, the first invocation served, including its AWS calls). The same event
+//! is then handed over again: cold minus that warm answer is what starting costs. Nine starts a
 //! function; prints the median and the range as the README's table. Run by `scripts/bench.sh`
 //! (moto started by it); `BENCH_STARTS` sets another count.
 
@@ -77,13 +78,20 @@ fn events() -> Vec<Start> {
     ]
 }
 
-/// One cold start of `function` answering `event`: milliseconds from spawn to answer.
+/// One start of a function: milliseconds from spawn to its first answer, and of the same
+/// event's second invocation (warm: the same work without the start).
+struct Timing {
+    cold: f64,
+    warm: f64,
+}
+
+/// One cold start of `function` answering `event`, then the same event again.
 async fn cold_start(
     binary: &std::path::Path,
     fx: &Fixture,
     endpoint: &str,
     start: &Start,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Timing> {
     let api = RuntimeApi::start().await;
     let uploads = fx.uploads.as_ref().context("an upload bucket")?;
     let began = Instant::now();
@@ -114,17 +122,28 @@ async fn cold_start(
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     let answer = api.invoke(start.event.clone()).await;
-    let elapsed = began.elapsed().as_secs_f64() * 1000.0;
+    let cold = began.elapsed().as_secs_f64() * 1000.0;
+    let again = Instant::now();
+    let second = api.invoke(start.event.clone()).await;
+    let warm = again.elapsed().as_secs_f64() * 1000.0;
     child.kill().ok();
     child.wait().ok();
-    anyhow::ensure!(
-        answer.kind == "response",
-        "{} answered {}: {}",
-        start.function,
-        answer.kind,
-        answer.body
-    );
-    Ok(elapsed)
+    for answer in [answer, second] {
+        anyhow::ensure!(
+            answer.kind == "response",
+            "{} answered {}: {}",
+            start.function,
+            answer.kind,
+            answer.body
+        );
+    }
+    Ok(Timing { cold, warm })
+}
+
+/// The median and the range of some times.
+fn spread(mut times: Vec<f64>) -> (f64, f64, f64) {
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[0], times[times.len() - 1])
 }
 
 #[tokio::main]
@@ -142,25 +161,23 @@ async fn main() -> anyhow::Result<()> {
     let mut fx = Fixture::new().await;
     fx.add_upload_bucket().await;
     println!(
-        "| function (release, {}): cold start, spawn to first answer, ms | median | min–max | size |",
+        "| function (release, {}), ms | cold: spawn to first answer, median (min–max) | warm: the same event again, median | start-up: cold − warm, median | size |",
         std::env::consts::ARCH
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for start in events() {
         let binary = directory.join(start.function);
-        let mut times = Vec::with_capacity(starts);
+        let mut timings = Vec::with_capacity(starts);
         for _ in 0..starts {
-            times.push(cold_start(&binary, &fx, &endpoint, &start).await?);
+            timings.push(cold_start(&binary, &fx, &endpoint, &start).await?);
         }
-        times.sort_by(f64::total_cmp);
+        let (cold, fastest, slowest) = spread(timings.iter().map(|t| t.cold).collect());
+        let (warm, _, _) = spread(timings.iter().map(|t| t.warm).collect());
+        let (start_up, _, _) = spread(timings.iter().map(|t| t.cold - t.warm).collect());
         let size = std::fs::metadata(&binary).map(|m| m.len() / 1024)?;
         println!(
-            "| {} | {:.1} | {:.1}–{:.1} | {} KiB |",
+            "| {} | {cold:.1} ({fastest:.1}–{slowest:.1}) | {warm:.1} | {start_up:.1} | {size} KiB |",
             start.function,
-            times[times.len() / 2],
-            times[0],
-            times[times.len() - 1],
-            size
         );
     }
     Ok(())
