@@ -71,7 +71,6 @@ async fn a_processor_dying_after_any_write_heals_on_redelivery() {
         Call::StartProcessing,
         Call::PutMany,
         Call::StoreChunkOutcomes,
-        Call::LowerFirstFailure,
         Call::RecordChunk,
         Call::Complete,
     ] {

@@ -21,7 +21,7 @@ fn one_row() -> ChunkCounts {
 }
 
 async fn record(s: &Stores, chunk: u32) -> bool {
-    let recorded = s.jobs.record_chunk("big", chunk, one_row()).await;
+    let recorded = s.jobs.record_chunk("big", chunk, one_row(), None).await;
     recorded.unwrap().expect("the job exists").newly_recorded
 }
 

@@ -10,7 +10,7 @@ use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
-    CancelOutcome, Claim, JobStore, RecordKey, RecordStore, Skip, Transition,
+    CancelOutcome, Claim, FirstFailure, JobStore, RecordKey, RecordStore, Skip, Transition,
 };
 use serde_json::{json, Map};
 
@@ -50,7 +50,7 @@ async fn a_chunk_is_counted_once(s: Stores) {
     s.jobs.start_processing("j1", 2_000).await.unwrap();
     let first = s
         .jobs
-        .record_chunk("j1", 0, counts(4, 1))
+        .record_chunk("j1", 0, counts(4, 1), None)
         .await
         .unwrap()
         .unwrap();
@@ -58,7 +58,7 @@ async fn a_chunk_is_counted_once(s: Stores) {
     assert_eq!((first.job.rows_processed, first.job.rows_failed), (4, 1));
     let again = s
         .jobs
-        .record_chunk("j1", 0, counts(4, 1))
+        .record_chunk("j1", 0, counts(4, 1), None)
         .await
         .unwrap()
         .unwrap();
@@ -69,7 +69,7 @@ async fn a_chunk_is_counted_once(s: Stores) {
     assert_eq!((again.job.rows_processed, again.job.rows_failed), (4, 1));
     let second = s
         .jobs
-        .record_chunk("j1", 1, counts(5, 0))
+        .record_chunk("j1", 1, counts(5, 0), None)
         .await
         .unwrap()
         .unwrap();
@@ -78,7 +78,7 @@ async fn a_chunk_is_counted_once(s: Stores) {
     assert!(second.job.is_chunk_recorded(0) && second.job.is_chunk_recorded(1));
     assert_eq!(
         s.jobs
-            .record_chunk("missing", 0, counts(1, 0))
+            .record_chunk("missing", 0, counts(1, 0), None)
             .await
             .unwrap(),
         None
@@ -217,7 +217,7 @@ async fn release_cancel_and_abandon(s: Stores) {
     assert_eq!(f.error_message.as_deref(), Some("queue down"));
     assert!(
         !s.jobs
-            .record_chunk("f", 1, counts(4, 0))
+            .record_chunk("f", 1, counts(4, 0), None)
             .await
             .unwrap()
             .unwrap()
@@ -272,7 +272,7 @@ async fn a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed(s: Sto
     assert!(claimed(s.jobs.claim_chunk("j", 0).await.unwrap()).is_some());
     let recorded = s
         .jobs
-        .record_chunk("j", 0, counts(9, 1))
+        .record_chunk("j", 0, counts(9, 1), None)
         .await
         .unwrap()
         .unwrap();
@@ -297,37 +297,61 @@ async fn a_claimed_chunk_is_never_skipped_and_a_skipped_one_never_claimed(s: Sto
 }
 
 async fn the_first_failure_is_the_lowest_row(s: Stores) {
-    s.jobs
-        .create_job(&job("j1", JobType::SendMfp, "alice", 100, 1_000))
-        .await
-        .unwrap();
-    for (row, message) in [
-        (50, "fifty"),
-        (7, "seven"),
-        (30, "thirty"),
-        (7, "seven again"),
+    let mut j1 = job("j1", JobType::SendMfp, "alice", 100, 1_000);
+    j1.chunk_count = 4;
+    s.jobs.create_job(&j1).await.unwrap();
+    s.jobs.start_processing("j1", 1_500).await.unwrap();
+    let failure = |row, message| Some(FirstFailure { row, message });
+    for (chunk, row, message) in [
+        (0, 50, "fifty"),
+        (1, 7, "seven"),
+        (2, 30, "thirty"),
+        (3, 7, "seven again"),
     ] {
-        s.jobs
-            .lower_first_failure("j1", row, message)
+        let recorded = s
+            .jobs
+            .record_chunk("j1", chunk, counts(24, 1), failure(row, message))
             .await
+            .unwrap()
             .unwrap();
+        assert!(recorded.newly_recorded, "chunk {chunk}");
     }
+    // A redelivered chunk is counted once, and its failure with it: not at all.
+    let again = s
+        .jobs
+        .record_chunk("j1", 2, counts(24, 1), failure(2, "two"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!again.newly_recorded);
     let j = s.jobs.get_job("j1").await.unwrap().unwrap();
     assert_eq!(
         (j.first_failed_row, j.error_message.as_deref()),
         (Some(7), Some("seven"))
     );
-    // A final job's errorMessage is its own: a late chunk's failure does not rewrite it.
-    s.jobs.create_job(&awaiting("f", 10)).await.unwrap();
-    s.jobs.abandon("f", "queue down", 2_000).await.unwrap();
+    assert_eq!((j.rows_processed, j.rows_failed), (96, 4));
+    // A final job's errorMessage is its own: a late chunk is counted, its failure is not.
     s.jobs
-        .lower_first_failure("f", 1, "late row")
+        .create_job(&job("f", JobType::SendMfp, "alice", 10, 1_000))
         .await
         .unwrap();
+    s.jobs.start_processing("f", 1_500).await.unwrap();
+    assert!(s.jobs.stop_failed("f", "too many", 2_000).await.unwrap());
+    let late = s
+        .jobs
+        .record_chunk("f", 0, counts(4, 1), failure(1, "late row"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(late.newly_recorded);
     let f = s.jobs.get_job("f").await.unwrap().unwrap();
     assert_eq!(
-        (f.first_failed_row, f.error_message.as_deref()),
-        (None, Some("queue down"))
+        (
+            f.first_failed_row,
+            f.error_message.as_deref(),
+            f.rows_failed
+        ),
+        (None, Some("too many"), 1)
     );
 }
 
@@ -679,8 +703,14 @@ async fn transitions_record_their_events_until_published(s: Stores) {
     );
     s.jobs.release("a").await.unwrap();
     s.jobs.start_processing("a", 2_000).await.unwrap();
-    s.jobs.record_chunk("a", 0, counts(5, 0)).await.unwrap();
-    s.jobs.record_chunk("a", 1, counts(4, 1)).await.unwrap();
+    s.jobs
+        .record_chunk("a", 0, counts(5, 0), None)
+        .await
+        .unwrap();
+    s.jobs
+        .record_chunk("a", 1, counts(4, 1), None)
+        .await
+        .unwrap();
     assert!(s.jobs.complete("a", 3_000).await.unwrap());
     let a = s.jobs.get_job("a").await.unwrap().unwrap();
     assert_eq!(

@@ -12,8 +12,8 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
-    CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, RecordKey, RecordStore, Recorded,
-    SecretStore, Skip, StoredChunk, StoredResponse, Transition,
+    CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, RecordKey, RecordStore,
+    Recorded, SecretStore, Skip, StoredChunk, StoredResponse, Transition,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -34,7 +34,6 @@ pub enum Call {
     DeleteChunkSecrets,
     KeepFailedSecrets,
     StoreChunkOutcomes,
-    LowerFirstFailure,
     RecordChunk,
     Complete,
     MarkPublished,
@@ -322,28 +321,17 @@ impl JobStore for FaultyJobStore {
             self.inner.store_chunk_outcomes(id, chunk, outcomes)
         )
     }
-    async fn lower_first_failure(
-        &self,
-        id: &str,
-        row: u32,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        faulty!(
-            self,
-            Call::LowerFirstFailure,
-            self.inner.lower_first_failure(id, row, message)
-        )
-    }
     async fn record_chunk(
         &self,
         id: &str,
         chunk: u32,
         counts: ChunkCounts,
+        first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError> {
         faulty!(
             self,
             Call::RecordChunk,
-            self.inner.record_chunk(id, chunk, counts)
+            self.inner.record_chunk(id, chunk, counts, first_failure)
         )
     }
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {

@@ -10,8 +10,8 @@ use crate::db::{CLIENT_TOKENS, JOBS, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
-    Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Quota, Recorded, Skip,
-    StoredChunk, StoredResponse, Transition,
+    Admission, CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, Quota, Recorded,
+    Skip, StoredChunk, StoredResponse, Transition,
 };
 
 #[async_trait]
@@ -172,32 +172,14 @@ impl JobStore for EmbeddedStore {
         Ok(matches!(transition, Transition::Moved(_)))
     }
 
-    async fn lower_first_failure(
-        &self,
-        id: &str,
-        row: u32,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let message = message.to_owned();
-        self.change_job(id, (), move |stored| {
-            let job = &mut stored.job;
-            let lower =
-                !job.state.is_terminal() && job.first_failed_row.is_none_or(|first| first > row);
-            if lower {
-                job.first_failed_row = Some(row);
-                job.error_message = Some(message);
-            }
-            (lower, ())
-        })
-        .await
-    }
-
     async fn record_chunk(
         &self,
         id: &str,
         chunk: u32,
         counts: ChunkCounts,
+        first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError> {
+        let first_failure = first_failure.map(|first| (first.row, first.message.to_owned()));
         self.change_job(id, None, move |stored| {
             if !stored.record(chunk) {
                 let job = snapshot(stored);
@@ -209,9 +191,17 @@ impl JobStore for EmbeddedStore {
                     }),
                 );
             }
-            stored.job.rows_processed += counts.succeeded;
-            stored.job.rows_failed += counts.failed;
-            stored.job.rows_skipped += counts.skipped;
+            let job = &mut stored.job;
+            job.rows_processed += counts.succeeded;
+            job.rows_failed += counts.failed;
+            job.rows_skipped += counts.skipped;
+            if let Some((row, message)) = first_failure {
+                if !job.state.is_terminal() && job.first_failed_row.is_none_or(|known| known > row)
+                {
+                    job.first_failed_row = Some(row);
+                    job.error_message = Some(message);
+                }
+            }
             let job = snapshot(stored);
             (
                 true,

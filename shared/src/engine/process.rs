@@ -8,7 +8,7 @@ use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
 use crate::queue::ChunkQueue;
-use crate::store::{Claim, JobStore, Skip};
+use crate::store::{Claim, FirstFailure, JobStore, Skip};
 use crate::time::now_ms;
 
 /// How long a delivery waits for its job to release its chunks before giving the message
@@ -241,21 +241,24 @@ impl Engine<'_> {
             // job's failed rows finds their secrets.
             keep_failed_secrets(self.jobs, job, chunk, &outcomes).await?;
         }
-        // Before the counts: once every chunk is counted, every chunk's first failure is in.
-        // The job's first failure only moves down, so a lower one seen at the claim is enough.
-        if let Some(first) = outcomes
+        // With the counts, in one write: once every chunk is counted, every chunk's first
+        // failure is in. The job's first failure only moves down, so a lower one seen at the
+        // claim is enough.
+        let first_failure = outcomes
             .iter()
             .filter(|o| o.is_failed())
             .min_by_key(|o| o.row)
             .filter(|first| job.first_failed_row.is_none_or(|known| first.row < known))
-        {
-            let message = first.error_message.as_deref().unwrap_or("failed");
-            self.jobs
-                .lower_first_failure(job_id, first.row, message)
-                .await?;
-        }
+            .map(|first| FirstFailure {
+                row: first.row,
+                message: first.error_message.as_deref().unwrap_or("failed"),
+            });
         let counts = ChunkCounts::of(&outcomes);
-        let Some(recorded) = self.jobs.record_chunk(job_id, chunk, counts).await? else {
+        let Some(recorded) = self
+            .jobs
+            .record_chunk(job_id, chunk, counts, first_failure)
+            .await?
+        else {
             return Ok(ChunkDisposition::JobMissing);
         };
         tracing::info!(

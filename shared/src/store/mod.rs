@@ -45,6 +45,13 @@ pub fn listed_for(job: &Job, owner: &str) -> bool {
     !job.job_type.is_owner_scoped() || job.owner == owner
 }
 
+/// A chunk's lowest failed row and its message, recorded with the chunk's counts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FirstFailure<'a> {
+    pub row: u32,
+    pub message: &'a str,
+}
+
 /// Result of recording a chunk's counts on its job.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
@@ -154,21 +161,16 @@ pub trait JobStore: SecretStore + Send + Sync {
         chunk: u32,
         outcomes: &[RowOutcome],
     ) -> Result<Vec<RowOutcome>, StoreError>;
-    /// Lowers `firstFailedRow` (and its `errorMessage`) to `row` if it is lower and the job is
-    /// not final; idempotent.
-    async fn lower_first_failure(
-        &self,
-        id: &str,
-        row: u32,
-        message: &str,
-    ) -> Result<(), StoreError>;
     /// Adds a chunk's counts to its job once: a chunk already recorded changes nothing.
+    /// With the counts, in the same write, the chunk's `first_failure` lowers the job's
+    /// `firstFailedRow` (and its `errorMessage`) if it is lower and the job is not final.
     /// `None` if the job does not exist.
     async fn record_chunk(
         &self,
         id: &str,
         chunk: u32,
         counts: ChunkCounts,
+        first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError>;
     /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;

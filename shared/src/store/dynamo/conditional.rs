@@ -70,19 +70,6 @@ impl DynamoJobStore {
             .expression_attribute_names("#event", kind.as_str());
         send_transition(update, values, operation).await
     }
-
-    /// A conditional change of the job item, reporting the job after it or as it was.
-    pub(super) async fn transition(
-        &self,
-        id: &str,
-        condition: &str,
-        expression: &str,
-        values: Vec<(&str, AttributeValue)>,
-        operation: &str,
-    ) -> Result<Transition, StoreError> {
-        let update = self.update_job(id, expression, condition);
-        send_transition(update, values, operation).await
-    }
 }
 
 /// Binds `values` and sends the conditional update: the job after it, or as it was.

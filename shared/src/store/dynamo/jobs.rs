@@ -15,8 +15,8 @@ use super::{
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use crate::store::{
-    Admission, CancelOutcome, Claim, JobStore, KeyClaim, KeyRecord, Quota, Recorded, Skip,
-    StoredChunk, StoredResponse, Transition,
+    Admission, CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, Quota, Recorded,
+    Skip, StoredChunk, StoredResponse, Transition,
 };
 
 /// DynamoDB-backed [`JobStore`].
@@ -214,63 +214,31 @@ impl JobStore for DynamoJobStore {
         Ok(matches!(transition, Transition::Moved(_)))
     }
 
-    async fn lower_first_failure(
-        &self,
-        id: &str,
-        row: u32,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        self.transition(
-            id,
-            &format!(
-                "{} AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
-                state_in(&JobState::CANCELLABLE)
-            ),
-            "SET firstFailedRow = :row, errorMessage = :message",
-            vec![(":row", n(row)), (":message", s(message))],
-            "UpdateItem(first failure)",
-        )
-        .await?;
-        Ok(())
-    }
-
     async fn record_chunk(
         &self,
         id: &str,
         chunk: u32,
         counts: ChunkCounts,
+        first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError> {
-        let update = self
-            .update_job(
-                id,
-                // Its claim is no longer needed: a recorded chunk is neither claimed nor skipped.
-                "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks DELETE claimedChunks :chunks",
-                &format!("attribute_exists(pk) AND {NOT_RECORDED}"),
-            )
-            .expression_attribute_values(":succeeded", n(counts.succeeded))
-            .expression_attribute_values(":failed", n(counts.failed))
-            .expression_attribute_values(":skipped", n(counts.skipped))
-            .expression_attribute_values(":chunks", chunk_set([chunk]))
-            .expression_attribute_values(":chunk", s(chunk.to_string()))
-            .expression_attribute_values(":chunkNumber", n(chunk));
-        // No old item: the job is gone. An old item: the chunk was recorded before.
-        Ok(
-            match conditional_update(update, "UpdateItem(record chunk)").await? {
-                Ok(item) => {
-                    let job = job_from_item(item)?;
-                    self.compact_recorded(&job).await;
-                    Some(Recorded {
-                        job,
-                        newly_recorded: true,
-                    })
+        if let Some(first) = first_failure {
+            match self.record_update(id, chunk, counts, Some(first)).await? {
+                Err(Some(old)) => {
+                    let job = job_from_item(old)?;
+                    if job.is_chunk_recorded(chunk) {
+                        return Ok(Some(Recorded {
+                            job,
+                            newly_recorded: false,
+                        }));
+                    }
+                    // Not recorded: the job is final or shows a lower failure already, so
+                    // the counts go in alone (a second call, only then).
                 }
-                Err(Some(old)) => Some(Recorded {
-                    job: job_from_item(old)?,
-                    newly_recorded: false,
-                }),
-                Err(None) => None,
-            },
-        )
+                outcome => return self.recorded(outcome).await,
+            }
+        }
+        let outcome = self.record_update(id, chunk, counts, None).await?;
+        self.recorded(outcome).await
     }
 
     async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {

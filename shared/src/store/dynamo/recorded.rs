@@ -1,4 +1,5 @@
-//! Which chunks of a job are counted, kept small on the job item: `recordedBelow` (every
+//! Recording a chunk's counts (with its first failure) on its job, and which chunks of a job
+//! are counted, kept small on the job item: `recordedBelow` (every
 //! chunk below it is recorded) and the string set `recordedChunks` of the recorded chunks at
 //! or above it. Chunks are recorded about in order (a job's window keeps at most
 //! `ChunkWindow` of them in the queue), so once the set holds [`COMPACT_AT`] chunks, the run
@@ -6,8 +7,13 @@
 //! holds about the chunks in flight plus the stragglers: a few hundred bytes, not one entry
 //! per chunk of the job (a 10-million-row job has 20,000 to 50,000 chunks).
 
-use super::{chunk_set, n, sdk_error, DynamoJobStore};
-use crate::model::Job;
+use super::conditional::state_in;
+use super::{
+    chunk_set, conditional_update, job_from_item, n, s, sdk_error, Conditional, DynamoJobStore,
+};
+use crate::error::StoreError;
+use crate::model::{ChunkCounts, Job, JobState};
+use crate::store::{FirstFailure, Recorded};
 
 /// The condition that chunk `:chunkNumber` (also bound as the string `:chunk`) is not recorded.
 pub(super) const NOT_RECORDED: &str = "NOT contains(recordedChunks, :chunk) \
@@ -43,5 +49,69 @@ impl DynamoJobStore {
             let error = sdk_error("UpdateItem(compact recorded chunks)", error);
             tracing::info!(%error, "recorded chunks not compacted this time");
         }
+    }
+}
+
+impl DynamoJobStore {
+    /// The conditional UpdateItem that adds a chunk's counts once and, given a first failure,
+    /// lowers the job's in the same write (its condition then also asks for a lower row and
+    /// a job that is not final).
+    pub(super) async fn record_update(
+        &self,
+        id: &str,
+        chunk: u32,
+        counts: ChunkCounts,
+        first_failure: Option<FirstFailure<'_>>,
+    ) -> Result<Conditional, StoreError> {
+        // Its claim is no longer needed: a recorded chunk is neither claimed nor skipped.
+        let counted = "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks DELETE claimedChunks :chunks";
+        let recordable = format!("attribute_exists(pk) AND {NOT_RECORDED}");
+        let (expression, condition) = match first_failure {
+            None => (counted.to_owned(), recordable),
+            Some(_) => (
+                format!("SET firstFailedRow = :row, errorMessage = :message {counted}"),
+                format!(
+                    "{recordable} AND {} AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
+                    state_in(&JobState::CANCELLABLE)
+                ),
+            ),
+        };
+        let mut update = self
+            .update_job(id, &expression, &condition)
+            .expression_attribute_values(":succeeded", n(counts.succeeded))
+            .expression_attribute_values(":failed", n(counts.failed))
+            .expression_attribute_values(":skipped", n(counts.skipped))
+            .expression_attribute_values(":chunks", chunk_set([chunk]))
+            .expression_attribute_values(":chunk", s(chunk.to_string()))
+            .expression_attribute_values(":chunkNumber", n(chunk));
+        if let Some(first) = first_failure {
+            update = update
+                .expression_attribute_values(":row", n(first.row))
+                .expression_attribute_values(":message", s(first.message));
+        }
+        conditional_update(update, "UpdateItem(record chunk)").await
+    }
+
+    /// What a record's update did: recorded now (the set compacted if it has grown), recorded
+    /// before (the job as it was), or no job.
+    pub(super) async fn recorded(
+        &self,
+        outcome: Conditional,
+    ) -> Result<Option<Recorded>, StoreError> {
+        Ok(match outcome {
+            Ok(item) => {
+                let job = job_from_item(item)?;
+                self.compact_recorded(&job).await;
+                Some(Recorded {
+                    job,
+                    newly_recorded: true,
+                })
+            }
+            Err(Some(old)) => Some(Recorded {
+                job: job_from_item(old)?,
+                newly_recorded: false,
+            }),
+            Err(None) => None,
+        })
     }
 }
