@@ -96,7 +96,7 @@ async fn state_moves_forward_only(s: Stores) {
         .await
         .unwrap();
     assert!(
-        !s.jobs.complete("j1", 1_500).await.unwrap(),
+        s.jobs.complete("j1", 1_500).await.unwrap().is_none(),
         "SCHEDULED cannot complete"
     );
     s.jobs.start_processing("j1", 2_000).await.unwrap();
@@ -106,9 +106,9 @@ async fn state_moves_forward_only(s: Stores) {
         (j.state, j.processing_start_ms),
         (JobState::Processing, Some(2_000))
     );
-    assert!(s.jobs.complete("j1", 3_000).await.unwrap());
+    assert!(s.jobs.complete("j1", 3_000).await.unwrap().is_some());
     assert!(
-        !s.jobs.complete("j1", 4_000).await.unwrap(),
+        s.jobs.complete("j1", 4_000).await.unwrap().is_none(),
         "COMPLETED is set exactly once"
     );
     let j = s.jobs.get_job("j1").await.unwrap().unwrap();
@@ -140,23 +140,41 @@ async fn a_processing_job_stops_failed_once(s: Stores) {
     let stored = s.jobs.get_job("t1").await.unwrap().unwrap();
     assert_eq!(stored.tolerance, tolerant.tolerance);
     assert!(
-        !s.jobs.stop_failed("t1", "too many", 1_500).await.unwrap(),
+        s.jobs
+            .stop_failed("t1", "too many", 1_500)
+            .await
+            .unwrap()
+            .is_none(),
         "SCHEDULED stays"
     );
     s.jobs.start_processing("t1", 2_000).await.unwrap();
-    assert!(s.jobs.stop_failed("t1", "too many", 3_000).await.unwrap());
+    assert!(s
+        .jobs
+        .stop_failed("t1", "too many", 3_000)
+        .await
+        .unwrap()
+        .is_some());
     assert!(
-        !s.jobs.stop_failed("t1", "again", 4_000).await.unwrap(),
+        s.jobs
+            .stop_failed("t1", "again", 4_000)
+            .await
+            .unwrap()
+            .is_none(),
         "once"
     );
-    assert!(!s.jobs.complete("t1", 5_000).await.unwrap());
+    assert!(s.jobs.complete("t1", 5_000).await.unwrap().is_none());
     let j = s.jobs.get_job("t1").await.unwrap().unwrap();
     assert_eq!(
         (j.state, j.processing_end_ms, j.error_message.as_deref()),
         (JobState::Failed, Some(3_000), Some("too many"))
     );
     assert!(j.outbox.contains_key(&EventKind::Failed));
-    assert!(!s.jobs.stop_failed("missing", "x", 1).await.unwrap());
+    assert!(s
+        .jobs
+        .stop_failed("missing", "x", 1)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 fn awaiting(id: &str, rows: u32) -> Job {
@@ -181,7 +199,7 @@ async fn release_cancel_and_abandon(s: Stores) {
         s.jobs.cancel("none", 2_000).await.unwrap(),
         CancelOutcome::NotFound
     );
-    assert!(!s.jobs.complete("c", 3_000).await.unwrap());
+    assert!(s.jobs.complete("c", 3_000).await.unwrap().is_none());
 
     // Released once, and only from AWAITING_DATA.
     s.jobs.create_job(&awaiting("r", 10)).await.unwrap();
@@ -336,7 +354,12 @@ async fn the_first_failure_is_the_lowest_row(s: Stores) {
         .await
         .unwrap();
     s.jobs.start_processing("f", 1_500).await.unwrap();
-    assert!(s.jobs.stop_failed("f", "too many", 2_000).await.unwrap());
+    assert!(s
+        .jobs
+        .stop_failed("f", "too many", 2_000)
+        .await
+        .unwrap()
+        .is_some());
     let late = s
         .jobs
         .record_chunk("f", 0, counts(4, 1), failure(1, "late row"))
@@ -711,7 +734,7 @@ async fn transitions_record_their_events_until_published(s: Stores) {
         .record_chunk("a", 1, counts(4, 1), None)
         .await
         .unwrap();
-    assert!(s.jobs.complete("a", 3_000).await.unwrap());
+    assert!(s.jobs.complete("a", 3_000).await.unwrap().is_some());
     let a = s.jobs.get_job("a").await.unwrap().unwrap();
     assert_eq!(
         kinds(&a),

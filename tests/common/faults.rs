@@ -299,7 +299,7 @@ impl JobStore for FaultyJobStore {
             self.inner.skip_chunk(id, chunk, rows)
         )
     }
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         faulty!(
             self,
             Call::StartProcessing,
@@ -334,7 +334,7 @@ impl JobStore for FaultyJobStore {
             self.inner.record_chunk(id, chunk, counts, first_failure)
         )
     }
-    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         faulty!(self, Call::Complete, self.inner.complete(id, now_ms))
     }
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
@@ -350,7 +350,12 @@ impl JobStore for FaultyJobStore {
     ) -> Result<(), StoreError> {
         self.inner.record_result_files(id, files).await
     }
-    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn stop_failed(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Option<Job>, StoreError> {
         faulty!(
             self,
             Call::StopFailed,

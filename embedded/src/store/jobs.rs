@@ -156,7 +156,7 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         let transition = self
             .emitting(
                 id,
@@ -169,7 +169,7 @@ impl JobStore for EmbeddedStore {
                 },
             )
             .await?;
-        Ok(matches!(transition, Transition::Moved(_)))
+        Ok(transition.moved())
     }
 
     async fn record_chunk(
@@ -214,7 +214,7 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
-    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         let transition = self
             .emitting(
                 id,
@@ -227,7 +227,7 @@ impl JobStore for EmbeddedStore {
                 },
             )
             .await?;
-        Ok(matches!(transition, Transition::Moved(_)))
+        Ok(transition.moved())
     }
 
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
@@ -246,7 +246,12 @@ impl JobStore for EmbeddedStore {
         self.set_result_files(id, files.clone()).await
     }
 
-    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn stop_failed(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Option<Job>, StoreError> {
         let message = message.to_owned();
         let transition = self
             .emitting(
@@ -261,7 +266,7 @@ impl JobStore for EmbeddedStore {
                 },
             )
             .await?;
-        Ok(matches!(transition, Transition::Moved(_)))
+        Ok(transition.moved())
     }
 
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {

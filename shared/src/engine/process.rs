@@ -183,9 +183,10 @@ impl Engine<'_> {
     ) -> Result<ChunkDisposition, EngineError> {
         // Chunks claimed at once all see SCHEDULED; the one that starts the job sends its
         // event (a start whose flush is lost goes out with the publisher's sweep).
-        if job.state == JobState::Scheduled && self.jobs.start_processing(&job.id, now_ms()).await?
-        {
-            self.events.flush(&job.id).await;
+        if job.state == JobState::Scheduled {
+            if let Some(started) = self.jobs.start_processing(&job.id, now_ms()).await? {
+                self.events.flush_job(&started).await;
+            }
         }
         let outcomes = match path {
             Path::Run => {
@@ -285,8 +286,8 @@ impl Engine<'_> {
                 job.tolerance
                     .exceeded(failed, job.rows_accounted(), job.total_rows)
             {
-                if self.jobs.stop_failed(&job.id, &message, now_ms()).await? {
-                    self.events.flush(&job.id).await;
+                if let Some(stopped) = self.jobs.stop_failed(&job.id, &message, now_ms()).await? {
+                    self.events.flush_job(&stopped).await;
                     tracing::warn!(rows_failed = failed, "job stopped: too many rows failed");
                 }
                 return Ok(());
@@ -295,12 +296,16 @@ impl Engine<'_> {
         if job.is_settled() {
             // Ended (stopped or cancelled) before this, its last chunk: its rows are all in,
             // and the flush asks for its result files.
-            self.events.flush(&job.id).await;
+            self.events.flush_job(job).await;
             return Ok(());
         }
         let done = job.state == JobState::Processing && job.rows_accounted() >= job.total_rows;
-        if done && self.jobs.complete(&job.id, now_ms()).await? {
-            self.events.flush(&job.id).await;
+        let completed = match done {
+            true => self.jobs.complete(&job.id, now_ms()).await?,
+            false => None,
+        };
+        if let Some(completed) = completed {
+            self.events.flush_job(&completed).await;
             tracing::info!(
                 rows_processed = job.rows_processed,
                 rows_failed = job.rows_failed,

@@ -118,4 +118,11 @@ impl EventFlush for Publisher {
             tracing::warn!(job_id, %error, "publishing events failed; the sweep will retry");
         }
     }
+
+    /// Publishes from the job the transition returned: no read of the job item.
+    async fn flush_job(&self, job: &Job) {
+        if let Err(error) = self.publish_pending(job).await {
+            tracing::warn!(job_id = %job.id, %error, "publishing events failed; the sweep will retry");
+        }
+    }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::ResultsRequests;
 use crate::engine::EventFlush;
 use crate::error::StoreError;
+use crate::model::Job;
 use crate::queue::MessageQueue;
 use crate::store::JobStore;
 
@@ -44,21 +45,34 @@ pub struct ResultsOnEnd {
 impl EventFlush for ResultsOnEnd {
     async fn flush(&self, job_id: &str) {
         self.inner.flush(job_id).await;
-        let job = match self.jobs.get_job(job_id).await {
-            Ok(Some(job)) => job,
-            Ok(None) => return,
+        match self.jobs.get_job(job_id).await {
+            Ok(Some(job)) => self.request_files_if_due(&job).await,
+            Ok(None) => {}
+            // The next read of the job's files asks again.
             Err(error) => {
-                // The next read of the job's files asks again.
-                tracing::warn!(job_id, %error, "reading the job to ask for its result files failed");
-                return;
+                tracing::warn!(job_id, %error, "reading the job to ask for its result files failed")
             }
-        };
+        }
+    }
+
+    async fn flush_job(&self, job: &Job) {
+        self.inner.flush_job(job).await;
+        self.request_files_if_due(job).await;
+    }
+}
+
+impl ResultsOnEnd {
+    /// Asks for `job`'s result files if it is final and settled (every chunk counted)
+    /// without them.
+    async fn request_files_if_due(&self, job: &Job) {
         if !job.is_settled() || !job.result_files.is_empty() {
             return;
         }
-        match self.requests.request(job_id).await {
-            Ok(()) => tracing::info!(job_id, "result files requested"),
-            Err(error) => tracing::warn!(job_id, %error, "requesting result files failed"),
+        match self.requests.request(&job.id).await {
+            Ok(()) => tracing::info!(job_id = %job.id, "result files requested"),
+            Err(error) => {
+                tracing::warn!(job_id = %job.id, %error, "requesting result files failed")
+            }
         }
     }
 }

@@ -110,6 +110,16 @@ pub enum Transition {
     JobMissing,
 }
 
+impl Transition {
+    /// The job after the change, if this transition moved it.
+    pub fn moved(self) -> Option<Job> {
+        match self {
+            Transition::Moved(job) => Some(*job),
+            Transition::Unchanged(_) | Transition::JobMissing => None,
+        }
+    }
+}
+
 /// Jobs, their per-chunk row outcomes, and the count-once bookkeeping.
 #[async_trait]
 pub trait JobStore: SecretStore + Send + Sync {
@@ -149,9 +159,9 @@ pub trait JobStore: SecretStore + Send + Sync {
     /// Records a chunk that was never claimed as `rows` skipped (a chunk of a CANCELLED or
     /// FAILED job); a claimed chunk is left to run.
     async fn skip_chunk(&self, id: &str, chunk: u32, rows: u32) -> Result<Skip, StoreError>;
-    /// SCHEDULED → PROCESSING (sets the start time); no change from any other state. True if
-    /// this call moved the job.
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// SCHEDULED → PROCESSING (sets the start time); no change from any other state. The job
+    /// as this call left it if this call moved it (its event in the outbox), else `None`.
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError>;
     /// Stores a chunk's row outcomes once: if outcomes are stored for the chunk already (an
     /// earlier or concurrent delivery, or the dead-letter path), they are kept. Returns the
     /// outcomes stored, which are the ones the chunk is counted with.
@@ -172,8 +182,9 @@ pub trait JobStore: SecretStore + Send + Sync {
         counts: ChunkCounts,
         first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError>;
-    /// PROCESSING → COMPLETED, exactly once; false if the job was not PROCESSING.
-    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// PROCESSING → COMPLETED, exactly once: the job as this call left it, `None` if the job
+    /// was not PROCESSING.
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError>;
     /// Links `retry_id` to job `id` as one of its retries (appended once, in call order).
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError>;
     /// Notes that a staged job's chunks below `parked_below` are parked, while it waits for
@@ -187,10 +198,15 @@ pub trait JobStore: SecretStore + Send + Sync {
         id: &str,
         files: &BTreeMap<String, u64>,
     ) -> Result<(), StoreError>;
-    /// PROCESSING → FAILED with `message`, exactly once (false if the job was not
-    /// PROCESSING): it failed more rows than its caller tolerates. Chunks already claimed
-    /// finish and are counted; the others are skipped as they arrive.
-    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// PROCESSING → FAILED with `message`, exactly once (the job as this call left it; `None`
+    /// if the job was not PROCESSING): it failed more rows than its caller tolerates. Chunks
+    /// already claimed finish and are counted; the others are skipped as they arrive.
+    async fn stop_failed(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Option<Job>, StoreError>;
     /// Any non-final state → CANCELLED. A job cancelled before its chunks were released
     /// (AWAITING_DATA) never runs any: its rows are all counted as skipped at once.
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError>;

@@ -199,7 +199,7 @@ impl JobStore for DynamoJobStore {
         )
     }
 
-    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn start_processing(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         let transition = self
             .emitting(
                 id,
@@ -211,7 +211,7 @@ impl JobStore for DynamoJobStore {
                 now_ms,
             )
             .await?;
-        Ok(matches!(transition, Transition::Moved(_)))
+        Ok(transition.moved())
     }
 
     async fn record_chunk(
@@ -241,7 +241,7 @@ impl JobStore for DynamoJobStore {
         self.recorded(outcome).await
     }
 
-    async fn complete(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         let transition = self
             .emitting(
                 id,
@@ -253,7 +253,7 @@ impl JobStore for DynamoJobStore {
                 now_ms,
             )
             .await?;
-        Ok(matches!(transition, Transition::Moved(_)))
+        Ok(transition.moved())
     }
 
     async fn add_retry(&self, id: &str, retry_id: &str) -> Result<(), StoreError> {
@@ -272,7 +272,12 @@ impl JobStore for DynamoJobStore {
         self.set_result_files(id, files).await
     }
 
-    async fn stop_failed(&self, id: &str, message: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn stop_failed(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Option<Job>, StoreError> {
         let transition = self
             .emitting(
                 id,
@@ -284,7 +289,7 @@ impl JobStore for DynamoJobStore {
                 now_ms,
             )
             .await?;
-        Ok(matches!(transition, Transition::Moved(_)))
+        Ok(transition.moved())
     }
 
     async fn cancel(&self, id: &str, now_ms: i64) -> Result<CancelOutcome, StoreError> {
