@@ -4,7 +4,7 @@
 
 use crate::engine::{start_job, EventFlush, NewJob, SubmitError};
 use crate::error::ApiError;
-use crate::model::Job;
+use crate::model::{Job, JobState};
 use crate::queue::ChunkQueue;
 use crate::store::JobStore;
 
@@ -17,15 +17,15 @@ pub async fn start(
     new: NewJob,
 ) -> Result<Job, SubmitError> {
     let result = start_job(jobs, queue, new).await;
-    let job_id = match &result {
-        Ok(job) => Some(job.id.as_str()),
+    match &result {
+        // Released (or found past it): the job as the store returned it, its event in the
+        // outbox. A staged job is the one this call built, so the store is read for it.
+        Ok(job) if job.state != JobState::AwaitingData => events.flush_job(job).await,
+        Ok(job) => events.flush(&job.id).await,
         Err(SubmitError::Enqueue { job_id, .. } | SubmitError::NotReleased { job_id, .. }) => {
-            Some(job_id.as_str())
+            events.flush(job_id).await
         }
-        Err(_) => None,
-    };
-    if let Some(job_id) = job_id {
-        events.flush(job_id).await;
+        Err(_) => {}
     }
     if let Ok(job) = &result {
         link_retry(jobs, job).await;
