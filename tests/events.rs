@@ -281,3 +281,48 @@ async fn no_event_is_lost_or_invented_under_redelivery_crashes_and_a_failing_bus
         );
     }
 }
+
+/// A transition's own flush publishes from the job the transition returned: the job is not
+/// read again. Here every read of the job fails, and its events still go out.
+#[tokio::test]
+async fn a_transition_flushes_from_the_job_it_returned_without_reading_it() {
+    use bulkops_shared::engine::EventFlush;
+    use bulkops_shared::model::{Job, JobType};
+    use bulkops_shared::store::JobStore;
+
+    let fx = Fixture::new().await;
+    let unreadable: Arc<dyn JobStore> = Arc::new(common::faults::FaultyJobStore {
+        inner: fx.jobs(),
+        faults: Faults::new(&[Fault::Throttle {
+            call: Call::GetJob,
+            times: u32::MAX,
+        }]),
+    });
+    let bus = Arc::new(EventBridgeSink::new(
+        fx.clients.eventbridge.clone(),
+        &fx.bus,
+    ));
+    let publisher = Publisher::new(unreadable.clone(), bus);
+    let mut job = Job::new(
+        "read-free".into(),
+        JobType::SendMfp,
+        "alice".into(),
+        10,
+        1_000,
+    );
+    job.chunk_count = 1;
+    unreadable.create_job(&job).await.unwrap();
+
+    // By id, the flush has to read the job, and cannot: nothing is published.
+    publisher.flush("read-free").await;
+    assert!(fx.published_events().await.is_empty());
+
+    let started = unreadable
+        .start_processing("read-free", 2_000)
+        .await
+        .unwrap()
+        .expect("SCHEDULED -> PROCESSING");
+    publisher.flush_job(&started).await;
+    let seen: Vec<String> = ids(&fx.published_events().await).into_keys().collect();
+    assert_eq!(seen, expected("read-free", &["PROCESSING"]));
+}
