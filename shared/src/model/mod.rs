@@ -11,7 +11,7 @@ mod tolerance;
 
 pub use bulk_operation::BulkOperation;
 pub use rows::{ChunkCounts, ChunkMessage, ChunkRow, Outcome, RowOutcome, Secrets};
-pub use seed::JobSeed;
+pub use seed::{JobSeed, SeedDeriver};
 pub use tolerance::{FailureTolerance, InvalidTolerance, PERCENTAGE_MIN_ROWS};
 
 /// How long a job and its rows are kept after its creation (the table's TTL).

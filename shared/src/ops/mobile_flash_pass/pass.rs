@@ -14,17 +14,18 @@ use crate::model::Job;
 use crate::time::rfc3339;
 
 /// How a job's new passes are made and written.
-pub enum Issuer<'a> {
-    /// From the job's seed: the same pass on every delivery, written unconditionally.
-    Seeded(&'a crate::model::JobSeed),
+pub enum Issuer {
+    /// From the job's seed (keyed once): the same pass on every delivery, written
+    /// unconditionally.
+    Seeded(crate::model::SeedDeriver),
     /// A job created before seeds: a random token dated `now_ms`, created only if absent.
     Random { now_ms: i64 },
 }
 
-impl<'a> Issuer<'a> {
-    pub fn of(job: &'a Job) -> Self {
+impl Issuer {
+    pub fn of(job: &Job) -> Self {
         match &job.seed {
-            Some(seed) => Issuer::Seeded(seed),
+            Some(seed) => Issuer::Seeded(seed.deriver()),
             None => Issuer::Random {
                 now_ms: crate::time::now_ms(),
             },
