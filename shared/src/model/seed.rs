@@ -45,15 +45,9 @@ pub struct SeedDeriver(Hmac<Sha256>);
 impl SeedDeriver {
     /// See [`JobSeed::derive`].
     pub fn derive(&self, purpose: &str) -> String {
-        use std::fmt::Write as _;
         let mut mac = self.0.clone();
         mac.update(purpose.as_bytes());
-        let mut secret = String::with_capacity(32);
-        for byte in &mac.finalize().into_bytes()[..16] {
-            // Writing to a String cannot fail.
-            let _ = write!(secret, "{byte:02x}");
-        }
-        secret
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 }
 

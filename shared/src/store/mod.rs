@@ -9,15 +9,16 @@ pub use idempotency::{
 };
 pub mod keys;
 pub mod quota;
+mod records;
 mod secrets;
 
 pub use quota::{Admission, Quota};
+pub use records::{RecordKey, RecordStore};
 pub use secrets::{secrets_expire_at_ms, SecretStore, SECRETS_RETENTION_SECONDS};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::model::{ChunkCounts, ChunkMessage, EventKind, Job, JobState, JobType, RowOutcome};
@@ -36,7 +37,7 @@ pub fn jobs_partition(job_type: JobType, owner: &str) -> String {
         "{}{}#{}",
         keys::JOBS_PREFIX,
         job_type.as_str(),
-        hex(&Sha256::digest(owner.as_bytes()))
+        hex::encode(Sha256::digest(owner.as_bytes()))
     )
 }
 
@@ -305,69 +306,13 @@ pub fn scoped_key(fields: &[&str]) -> String {
         hash.update((field.len() as u64).to_be_bytes());
         hash.update(field.as_bytes());
     }
-    hex(&hash.finalize())
+    hex::encode(hash.finalize())
 }
 
 /// SHA-256 of `bytes`, in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
-}
-
-/// Key of a reference-data or side-effect record (enrollments, passes, …).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RecordKey {
-    pub pk: String,
-    pub sk: String,
-}
-
-impl RecordKey {
-    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
-    }
-}
-
-/// Batched reads and writes of JSON records: what row operations need from storage.
-#[async_trait]
-pub trait RecordStore: Send + Sync {
-    /// The records that exist among `keys` (missing keys are absent from the map).
-    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError>;
-    /// Writes (overwrites) every record; each value must be a JSON object.
-    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError>;
-    /// Creates records that do not exist yet (batched, each conditional on its key being
-    /// free); returns the keys that already existed, which were left unchanged.
-    async fn create_many(
-        &self,
-        records: Vec<(RecordKey, Value)>,
-    ) -> Result<Vec<RecordKey>, StoreError>;
-    /// Writes `record` (a JSON object) under `key`, except that its numeric `counter` never
-    /// moves backwards: it keeps the larger of the stored and the given value. (Reference data
-    /// reloaded while rows run must not hand out account numbers twice.)
-    async fn put_keeping_counter(
-        &self,
-        key: &RecordKey,
-        record: Value,
-        counter: &str,
-    ) -> Result<(), StoreError>;
-    /// Atomically adds `by` to a numeric `attribute` of an existing record and returns the new
-    /// value; `None` if the record does not exist.
-    async fn increment(
-        &self,
-        key: &RecordKey,
-        attribute: &str,
-        by: i64,
-    ) -> Result<Option<i64>, StoreError>;
+    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]
