@@ -79,6 +79,13 @@ impl ResultFile {
     }
 }
 
+/// A row's line in a result file: the outcome as the row log stores it (serialized once per
+/// row however many files show it so), or a shape of the operation's own.
+pub enum ResultLine<'a> {
+    Outcome(&'a RowOutcome),
+    Shaped(Value),
+}
+
 /// How one operation writes its rows into the result files (the operation's shape of a row).
 pub trait ResultRows: Send {
     /// Whether every row is read once before any is written (the CSV header depends on them).
@@ -88,14 +95,14 @@ pub trait ResultRows: Send {
     /// Sees a row of the first pass.
     fn observe(&mut self, _outcome: &RowOutcome) {}
     /// The row as `rows.jsonl` has it.
-    fn row(&self, outcome: &RowOutcome) -> Value;
+    fn row<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a>;
     /// A failed row as the input had it: a line of `failed.jsonl`.
     fn failed_input(&self, outcome: &RowOutcome) -> Value;
     /// The header of `failed.csv`, and a failed row's record under it.
     fn failed_csv_header(&self) -> Vec<String>;
     fn failed_csv_record(&self, outcome: &RowOutcome) -> Vec<String>;
     /// A succeeded row with what it produced: a line of `succeeded.jsonl`.
-    fn succeeded(&self, outcome: &RowOutcome) -> Value;
+    fn succeeded<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a>;
     /// Whether the job type has the download-logs route, whose answer `log.json` is.
     fn writes_log(&self) -> bool {
         false

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ResultFile, ResultFileStore, ResultFileWriter, ResultRows};
+use super::{ResultFile, ResultFileStore, ResultFileWriter, ResultLine, ResultRows};
 use crate::error::StoreError;
 use crate::model::{Job, RowOutcome};
 use crate::store::JobStore;
@@ -66,6 +66,19 @@ impl Output {
         Ok(())
     }
 
+    /// Writes `line` and a line break; an outcome as stored comes from `stored`.
+    async fn push_line(
+        &mut self,
+        line: ResultLine<'_>,
+        stored: &mut StoredJson,
+    ) -> Result<(), StoreError> {
+        match line {
+            ResultLine::Outcome(outcome) => self.push(stored.of(outcome)?).await?,
+            ResultLine::Shaped(value) => self.push(&to_json(&value)?).await?,
+        }
+        self.push(b"\n").await
+    }
+
     async fn finish(mut self) -> Result<(ResultFile, u64), StoreError> {
         if !self.pending.is_empty() {
             self.writer.write(&self.pending).await?;
@@ -114,7 +127,8 @@ pub async fn write_result_files(
     let mut pages = OutcomePages::new(jobs, &job.id);
     while let Some(outcomes) = pages.next().await? {
         for outcome in &outcomes {
-            all.push(&json_line(&rows.row(outcome))?).await?;
+            let mut stored = StoredJson::default();
+            all.push_line(rows.row(outcome), &mut stored).await?;
             if outcome.is_failed() {
                 let input = json_line(&rows.failed_input(outcome))?;
                 failed_jsonl.push(&input).await?;
@@ -122,7 +136,7 @@ pub async fn write_result_files(
                 failed_csv.push(&record).await?;
             } else {
                 succeeded
-                    .push(&json_line(&rows.succeeded(outcome))?)
+                    .push_line(rows.succeeded(outcome), &mut stored)
                     .await?;
             }
             if let Some(log) = &mut log {
@@ -131,7 +145,7 @@ pub async fn write_result_files(
                     log.push(b",").await?;
                 }
                 first_logged = false;
-                log.push(&to_json(outcome)?).await?;
+                log.push(stored.of(outcome)?).await?;
             }
         }
     }
@@ -148,6 +162,19 @@ pub async fn write_result_files(
     }
     jobs.record_result_files(&job.id, &sizes).await?;
     Ok(sizes)
+}
+
+/// A row's outcome serialized as stored, once, for every file that shows it so.
+#[derive(Default)]
+struct StoredJson(Option<Vec<u8>>);
+
+impl StoredJson {
+    fn of(&mut self, outcome: &RowOutcome) -> Result<&[u8], StoreError> {
+        if self.0.is_none() {
+            self.0 = Some(to_json(outcome)?);
+        }
+        Ok(self.0.as_deref().unwrap_or_default())
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

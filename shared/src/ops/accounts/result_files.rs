@@ -12,7 +12,7 @@ use super::model::{NESTED_FIELDS, TEXT_FIELDS};
 use super::results::result_item;
 use super::rows::row_item;
 use crate::model::RowOutcome;
-use crate::results::ResultRows;
+use crate::results::{ResultLine, ResultRows};
 
 /// The result files' shape of account rows.
 #[derive(Default)]
@@ -67,8 +67,8 @@ impl ResultRows for AccountResultRows {
         }
     }
 
-    fn row(&self, outcome: &RowOutcome) -> Value {
-        row_item(outcome.clone())
+    fn row<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
+        ResultLine::Shaped(row_item(outcome.clone()))
     }
 
     fn failed_input(&self, outcome: &RowOutcome) -> Value {
@@ -83,7 +83,7 @@ impl ResultRows for AccountResultRows {
         columns::cells(self.columns(), &outcome.item)
     }
 
-    fn succeeded(&self, outcome: &RowOutcome) -> Value {
-        Value::Object(result_item(outcome.clone()))
+    fn succeeded<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
+        ResultLine::Shaped(Value::Object(result_item(outcome.clone())))
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::model::RowOutcome;
-use crate::results::ResultRows;
+use crate::results::{ResultLine, ResultRows};
 
 /// The result files' shape of flash pass rows.
 pub struct MfpResultRows;
@@ -19,8 +19,8 @@ fn id(outcome: &RowOutcome) -> String {
 }
 
 impl ResultRows for MfpResultRows {
-    fn row(&self, outcome: &RowOutcome) -> Value {
-        serde_json::to_value(outcome).unwrap_or(Value::Null)
+    fn row<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
+        ResultLine::Outcome(outcome)
     }
 
     fn failed_input(&self, outcome: &RowOutcome) -> Value {
@@ -35,8 +35,8 @@ impl ResultRows for MfpResultRows {
         vec![id(outcome)]
     }
 
-    fn succeeded(&self, outcome: &RowOutcome) -> Value {
-        self.row(outcome)
+    fn succeeded<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
+        ResultLine::Outcome(outcome)
     }
 
     fn writes_log(&self) -> bool {
