@@ -142,7 +142,7 @@ impl RowOperation for MobileFlashPass {
         // and the passes are rewritten in batches. A job without a seed reads its passes too,
         // to report the ones an earlier delivery issued.
         let issuer = Issuer::of(job);
-        let seeded = matches!(issuer, Issuer::Seeded(_));
+        let seeded = issuer.is_seeded();
         let mut keys: Vec<RecordKey> = Vec::with_capacity(pending.len() * 2);
         for lookup in &pending {
             keys.push(lookup.enrollment_key.clone());
@@ -172,7 +172,8 @@ impl RowOperation for MobileFlashPass {
                 let result = match found.remove(&lookup.pass_key) {
                     Some(existing) => pass_result(&existing),
                     None => {
-                        let pass = issuer.pass(job, row.row, &lookup.enrollment);
+                        let key = &lookup.enrollment_key.pk;
+                        let pass = issuer.pass(job, row.row, &lookup.enrollment, key);
                         let result = pass_result(&pass);
                         issued_by_row.insert(row.row, lookup.pass_key.clone());
                         new_passes.push((lookup.pass_key, pass));

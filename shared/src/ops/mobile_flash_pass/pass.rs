@@ -13,30 +13,48 @@ use crate::enrollment::EnrollmentRef;
 use crate::model::Job;
 use crate::time::rfc3339;
 
-/// How a job's new passes are made and written.
-pub enum Issuer {
+/// How a job's new passes are made and written, with what every pass of a chunk shares
+/// worked out once.
+pub struct Issuer {
+    tokens: Tokens,
+    issued_at: String,
+    expires_at: i64,
+}
+
+enum Tokens {
     /// From the job's seed (keyed once): the same pass on every delivery, written
     /// unconditionally.
     Seeded(crate::model::SeedDeriver),
-    /// A job created before seeds: a random token dated `now_ms`, created only if absent.
-    Random { now_ms: i64 },
+    /// A job created before seeds: a random token dated now, created only if absent.
+    Random,
 }
 
 impl Issuer {
     pub fn of(job: &Job) -> Self {
         match &job.seed {
-            Some(seed) => Issuer::Seeded(seed.deriver()),
-            None => Issuer::Random {
-                now_ms: crate::time::now_ms(),
-            },
+            Some(seed) => Self::dated(Tokens::Seeded(seed.deriver()), job.init_time_ms),
+            None => Self::dated(Tokens::Random, crate::time::now_ms()),
         }
     }
 
-    /// The pass `row` of `job` issues for `enrollment`.
-    pub fn pass(&self, job: &Job, row: u32, enrollment: &EnrollmentRef) -> Value {
-        let (claim_token, issued_ms) = match self {
-            Issuer::Seeded(seed) => (seed.derive(&enrollment.key()), job.init_time_ms),
-            Issuer::Random { now_ms } => (uuid::Uuid::new_v4().simple().to_string(), *now_ms),
+    fn dated(tokens: Tokens, issued_ms: i64) -> Self {
+        Self {
+            tokens,
+            issued_at: rfc3339(issued_ms),
+            expires_at: (issued_ms + PASS_VALIDITY_MS) / 1000,
+        }
+    }
+
+    /// Whether its passes are the same on every delivery (and may be rewritten).
+    pub fn is_seeded(&self) -> bool {
+        matches!(self.tokens, Tokens::Seeded(_))
+    }
+
+    /// The pass `row` of `job` issues for `enrollment`, whose key is `key`.
+    pub fn pass(&self, job: &Job, row: u32, enrollment: &EnrollmentRef, key: &str) -> Value {
+        let claim_token = match &self.tokens {
+            Tokens::Seeded(seed) => seed.derive(key),
+            Tokens::Random => uuid::Uuid::new_v4().simple().to_string(),
         };
         json!({
             "jobId": job.id,
@@ -44,8 +62,8 @@ impl Issuer {
             "workflowId": enrollment.workflow_id,
             "whereClause": enrollment.where_clause,
             "claimToken": claim_token,
-            "issuedAt": rfc3339(issued_ms),
-            "expiresAt": (issued_ms + PASS_VALIDITY_MS) / 1000,
+            "issuedAt": self.issued_at,
+            "expiresAt": self.expires_at,
         })
     }
 }
@@ -66,20 +84,25 @@ mod tests {
         EnrollmentRef::from_id(&crate::enrollment::tests_support::id(n)).unwrap()
     }
 
+    fn pass(issuer: &Issuer, job: &Job, row: u32, n: &str) -> Value {
+        let enrollment = enrollment(n);
+        issuer.pass(job, row, &enrollment, &enrollment.key())
+    }
+
     #[test]
     fn a_seeded_job_issues_the_same_pass_on_every_delivery_and_its_own_token_per_enrollment() {
         let job = Job::new("j".into(), JobType::SendMfp, "alice".into(), 2, 1_000);
         let issuer = Issuer::of(&job);
-        let first = issuer.pass(&job, 1, &enrollment("1"));
-        let again = Issuer::of(&job).pass(&job, 1, &enrollment("1"));
+        let first = pass(&issuer, &job, 1, "1");
+        let again = pass(&Issuer::of(&job), &job, 1, "1");
         assert_eq!(first, again);
         assert_eq!(first["issuedAt"], rfc3339(1_000));
         assert_eq!(first["expiresAt"], (1_000 + PASS_VALIDITY_MS) / 1000);
-        let other = issuer.pass(&job, 2, &enrollment("2"));
+        let other = pass(&issuer, &job, 2, "2");
         assert_ne!(first["claimToken"], other["claimToken"]);
         let other_job = Job::new("j".into(), JobType::SendMfp, "alice".into(), 2, 1_000);
         assert_ne!(
-            Issuer::of(&other_job).pass(&other_job, 1, &enrollment("1"))["claimToken"],
+            pass(&Issuer::of(&other_job), &other_job, 1, "1")["claimToken"],
             first["claimToken"],
             "another job's seed gives another token"
         );
@@ -90,9 +113,10 @@ mod tests {
     fn a_job_without_a_seed_issues_a_random_token_dated_now() {
         let mut job = Job::new("j".into(), JobType::SendMfp, "alice".into(), 1, 1_000);
         job.seed = None;
-        let issuer = Issuer::Random { now_ms: 5_000 };
-        let a = issuer.pass(&job, 1, &enrollment("1"));
-        let b = issuer.pass(&job, 1, &enrollment("1"));
+        assert!(!Issuer::of(&job).is_seeded());
+        let issuer = Issuer::dated(Tokens::Random, 5_000);
+        let a = pass(&issuer, &job, 1, "1");
+        let b = pass(&issuer, &job, 1, "1");
         assert_ne!(a["claimToken"], b["claimToken"]);
         assert_eq!(a["issuedAt"], rfc3339(5_000));
     }
