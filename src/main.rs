@@ -18,6 +18,12 @@ use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::store::RecordStore;
 use clap::{Args, Parser, Subcommand};
 
+/// jemalloc: the server's row work allocates and frees many small objects from several
+/// threads; see the README's performance section for the figures against glibc's malloc.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod serve_args;
 use serve_args::ServeArgs;
 
