@@ -63,10 +63,7 @@ fn chunks(n: u32) -> Vec<ChunkMessage> {
             job_id: "job".into(),
             job_type: JobType::SendMfp,
             chunk,
-            rows: vec![ChunkRow {
-                row: chunk + 1,
-                input: serde_json::json!({"id": "eyJh"}),
-            }],
+            rows: vec![ChunkRow::new(chunk + 1, &serde_json::json!({"id": "eyJh"}))],
             sealed: false,
             window: 0,
         })

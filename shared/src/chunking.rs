@@ -33,11 +33,7 @@ pub struct RowTooLarge {
 /// What a row weighs: its serialized input (as queued) plus its sealed value (as staged).
 pub fn row_weight(row: &ChunkRow, secret: Option<&str>) -> usize {
     // `{"row":N,"input":...},` — the input dominates; 24 bytes cover the rest.
-    serde_json::to_string(&row.input)
-        .map(|s| s.len())
-        .unwrap_or(0)
-        + 24
-        + secret.map_or(0, str::len)
+    row.input_json().len() + 24 + secret.map_or(0, str::len)
 }
 
 /// Groups `rows` (in row order) into chunks, weighing each row with its secret from
@@ -138,10 +134,7 @@ mod tests {
 
     fn rows(n: u32, id_len: usize) -> Vec<ChunkRow> {
         (1..=n)
-            .map(|row| ChunkRow {
-                row,
-                input: json!({ "id": "x".repeat(id_len) }),
-            })
+            .map(|row| ChunkRow::new(row, &json!({ "id": "x".repeat(id_len) })))
             .collect()
     }
 
@@ -183,10 +176,7 @@ mod tests {
         let mut input = rows(2, 4);
         input.insert(
             1,
-            ChunkRow {
-                row: 99,
-                input: json!({ "id": "y".repeat(MAX_CHUNK_BYTES) }),
-            },
+            ChunkRow::new(99, &json!({ "id": "y".repeat(MAX_CHUNK_BYTES) })),
         );
         let chunks = split("j", input);
         assert_eq!(
@@ -214,7 +204,7 @@ mod tests {
     #[test]
     fn a_row_over_the_limit_is_named() {
         let mut input = rows(3, 4);
-        input[2].input = json!({ "id": "z".repeat(MAX_ROW_BYTES) });
+        input[2] = ChunkRow::new(3, &json!({ "id": "z".repeat(MAX_ROW_BYTES) }));
         let error = split_into_chunks("j", JobType::SendMfp, input, &Secrets::new()).unwrap_err();
         assert_eq!(error.row, 3);
         assert!(error.bytes > MAX_ROW_BYTES);

@@ -23,12 +23,12 @@ impl RowOperation for Found {
         unreachable!("the dead-letter path never runs rows")
     }
     fn echo(&self, row: &ChunkRow) -> Map<String, Value> {
-        Map::from_iter([("id".to_owned(), row.input["id"].clone())])
+        Map::from_iter([("id".to_owned(), row.input::<Value>().unwrap()["id"].clone())])
     }
     async fn recover(&self, _: &Job, rows: &[ChunkRow]) -> Result<Vec<Recovery>, EngineError> {
         let mut found: Vec<Recovery> = rows
             .iter()
-            .map(|row| match row.input.get("done") {
+            .map(|row| match row.input::<Value>().unwrap().get("done") {
                 Some(result) => Recovery::Done {
                     result: Some(result.clone()),
                 },
@@ -49,7 +49,7 @@ fn chunk() -> (Job, ChunkMessage) {
         (8, json!({"id": "b"})),
     ]
     .into_iter()
-    .map(|(row, input)| ChunkRow { row, input })
+    .map(|(row, input)| ChunkRow::new(row, &input))
     .collect();
     let chunk = ChunkMessage {
         job_id: "j".into(),

@@ -1,6 +1,7 @@
 //! Rows as they travel: chunk messages, their rows, and the outcomes and counts they end in.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::JobType;
@@ -9,10 +10,42 @@ use super::JobType;
 pub type Secrets = std::collections::BTreeMap<u32, String>;
 
 /// One row of a chunk: its 1-based row number in the request and the operation's input.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// The input stays the JSON text it travels as (in the queue message, a parked chunk): the
+/// engine never looks inside it, and the row's operation parses it once, straight into its
+/// own typed input ([`ChunkRow::input`]), with no `serde_json::Value` tree in between.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChunkRow {
     pub row: u32,
-    pub input: Value,
+    input: Box<RawValue>,
+}
+
+impl ChunkRow {
+    /// The row `row` whose input is `input`, serialized.
+    pub fn new(row: u32, input: &impl Serialize) -> Self {
+        // The operations' inputs are plain structs, which always serialize; were one not to,
+        // its row would carry null and fail as a malformed row.
+        let input =
+            serde_json::value::to_raw_value(input).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        Self { row, input }
+    }
+
+    /// The input parsed as the operation's type.
+    pub fn input<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.input.get())
+    }
+
+    /// The input as JSON text (its size is what the row weighs in a message).
+    pub fn input_json(&self) -> &str {
+        self.input.get()
+    }
+}
+
+/// Rows are equal when their numbers and their inputs' JSON text are.
+impl PartialEq for ChunkRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.row == other.row && self.input.get() == other.input.get()
+    }
 }
 
 /// One SQS message: a deterministic slice of a job's rows.
@@ -111,5 +144,33 @@ impl ChunkCounts {
             failed,
             skipped: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Input {
+        id: String,
+    }
+
+    #[test]
+    fn a_row_travels_as_the_same_json_and_parses_into_its_operations_type() {
+        let row = ChunkRow::new(3, &Input { id: "a\"b".into() });
+        let text = serde_json::to_string(&row).unwrap();
+        assert_eq!(text, r#"{"row":3,"input":{"id":"a\"b"}}"#);
+        let back: ChunkRow = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, row);
+        assert_eq!(back.input::<Input>().unwrap(), Input { id: "a\"b".into() });
+        assert_eq!(back.input_json().len(), r#"{"id":"a\"b"}"#.len());
+    }
+
+    #[test]
+    fn an_input_of_another_shape_is_an_error_for_its_operation_not_for_the_message() {
+        let back: ChunkRow = serde_json::from_str(r#"{"row":1,"input":[1, 2]}"#).unwrap();
+        assert!(back.input::<Input>().is_err());
+        assert_eq!(back.input_json(), "[1, 2]", "kept as it arrived");
     }
 }

@@ -362,9 +362,11 @@ mod tests {
         assert!(!serde_json::to_string(&upload.rows)
             .unwrap()
             .contains("hunter2"));
-        assert_eq!(upload.rows[1].input["duplicateOf"], 10);
-        assert_eq!(upload.rows[1].input["uploadIndex"], 2);
-        assert!(upload.rows[2].input["account"].get("unknown").is_none());
+        assert_eq!(upload.rows[1].input::<Value>().unwrap()["duplicateOf"], 10);
+        assert_eq!(upload.rows[1].input::<Value>().unwrap()["uploadIndex"], 2);
+        assert!(upload.rows[2].input::<Value>().unwrap()["account"]
+            .get("unknown")
+            .is_none());
     }
 
     #[test]

@@ -109,9 +109,6 @@ impl AccountRowInput {
     }
 
     pub fn into_row(self, row: u32) -> ChunkRow {
-        ChunkRow {
-            row,
-            input: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
-        }
+        ChunkRow::new(row, &self)
     }
 }

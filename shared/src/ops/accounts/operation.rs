@@ -71,7 +71,8 @@ impl RowOperation for AddAccounts {
     ) -> Result<Vec<RowOutcome>, EngineError> {
         let mut inputs = Vec::with_capacity(rows.len());
         for row in rows {
-            let input: AccountRowInput = serde_json::from_value(row.input.clone())
+            let input: AccountRowInput = row
+                .input()
                 .map_err(|e| EngineError::BadMessage(format!("row {}: {e}", row.row)))?;
             inputs.push(input);
         }
@@ -249,12 +250,12 @@ impl RowOperation for AddAccounts {
 
     fn echo(&self, row: &ChunkRow) -> Map<String, Value> {
         let mut echo = Map::new();
-        if let Some(index) = row.input.get("uploadIndex") {
+        let input: Value = row.input().unwrap_or(Value::Null);
+        if let Some(index) = input.get("uploadIndex") {
             echo.insert("uploadIndex".into(), index.clone());
         }
         // The typed model has no secret field: whatever the row holds, none is echoed.
-        if let Some(account) = row
-            .input
+        if let Some(account) = input
             .get("account")
             .and_then(|a| serde_json::from_value::<BulkAccountModel>(a.clone()).ok())
         {

@@ -35,7 +35,7 @@ pub(super) async fn recover(
     let keys: Vec<Option<RecordKey>> = rows
         .iter()
         .map(|row| {
-            let input: AccountRowInput = serde_json::from_value(row.input.clone()).ok()?;
+            let input: AccountRowInput = row.input().ok()?;
             (input.duplicate_of.is_none() && input.rejected.is_none())
                 .then(|| account_key(&input.account))
         })

@@ -84,9 +84,15 @@ fn invalid_message(reason: &InvalidEnrollment) -> String {
     format!("The enrollment id is not a valid enrollment reference: {reason}")
 }
 
+/// What an outcome shows of a row: its enrollment id.
+fn echo_id(id: String) -> Map<String, Value> {
+    Map::from_iter([("id".to_owned(), Value::String(id))])
+}
+
 /// A row waiting for its lookup, with its keys computed once.
 struct Lookup {
     index: usize,
+    id: String,
     enrollment: EnrollmentRef,
     enrollment_key: RecordKey,
     pass_key: RecordKey,
@@ -100,18 +106,18 @@ impl RowOperation for MobileFlashPass {
         rows: &[ChunkRow],
         _secrets: &Secrets,
     ) -> Result<Vec<RowOutcome>, EngineError> {
-        use serde::Deserialize as _;
         let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
         let pass_sk = format!("MFP#{}", job.id);
         let mut pending: Vec<Lookup> = Vec::new();
         for (index, row) in rows.iter().enumerate() {
-            let input = MfpRowInput::deserialize(&row.input)
+            let input: MfpRowInput = row
+                .input()
                 .map_err(|e| EngineError::BadMessage(format!("row {}: {e}", row.row)))?;
             match EnrollmentRef::from_id(&input.id) {
                 Err(reason) => {
                     outcomes[index] = Some(RowOutcome::failed(
                         row.row,
-                        self.echo(row),
+                        echo_id(input.id),
                         codes::INVALID_ENROLLMENT_ID,
                         invalid_message(&reason),
                     ))
@@ -121,7 +127,7 @@ impl RowOperation for MobileFlashPass {
                     let message = format!("Duplicate of row {first}: the same enrollment appears earlier in the request");
                     outcomes[index] = Some(RowOutcome::failed(
                         row.row,
-                        self.echo(row),
+                        echo_id(input.id),
                         codes::DUPLICATE_ROW,
                         message,
                     ));
@@ -130,6 +136,7 @@ impl RowOperation for MobileFlashPass {
                     let key = enrollment.key();
                     pending.push(Lookup {
                         index,
+                        id: input.id,
                         enrollment,
                         enrollment_key: RecordKey::new(key.clone(), ENROLLMENT_SK),
                         pass_key: RecordKey::new(key, pass_sk.clone()),
@@ -160,7 +167,7 @@ impl RowOperation for MobileFlashPass {
         let mut issued_by_row: HashMap<u32, RecordKey> = HashMap::new();
         for lookup in pending {
             let row = &rows[lookup.index];
-            let echo = self.echo(row);
+            let echo = echo_id(lookup.id);
             let outcome = if !found.contains_key(&lookup.enrollment_key) {
                 RowOutcome::failed(
                     row.row,
@@ -206,21 +213,26 @@ impl RowOperation for MobileFlashPass {
     }
 
     fn echo(&self, row: &ChunkRow) -> Map<String, Value> {
+        // Whatever the row's `id` is, even in a malformed row (the hot path echoes the id it
+        // parsed instead).
         let mut echo = Map::new();
-        if let Some(id) = row.input.get("id") {
-            echo.insert("id".to_owned(), id.clone());
+        if let Some(id) = row
+            .input::<Map<String, Value>>()
+            .ok()
+            .and_then(|mut input| input.remove("id"))
+        {
+            echo.insert("id".to_owned(), id);
         }
         echo
     }
 
     async fn recover(&self, job: &Job, rows: &[ChunkRow]) -> Result<Vec<Recovery>, EngineError> {
-        use serde::Deserialize as _;
         // Only the first row of a valid enrollment can have issued the job's pass for it: a
         // malformed row, an invalid id or a duplicate never wrote one.
         let keys: Vec<Option<RecordKey>> = rows
             .iter()
             .map(|row| {
-                let input = MfpRowInput::deserialize(&row.input).ok()?;
+                let input: MfpRowInput = row.input().ok()?;
                 if input.duplicate_of.is_some() {
                     return None;
                 }
@@ -264,9 +276,7 @@ pub fn rows_from_ids(ids: Vec<String>) -> Vec<ChunkRow> {
                             None
                         }
                     });
-            let input =
-                serde_json::to_value(MfpRowInput { id, duplicate_of }).unwrap_or(Value::Null);
-            ChunkRow { row, input }
+            ChunkRow::new(row, &MfpRowInput { id, duplicate_of })
         })
         .collect()
 }
@@ -293,7 +303,12 @@ mod tests {
         ]);
         let dup: Vec<Option<u64>> = rows
             .iter()
-            .map(|r| r.input.get("duplicateOf").and_then(Value::as_u64))
+            .map(|r| {
+                r.input::<Value>()
+                    .unwrap()
+                    .get("duplicateOf")
+                    .and_then(Value::as_u64)
+            })
             .collect();
         assert_eq!(dup, vec![None, None, Some(1), None, None]);
         assert_eq!(

@@ -28,8 +28,7 @@ impl StagedRows for MfpFileRows {
         let duplicate_of = EnrollmentRef::from_id(&id)
             .ok()
             .and_then(|enrollment| self.first_row.first(&[&enrollment.key()], row));
-        let input = serde_json::to_value(MfpRowInput { id, duplicate_of }).unwrap_or(Value::Null);
-        (ChunkRow { row, input }, None)
+        (ChunkRow::new(row, &MfpRowInput { id, duplicate_of }), None)
     }
 }
 

@@ -42,10 +42,10 @@ fn required_properties_may_come_from_platform_account_properties() {
 
 #[test]
 fn the_echo_never_carries_the_secret() {
-    let row = ChunkRow {
-        row: 1,
-        input: json!({"uploadIndex": 7, "account": {"safeName": "s", "platformId": "p", "secret": "hunter2", "userName": "u"}}),
-    };
+    let row = ChunkRow::new(
+        1,
+        &json!({"uploadIndex": 7, "account": {"safeName": "s", "platformId": "p", "secret": "hunter2", "userName": "u"}}),
+    );
     let echo = AddAccounts::new(Arc::new(NoRecords::default())).echo(&row);
     assert_eq!(
         Value::Object(echo),
@@ -66,11 +66,11 @@ async fn a_rejected_line_fails_without_reaching_the_vault() {
         rejected.into_row(2),
     ];
     assert_eq!(
-        rows[1].input,
+        rows[1].input::<Value>().unwrap(),
         json!({"uploadIndex": 2, "rejected": "line 3: safeName is required"})
     );
     assert_eq!(
-        rows[0].input,
+        rows[0].input::<Value>().unwrap(),
         json!({"uploadIndex": 7, "account": {"safeName": "s", "platformId": "p"}}),
         "a request's rows are as they were"
     );
