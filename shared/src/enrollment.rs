@@ -1,6 +1,9 @@
 //! Enrollment ids: base64 (standard or url-safe, padded or not) of a small JSON reference
 //! `{"workflowId":"<uuid>","whereClause":{"<KEY>":"<value>"}}`.
 
+mod members;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::alphabet;
@@ -8,8 +11,11 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
+
+use members::Members;
 
 const LENIENT: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
@@ -37,6 +43,14 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
         _ => &STANDARD_LENIENT,
     };
     engine.decode(text).ok()
+}
+
+/// A JSON string's text, borrowed unless it holds escapes; `None` if `raw` is not a string.
+fn json_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<&str>(raw.get())
+        .map(Cow::Borrowed)
+        .or_else(|_| serde_json::from_str::<String>(raw.get()).map(Cow::Owned))
+        .ok()
 }
 
 /// Encodes a JSON value the way the real product encodes enrollment ids (unpadded base64url).
@@ -68,32 +82,36 @@ pub enum InvalidEnrollment {
 
 impl EnrollmentRef {
     /// Decodes and validates an enrollment id.
+    ///
+    /// Read as a JSON object whose last `workflowId` and `whereClause` count (as if the
+    /// object were read whole), straight from the decoded bytes: it runs for every row, at
+    /// submit and again in the processor, so no `serde_json::Value` tree is built.
     pub fn from_id(id: &str) -> Result<Self, InvalidEnrollment> {
         let bytes = decode_base64(id).ok_or(InvalidEnrollment::NotBase64)?;
-        let value: Value =
+        let members: Members =
             serde_json::from_slice(&bytes).map_err(|_| InvalidEnrollment::NotJson)?;
-        let object = value.as_object().ok_or(InvalidEnrollment::NotJson)?;
-        let workflow_id = object
-            .get("workflowId")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
+        let workflow_id = members
+            .workflow_id
+            .and_then(json_text)
+            .and_then(|s| Uuid::parse_str(&s).ok())
             .ok_or(InvalidEnrollment::BadWorkflowId)?;
-        let clause = object
-            .get("whereClause")
-            .and_then(Value::as_object)
-            .filter(|c| !c.is_empty())
+        let clause: BTreeMap<String, &RawValue> = members
+            .where_clause
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .filter(|c: &BTreeMap<String, &RawValue>| !c.is_empty())
             .ok_or(InvalidEnrollment::BadWhereClause)?;
         let mut where_clause = BTreeMap::new();
-        for (key, value) in clause {
-            let value = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                _ => return Err(InvalidEnrollment::BadWhereClause),
+        for (key, raw) in clause {
+            let value = match json_text(raw) {
+                Some(text) => text.into_owned(),
+                None => serde_json::from_str::<serde_json::Number>(raw.get())
+                    .map_err(|_| InvalidEnrollment::BadWhereClause)?
+                    .to_string(),
             };
             if key.is_empty() {
                 return Err(InvalidEnrollment::BadWhereClause);
             }
-            where_clause.insert(key.clone(), value);
+            where_clause.insert(key, value);
         }
         Ok(Self {
             workflow_id,
@@ -221,6 +239,90 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(a.key(), b.key());
+    }
+
+    /// The reading `from_id` replaced (the whole object as a `serde_json::Value`): both must
+    /// agree on every reference, valid or not.
+    fn by_value(id: &str) -> Result<EnrollmentRef, InvalidEnrollment> {
+        let bytes = decode_base64(id).ok_or(InvalidEnrollment::NotBase64)?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|_| InvalidEnrollment::NotJson)?;
+        let object = value.as_object().ok_or(InvalidEnrollment::NotJson)?;
+        let workflow_id = object
+            .get("workflowId")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or(InvalidEnrollment::BadWorkflowId)?;
+        let clause = object
+            .get("whereClause")
+            .and_then(Value::as_object)
+            .filter(|c| !c.is_empty())
+            .ok_or(InvalidEnrollment::BadWhereClause)?;
+        let mut where_clause = BTreeMap::new();
+        for (key, value) in clause {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(InvalidEnrollment::BadWhereClause),
+            };
+            if key.is_empty() {
+                return Err(InvalidEnrollment::BadWhereClause);
+            }
+            where_clause.insert(key.clone(), value);
+        }
+        Ok(EnrollmentRef {
+            workflow_id,
+            where_clause,
+        })
+    }
+
+    #[test]
+    fn reads_every_reference_as_the_whole_object_would() {
+        const W: &str = r#""925090aa-decc-40fe-b3e4-16021c6592b0""#;
+        let documents = [
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":"1"}}}}"#),
+            format!(
+                r#"{{"whereClause":{{"K":1.50,"J":-3,"I":1e3,"H":18446744073709551616}},"workflowId":{W}}}"#
+            ),
+            format!(r#"{{"workflowId":"x","whereClause":{{"K":"1"}},"workflowId":{W}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":true}},"whereClause":{{"K":"2"}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":true,"K":"2"}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":"1","K":null}}}}"#),
+            format!(
+                r#"{{"workflowId":{W},"whereClause":{{"Ké":"v
+é"}}}}"#
+            ),
+            r#"{"workflowId":"925090aa-decc-40fe-b3e4-16021c6592b0","whereClause":{"K":"1"}}"#
+                .to_owned(),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"":"1"}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":[1]}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":["K"]}}"#),
+            format!(r#"{{"workflowId":{W}}}"#),
+            format!(
+                r#"{{"workflowId":{W},"whereClause":{{"K":"1"}},"other":{{"deep":[1,{{"a":null}}]}}}}"#
+            ),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":"1"}}}} trailing"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":"1"}},"bad":tru}}"#),
+            r#"{"workflowId":14,"whereClause":{"K":"1"}}"#.to_owned(),
+            r#"["workflowId"]"#.to_owned(),
+            r#""text""#.to_owned(),
+            "".to_owned(),
+            " { } ".to_owned(),
+        ];
+        for document in documents {
+            let id = URL_SAFE_NO_PAD.encode(&document);
+            assert_eq!(EnrollmentRef::from_id(&id), by_value(&id), "{document}");
+        }
+        assert_eq!(
+            EnrollmentRef::from_id(&URL_SAFE_NO_PAD.encode(format!(
+                r#"{{"workflowId":"x","whereClause":{{"K":true,"K":"2"}},"workflowId":{W}}}"#
+            )))
+            .unwrap()
+            .where_clause["K"],
+            "2",
+            "the last of a repeated name counts"
+        );
     }
 
     fn with_clause(clause: &str) -> EnrollmentRef {
