@@ -4,11 +4,11 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
-use super::rows_from_ids;
+use super::{rows_from_ids, rows_from_parsed, ParsedId};
 use crate::auth::{authorize, permission};
 use crate::body::json_body;
 use crate::engine::{EventFlush, JobId, NewJob};
-use crate::enrollment::decode_base64;
+use crate::enrollment::{EnrollmentRef, InvalidEnrollment};
 use crate::error::{json_response, ApiError};
 use crate::model::{Job, JobType};
 use crate::store::{CancelOutcome, JobStore};
@@ -18,8 +18,9 @@ pub const MAX_BODY_BYTES: usize = 204_800;
 /// `GET /api/web/v1/mobileFlashPass` returns at most this many operations, newest first.
 pub const LIST_LIMIT: usize = 1_000;
 
-/// Validates `{"ids": [base64, ...]}` and returns the ids in order.
-pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
+/// Validates `{"ids": [base64, ...]}` and returns the ids in order, each with its reference
+/// as read (a base64 id that is not a valid reference is a row's failure, not the request's).
+pub fn parse_ids(body: Value) -> Result<Vec<ParsedId>, ApiError> {
     let Value::Object(mut object) = body else {
         return Err(ApiError::bad_request(
             "the request body must be a JSON object with an ids array",
@@ -47,11 +48,13 @@ pub fn parse_ids(body: Value) -> Result<Vec<String>, ApiError> {
     ids.into_iter()
         .enumerate()
         .map(|(index, id)| match id {
-            Value::String(id) if decode_base64(&id).is_some() => Ok(id),
-            Value::String(_) => Err(ApiError::bad_request(
-                format!("ids[{index}] is not a valid Base64 enrollment id"),
-                Some(format!("ids[{index}]")),
-            )),
+            Value::String(id) => match EnrollmentRef::from_id(&id) {
+                Err(InvalidEnrollment::NotBase64) => Err(ApiError::bad_request(
+                    format!("ids[{index}] is not a valid Base64 enrollment id"),
+                    Some(format!("ids[{index}]")),
+                )),
+                reference => Ok((id, reference)),
+            },
             _ => Err(ApiError::bad_request(
                 format!("ids[{index}] must be a string"),
                 Some(format!("ids[{index}]")),
@@ -70,7 +73,7 @@ pub fn new_job(owner: String, body: Value) -> Result<NewJob, ApiError> {
         owner,
         source: None,
         client_token: None,
-        rows: rows_from_ids(ids),
+        rows: rows_from_parsed(ids),
         secrets: Default::default(),
         tolerance,
         retry_of: None,
@@ -322,7 +325,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn target(result: Result<Vec<String>, ApiError>) -> Option<String> {
+    fn target(result: Result<Vec<ParsedId>, ApiError>) -> Option<String> {
         match result {
             Err(ApiError::BadRequest { target, .. }) => target,
             other => panic!("expected a 400, got {other:?}"),

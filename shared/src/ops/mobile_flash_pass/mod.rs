@@ -258,24 +258,37 @@ impl RowOperation for MobileFlashPass {
     }
 }
 
+/// An id of a request and its reference as read.
+pub type ParsedId = (String, Result<EnrollmentRef, InvalidEnrollment>);
+
 /// Builds the rows of a validated request: each id with the row of its first occurrence
 /// when the same enrollment was already listed.
 pub fn rows_from_ids(ids: Vec<String>) -> Vec<ChunkRow> {
-    let mut first_row: HashMap<String, u32> = HashMap::new();
+    rows_from_parsed(
+        ids.into_iter()
+            .map(|id| {
+                let reference = EnrollmentRef::from_id(&id);
+                (id, reference)
+            })
+            .collect(),
+    )
+}
+
+/// [`rows_from_ids`] for ids already read (the create route reads each once, to validate it).
+pub fn rows_from_parsed(ids: Vec<ParsedId>) -> Vec<ChunkRow> {
+    use std::collections::hash_map::Entry;
+    let mut first_row: HashMap<String, u32> = HashMap::with_capacity(ids.len());
     ids.into_iter()
         .enumerate()
-        .map(|(index, id)| {
+        .map(|(index, (id, reference))| {
             let row = index as u32 + 1;
-            let duplicate_of =
-                EnrollmentRef::from_id(&id)
-                    .ok()
-                    .and_then(|e| match first_row.get(&e.key()) {
-                        Some(first) => Some(*first),
-                        None => {
-                            first_row.insert(e.key(), row);
-                            None
-                        }
-                    });
+            let duplicate_of = reference.ok().and_then(|e| match first_row.entry(e.key()) {
+                Entry::Occupied(first) => Some(*first.get()),
+                Entry::Vacant(slot) => {
+                    slot.insert(row);
+                    None
+                }
+            });
             ChunkRow::new(row, &MfpRowInput { id, duplicate_of })
         })
         .collect()
