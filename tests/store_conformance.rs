@@ -139,29 +139,15 @@ async fn a_processing_job_stops_failed_once(s: Stores) {
     s.jobs.create_job(&tolerant).await.unwrap();
     let stored = s.jobs.get_job("t1").await.unwrap().unwrap();
     assert_eq!(stored.tolerance, tolerant.tolerance);
-    assert!(
-        s.jobs
-            .stop_failed("t1", "too many", 1_500)
-            .await
-            .unwrap()
-            .is_none(),
-        "SCHEDULED stays"
-    );
+    // Whether stopping `id` failed moved it (and so returned the job).
+    let stops = |id: &'static str, message: &'static str, at: i64| {
+        let jobs = s.jobs.clone();
+        async move { jobs.stop_failed(id, message, at).await.unwrap().is_some() }
+    };
+    assert!(!stops("t1", "too many", 1_500).await, "SCHEDULED stays");
     s.jobs.start_processing("t1", 2_000).await.unwrap();
-    assert!(s
-        .jobs
-        .stop_failed("t1", "too many", 3_000)
-        .await
-        .unwrap()
-        .is_some());
-    assert!(
-        s.jobs
-            .stop_failed("t1", "again", 4_000)
-            .await
-            .unwrap()
-            .is_none(),
-        "once"
-    );
+    assert!(stops("t1", "too many", 3_000).await);
+    assert!(!stops("t1", "again", 4_000).await, "once");
     assert!(s.jobs.complete("t1", 5_000).await.unwrap().is_none());
     let j = s.jobs.get_job("t1").await.unwrap().unwrap();
     assert_eq!(
@@ -169,12 +155,7 @@ async fn a_processing_job_stops_failed_once(s: Stores) {
         (JobState::Failed, Some(3_000), Some("too many"))
     );
     assert!(j.outbox.contains_key(&EventKind::Failed));
-    assert!(s
-        .jobs
-        .stop_failed("missing", "x", 1)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!stops("missing", "x", 1).await);
 }
 
 fn awaiting(id: &str, rows: u32) -> Job {
