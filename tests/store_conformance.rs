@@ -551,6 +551,13 @@ async fn records_batch_create_and_count(s: Stores) {
     let found = s.records.get_many(&keys).await.unwrap();
     assert_eq!(found.len(), 130, "missing keys are absent");
     assert_eq!(found[&key(5)], json!({"n": 5, "nested": {"a": [1, 2]}}));
+    // Presence alone, over more than one batch of reads, each key once however often asked.
+    let mut asked = keys.clone();
+    asked.extend([key(7), key(135)]);
+    let present = s.records.existing(&asked).await.unwrap();
+    assert_eq!(present.len(), 130);
+    assert_eq!(present, found.keys().cloned().collect());
+    assert!(!present.contains(&key(135)));
 
     let fresh: Vec<_> = (125..135)
         .map(|n| (key(n), json!({"n": n * 100})))

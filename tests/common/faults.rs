@@ -4,7 +4,7 @@
 //! deterministic interleaving, not a sleep). Calls are named by [`Call`], so a misspelt fault
 //! cannot silently not fire.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -431,6 +431,10 @@ pub struct FaultyRecordStore {
 impl RecordStore for FaultyRecordStore {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
         faulty!(self, Call::GetMany, self.inner.get_many(keys))
+    }
+    /// A read like `get_many`, so the same fault reaches it.
+    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+        faulty!(self, Call::GetMany, self.inner.existing(keys))
     }
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
         faulty!(self, Call::PutMany, self.inner.put_many(records))

@@ -1,6 +1,6 @@
 //! [`RecordStore`] on the embedded store: records are JSON under `<pk>\0<sk>`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use redb::ReadableTable;
@@ -21,6 +21,21 @@ impl RecordStore for EmbeddedStore {
             for key in keys {
                 if let Some(value) = table.get(record_key(&key).as_str())? {
                     found.insert(key, serde_json::from_slice(value.value())?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |txn| {
+            let table = txn.open_table(RECORDS)?;
+            let mut found = HashSet::new();
+            for key in keys {
+                if table.get(record_key(&key).as_str())?.is_some() {
+                    found.insert(key);
                 }
             }
             Ok(found)

@@ -11,7 +11,7 @@ pub mod result_files;
 pub mod rows;
 pub mod staged;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -157,10 +157,14 @@ impl RowOperation for MobileFlashPass {
                 keys.push(lookup.pass_key.clone());
             }
         }
-        let mut found = if keys.is_empty() {
-            HashMap::new()
+        // A seeded job needs only to know which enrollments exist: nothing is parsed.
+        let (present, mut found) = if keys.is_empty() {
+            (HashSet::new(), HashMap::new())
+        } else if seeded {
+            (self.records.existing(&keys).await?, HashMap::new())
         } else {
-            self.records.get_many(&keys).await?
+            let found = self.records.get_many(&keys).await?;
+            (found.keys().cloned().collect(), found)
         };
 
         let mut new_passes = Vec::new();
@@ -168,7 +172,7 @@ impl RowOperation for MobileFlashPass {
         for lookup in pending {
             let row = &rows[lookup.index];
             let echo = echo_id(lookup.id);
-            let outcome = if !found.contains_key(&lookup.enrollment_key) {
+            let outcome = if !present.contains(&lookup.enrollment_key) {
                 RowOutcome::failed(
                     row.row,
                     echo,

@@ -1,7 +1,7 @@
 //! How a chunk's passes are written: a seeded job's with one batched write of the same bytes
 //! on every delivery, a job without a seed's only if absent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -29,6 +29,15 @@ impl RecordStore for Memory {
         Ok(keys
             .iter()
             .filter_map(|k| records.get(k).map(|v| (k.clone(), v.clone())))
+            .collect())
+    }
+    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+        self.read.lock().unwrap().extend_from_slice(keys);
+        let records = self.records.lock().unwrap();
+        Ok(keys
+            .iter()
+            .filter(|k| records.contains_key(k))
+            .cloned()
             .collect())
     }
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {

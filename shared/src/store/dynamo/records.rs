@@ -1,7 +1,7 @@
 //! [`RecordStore`] on DynamoDB: BatchGetItem / BatchWriteItem, looping on unprocessed work;
 //! conditional creates as concurrent conditional PutItems.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
@@ -44,17 +44,23 @@ fn key_of(item: &Item) -> Option<RecordKey> {
     ))
 }
 
-#[async_trait]
-impl RecordStore for DynamoRecordStore {
-    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
+impl DynamoRecordStore {
+    /// The items stored under `keys` (each once), by BatchGetItem: whole, or only the
+    /// attributes `projection` names.
+    async fn batch_get(
+        &self,
+        keys: &[RecordKey],
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         let unique: BTreeSet<&RecordKey> = keys.iter().collect();
-        let items = drain(
+        drain(
             unique.into_iter().map(key_item).collect(),
             MAX_BATCH_GET,
             |batch| async move {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(batch))
                     .consistent_read(true)
+                    .set_projection_expression(projection.map(str::to_owned))
                     .build()
                     .map_err(|e| StoreError::Backend(e.to_string()))?;
                 let out = self
@@ -76,7 +82,14 @@ impl RecordStore for DynamoRecordStore {
                 Ok((found, unprocessed))
             },
         )
-        .await?;
+        .await
+    }
+}
+
+#[async_trait]
+impl RecordStore for DynamoRecordStore {
+    async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
+        let items = self.batch_get(keys, None).await?;
         let mut records = HashMap::with_capacity(items.len());
         for mut item in items {
             let key =
@@ -87,6 +100,17 @@ impl RecordStore for DynamoRecordStore {
             records.insert(key, value);
         }
         Ok(records)
+    }
+
+    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+        // Only the keys come back: the read costs the same units, the answer is smaller.
+        let items = self.batch_get(keys, Some("pk, sk")).await?;
+        items
+            .iter()
+            .map(|item| {
+                key_of(item).ok_or_else(|| StoreError::Corrupt("record without pk/sk".into()))
+            })
+            .collect()
     }
 
     async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {

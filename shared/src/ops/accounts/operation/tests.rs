@@ -135,6 +135,13 @@ impl RecordStore for NoRecords {
         self.asked.lock().unwrap().extend_from_slice(keys);
         Ok(HashMap::new())
     }
+    async fn existing(
+        &self,
+        keys: &[RecordKey],
+    ) -> Result<std::collections::HashSet<RecordKey>, crate::error::StoreError> {
+        self.asked.lock().unwrap().extend_from_slice(keys);
+        Ok(Default::default())
+    }
     async fn put_many(&self, _: Vec<(RecordKey, Value)>) -> Result<(), crate::error::StoreError> {
         Ok(())
     }
