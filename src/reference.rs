@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::ops::mobile_flash_pass::enrollment_key;
-use bulkops_shared::store::RecordStore;
+use bulkops_shared::store::{Record, RecordStore};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -53,7 +53,7 @@ pub async fn load_enrollments(
             serde_json::to_value(&enrollment.where_clause).unwrap_or_default(),
         );
         ids.push(enrollment.to_id());
-        batch.push((enrollment_key(&enrollment), Value::Object(record)));
+        batch.push((enrollment_key(&enrollment), Record::of(&record)?));
     }
     records.put_many(batch).await?;
     Ok(ids)
@@ -119,7 +119,7 @@ pub async fn load_vault(
             "platformId": platform.platform_id,
             "requiredProperties": platform.required_properties,
         });
-        batch.push((platform_key(&platform.platform_id), record));
+        batch.push((platform_key(&platform.platform_id), Record::of(&record)?));
     }
     records.put_many(batch).await?;
     Ok((vault.safes.len(), vault.platforms.len()))

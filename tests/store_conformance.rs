@@ -10,7 +10,7 @@ use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
-    CancelOutcome, Claim, FirstFailure, JobStore, RecordKey, RecordStore, Skip, Transition,
+    CancelOutcome, Claim, FirstFailure, JobStore, Record, RecordKey, RecordStore, Skip, Transition,
 };
 use serde_json::{json, Map};
 
@@ -544,7 +544,10 @@ async fn sequences_increase_and_secrets_are_staged(s: Stores) {
 async fn records_batch_create_and_count(s: Stores) {
     let key = |n: usize| RecordKey::new(format!("P#{}", n % 3), format!("S#{n}"));
     let many: Vec<_> = (0..130)
-        .map(|n| (key(n), json!({"n": n, "nested": {"a": [1, 2]}})))
+        .map(|n| {
+            let record = Record::of(&json!({"n": n, "nested": {"a": [1, 2]}})).unwrap();
+            (key(n), record)
+        })
         .collect();
     s.records.put_many(many).await.unwrap();
     let keys: Vec<_> = (0..140).map(key).collect();
@@ -560,7 +563,7 @@ async fn records_batch_create_and_count(s: Stores) {
     assert!(!present.contains(&key(135)));
 
     let fresh: Vec<_> = (125..135)
-        .map(|n| (key(n), json!({"n": n * 100})))
+        .map(|n| (key(n), Record::of(&json!({"n": n * 100})).unwrap()))
         .collect();
     let existing = s.records.create_many(fresh).await.unwrap();
     assert_eq!(existing.len(), 5);

@@ -12,8 +12,8 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
-    CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, RecordKey, RecordStore,
-    Recorded, SecretStore, Skip, StoredChunk, StoredResponse, Transition,
+    CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, Record, RecordKey,
+    RecordStore, Recorded, SecretStore, Skip, StoredChunk, StoredResponse, Transition,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -436,12 +436,12 @@ impl RecordStore for FaultyRecordStore {
     async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
         faulty!(self, Call::GetMany, self.inner.existing(keys))
     }
-    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+    async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
         faulty!(self, Call::PutMany, self.inner.put_many(records))
     }
     async fn create_many(
         &self,
-        records: Vec<(RecordKey, Value)>,
+        records: Vec<(RecordKey, Record)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
         faulty!(self, Call::CreateMany, self.inner.create_many(records))
     }

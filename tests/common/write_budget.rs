@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bulkops_shared::error::StoreError;
-use bulkops_shared::store::{RecordKey, RecordStore};
+use bulkops_shared::store::{Record, RecordKey, RecordStore};
 use serde_json::Value;
 
 pub struct WriteBudget {
@@ -51,7 +51,7 @@ impl RecordStore for WriteBudget {
     }
     /// Writes what the budget allows, in order; a call that exceeds it writes its first
     /// records and then fails, as a process dying mid-batch would.
-    async fn put_many(&self, mut records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+    async fn put_many(&self, mut records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
         let allowed = self.take(records.len());
         if allowed == records.len() {
             return self.inner.put_many(records).await;
@@ -65,7 +65,7 @@ impl RecordStore for WriteBudget {
     /// Creates what the budget allows, in order, like `put_many`.
     async fn create_many(
         &self,
-        mut records: Vec<(RecordKey, Value)>,
+        mut records: Vec<(RecordKey, Record)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
         let allowed = self.take(records.len());
         if allowed == records.len() {

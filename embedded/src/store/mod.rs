@@ -22,7 +22,6 @@ use bulkops_shared::model::Job;
 use bulkops_shared::store::{jobs_partition, RecordKey};
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::db::{Db, DbError, JOBS, OUTBOX};
 
@@ -122,14 +121,6 @@ fn insert_new_job(txn: &WriteTransaction, job: Job) -> Result<(), DbError> {
             job,
         },
     )
-}
-
-/// Records as stored: their key and JSON.
-fn encode_records(records: Vec<(RecordKey, Value)>) -> Result<Vec<(String, Vec<u8>)>, DbError> {
-    records
-        .into_iter()
-        .map(|(key, value)| Ok((record_key(&key), serde_json::to_vec(&value)?)))
-        .collect()
 }
 
 fn with_chunks(stored: StoredJob) -> Job {

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 use serde_json::Value;
 
-use super::{encode_records, record_key, EmbeddedStore};
+use super::{record_key, EmbeddedStore};
 use crate::db::RECORDS;
 use bulkops_shared::error::StoreError;
-use bulkops_shared::store::{RecordKey, RecordStore};
+use bulkops_shared::store::{Record, RecordKey, RecordStore};
 
 #[async_trait]
 impl RecordStore for EmbeddedStore {
@@ -43,13 +43,12 @@ impl RecordStore for EmbeddedStore {
         .await
     }
 
-    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
-        // Serialized before the transaction: the file has one writer at a time.
-        let encoded = encode_records(records)?;
+    async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
+        // A record is kept as the very JSON text it was made as.
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
-            for (name, bytes) in encoded {
-                table.insert(name.as_str(), bytes.as_slice())?;
+            for (key, record) in records {
+                table.insert(record_key(&key).as_str(), record.json().as_bytes())?;
             }
             Ok(())
         })
@@ -58,19 +57,18 @@ impl RecordStore for EmbeddedStore {
 
     async fn create_many(
         &self,
-        records: Vec<(RecordKey, Value)>,
+        records: Vec<(RecordKey, Record)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
-        let keys: Vec<RecordKey> = records.iter().map(|(key, _)| key.clone()).collect();
-        let encoded = encode_records(records)?;
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
             let mut existing = Vec::new();
-            for (key, (name, bytes)) in keys.into_iter().zip(encoded) {
+            for (key, record) in records {
+                let name = record_key(&key);
                 if table.get(name.as_str())?.is_some() {
                     existing.push(key);
                     continue;
                 }
-                table.insert(name.as_str(), bytes.as_slice())?;
+                table.insert(name.as_str(), record.json().as_bytes())?;
             }
             Ok(existing)
         })

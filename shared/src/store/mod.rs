@@ -13,7 +13,7 @@ mod records;
 mod secrets;
 
 pub use quota::{Admission, Quota};
-pub use records::{RecordKey, RecordStore};
+pub use records::{Record, RecordKey, RecordStore};
 pub use secrets::{secrets_expire_at_ms, SecretStore, SECRETS_RETENTION_SECONDS};
 
 use std::collections::BTreeMap;

@@ -15,7 +15,7 @@ use super::{
 use crate::engine::{Recovery, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkRow, Job, RowOutcome};
-use crate::store::{RecordKey, RecordStore};
+use crate::store::{Record, RecordKey, RecordStore};
 use crate::time::{now_ms, rfc3339};
 
 /// The ADD_ACCOUNTS row operation.
@@ -217,7 +217,7 @@ impl RowOperation for AddAccounts {
             record.insert("bulkId".into(), json!(job.id));
             record.insert("uploadRow".into(), json!(row.row));
             record.insert("createdTime".into(), json!(rfc3339(now)));
-            records.push((c.key.clone(), Value::Object(record)));
+            records.push((c.key.clone(), Record::of(&record)?));
         }
         let taken = self.records.create_many(records).await?;
         // Keys taken meanwhile: by this very row on an earlier delivery, or by someone else.

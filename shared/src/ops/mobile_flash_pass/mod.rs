@@ -21,7 +21,7 @@ use crate::engine::{Recovery, RowOperation, Secrets};
 use crate::enrollment::{EnrollmentRef, InvalidEnrollment};
 use crate::error::EngineError;
 use crate::model::{ChunkRow, Job, RowOutcome};
-use crate::store::{RecordKey, RecordStore};
+use crate::store::{Record, RecordKey, RecordStore};
 use pass::{pass_result, Issuer};
 
 /// Row error codes of this operation.
@@ -185,9 +185,9 @@ impl RowOperation for MobileFlashPass {
                     None => {
                         let key = &lookup.enrollment_key.pk;
                         let pass = issuer.pass(job, row.row, &lookup.enrollment, key);
-                        let result = pass_result(&pass);
+                        let (result, record) = (pass.result(), Record::of(&pass)?);
                         issued_by_row.insert(row.row, lookup.pass_key.clone());
-                        new_passes.push((lookup.pass_key, pass));
+                        new_passes.push((lookup.pass_key, record));
                         result
                     }
                 };

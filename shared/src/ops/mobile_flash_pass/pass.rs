@@ -6,7 +6,11 @@
 //! first delivery issued, unchanged). A job created before seeds issues a random token dated
 //! now, and only if no pass exists yet.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::PASS_VALIDITY_MS;
 use crate::enrollment::EnrollmentRef;
@@ -51,20 +55,48 @@ impl Issuer {
     }
 
     /// The pass `row` of `job` issues for `enrollment`, whose key is `key`.
-    pub fn pass(&self, job: &Job, row: u32, enrollment: &EnrollmentRef, key: &str) -> Value {
+    pub fn pass<'a>(
+        &'a self,
+        job: &'a Job,
+        row: u32,
+        enrollment: &'a EnrollmentRef,
+        key: &str,
+    ) -> Pass<'a> {
         let claim_token = match &self.tokens {
             Tokens::Seeded(seed) => seed.derive(key),
             Tokens::Random => uuid::Uuid::new_v4().simple().to_string(),
         };
-        json!({
-            "jobId": job.id,
-            "row": row,
-            "workflowId": enrollment.workflow_id,
-            "whereClause": enrollment.where_clause,
-            "claimToken": claim_token,
-            "issuedAt": self.issued_at,
-            "expiresAt": self.expires_at,
-        })
+        Pass {
+            job_id: &job.id,
+            row,
+            workflow_id: enrollment.workflow_id,
+            where_clause: &enrollment.where_clause,
+            claim_token,
+            issued_at: &self.issued_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A flash pass as stored, serialized straight into its record.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pass<'a> {
+    job_id: &'a str,
+    row: u32,
+    workflow_id: Uuid,
+    where_clause: &'a BTreeMap<String, String>,
+    claim_token: String,
+    issued_at: &'a str,
+    /// When the pass can no longer be claimed, in seconds since the epoch: the table's TTL
+    /// attribute, so DynamoDB removes an expired pass.
+    expires_at: i64,
+}
+
+impl Pass<'_> {
+    /// What the row's outcome shows of this pass (as [`pass_result`] shows a stored one).
+    pub fn result(&self) -> Value {
+        json!({ "passIssuedAt": self.issued_at })
     }
 }
 
@@ -86,7 +118,29 @@ mod tests {
 
     fn pass(issuer: &Issuer, job: &Job, row: u32, n: &str) -> Value {
         let enrollment = enrollment(n);
-        issuer.pass(job, row, &enrollment, &enrollment.key())
+        serde_json::to_value(issuer.pass(job, row, &enrollment, &enrollment.key())).unwrap()
+    }
+
+    #[test]
+    fn a_pass_is_stored_as_the_same_json_text_as_before_it_was_typed() {
+        // Passes written before the pass was a struct were this `json!` object: a seeded
+        // redelivery must rewrite the very bytes, and readers find the same members.
+        let job = Job::new("j".into(), JobType::SendMfp, "alice".into(), 2, 1_000);
+        let (issuer, enrollment) = (Issuer::of(&job), enrollment("7"));
+        let key = enrollment.key();
+        let typed = issuer.pass(&job, 3, &enrollment, &key);
+        let before = json!({
+            "jobId": job.id,
+            "row": 3,
+            "workflowId": enrollment.workflow_id,
+            "whereClause": enrollment.where_clause,
+            "claimToken": issuer.pass(&job, 3, &enrollment, &key).claim_token,
+            "issuedAt": rfc3339(1_000),
+            "expiresAt": (1_000 + PASS_VALIDITY_MS) / 1000,
+        });
+        let record = crate::store::Record::of(&typed).unwrap();
+        assert_eq!(record.json(), serde_json::to_string(&before).unwrap());
+        assert_eq!(typed.result(), pass_result(&before));
     }
 
     #[test]

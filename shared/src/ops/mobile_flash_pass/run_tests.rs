@@ -40,14 +40,15 @@ impl RecordStore for Memory {
             .cloned()
             .collect())
     }
-    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+    async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
         *self.puts.lock().unwrap() += records.len();
-        self.records.lock().unwrap().extend(records);
+        let values = records.into_iter().map(|(k, r)| (k, r.parse().unwrap()));
+        self.records.lock().unwrap().extend(values);
         Ok(())
     }
     async fn create_many(
         &self,
-        records: Vec<(RecordKey, Value)>,
+        records: Vec<(RecordKey, Record)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
         *self.creates.lock().unwrap() += records.len();
         let mut stored = self.records.lock().unwrap();
@@ -58,7 +59,7 @@ impl RecordStore for Memory {
                     taken.push(taken_key.key().clone())
                 }
                 std::collections::hash_map::Entry::Vacant(free) => {
-                    free.insert(value);
+                    free.insert(value.parse().unwrap());
                 }
             }
         }

@@ -15,7 +15,7 @@ use super::{n, s, sdk_error, Item, MAX_BATCH_GET};
 const CREATE_CONCURRENCY: usize = 32;
 use crate::batching::drain;
 use crate::error::StoreError;
-use crate::store::{RecordKey, RecordStore};
+use crate::store::{Record, RecordKey, RecordStore};
 
 /// DynamoDB-backed [`RecordStore`].
 #[derive(Clone, Debug)]
@@ -42,6 +42,13 @@ fn key_of(item: &Item) -> Option<RecordKey> {
         item.get("pk")?.as_s().ok()?,
         item.get("sk")?.as_s().ok()?,
     ))
+}
+
+/// The item that stores `record` under `key`.
+fn record_item(key: &RecordKey, record: &Record) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record.parse::<Value>()?)?;
+    item.extend(key_item(key));
+    Ok(item)
 }
 
 impl DynamoRecordStore {
@@ -113,11 +120,10 @@ impl RecordStore for DynamoRecordStore {
             .collect()
     }
 
-    async fn put_many(&self, records: Vec<(RecordKey, Value)>) -> Result<(), StoreError> {
+    async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
         let mut requests = Vec::with_capacity(records.len());
-        for (key, value) in records {
-            let mut item: Item = serde_dynamo::to_item(value)?;
-            item.extend(key_item(&key));
+        for (key, record) in records {
+            let item = record_item(&key, &record)?;
             let put = PutRequest::builder()
                 .set_item(Some(item))
                 .build()
@@ -129,15 +135,14 @@ impl RecordStore for DynamoRecordStore {
 
     async fn create_many(
         &self,
-        records: Vec<(RecordKey, Value)>,
+        records: Vec<(RecordKey, Record)>,
     ) -> Result<Vec<RecordKey>, StoreError> {
         // One conditional PutItem per record, CREATE_CONCURRENCY at a time. Each record is
         // created only if its key is free, for one write unit; TransactWriteItems would batch
         // them but costs two per record (and transactions touching one key cancel each other).
         let results: Vec<Result<Option<RecordKey>, StoreError>> = stream::iter(records)
-            .map(|(key, value)| async move {
-                let mut item: Item = serde_dynamo::to_item(value)?;
-                item.extend(key_item(&key));
+            .map(|(key, record)| async move {
+                let item = record_item(&key, &record)?;
                 let result = self
                     .client
                     .put_item()

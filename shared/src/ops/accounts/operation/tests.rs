@@ -142,12 +142,12 @@ impl RecordStore for NoRecords {
         self.asked.lock().unwrap().extend_from_slice(keys);
         Ok(Default::default())
     }
-    async fn put_many(&self, _: Vec<(RecordKey, Value)>) -> Result<(), crate::error::StoreError> {
+    async fn put_many(&self, _: Vec<(RecordKey, Record)>) -> Result<(), crate::error::StoreError> {
         Ok(())
     }
     async fn create_many(
         &self,
-        records: Vec<(RecordKey, Value)>,
+        records: Vec<(RecordKey, Record)>,
     ) -> Result<Vec<RecordKey>, crate::error::StoreError> {
         *self.created.lock().unwrap() += records.len();
         Ok(Vec::new())
