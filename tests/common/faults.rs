@@ -311,7 +311,7 @@ impl JobStore for FaultyJobStore {
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
+    ) -> Result<Option<Vec<RowOutcome>>, StoreError> {
         if self.faults.poisoned(chunk) {
             return Err(StoreError::Backend(format!("poison chunk {chunk}")));
         }

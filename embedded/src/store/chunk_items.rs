@@ -14,17 +14,16 @@ impl EmbeddedStore {
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
+    ) -> Result<Option<Vec<RowOutcome>>, StoreError> {
         let (key, bytes) = (chunk_key(id, chunk), serde_json::to_vec(outcomes)?);
-        let ours = outcomes.to_vec();
         self.write(move |txn| {
             let mut table = txn.open_table(CHUNKS)?;
             // Write-once: the first outcomes stored are the ones the chunk is counted with.
             if let Some(existing) = table.get(key.as_str())? {
-                return Ok(serde_json::from_slice(existing.value())?);
+                return Ok(Some(serde_json::from_slice(existing.value())?));
             }
             table.insert(key.as_str(), bytes.as_slice())?;
-            Ok(ours)
+            Ok(None)
         })
         .await
     }

@@ -298,7 +298,7 @@ impl JobStore for EmbeddedStore {
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
+    ) -> Result<Option<Vec<RowOutcome>>, StoreError> {
         self.store_chunk_outcomes_item(id, chunk, outcomes).await
     }
 

@@ -233,14 +233,15 @@ impl Engine<'_> {
         let (job_id, chunk) = (job.id.as_str(), message.chunk);
         // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
         // are the chunk's, and they are what gets counted.
-        let outcomes = self
+        let earlier = self
             .jobs
             .store_chunk_outcomes(job_id, chunk, outcomes)
             .await?;
+        let outcomes = earlier.as_deref().unwrap_or(outcomes);
         if message.sealed {
             // Before the chunk is recorded (and its staged secrets deleted): a retry of the
             // job's failed rows finds their secrets.
-            keep_failed_secrets(self.jobs, job, chunk, &outcomes).await?;
+            keep_failed_secrets(self.jobs, job, chunk, outcomes).await?;
         }
         // With the counts, in one write: once every chunk is counted, every chunk's first
         // failure is in. The job's first failure only moves down, so a lower one seen at the
@@ -254,7 +255,7 @@ impl Engine<'_> {
                 row: first.row,
                 message: first.error_message.as_deref().unwrap_or("failed"),
             });
-        let counts = ChunkCounts::of(&outcomes);
+        let counts = ChunkCounts::of(outcomes);
         let Some(recorded) = self
             .jobs
             .record_chunk(job_id, chunk, counts, first_failure)

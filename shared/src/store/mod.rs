@@ -164,14 +164,14 @@ pub trait JobStore: SecretStore + Send + Sync {
     /// as this call left it if this call moved it (its event in the outbox), else `None`.
     async fn start_processing(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError>;
     /// Stores a chunk's row outcomes once: if outcomes are stored for the chunk already (an
-    /// earlier or concurrent delivery, or the dead-letter path), they are kept. Returns the
-    /// outcomes stored, which are the ones the chunk is counted with.
+    /// earlier or concurrent delivery, or the dead-letter path), they are kept and returned,
+    /// as the ones the chunk is counted with; `None` means `outcomes` were stored now.
     async fn store_chunk_outcomes(
         &self,
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError>;
+    ) -> Result<Option<Vec<RowOutcome>>, StoreError>;
     /// Adds a chunk's counts to its job once: a chunk already recorded changes nothing.
     /// With the counts, in the same write, the chunk's `first_failure` lowers the job's
     /// `firstFailedRow` (and its `errorMessage`) if it is lower and the job is not final.

@@ -15,7 +15,7 @@ impl DynamoJobStore {
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
+    ) -> Result<Option<Vec<RowOutcome>>, StoreError> {
         let packed =
             serde_json::to_string(outcomes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let expires_at = crate::time::now_ms() / 1000 + RETENTION_SECONDS;
@@ -36,13 +36,14 @@ impl DynamoJobStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(outcomes.to_vec()),
+            Ok(_) => Ok(None),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
                     .item
                     .as_ref()
                     .map(outcomes_of)
-                    .unwrap_or_else(|| Err(StoreError::Corrupt("no stored outcomes".into()))),
+                    .unwrap_or_else(|| Err(StoreError::Corrupt("no stored outcomes".into())))
+                    .map(Some),
                 _ => Err(sdk_error("PutItem(chunk outcomes)", e)),
             },
         }

@@ -301,7 +301,7 @@ impl JobStore for DynamoJobStore {
         id: &str,
         chunk: u32,
         outcomes: &[RowOutcome],
-    ) -> Result<Vec<RowOutcome>, StoreError> {
+    ) -> Result<Option<Vec<RowOutcome>>, StoreError> {
         self.store_chunk_outcomes_item(id, chunk, outcomes).await
     }
 
