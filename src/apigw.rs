@@ -7,6 +7,10 @@ use serde_json::{json, Map, Value};
 
 const API_REQUEST_TEMPLATE: &str = include_str!("local/events/apigw-v2-jwt-request.json");
 
+/// The committed event, parsed once: every request starts from a copy of it.
+static TEMPLATE: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| serde_json::from_str(API_REQUEST_TEMPLATE).unwrap_or_default());
+
 /// One HTTP request as API Gateway sees it after routing and authorization.
 #[derive(Clone, Debug, Default)]
 pub struct HttpApiRequest<'a> {
@@ -62,7 +66,7 @@ impl HttpApiRequest<'_> {
 
     /// The event without its body.
     fn event_without_body(&self) -> Value {
-        let mut event: Value = serde_json::from_str(API_REQUEST_TEMPLATE).unwrap_or_default();
+        let mut event = TEMPLATE.clone();
         let route_key = self
             .route_key
             .clone()

@@ -96,14 +96,18 @@ pub struct Pass<'a> {
 impl Pass<'_> {
     /// What the row's outcome shows of this pass (as [`pass_result`] shows a stored one).
     pub fn result(&self) -> Value {
-        json!({ "passIssuedAt": self.issued_at })
+        shown(json!(self.issued_at))
     }
 }
 
 /// What a row's outcome shows of its pass. The claim token is a bearer secret: it goes to the
 /// enrollment's owner, never into the job's row log.
 pub fn pass_result(pass: &Value) -> Value {
-    let issued_at = pass.get("issuedAt").cloned().unwrap_or(Value::Null);
+    shown(pass.get("issuedAt").cloned().unwrap_or(Value::Null))
+}
+
+/// The row result of a pass issued at `issued_at`: one shape for a new pass and a stored one.
+fn shown(issued_at: Value) -> Value {
     json!({ "passIssuedAt": issued_at })
 }
 
