@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bulkops_shared::error::StoreError;
 use bulkops_shared::queue::QueueError;
@@ -111,6 +111,9 @@ pub struct Db {
     durability: Durability,
     /// Set by every lazy commit, cleared by [`Db::sync`]; shared by all handles.
     unsynced: Arc<AtomicBool>,
+    /// Held for the whole of a sync, so that a sync finding the flag already cleared waits
+    /// for the one that cleared it to reach the disk.
+    syncing: Arc<Mutex<()>>,
 }
 
 impl Db {
@@ -141,6 +144,7 @@ impl Db {
             db: Arc::new(db),
             durability: Durability::Immediate,
             unsynced: Arc::new(AtomicBool::new(false)),
+            syncing: Arc::new(Mutex::new(())),
         })
     }
 
@@ -161,7 +165,12 @@ impl Db {
     }
 
     /// Makes every lazy commit so far durable (one fsync), if there are any.
+    ///
+    /// Returns only once they are on disk, even when another thread's sync is writing them:
+    /// without the lock, a second reader would find the flag cleared and answer its caller
+    /// while the first one's fsync was still under way.
     pub fn sync(&self) -> Result<(), DbError> {
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
         if !self.unsynced.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
@@ -214,5 +223,44 @@ impl Db {
             work(&txn)
         })
         .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_callers_read_waits_for_a_sync_under_way_in_another_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let durable = Db::open(&dir.path().join("db.redb")).expect("open");
+        durable
+            .lazy()
+            .write(|txn| {
+                txn.open_table(SEQUENCES)?.insert("n", 1)?;
+                Ok(())
+            })
+            .await
+            .expect("lazy write");
+        // Another reader's sync has cleared the flag and is still writing.
+        let under_way = durable.syncing.lock().expect("lock");
+        assert!(durable.unsynced.swap(false, Ordering::AcqRel));
+
+        let reader = durable.clone();
+        let reading = tokio::spawn(async move {
+            reader
+                .read(|txn| Ok(txn.open_table(SEQUENCES)?.get("n")?.map(|v| v.value())))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !reading.is_finished(),
+            "the read answered before the sync under way was on disk"
+        );
+        drop(under_way);
+        let seen = reading.await.expect("join").expect("read");
+        assert_eq!(seen, Some(1));
     }
 }
