@@ -233,6 +233,10 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the test holds the lock as a sync under way would, while the read waits"
+    )]
     async fn a_callers_read_waits_for_a_sync_under_way_in_another_thread() {
         let dir = tempfile::tempdir().expect("tempdir");
         let durable = Db::open(&dir.path().join("db.redb")).expect("open");
