@@ -25,26 +25,66 @@ const SCOPE: &str = "ISSUANCE:ADD ISSUANCE:VIEW";
 struct Run {
     seconds: f64,
     submit_seconds: f64,
-    /// CPU time the server used (user + system).
-    cpu_seconds: f64,
+    /// What the server used during the run (CPU: user + system).
+    used: Usage,
 }
 
-/// User + system CPU seconds of a process so far (Linux).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), in clock ticks (100 per second).
-    (ticks(11) + ticks(12)) / 100.0
+/// A process's resource counters so far (Linux), or their growth over a run.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    user_seconds: f64,
+    system_seconds: f64,
+    /// Bytes handed to write calls (`wchar`), and those calls (`syscw`).
+    written: u64,
+    write_calls: u64,
+    /// Bytes the process caused to be sent to storage (`write_bytes`).
+    stored: u64,
+}
+
+impl Usage {
+    fn of(pid: u32) -> Self {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at ") ".
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let counter = |name: &str| {
+            io.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Self {
+            // utime and stime are fields 14 and 15 (1-based), in clock ticks (100 per second).
+            user_seconds: ticks(11) / 100.0,
+            system_seconds: ticks(12) / 100.0,
+            written: counter("wchar"),
+            write_calls: counter("syscw"),
+            stored: counter("write_bytes"),
+        }
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            user_seconds: self.user_seconds - before.user_seconds,
+            system_seconds: self.system_seconds - before.system_seconds,
+            written: self.written.saturating_sub(before.written),
+            write_calls: self.write_calls.saturating_sub(before.write_calls),
+            stored: self.stored.saturating_sub(before.stored),
+        }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.user_seconds + self.system_seconds
+    }
 }
 
 fn server_binary() -> anyhow::Result<PathBuf> {
@@ -99,7 +139,7 @@ async fn run_workload(server: &ServerProcess, at_once: bool) -> anyhow::Result<R
     let token = server.token("bench", SCOPE);
     let client = reqwest::Client::new();
     let bodies: Vec<String> = (0..REQUESTS).map(workload_body).collect();
-    let cpu_before = cpu_seconds(server.child.id());
+    let before = Usage::of(server.child.id());
     let started = Instant::now();
     let url = format!("{}/api/web/v2/mobileFlashPass", server.url);
     let sends = bodies
@@ -149,7 +189,7 @@ async fn run_workload(server: &ServerProcess, at_once: bool) -> anyhow::Result<R
     Ok(Run {
         seconds: started.elapsed().as_secs_f64(),
         submit_seconds,
-        cpu_seconds: cpu_seconds(server.child.id()) - cpu_before,
+        used: Usage::of(server.child.id()).since(before),
     })
 }
 
@@ -195,7 +235,7 @@ async fn embedded(
             "embedded: {ROWS} rows in {:.2} s (submit {:.2} s, server CPU {:.2} s) = {:.0} rows/s",
             run.seconds,
             run.submit_seconds,
-            run.cpu_seconds,
+            run.used.cpu_seconds(),
             ROWS as f64 / run.seconds
         );
         results.push(run);
@@ -266,9 +306,24 @@ async fn main() -> anyhow::Result<()> {
         "| embedded store: time to accept all {REQUESTS} requests (median run) | {:.2} s |",
         runs[RUNS / 2].submit_seconds
     );
+    let median = &runs[RUNS / 2].used;
+    let per_10k = |value: f64| value * 10_000.0 / ROWS as f64;
     println!(
         "| embedded store: server CPU seconds per 10,000 rows (median run; 2 cores) | {:.2} |",
-        runs[RUNS / 2].cpu_seconds * 10_000.0 / ROWS as f64
+        per_10k(median.cpu_seconds())
+    );
+    println!(
+        "| — of which in the kernel (system time) | {:.2} |",
+        per_10k(median.system_seconds)
+    );
+    println!(
+        "| embedded store: bytes the server wrote per row (median run; write calls per 1,000 rows) | {:.0} B ({:.0}) |",
+        median.written as f64 / ROWS as f64,
+        median.write_calls as f64 * 1_000.0 / ROWS as f64
+    );
+    println!(
+        "| embedded store: bytes sent to the disk per row (median run, `write_bytes`) | {:.0} B |",
+        median.stored as f64 / ROWS as f64
     );
     println!("| server memory, idle after start (RSS) | {} |", kib(idle));
     println!(
