@@ -156,7 +156,9 @@ impl Db {
     /// last sync, all of them together, so the file rolls back to a consistent earlier moment,
     /// where the lost chunks are still unacknowledged in the queue and simply run again.
     /// Nothing outside the file has seen them: commits that answer a caller use the durable
-    /// handle, and its reads make what they see durable first.
+    /// handle, its reads make what they see durable first, and an event about a job goes out
+    /// only after a sync (`JobStore::make_durable`), even when the row work's lazy transition
+    /// handed the publisher the job.
     pub fn lazy(&self) -> Self {
         Self {
             durability: Durability::None,
@@ -176,6 +178,11 @@ impl Db {
         }
         let flush = || -> Result<(), DbError> { Ok(self.db.begin_write()?.commit()?) };
         flush().inspect_err(|_| self.unsynced.store(true, Ordering::Release))
+    }
+
+    /// Whether lazy commits are waiting for a sync.
+    pub fn has_unsynced_commits(&self) -> bool {
+        self.unsynced.load(Ordering::Acquire)
     }
 
     fn begin(&self) -> Result<WriteTransaction, DbError> {

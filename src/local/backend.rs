@@ -196,8 +196,8 @@ impl Backend {
         }
         let jobs = Arc::new(store.clone());
         let log = LocalEventLog::open(data_dir)?;
-        // On the durable handle: its reads make a transition durable before its event goes
-        // out, so no event announces what a crash could take back (see EmbeddedStore::lazy).
+        // No event announces what a crash could take back: the publisher makes the store
+        // durable before it sends, and its reads here are durable too (see EmbeddedStore::lazy).
         let job_store: Arc<dyn JobStore> = jobs.clone();
         let metrics = Arc::new(Registry::default());
         let publisher =

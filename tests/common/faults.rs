@@ -386,6 +386,9 @@ impl JobStore for FaultyJobStore {
             self.inner.mark_published(id, kinds)
         )
     }
+    async fn make_durable(&self) -> Result<(), StoreError> {
+        self.inner.make_durable().await
+    }
     async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
         faulty!(
             self,

@@ -340,6 +340,13 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
+    async fn make_durable(&self) -> Result<(), StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.sync())
+            .await
+            .map_err(|e| StoreError::from(crate::db::DbError::Task(e)))?
+    }
+
     async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
         let (key, job_id) = (key.to_owned(), job_id.to_owned());
         self.write(move |txn| {

@@ -5,6 +5,8 @@
 //! `records.rs` `RecordStore`.
 
 mod chunk_items;
+#[cfg(test)]
+mod durable_events_tests;
 mod idempotency_keys;
 mod jobs;
 mod parked;
@@ -152,6 +154,11 @@ impl EmbeddedStore {
     /// Makes every lazy commit so far durable (one fsync), if there are any.
     pub fn sync(&self) -> Result<(), StoreError> {
         Ok(self.db.sync()?)
+    }
+
+    /// Whether lazy commits are waiting for a sync (a crash now would take them back).
+    pub fn has_unsynced_commits(&self) -> bool {
+        self.db.has_unsynced_commits()
     }
 
     /// One write transaction (see [`Db::write`]), its failure as the ports' error.

@@ -73,6 +73,9 @@ impl Publisher {
             return Ok((0, 0));
         }
         pending.sort();
+        // The job may come from a transition this process committed lazily (the embedded
+        // store's row work): what an event announces is durable first.
+        self.jobs.make_durable().await?;
         let events: Vec<JobEvent> = pending
             .iter()
             .map(|(at, kind)| job_event(job, *kind, *at))

@@ -227,6 +227,10 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Removes published events from a job's outbox; idempotent.
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError>;
+    /// Makes every write acknowledged so far durable, before something outside the store (an
+    /// event) announces it: an announced transition must survive a crash. DynamoDB's writes
+    /// are durable when they return; the embedded store syncs its lazy commits.
+    async fn make_durable(&self) -> Result<(), StoreError>;
     /// Reserves a request's client token (its [`client_token_key`]) for `job_id`, unless an
     /// earlier request holds it; returns the job id that holds it now. Kept
     /// [`CLIENT_TOKEN_RETENTION_SECONDS`].

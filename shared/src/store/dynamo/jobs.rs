@@ -337,6 +337,11 @@ impl JobStore for DynamoJobStore {
         self.mark_published_item(id, kinds).await
     }
 
+    async fn make_durable(&self) -> Result<(), StoreError> {
+        // A write DynamoDB acknowledged is durable already.
+        Ok(())
+    }
+
     async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
         self.claim_client_token_item(key, job_id).await
     }
