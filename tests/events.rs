@@ -221,6 +221,7 @@ async fn no_event_is_lost_or_invented_under_redelivery_crashes_and_a_failing_bus
         Some(Call::StartProcessing),
         Some(Call::Complete),
         Some(Call::MarkPublished),
+        Some(Call::MakeDurable),
         Some(Call::RecordChunk),
     ] {
         let fx = Fixture::new().await;
@@ -325,4 +326,58 @@ async fn a_transition_flushes_from_the_job_it_returned_without_reading_it() {
     publisher.flush_job(&started).await;
     let seen: Vec<String> = ids(&fx.published_events().await).into_keys().collect();
     assert_eq!(seen, expected("read-free", &["PROCESSING"]));
+}
+
+/// Nothing is announced that the store could not make durable: while `make_durable` fails,
+/// the job's events stay in its outbox, and the next flush sends them.
+#[tokio::test]
+async fn an_event_waits_while_its_transition_cannot_be_made_durable() {
+    use bulkops_shared::engine::EventFlush;
+    use bulkops_shared::model::{Job, JobType};
+    use bulkops_shared::store::JobStore;
+
+    let fx = Fixture::new().await;
+    let jobs: Arc<dyn JobStore> = Arc::new(common::faults::FaultyJobStore {
+        inner: fx.jobs(),
+        faults: Faults::new(&[Fault::Throttle {
+            call: Call::MakeDurable,
+            times: 1,
+        }]),
+    });
+    let bus = Arc::new(EventBridgeSink::new(
+        fx.clients.eventbridge.clone(),
+        &fx.bus,
+    ));
+    let publisher = Publisher::new(jobs.clone(), bus);
+    let mut job = Job::new(
+        "not-yet".into(),
+        JobType::SendMfp,
+        "alice".into(),
+        10,
+        1_000,
+    );
+    job.chunk_count = 1;
+    jobs.create_job(&job).await.unwrap();
+    let started = jobs
+        .start_processing("not-yet", 2_000)
+        .await
+        .unwrap()
+        .expect("SCHEDULED -> PROCESSING");
+
+    publisher.flush_job(&started).await;
+    assert!(
+        fx.published_events().await.is_empty(),
+        "an event went out that the store had not made durable"
+    );
+    assert!(jobs
+        .get_job("not-yet")
+        .await
+        .unwrap()
+        .expect("job")
+        .outbox
+        .contains_key(&bulkops_shared::model::EventKind::Processing));
+
+    publisher.flush("not-yet").await;
+    let seen: Vec<String> = ids(&fx.published_events().await).into_keys().collect();
+    assert_eq!(seen, expected("not-yet", &["PROCESSING"]));
 }

@@ -37,6 +37,7 @@ pub enum Call {
     RecordChunk,
     Complete,
     MarkPublished,
+    MakeDurable,
     GetMany,
     PutMany,
     CreateMany,
@@ -387,7 +388,7 @@ impl JobStore for FaultyJobStore {
         )
     }
     async fn make_durable(&self) -> Result<(), StoreError> {
-        self.inner.make_durable().await
+        faulty!(self, Call::MakeDurable, self.inner.make_durable())
     }
     async fn claim_client_token(&self, key: &str, job_id: &str) -> Result<String, StoreError> {
         faulty!(
