@@ -283,36 +283,45 @@ async fn no_event_is_lost_or_invented_under_redelivery_crashes_and_a_failing_bus
     }
 }
 
-/// A transition's own flush publishes from the job the transition returned: the job is not
-/// read again. Here every read of the job fails, and its events still go out.
-#[tokio::test]
-async fn a_transition_flushes_from_the_job_it_returned_without_reading_it() {
-    use bulkops_shared::engine::EventFlush;
+/// A SCHEDULED one-chunk job `id` created through a job store that injects `fault`, and a
+/// publisher to the bus over that store.
+async fn scheduled_job_behind(
+    fx: &Fixture,
+    id: &str,
+    fault: Fault,
+) -> (Arc<dyn bulkops_shared::store::JobStore>, Publisher) {
     use bulkops_shared::model::{Job, JobType};
-    use bulkops_shared::store::JobStore;
 
-    let fx = Fixture::new().await;
-    let unreadable: Arc<dyn JobStore> = Arc::new(common::faults::FaultyJobStore {
+    let jobs: Arc<dyn bulkops_shared::store::JobStore> = Arc::new(common::faults::FaultyJobStore {
         inner: fx.jobs(),
-        faults: Faults::new(&[Fault::Throttle {
-            call: Call::GetJob,
-            times: u32::MAX,
-        }]),
+        faults: Faults::new(&[fault]),
     });
     let bus = Arc::new(EventBridgeSink::new(
         fx.clients.eventbridge.clone(),
         &fx.bus,
     ));
-    let publisher = Publisher::new(unreadable.clone(), bus);
-    let mut job = Job::new(
-        "read-free".into(),
-        JobType::SendMfp,
-        "alice".into(),
-        10,
-        1_000,
-    );
+    let mut job = Job::new(id.into(), JobType::SendMfp, "alice".into(), 10, 1_000);
     job.chunk_count = 1;
-    unreadable.create_job(&job).await.unwrap();
+    jobs.create_job(&job).await.unwrap();
+    (jobs.clone(), Publisher::new(jobs, bus))
+}
+
+/// A transition's own flush publishes from the job the transition returned: the job is not
+/// read again. Here every read of the job fails, and its events still go out.
+#[tokio::test]
+async fn a_transition_flushes_from_the_job_it_returned_without_reading_it() {
+    use bulkops_shared::engine::EventFlush;
+
+    let fx = Fixture::new().await;
+    let (unreadable, publisher) = scheduled_job_behind(
+        &fx,
+        "read-free",
+        Fault::Throttle {
+            call: Call::GetJob,
+            times: u32::MAX,
+        },
+    )
+    .await;
 
     // By id, the flush has to read the job, and cannot: nothing is published.
     publisher.flush("read-free").await;
@@ -333,31 +342,17 @@ async fn a_transition_flushes_from_the_job_it_returned_without_reading_it() {
 #[tokio::test]
 async fn an_event_waits_while_its_transition_cannot_be_made_durable() {
     use bulkops_shared::engine::EventFlush;
-    use bulkops_shared::model::{Job, JobType};
-    use bulkops_shared::store::JobStore;
 
     let fx = Fixture::new().await;
-    let jobs: Arc<dyn JobStore> = Arc::new(common::faults::FaultyJobStore {
-        inner: fx.jobs(),
-        faults: Faults::new(&[Fault::Throttle {
+    let (jobs, publisher) = scheduled_job_behind(
+        &fx,
+        "not-yet",
+        Fault::Throttle {
             call: Call::MakeDurable,
             times: 1,
-        }]),
-    });
-    let bus = Arc::new(EventBridgeSink::new(
-        fx.clients.eventbridge.clone(),
-        &fx.bus,
-    ));
-    let publisher = Publisher::new(jobs.clone(), bus);
-    let mut job = Job::new(
-        "not-yet".into(),
-        JobType::SendMfp,
-        "alice".into(),
-        10,
-        1_000,
-    );
-    job.chunk_count = 1;
-    jobs.create_job(&job).await.unwrap();
+        },
+    )
+    .await;
     let started = jobs
         .start_processing("not-yet", 2_000)
         .await
