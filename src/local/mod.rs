@@ -199,11 +199,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => {}
                 }
-                let store = store.clone();
-                match tokio::task::spawn_blocking(move || store.sync()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::error!(%error, "syncing the store failed"),
-                    Err(error) => tracing::error!(%error, "syncing the store panicked"),
+                if let Err(error) = bulkops_shared::store::JobStore::make_durable(&store).await {
+                    tracing::error!(%error, "syncing the store failed");
                 }
             }
         });

@@ -30,7 +30,7 @@ struct Run {
 }
 
 /// A process's resource counters so far (Linux), or their growth over a run.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Usage {
     user_seconds: f64,
     system_seconds: f64,
