@@ -64,7 +64,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 60)]
     visibility_timeout: u64,
     /// Embedded store: how often the row work's lazy commits are made durable, in
-    /// milliseconds. Whatever a caller reads is made durable first, whatever this says.
+    /// milliseconds. Every answer and every event waits for a sync, whatever this says.
     #[arg(long, default_value_t = 200)]
     sync_interval_ms: u64,
     /// Load demo reference data and write example requests on start.

@@ -155,10 +155,10 @@ impl Db {
     /// records the operations create *and* the queue. A crash loses only the commits since the
     /// last sync, all of them together, so the file rolls back to a consistent earlier moment,
     /// where the lost chunks are still unacknowledged in the queue and simply run again.
-    /// Nothing outside the file has seen them: commits that answer a caller use the durable
-    /// handle, its reads make what they see durable first, and an event about a job goes out
-    /// only after a sync (`JobStore::make_durable`), even when the row work's lazy transition
-    /// handed the publisher the job.
+    /// Nothing outside the file has seen them: the local server answers a caller only after a
+    /// sync (`JobStore::make_durable`, which its HTTP layer calls before every answer; a
+    /// durable handle's reads sync first instead), and an event about a job goes out only
+    /// after one too, even when the row work's lazy transition handed the publisher the job.
     pub fn lazy(&self) -> Self {
         Self {
             durability: Durability::None,
@@ -183,6 +183,16 @@ impl Db {
     /// Whether lazy commits are waiting for a sync.
     pub fn has_unsynced_commits(&self) -> bool {
         self.unsynced.load(Ordering::Acquire)
+    }
+
+    /// Whether every commit so far is on disk, known without waiting: no sync is under way
+    /// (its lock is free) and no lazy commit came since the last one. `false` means "call
+    /// [`Db::sync`]", which waits when it must.
+    pub fn is_durable_now(&self) -> bool {
+        match self.syncing.try_lock() {
+            Ok(_none_under_way) => !self.unsynced.load(Ordering::Acquire),
+            Err(_) => false,
+        }
     }
 
     fn begin(&self) -> Result<WriteTransaction, DbError> {
@@ -212,7 +222,7 @@ impl Db {
 
     /// Runs `work` on a read snapshot on a blocking thread.
     ///
-    /// Through a durable handle (the one that answers callers), everything in the snapshot is
+    /// Through a durable handle (one that answers callers itself), everything in the snapshot is
     /// made durable before it is read: a caller never sees a state a crash could take back
     /// (a COMPLETED job completing again after a restart). The snapshot is taken first and
     /// synced after, so later lazy commits cannot slip in unsynced.
@@ -273,5 +283,33 @@ mod tests {
         drop(under_way);
         let seen = reading.await.expect("join").expect("read");
         assert_eq!(seen, Some(1));
+    }
+
+    #[tokio::test]
+    async fn durable_now_only_with_no_lazy_commit_since_a_finished_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let durable = Db::open(&dir.path().join("db.redb")).expect("open");
+        assert!(durable.is_durable_now(), "a fresh file has nothing to sync");
+        durable
+            .lazy()
+            .write(|txn| {
+                txn.open_table(SEQUENCES)?.insert("n", 1)?;
+                Ok(())
+            })
+            .await
+            .expect("lazy write");
+        assert!(!durable.is_durable_now(), "a lazy commit is waiting");
+        {
+            // A sync under way has cleared the flag but is not on disk yet.
+            let _under_way = durable.syncing.lock().expect("lock");
+            assert!(durable.unsynced.swap(false, Ordering::AcqRel));
+            assert!(
+                !durable.is_durable_now(),
+                "the sync under way has not finished"
+            );
+            durable.unsynced.store(true, Ordering::Release);
+        }
+        durable.sync().expect("sync");
+        assert!(durable.is_durable_now());
     }
 }

@@ -13,6 +13,7 @@ use bulkops_shared::api::JobsDeps;
 use bulkops_shared::aws::{load_sdk_config, AwsClients};
 use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::engine::EventFlush;
+use bulkops_shared::error::StoreError;
 use bulkops_shared::events::Publisher;
 use bulkops_shared::queue::sqs::SqsChunkQueue;
 use bulkops_shared::queue::sqs::SqsChunkSource;
@@ -150,6 +151,16 @@ impl Backend {
         }
     }
 
+    /// Makes every commit so far durable: the HTTP layer calls it before each answer, so that
+    /// no caller is told what a crash could take back. A no-op in AWS mode (DynamoDB's and
+    /// SQS's writes are durable when they return).
+    pub async fn make_durable(&self) -> Result<(), StoreError> {
+        match &self.embedded {
+            Some(store) => JobStore::make_durable(store).await,
+            None => Ok(()),
+        }
+    }
+
     async fn embedded(
         data_dir: &Path,
         visibility: Duration,
@@ -165,8 +176,8 @@ impl Backend {
                 path.display()
             )
         })?;
-        // Callers are answered from durable commits; the row work commits lazily and the
-        // server syncs it (see EmbeddedStore::lazy for why that is safe).
+        // The row work commits lazily and the server syncs it (see EmbeddedStore::lazy for why
+        // that is safe); staged files are split through durable commits.
         let work = store.lazy();
         let queue = |s: &EmbeddedStore| {
             EmbeddedQueue::new(
@@ -194,10 +205,13 @@ impl Backend {
                 "messages in flight when the server last stopped are visible again"
             );
         }
-        let jobs = Arc::new(store.clone());
+        // Every handle that serves callers and events commits lazily too: nothing leaves this
+        // server before a sync. An answer waits for one (`Backend::make_durable`, called by
+        // the HTTP layer), and the publisher makes the store durable before it sends (its
+        // marks of sent events may be lost in a crash: the log keeps an event's id once).
+        // Concurrent callers so share one fsync instead of each committing durably.
+        let jobs = Arc::new(work.clone());
         let log = LocalEventLog::open(data_dir)?;
-        // No event announces what a crash could take back: the publisher makes the store
-        // durable before it sends, and its reads here are durable too (see EmbeddedStore::lazy).
         let job_store: Arc<dyn JobStore> = jobs.clone();
         let metrics = Arc::new(Registry::default());
         let publisher =
@@ -210,15 +224,15 @@ impl Backend {
             metrics: metrics.clone(),
             queue: windowed(&work),
         };
-        // Requests are answered (202) from durable commits, like every caller.
+        // Requests are answered (202) after a sync, like every caller.
         let (request_queue, request_poller, request_dead_letters) =
-            super::intake::embedded_queues(&store, visibility).await?;
+            super::intake::embedded_queues(&work, visibility).await?;
         let requests = Requests {
             queue: request_queue,
             poller: request_poller,
             intake: Intake {
                 jobs: jobs.clone(),
-                queue: windowed(&store),
+                queue: windowed(&work),
                 events: events.clone(),
                 sink: Arc::new(log.clone()),
                 dead_letters: request_dead_letters,
@@ -227,7 +241,7 @@ impl Backend {
         Ok(Self {
             submit: submit::Deps {
                 jobs: jobs.clone(),
-                queue: windowed(&store),
+                queue: windowed(&work),
                 events: events.clone(),
                 clock: Arc::new(SystemClock),
                 quota,

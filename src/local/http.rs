@@ -74,6 +74,8 @@ fn authorize(key: &DevKey, headers: &HeaderMap) -> Result<Map<String, Value>, St
     key.verify(value).map_err(|error| error.to_string())
 }
 
+/// Every answer leaves once what it reports is durable: the embedded store commits lazily,
+/// so one fsync covers the commits of all the callers answered together.
 async fn handle(
     State(gateway): State<Arc<Gateway>>,
     method: Method,
@@ -81,9 +83,31 @@ async fn handle(
     headers: HeaderMap,
     body: AxumBody,
 ) -> Response {
+    let answer = answer(&gateway, method, &uri, headers, body).await;
+    match gateway.backend.make_durable().await {
+        Ok(()) => answer,
+        Err(error) => {
+            tracing::error!(%error, "the store could not be made durable before an answer");
+            rejection(
+                uri.path(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "the store could not be written to disk; retry the request",
+            )
+        }
+    }
+}
+
+async fn answer(
+    gateway: &Gateway,
+    method: Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: AxumBody,
+) -> Response {
     let path = uri.path();
     if path == REQUESTS_PATH && method == Method::POST {
-        return queue_request(&gateway, &headers, body).await;
+        return queue_request(gateway, &headers, body).await;
     }
     if let (Some(job_id), &Method::PUT) = (path.strip_prefix(UPLOADS_PATH), &method) {
         // A staged file, to a URL this server signed (no token: the signature is the credential).
