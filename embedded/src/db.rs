@@ -249,14 +249,12 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    #[expect(
-        clippy::await_holding_lock,
-        reason = "the test holds the lock as a sync under way would, while the read waits"
-    )]
-    async fn a_callers_read_waits_for_a_sync_under_way_in_another_thread() {
+    /// A new file (in a directory that lives as long as the first value) and its durable
+    /// handle, after one lazy commit.
+    async fn file_with_a_lazy_commit() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("tempdir");
         let durable = Db::open(&dir.path().join("db.redb")).expect("open");
+        assert!(durable.is_durable_now(), "a fresh file has nothing to sync");
         durable
             .lazy()
             .write(|txn| {
@@ -265,6 +263,16 @@ mod tests {
             })
             .await
             .expect("lazy write");
+        (dir, durable)
+    }
+
+    #[tokio::test]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the test holds the lock as a sync under way would, while the read waits"
+    )]
+    async fn a_callers_read_waits_for_a_sync_under_way_in_another_thread() {
+        let (_dir, durable) = file_with_a_lazy_commit().await;
         // Another reader's sync has cleared the flag and is still writing.
         let under_way = durable.syncing.lock().expect("lock");
         assert!(durable.unsynced.swap(false, Ordering::AcqRel));
@@ -287,17 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn durable_now_only_with_no_lazy_commit_since_a_finished_sync() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let durable = Db::open(&dir.path().join("db.redb")).expect("open");
-        assert!(durable.is_durable_now(), "a fresh file has nothing to sync");
-        durable
-            .lazy()
-            .write(|txn| {
-                txn.open_table(SEQUENCES)?.insert("n", 1)?;
-                Ok(())
-            })
-            .await
-            .expect("lazy write");
+        let (_dir, durable) = file_with_a_lazy_commit().await;
         assert!(!durable.is_durable_now(), "a lazy commit is waiting");
         {
             // A sync under way has cleared the flag but is not on disk yet.
