@@ -3,8 +3,8 @@
 //! crash rolls all of them back to one consistent moment together.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bulkops_shared::error::StoreError;
 use bulkops_shared::queue::QueueError;
@@ -109,11 +109,25 @@ impl From<DbError> for QueueError {
 pub struct Db {
     db: Arc<Database>,
     durability: Durability,
-    /// Set by every lazy commit, cleared by [`Db::sync`]; shared by all handles.
-    unsynced: Arc<AtomicBool>,
-    /// Held for the whole of a sync, so that a sync finding the flag already cleared waits
-    /// for the one that cleared it to reach the disk.
-    syncing: Arc<Mutex<()>>,
+    /// Shared by all handles on the file.
+    syncs: Arc<Syncs>,
+}
+
+/// What has been made durable, counted in lazy transactions begun, so that every caller
+/// waiting for a sync is covered by the first one to start after it asked: callers arriving
+/// while one sync writes share the next, instead of each syncing again because the row work
+/// has committed more meanwhile.
+#[derive(Default)]
+struct Syncs {
+    /// Lazy write transactions begun so far (counted once each holds redb's write lock).
+    begun: AtomicU64,
+    /// How many of `begun` the last finished sync made durable.
+    synced: AtomicU64,
+    /// Held for the whole of a sync: a caller finds `synced` up to date only once the sync
+    /// that covers it is on disk.
+    one_at_a_time: Mutex<()>,
+    /// Syncs that wrote (each one durable commit, one fsync).
+    flushes: AtomicU64,
 }
 
 impl Db {
@@ -143,8 +157,7 @@ impl Db {
         Ok(Self {
             db: Arc::new(db),
             durability: Durability::Immediate,
-            unsynced: Arc::new(AtomicBool::new(false)),
-            syncing: Arc::new(Mutex::new(())),
+            syncs: Arc::default(),
         })
     }
 
@@ -168,29 +181,48 @@ impl Db {
 
     /// Makes every lazy commit so far durable (one fsync), if there are any.
     ///
-    /// Returns only once they are on disk, even when another thread's sync is writing them:
-    /// without the lock, a second reader would find the flag cleared and answer its caller
-    /// while the first one's fsync was still under way.
+    /// Returns only once they are on disk, even when another thread's sync is writing them.
+    /// A sync that started after this call covers it, so callers that wait together share
+    /// one fsync.
     pub fn sync(&self) -> Result<(), DbError> {
-        let _one_at_a_time = self.syncing.lock().unwrap_or_else(PoisonError::into_inner);
-        if !self.unsynced.swap(false, Ordering::AcqRel) {
+        self.sync_through(self.syncs.begun.load(Ordering::Acquire))
+    }
+
+    /// [`Db::sync`] for a caller that asked when `wanted` lazy transactions had begun.
+    fn sync_through(&self, wanted: u64) -> Result<(), DbError> {
+        let one_at_a_time = self
+            .syncs
+            .one_at_a_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.syncs.synced.load(Ordering::Acquire) >= wanted {
             return Ok(());
         }
-        let flush = || -> Result<(), DbError> { Ok(self.db.begin_write()?.commit()?) };
-        flush().inspect_err(|_| self.unsynced.store(true, Ordering::Release))
+        self.flush(&one_at_a_time)
+    }
+
+    /// One durable commit, covering every lazy transaction begun so far.
+    fn flush(&self, _one_at_a_time: &MutexGuard<'_, ()>) -> Result<(), DbError> {
+        // Read before taking the write lock: every transaction counted here holds or held
+        // it, so it has committed (or aborted) before this durable commit begins.
+        let covering = self.syncs.begun.load(Ordering::Acquire);
+        self.db.begin_write()?.commit()?;
+        self.syncs.synced.store(covering, Ordering::Release);
+        self.syncs.flushes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Whether lazy commits are waiting for a sync.
     pub fn has_unsynced_commits(&self) -> bool {
-        self.unsynced.load(Ordering::Acquire)
+        self.syncs.synced.load(Ordering::Acquire) < self.syncs.begun.load(Ordering::Acquire)
     }
 
     /// Whether every commit so far is on disk, known without waiting: no sync is under way
     /// (its lock is free) and no lazy commit came since the last one. `false` means "call
     /// [`Db::sync`]", which waits when it must.
     pub fn is_durable_now(&self) -> bool {
-        match self.syncing.try_lock() {
-            Ok(_none_under_way) => !self.unsynced.load(Ordering::Acquire),
+        match self.syncs.one_at_a_time.try_lock() {
+            Ok(_none_under_way) => !self.has_unsynced_commits(),
             Err(_) => false,
         }
     }
@@ -199,7 +231,7 @@ impl Db {
         let mut txn = self.db.begin_write()?;
         if let Durability::None = self.durability {
             txn.set_durability(Durability::None)?;
-            self.unsynced.store(true, Ordering::Release);
+            self.syncs.begun.fetch_add(1, Ordering::AcqRel);
         }
         Ok(txn)
     }
@@ -273,9 +305,8 @@ mod tests {
     )]
     async fn a_callers_read_waits_for_a_sync_under_way_in_another_thread() {
         let (_dir, durable) = file_with_a_lazy_commit().await;
-        // Another reader's sync has cleared the flag and is still writing.
-        let under_way = durable.syncing.lock().expect("lock");
-        assert!(durable.unsynced.swap(false, Ordering::AcqRel));
+        // Another reader's sync is still writing.
+        let under_way = durable.syncs.one_at_a_time.lock().expect("lock");
 
         let reader = durable.clone();
         let reading = tokio::spawn(async move {
@@ -298,16 +329,50 @@ mod tests {
         let (_dir, durable) = file_with_a_lazy_commit().await;
         assert!(!durable.is_durable_now(), "a lazy commit is waiting");
         {
-            // A sync under way has cleared the flag but is not on disk yet.
-            let _under_way = durable.syncing.lock().expect("lock");
-            assert!(durable.unsynced.swap(false, Ordering::AcqRel));
+            // A sync under way that will cover the commit is not on disk yet.
+            let _under_way = durable.syncs.one_at_a_time.lock().expect("lock");
+            durable.syncs.synced.store(1, Ordering::Release);
             assert!(
                 !durable.is_durable_now(),
                 "the sync under way has not finished"
             );
-            durable.unsynced.store(true, Ordering::Release);
+            durable.syncs.synced.store(0, Ordering::Release);
         }
         durable.sync().expect("sync");
+        assert!(durable.is_durable_now());
+    }
+
+    #[tokio::test]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the test holds the lock as a sync under way would, while the row work commits"
+    )]
+    async fn a_caller_that_asked_before_a_sync_started_is_covered_by_it() {
+        let (_dir, durable) = file_with_a_lazy_commit().await;
+        let under_way = durable.syncs.one_at_a_time.lock().expect("lock");
+        // A caller asks while the first lazy commit is the latest; it waits for the lock.
+        let caller = durable.clone();
+        let waiting = std::thread::spawn(move || caller.sync_through(1));
+        // The sync under way covers that commit; the row work commits again meanwhile.
+        durable.flush(&under_way).expect("flush");
+        durable
+            .lazy()
+            .write(|txn| {
+                txn.open_table(SEQUENCES)?.insert("n", 2)?;
+                Ok(())
+            })
+            .await
+            .expect("lazy write");
+        drop(under_way);
+        waiting.join().expect("join").expect("sync");
+        assert_eq!(
+            durable.syncs.flushes.load(Ordering::Relaxed),
+            1,
+            "the caller syncs again for a commit it did not wait for"
+        );
+        assert!(durable.has_unsynced_commits());
+        durable.sync().expect("sync");
+        assert_eq!(durable.syncs.flushes.load(Ordering::Relaxed), 2);
         assert!(durable.is_durable_now());
     }
 }
