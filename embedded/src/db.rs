@@ -66,6 +66,8 @@ pub enum DbError {
     Refused(String),
     #[error("embedded store: the blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("embedded store: a read panicked: {0}")]
+    Panicked(String),
 }
 
 /// Every redb error type converts through `redb::Error`, so `?` works on each of them.
@@ -252,7 +254,8 @@ impl Db {
         .await?
     }
 
-    /// Runs `work` on a read snapshot on a blocking thread.
+    /// Runs `work` on a read snapshot: through a lazy handle on the calling thread (see
+    /// [`read_here`]), through a durable one on a blocking thread, since it syncs first.
     ///
     /// Through a durable handle (one that answers callers itself), everything in the snapshot is
     /// made durable before it is read: a caller never sees a state a crash could take back
@@ -263,6 +266,9 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&ReadTransaction) -> Result<T, DbError> + Send + 'static,
     {
+        if let Durability::None = self.durability {
+            return read_here(|| work(&self.db.begin_read()?));
+        }
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let txn = db.db.begin_read()?;
@@ -273,6 +279,20 @@ impl Db {
         })
         .await?
     }
+}
+
+/// Runs a lazy handle's read on the calling thread: a read snapshot never waits for redb's
+/// write lock or for an fsync, so handing it to a blocking thread cost more than the read.
+/// A panic is the read's error, as a blocking task's is.
+fn read_here<T>(read: impl FnOnce() -> Result<T, DbError>) -> Result<T, DbError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(DbError::Panicked(message))
+    })
 }
 
 #[cfg(test)]
@@ -374,5 +394,24 @@ mod tests {
         durable.sync().expect("sync");
         assert_eq!(durable.syncs.flushes.load(Ordering::Relaxed), 2);
         assert!(durable.is_durable_now());
+    }
+
+    #[tokio::test]
+    async fn a_lazy_read_that_panics_is_an_error_not_a_crash() {
+        let (_dir, durable) = file_with_a_lazy_commit().await;
+        let failed = durable
+            .lazy()
+            .read(|_| -> Result<(), DbError> { panic!("a broken read") })
+            .await;
+        assert!(
+            matches!(&failed, Err(DbError::Panicked(m)) if m == "a broken read"),
+            "{failed:?}"
+        );
+        let seen = durable
+            .lazy()
+            .read(|txn| Ok(txn.open_table(SEQUENCES)?.get("n")?.map(|v| v.value())))
+            .await
+            .expect("read after the panic");
+        assert_eq!(seen, Some(1));
     }
 }
