@@ -62,6 +62,8 @@ pub enum DbError {
     Corrupt(#[from] serde_json::Error),
     #[error("embedded store: a key is malformed: {0}")]
     MalformedKey(String),
+    #[error("embedded store: stored JSON is not UTF-8: {0}")]
+    NotText(#[from] std::string::FromUtf8Error),
     #[error("embedded store: {0}")]
     Refused(String),
     #[error("embedded store: the blocking task failed: {0}")]
@@ -92,7 +94,7 @@ from_redb!(
 impl From<DbError> for StoreError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::Corrupt(_) | DbError::MalformedKey(_) => {
+            DbError::Corrupt(_) | DbError::MalformedKey(_) | DbError::NotText(_) => {
                 StoreError::Corrupt(error.to_string())
             }
             _ => StoreError::Backend(error.to_string()),

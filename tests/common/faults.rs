@@ -13,7 +13,7 @@ use bulkops_shared::model::Secrets;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobType, RowOutcome};
 use bulkops_shared::store::{
     CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, Record, RecordKey,
-    RecordStore, Recorded, SecretStore, Skip, StoredChunk, StoredResponse, Transition,
+    RecordStore, Recorded, SecretStore, Skip, StoredChunkJson, StoredResponse, Transition,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -369,13 +369,13 @@ impl JobStore for FaultyJobStore {
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.inner.row_outcomes(id).await
     }
-    async fn chunk_outcomes_from(
+    async fn chunk_outcome_json_from(
         &self,
         id: &str,
         first: u32,
         max: usize,
-    ) -> Result<Vec<StoredChunk>, StoreError> {
-        self.inner.chunk_outcomes_from(id, first, max).await
+    ) -> Result<Vec<StoredChunkJson>, StoreError> {
+        self.inner.chunk_outcome_json_from(id, first, max).await
     }
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.inner.jobs_with_pending_events(limit).await

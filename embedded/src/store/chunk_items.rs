@@ -6,7 +6,7 @@ use super::{chunk_key, EmbeddedStore};
 use crate::db::{DbError, CHUNKS};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::RowOutcome;
-use bulkops_shared::store::StoredChunk;
+use bulkops_shared::store::StoredChunkJson;
 
 impl EmbeddedStore {
     pub(super) async fn store_chunk_outcomes_item(
@@ -43,12 +43,12 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn chunk_outcomes_from_item(
+    pub(super) async fn chunk_outcome_json_from_item(
         &self,
         id: &str,
         first: u32,
         max: usize,
-    ) -> Result<Vec<StoredChunk>, StoreError> {
+    ) -> Result<Vec<StoredChunkJson>, StoreError> {
         let (start, end) = (chunk_key(id, first), format!("{id}$"));
         let prefix = format!("{id}#");
         self.read(move |txn| {
@@ -61,9 +61,8 @@ impl EmbeddedStore {
                     .strip_prefix(prefix.as_str())
                     .and_then(|n| n.parse().ok())
                     .ok_or_else(|| DbError::MalformedKey(key.value().to_owned()))?;
-                let mut outcomes: Vec<RowOutcome> = serde_json::from_slice(value.value())?;
-                outcomes.sort_by_key(|o| o.row);
-                chunks.push(StoredChunk { chunk, outcomes });
+                let json = String::from_utf8(value.value().to_vec())?;
+                chunks.push(StoredChunkJson { chunk, json });
             }
             Ok(chunks)
         })

@@ -11,7 +11,7 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use bulkops_shared::store::{
     Admission, CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, Quota, Recorded,
-    Skip, StoredChunk, StoredResponse, Transition,
+    Skip, StoredChunkJson, StoredResponse, Transition,
 };
 
 #[async_trait]
@@ -305,13 +305,13 @@ impl JobStore for EmbeddedStore {
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.row_outcomes_item(id).await
     }
-    async fn chunk_outcomes_from(
+    async fn chunk_outcome_json_from(
         &self,
         id: &str,
         first: u32,
         max: usize,
-    ) -> Result<Vec<StoredChunk>, StoreError> {
-        self.chunk_outcomes_from_item(id, first, max).await
+    ) -> Result<Vec<StoredChunkJson>, StoreError> {
+        self.chunk_outcome_json_from_item(id, first, max).await
     }
 
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 mod bulk_operation;
 mod rows;
 mod seed;
+mod stored_outcome;
 mod tolerance;
 
 pub use bulk_operation::BulkOperation;
 pub use rows::{ChunkCounts, ChunkMessage, ChunkRow, Outcome, RowOutcome, Secrets};
 pub use seed::{JobSeed, SeedDeriver};
+pub use stored_outcome::StoredOutcome;
 pub use tolerance::{FailureTolerance, InvalidTolerance, PERCENTAGE_MIN_ROWS};
 
 /// How long a job and its rows are kept after its creation (the table's TTL).

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::model::{Job, RowOutcome};
+use crate::model::{Job, RowOutcome, StoredOutcome};
 
 /// How long a link to a result file works: 15 minutes to start the download.
 pub const LINK_SECONDS: i64 = 900;
@@ -79,33 +79,73 @@ impl ResultFile {
     }
 }
 
-/// A row's line in a result file: the outcome as the row log stores it (serialized once per
-/// row however many files show it so), or a shape of the operation's own.
-pub enum ResultLine<'a> {
-    Outcome(&'a RowOutcome),
+/// A row's line in a result file: the outcome as the row log stores it (its JSON as stored),
+/// or a shape of the operation's own.
+pub enum ResultLine {
+    AsStored,
     Shaped(Value),
 }
 
 /// How one operation writes its rows into the result files (the operation's shape of a row).
+/// A row comes as stored; an operation that needs its fields asks [`ResultRow::outcome`].
 pub trait ResultRows: Send {
     /// Whether every row is read once before any is written (the CSV header depends on them).
     fn wants_first_pass(&self) -> bool {
         false
     }
     /// Sees a row of the first pass.
-    fn observe(&mut self, _outcome: &RowOutcome) {}
+    fn observe(&mut self, _row: &ResultRow<'_>) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// The row as `rows.jsonl` has it.
-    fn row<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a>;
+    fn row(&self, row: &ResultRow<'_>) -> Result<ResultLine, StoreError>;
     /// A failed row as the input had it: a line of `failed.jsonl`.
-    fn failed_input(&self, outcome: &RowOutcome) -> Value;
+    fn failed_input(&self, row: &ResultRow<'_>) -> Result<Value, StoreError>;
     /// The header of `failed.csv`, and a failed row's record under it.
     fn failed_csv_header(&self) -> Vec<String>;
-    fn failed_csv_record(&self, outcome: &RowOutcome) -> Vec<String>;
+    fn failed_csv_record(&self, row: &ResultRow<'_>) -> Result<Vec<String>, StoreError>;
     /// A succeeded row with what it produced: a line of `succeeded.jsonl`.
-    fn succeeded<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a>;
+    fn succeeded(&self, row: &ResultRow<'_>) -> Result<ResultLine, StoreError>;
     /// Whether the job type has the download-logs route, whose answer `log.json` is.
     fn writes_log(&self) -> bool {
         false
+    }
+}
+
+/// A stored row on its way into the result files: its JSON as stored, parsed whole at most
+/// once, and only if a file shows one of its fields.
+pub struct ResultRow<'a> {
+    stored: StoredOutcome<'a>,
+    parsed: std::sync::OnceLock<RowOutcome>,
+}
+
+impl<'a> ResultRow<'a> {
+    pub fn new(stored: StoredOutcome<'a>) -> Self {
+        Self {
+            stored,
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.stored.is_failed()
+    }
+
+    /// The outcome's JSON as stored.
+    pub fn json(&self) -> &'a str {
+        self.stored.json.get()
+    }
+
+    /// The whole outcome.
+    pub fn outcome(&self) -> Result<&RowOutcome, StoreError> {
+        if let Some(parsed) = self.parsed.get() {
+            return Ok(parsed);
+        }
+        let parsed = self
+            .stored
+            .parse()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(self.parsed.get_or_init(|| parsed))
     }
 }
 

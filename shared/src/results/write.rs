@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{ResultFile, ResultFileStore, ResultFileWriter, ResultLine, ResultRows};
+use super::{ResultFile, ResultFileStore, ResultFileWriter, ResultLine, ResultRow, ResultRows};
 use crate::error::StoreError;
 use crate::model::{Job, RowOutcome};
-use crate::store::JobStore;
+use crate::store::{JobStore, StoredChunkJson};
 
 /// Chunks read at a time.
 const PAGE_CHUNKS: usize = 50;
@@ -34,18 +34,30 @@ impl<'a> OutcomePages<'a> {
 
     /// The rows of the next page of stored chunks; `None` after the last.
     pub async fn next(&mut self) -> Result<Option<Vec<RowOutcome>>, StoreError> {
+        let Some(chunks) = self.next_as_stored().await? else {
+            return Ok(None);
+        };
+        let mut rows = Vec::new();
+        for chunk in &chunks {
+            rows.extend(chunk.parse()?.outcomes);
+        }
+        Ok(Some(rows))
+    }
+
+    /// The next page of stored chunks as stored; `None` after the last.
+    async fn next_as_stored(&mut self) -> Result<Option<Vec<StoredChunkJson>>, StoreError> {
         if self.done {
             return Ok(None);
         }
         let chunks = self
             .jobs
-            .chunk_outcomes_from(self.job_id, self.next_chunk, PAGE_CHUNKS)
+            .chunk_outcome_json_from(self.job_id, self.next_chunk, PAGE_CHUNKS)
             .await?;
         self.done = chunks.len() < PAGE_CHUNKS;
         if let Some(last) = chunks.last() {
             self.next_chunk = last.chunk + 1;
         }
-        Ok(Some(chunks.into_iter().flat_map(|c| c.outcomes).collect()))
+        Ok(Some(chunks))
     }
 }
 
@@ -66,14 +78,10 @@ impl Output {
         Ok(())
     }
 
-    /// Writes `line` and a line break; an outcome as stored comes from `stored`.
-    async fn push_line(
-        &mut self,
-        line: ResultLine<'_>,
-        stored: &mut StoredJson,
-    ) -> Result<(), StoreError> {
+    /// Writes `line` of `row` and a line break.
+    async fn push_line(&mut self, line: ResultLine, row: &str) -> Result<(), StoreError> {
         match line {
-            ResultLine::Outcome(outcome) => self.push(stored.of(outcome)?).await?,
+            ResultLine::AsStored => self.push(row.as_bytes()).await?,
             ResultLine::Shaped(value) => self.push(&to_json(&value)?).await?,
         }
         self.push(b"\n").await
@@ -97,8 +105,12 @@ pub async fn write_result_files(
 ) -> Result<BTreeMap<String, u64>, StoreError> {
     if rows.wants_first_pass() {
         let mut pages = OutcomePages::new(jobs, &job.id);
-        while let Some(outcomes) = pages.next().await? {
-            outcomes.iter().for_each(|outcome| rows.observe(outcome));
+        while let Some(chunks) = pages.next_as_stored().await? {
+            for chunk in &chunks {
+                for stored in chunk.outcomes()? {
+                    rows.observe(&ResultRow::new(stored))?;
+                }
+            }
         }
     }
     let open = |file: ResultFile| async move {
@@ -125,27 +137,28 @@ pub async fn write_result_files(
     }
     let mut first_logged = true;
     let mut pages = OutcomePages::new(jobs, &job.id);
-    while let Some(outcomes) = pages.next().await? {
-        for outcome in &outcomes {
-            let mut stored = StoredJson::default();
-            all.push_line(rows.row(outcome), &mut stored).await?;
-            if outcome.is_failed() {
-                let input = json_line(&rows.failed_input(outcome))?;
-                failed_jsonl.push(&input).await?;
-                let record = csv_line(&rows.failed_csv_record(outcome))?;
-                failed_csv.push(&record).await?;
-            } else {
-                succeeded
-                    .push_line(rows.succeeded(outcome), &mut stored)
-                    .await?;
-            }
-            if let Some(log) = &mut log {
-                // Byte for byte the download-logs route's answer: a compact JSON array.
-                if !first_logged {
-                    log.push(b",").await?;
+    while let Some(chunks) = pages.next_as_stored().await? {
+        for chunk in &chunks {
+            for stored in chunk.outcomes()? {
+                let row = ResultRow::new(stored);
+                let json = row.json();
+                all.push_line(rows.row(&row)?, json).await?;
+                if row.is_failed() {
+                    let input = json_line(&rows.failed_input(&row)?)?;
+                    failed_jsonl.push(&input).await?;
+                    let record = csv_line(&rows.failed_csv_record(&row)?)?;
+                    failed_csv.push(&record).await?;
+                } else {
+                    succeeded.push_line(rows.succeeded(&row)?, json).await?;
                 }
-                first_logged = false;
-                log.push(stored.of(outcome)?).await?;
+                if let Some(log) = &mut log {
+                    // Byte for byte the download-logs route's answer: a compact JSON array.
+                    if !first_logged {
+                        log.push(b",").await?;
+                    }
+                    first_logged = false;
+                    log.push(json.as_bytes()).await?;
+                }
             }
         }
     }
@@ -162,19 +175,6 @@ pub async fn write_result_files(
     }
     jobs.record_result_files(&job.id, &sizes).await?;
     Ok(sizes)
-}
-
-/// A row's outcome serialized as stored, once, for every file that shows it so.
-#[derive(Default)]
-struct StoredJson(Option<Vec<u8>>);
-
-impl StoredJson {
-    fn of(&mut self, outcome: &RowOutcome) -> Result<&[u8], StoreError> {
-        if self.0.is_none() {
-            self.0 = Some(to_json(outcome)?);
-        }
-        Ok(self.0.as_deref().unwrap_or_default())
-    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

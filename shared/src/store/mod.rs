@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{ChunkCounts, ChunkMessage, EventKind, Job, JobState, JobType, RowOutcome};
+use crate::model::{
+    ChunkCounts, ChunkMessage, EventKind, Job, JobState, JobType, RowOutcome, StoredOutcome,
+};
 
 /// The listing partition of a job type's jobs: one per type, or one per owner for
 /// owner-scoped types. The owner enters as the SHA-256 of its `sub`, so every owner's
@@ -68,6 +70,34 @@ pub struct StoredChunk {
     /// The 0-based chunk number: every row of chunk `n` comes before every row of `n + 1`.
     pub chunk: u32,
     pub outcomes: Vec<RowOutcome>,
+}
+
+/// One chunk's stored row outcomes as stored: the JSON array of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredChunkJson {
+    pub chunk: u32,
+    pub json: String,
+}
+
+impl StoredChunkJson {
+    /// Its outcomes as stored, each with its row and outcome read, in row order.
+    pub fn outcomes(&self) -> Result<Vec<StoredOutcome<'_>>, StoreError> {
+        let mut outcomes: Vec<StoredOutcome<'_>> =
+            serde_json::from_str(&self.json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        outcomes.sort_by_key(|o| o.row);
+        Ok(outcomes)
+    }
+
+    /// The chunk with its outcomes parsed whole, in row order.
+    pub fn parse(&self) -> Result<StoredChunk, StoreError> {
+        let mut outcomes: Vec<RowOutcome> =
+            serde_json::from_str(&self.json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        outcomes.sort_by_key(|o| o.row);
+        Ok(StoredChunk {
+            chunk: self.chunk,
+            outcomes,
+        })
+    }
 }
 
 /// Result of a cancel request.
@@ -214,15 +244,29 @@ pub trait JobStore: SecretStore + Send + Sync {
     /// Every stored row outcome of a job, in row order.
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError>;
     /// The chunks of a job whose outcomes are stored, from chunk `first` on, in chunk order,
-    /// each with its rows in row order: at most `max` chunks, fewer only when no further chunk
-    /// is stored. A strongly consistent read: every chunk stored before the call is in the
-    /// answer (unless `max` ends it first). The rows routes read their pages with it.
+    /// each as stored: at most `max` chunks, fewer only when no further chunk is stored. A
+    /// strongly consistent read: every chunk stored before the call is in the answer (unless
+    /// `max` ends it first). The result files read their rows with it.
+    async fn chunk_outcome_json_from(
+        &self,
+        id: &str,
+        first: u32,
+        max: usize,
+    ) -> Result<Vec<StoredChunkJson>, StoreError>;
+    /// The same chunks parsed, each with its rows in row order. The rows routes read their
+    /// pages with it.
     async fn chunk_outcomes_from(
         &self,
         id: &str,
         first: u32,
         max: usize,
-    ) -> Result<Vec<StoredChunk>, StoreError>;
+    ) -> Result<Vec<StoredChunk>, StoreError> {
+        self.chunk_outcome_json_from(id, first, max)
+            .await?
+            .iter()
+            .map(StoredChunkJson::parse)
+            .collect()
+    }
     /// Jobs whose outbox holds unpublished events, about oldest first; at most `limit`.
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Removes published events from a job's outbox; idempotent.

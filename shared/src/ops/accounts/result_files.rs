@@ -11,8 +11,8 @@ use super::columns::{self, Column};
 use super::model::{NESTED_FIELDS, TEXT_FIELDS};
 use super::results::result_item;
 use super::rows::row_item;
-use crate::model::RowOutcome;
-use crate::results::{ResultLine, ResultRows};
+use crate::error::StoreError;
+use crate::results::{ResultLine, ResultRow, ResultRows};
 
 /// The result files' shape of account rows.
 #[derive(Default)]
@@ -54,36 +54,39 @@ impl ResultRows for AccountResultRows {
         true
     }
 
-    fn observe(&mut self, outcome: &RowOutcome) {
-        if !outcome.is_failed() {
-            return;
+    fn observe(&mut self, row: &ResultRow<'_>) -> Result<(), StoreError> {
+        if !row.is_failed() {
+            return Ok(());
         }
-        if let Some(Value::Object(properties)) = outcome.item.get(super::model::PROPERTIES) {
+        if let Some(Value::Object(properties)) = row.outcome()?.item.get(super::model::PROPERTIES) {
             for key in properties.keys() {
                 if !self.properties.contains(key) {
                     self.properties.insert(key.clone());
                 }
             }
         }
+        Ok(())
     }
 
-    fn row<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
-        ResultLine::Shaped(row_item(outcome.clone()))
+    fn row(&self, row: &ResultRow<'_>) -> Result<ResultLine, StoreError> {
+        Ok(ResultLine::Shaped(row_item(row.outcome()?.clone())))
     }
 
-    fn failed_input(&self, outcome: &RowOutcome) -> Value {
-        Value::Object(outcome.item.clone())
+    fn failed_input(&self, row: &ResultRow<'_>) -> Result<Value, StoreError> {
+        Ok(Value::Object(row.outcome()?.item.clone()))
     }
 
     fn failed_csv_header(&self) -> Vec<String> {
         self.columns().iter().map(Column::name).collect()
     }
 
-    fn failed_csv_record(&self, outcome: &RowOutcome) -> Vec<String> {
-        columns::cells(self.columns(), &outcome.item)
+    fn failed_csv_record(&self, row: &ResultRow<'_>) -> Result<Vec<String>, StoreError> {
+        Ok(columns::cells(self.columns(), &row.outcome()?.item))
     }
 
-    fn succeeded<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
-        ResultLine::Shaped(Value::Object(result_item(outcome.clone())))
+    fn succeeded(&self, row: &ResultRow<'_>) -> Result<ResultLine, StoreError> {
+        Ok(ResultLine::Shaped(Value::Object(result_item(
+            row.outcome()?.clone(),
+        ))))
     }
 }

@@ -3,40 +3,42 @@
 
 use serde_json::{json, Value};
 
-use crate::model::RowOutcome;
-use crate::results::{ResultLine, ResultRows};
+use crate::error::StoreError;
+use crate::results::{ResultLine, ResultRow, ResultRows};
 
 /// The result files' shape of flash pass rows.
 pub struct MfpResultRows;
 
-fn id(outcome: &RowOutcome) -> String {
-    outcome
+/// A failed row's enrollment id, from its echo.
+fn id(row: &ResultRow<'_>) -> Result<String, StoreError> {
+    Ok(row
+        .outcome()?
         .item
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default()
-        .to_owned()
+        .to_owned())
 }
 
 impl ResultRows for MfpResultRows {
-    fn row<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
-        ResultLine::Outcome(outcome)
+    fn row(&self, _row: &ResultRow<'_>) -> Result<ResultLine, StoreError> {
+        Ok(ResultLine::AsStored)
     }
 
-    fn failed_input(&self, outcome: &RowOutcome) -> Value {
-        json!({ "id": id(outcome) })
+    fn failed_input(&self, row: &ResultRow<'_>) -> Result<Value, StoreError> {
+        Ok(json!({ "id": id(row)? }))
     }
 
     fn failed_csv_header(&self) -> Vec<String> {
         vec!["id".to_owned()]
     }
 
-    fn failed_csv_record(&self, outcome: &RowOutcome) -> Vec<String> {
-        vec![id(outcome)]
+    fn failed_csv_record(&self, row: &ResultRow<'_>) -> Result<Vec<String>, StoreError> {
+        Ok(vec![id(row)?])
     }
 
-    fn succeeded<'a>(&self, outcome: &'a RowOutcome) -> ResultLine<'a> {
-        ResultLine::Outcome(outcome)
+    fn succeeded(&self, _row: &ResultRow<'_>) -> Result<ResultLine, StoreError> {
+        Ok(ResultLine::AsStored)
     }
 
     fn writes_log(&self) -> bool {

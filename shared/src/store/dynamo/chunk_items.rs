@@ -7,7 +7,7 @@ use super::DynamoJobStore;
 use super::{job_pk, n, s, sdk_error, Item, CHUNK_SK_PREFIX, RETENTION_SECONDS};
 use crate::error::StoreError;
 use crate::model::RowOutcome;
-use crate::store::StoredChunk;
+use crate::store::StoredChunkJson;
 
 impl DynamoJobStore {
     pub(super) async fn store_chunk_outcomes_item(
@@ -122,12 +122,12 @@ impl DynamoJobStore {
 }
 
 impl DynamoJobStore {
-    pub(super) async fn chunk_outcomes_from_item(
+    pub(super) async fn chunk_outcome_json_from_item(
         &self,
         id: &str,
         first: u32,
         max: usize,
-    ) -> Result<Vec<StoredChunk>, StoreError> {
+    ) -> Result<Vec<StoredChunkJson>, StoreError> {
         let mut chunks = Vec::new();
         let mut start_key = None;
         // Chunk numbers stay below 10^6 (a 1 GB staged file makes some 40,000 chunks), so the
@@ -154,11 +154,9 @@ impl DynamoJobStore {
                 .await
                 .map_err(|e| sdk_error("Query(chunk outcomes from)", e))?;
             for item in out.items.unwrap_or_default() {
-                let mut outcomes = outcomes_of(&item)?;
-                outcomes.sort_by_key(|o| o.row);
-                chunks.push(StoredChunk {
+                chunks.push(StoredChunkJson {
                     chunk: chunk_of(&item)?,
-                    outcomes,
+                    json: packed_outcomes(&item)?.to_owned(),
                 });
             }
             // A query page also ends at 1 MB of items, before `Limit`: go on from there.
@@ -181,11 +179,15 @@ fn chunk_of(item: &Item) -> Result<u32, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("chunk item without a chunk number".into()))
 }
 
+/// The row outcomes packed in a chunk results item, as stored (a JSON array).
+fn packed_outcomes(item: &Item) -> Result<&str, StoreError> {
+    item.get("outcomes")
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt("chunk item without outcomes".into()))
+}
+
 /// The row outcomes packed in a chunk results item.
 fn outcomes_of(item: &Item) -> Result<Vec<RowOutcome>, StoreError> {
-    let packed = item
-        .get("outcomes")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("chunk item without outcomes".into()))?;
-    serde_json::from_str(packed).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_str(packed_outcomes(item)?).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

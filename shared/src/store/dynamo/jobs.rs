@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
 use crate::store::{
     Admission, CancelOutcome, Claim, FirstFailure, JobStore, KeyClaim, KeyRecord, Quota, Recorded,
-    Skip, StoredChunk, StoredResponse, Transition,
+    Skip, StoredChunkJson, StoredResponse, Transition,
 };
 
 /// DynamoDB-backed [`JobStore`].
@@ -308,13 +308,13 @@ impl JobStore for DynamoJobStore {
     async fn row_outcomes(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         self.row_outcomes_item(id).await
     }
-    async fn chunk_outcomes_from(
+    async fn chunk_outcome_json_from(
         &self,
         id: &str,
         first: u32,
         max: usize,
-    ) -> Result<Vec<StoredChunk>, StoreError> {
-        self.chunk_outcomes_from_item(id, first, max).await
+    ) -> Result<Vec<StoredChunkJson>, StoreError> {
+        self.chunk_outcome_json_from_item(id, first, max).await
     }
     async fn list_jobs(
         &self,
