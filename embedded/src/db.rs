@@ -271,6 +271,16 @@ impl Db {
         if let Durability::None = self.durability {
             return read_here(|| work(&self.db.begin_read()?));
         }
+        self.read_unbounded(work).await
+    }
+
+    /// [`Db::read`] on a blocking thread whatever the handle: for a read whose size has no
+    /// bound (every row of a job), too long to hold an async worker.
+    pub async fn read_unbounded<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, DbError> + Send + 'static,
+    {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let txn = db.db.begin_read()?;

@@ -30,7 +30,8 @@ impl EmbeddedStore {
 
     pub(super) async fn row_outcomes_item(&self, id: &str) -> Result<Vec<RowOutcome>, StoreError> {
         let (start, end) = (format!("{id}#"), format!("{id}$"));
-        self.read(move |txn| {
+        // Every row of the job, up to millions.
+        let outcomes = self.db.read_unbounded(move |txn| {
             let table = txn.open_table(CHUNKS)?;
             let mut outcomes = Vec::new();
             for entry in table.range(start.as_str()..end.as_str())? {
@@ -39,8 +40,8 @@ impl EmbeddedStore {
             }
             outcomes.sort_by_key(|o| o.row);
             Ok(outcomes)
-        })
-        .await
+        });
+        Ok(outcomes.await?)
     }
 
     pub(super) async fn chunk_outcome_json_from_item(
