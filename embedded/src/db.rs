@@ -319,15 +319,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let durable = Db::open(&dir.path().join("db.redb")).expect("open");
         assert!(durable.is_durable_now(), "a fresh file has nothing to sync");
-        durable
-            .lazy()
-            .write(|txn| {
-                txn.open_table(SEQUENCES)?.insert("n", 1)?;
+        commit_lazily(&durable, 1).await;
+        (dir, durable)
+    }
+
+    /// A lazy commit setting the sequence `n` to `value`.
+    async fn commit_lazily(db: &Db, value: i64) {
+        db.lazy()
+            .write(move |txn| {
+                txn.open_table(SEQUENCES)?.insert("n", value)?;
                 Ok(())
             })
             .await
             .expect("lazy write");
-        (dir, durable)
     }
 
     #[tokio::test]
@@ -387,14 +391,7 @@ mod tests {
         let waiting = std::thread::spawn(move || caller.sync_through(1));
         // The sync under way covers that commit; the row work commits again meanwhile.
         durable.flush(&under_way).expect("flush");
-        durable
-            .lazy()
-            .write(|txn| {
-                txn.open_table(SEQUENCES)?.insert("n", 2)?;
-                Ok(())
-            })
-            .await
-            .expect("lazy write");
+        commit_lazily(&durable, 2).await;
         drop(under_way);
         waiting.join().expect("join").expect("sync");
         assert_eq!(
