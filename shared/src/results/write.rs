@@ -118,7 +118,9 @@ pub async fn write_result_files(
         Ok::<_, StoreError>(Output {
             file,
             writer,
-            pending: Vec::new(),
+            // Reserved whole: grown by doubling, the copies were 1.4% of the local server's
+            // samples. Pages never written stay unmapped.
+            pending: Vec::with_capacity(FLUSH_BYTES),
         })
     };
     let mut all = open(ResultFile::Rows).await?;
