@@ -1,0 +1,116 @@
+//! The file's syncs and reads: who a sync covers, and a lazy read that panics.
+
+use std::time::Duration;
+
+use super::*;
+
+/// A new file (in a directory that lives as long as the first value) and its durable
+/// handle, after one lazy commit.
+async fn file_with_a_lazy_commit() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let durable = Db::open(&dir.path().join("db.redb")).expect("open");
+    assert!(durable.is_durable_now(), "a fresh file has nothing to sync");
+    commit_lazily(&durable, 1).await;
+    (dir, durable)
+}
+
+/// A lazy commit setting the sequence `n` to `value`.
+async fn commit_lazily(db: &Db, value: i64) {
+    db.lazy()
+        .write(move |txn| {
+            txn.open_table(SEQUENCES)?.insert("n", value)?;
+            Ok(())
+        })
+        .await
+        .expect("lazy write");
+}
+
+#[tokio::test]
+#[expect(
+    clippy::await_holding_lock,
+    reason = "the test holds the lock as a sync under way would, while the read waits"
+)]
+async fn a_callers_read_waits_for_a_sync_under_way_in_another_thread() {
+    let (_dir, durable) = file_with_a_lazy_commit().await;
+    // Another reader's sync is still writing.
+    let under_way = durable.syncs.one_at_a_time.lock().expect("lock");
+
+    let reader = durable.clone();
+    let reading = tokio::spawn(async move {
+        reader
+            .read(|txn| Ok(txn.open_table(SEQUENCES)?.get("n")?.map(|v| v.value())))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !reading.is_finished(),
+        "the read answered before the sync under way was on disk"
+    );
+    drop(under_way);
+    let seen = reading.await.expect("join").expect("read");
+    assert_eq!(seen, Some(1));
+}
+
+#[tokio::test]
+async fn durable_now_only_with_no_lazy_commit_since_a_finished_sync() {
+    let (_dir, durable) = file_with_a_lazy_commit().await;
+    assert!(!durable.is_durable_now(), "a lazy commit is waiting");
+    {
+        // A sync under way that will cover the commit is not on disk yet.
+        let _under_way = durable.syncs.one_at_a_time.lock().expect("lock");
+        durable.syncs.synced.store(1, Ordering::Release);
+        assert!(
+            !durable.is_durable_now(),
+            "the sync under way has not finished"
+        );
+        durable.syncs.synced.store(0, Ordering::Release);
+    }
+    durable.sync().expect("sync");
+    assert!(durable.is_durable_now());
+}
+
+#[tokio::test]
+#[expect(
+    clippy::await_holding_lock,
+    reason = "the test holds the lock as a sync under way would, while the row work commits"
+)]
+async fn a_caller_that_asked_before_a_sync_started_is_covered_by_it() {
+    let (_dir, durable) = file_with_a_lazy_commit().await;
+    let under_way = durable.syncs.one_at_a_time.lock().expect("lock");
+    // A caller asks while the first lazy commit is the latest; it waits for the lock.
+    let caller = durable.clone();
+    let waiting = std::thread::spawn(move || caller.sync_through(1));
+    // The sync under way covers that commit; the row work commits again meanwhile.
+    durable.flush(&under_way).expect("flush");
+    commit_lazily(&durable, 2).await;
+    drop(under_way);
+    waiting.join().expect("join").expect("sync");
+    assert_eq!(
+        durable.syncs.flushes.load(Ordering::Relaxed),
+        1,
+        "the caller syncs again for a commit it did not wait for"
+    );
+    assert!(durable.has_unsynced_commits());
+    durable.sync().expect("sync");
+    assert_eq!(durable.syncs.flushes.load(Ordering::Relaxed), 2);
+    assert!(durable.is_durable_now());
+}
+
+#[tokio::test]
+async fn a_lazy_read_that_panics_is_an_error_not_a_crash() {
+    let (_dir, durable) = file_with_a_lazy_commit().await;
+    let failed = durable
+        .lazy()
+        .read(|_| -> Result<(), DbError> { panic!("a broken read") })
+        .await;
+    assert!(
+        matches!(&failed, Err(DbError::Panicked(m)) if m == "a broken read"),
+        "{failed:?}"
+    );
+    let seen = durable
+        .lazy()
+        .read(|txn| Ok(txn.open_table(SEQUENCES)?.get("n")?.map(|v| v.value())))
+        .await
+        .expect("read after the panic");
+    assert_eq!(seen, Some(1));
+}
