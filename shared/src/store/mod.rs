@@ -11,19 +11,19 @@ pub mod keys;
 pub mod quota;
 mod records;
 mod secrets;
+mod stored_chunk;
 
 pub use quota::{Admission, Quota};
 pub use records::{Record, RecordKey, RecordStore};
 pub use secrets::{secrets_expire_at_ms, SecretStore, SECRETS_RETENTION_SECONDS};
+pub use stored_chunk::{StoredChunk, StoredChunkJson};
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{
-    ChunkCounts, ChunkMessage, EventKind, Job, JobState, JobType, RowOutcome, StoredOutcome,
-};
+use crate::model::{ChunkCounts, ChunkMessage, EventKind, Job, JobState, JobType, RowOutcome};
 
 /// The listing partition of a job type's jobs: one per type, or one per owner for
 /// owner-scoped types. The owner enters as the SHA-256 of its `sub`, so every owner's
@@ -62,42 +62,6 @@ pub struct Recorded {
     pub job: Job,
     /// False when this chunk was already recorded: a duplicate delivery.
     pub newly_recorded: bool,
-}
-
-/// One chunk's stored row outcomes, in row order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredChunk {
-    /// The 0-based chunk number: every row of chunk `n` comes before every row of `n + 1`.
-    pub chunk: u32,
-    pub outcomes: Vec<RowOutcome>,
-}
-
-/// One chunk's stored row outcomes as stored: the JSON array of them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredChunkJson {
-    pub chunk: u32,
-    pub json: String,
-}
-
-impl StoredChunkJson {
-    /// Its outcomes as stored, each with its row and outcome read, in row order.
-    pub fn outcomes(&self) -> Result<Vec<StoredOutcome<'_>>, StoreError> {
-        let mut outcomes: Vec<StoredOutcome<'_>> =
-            serde_json::from_str(&self.json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        outcomes.sort_by_key(|o| o.row);
-        Ok(outcomes)
-    }
-
-    /// The chunk with its outcomes parsed whole, in row order.
-    pub fn parse(&self) -> Result<StoredChunk, StoreError> {
-        let mut outcomes: Vec<RowOutcome> =
-            serde_json::from_str(&self.json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        outcomes.sort_by_key(|o| o.row);
-        Ok(StoredChunk {
-            chunk: self.chunk,
-            outcomes,
-        })
-    }
 }
 
 /// Result of a cancel request.
