@@ -1,8 +1,8 @@
 //! Benchmark of a staged file through `bulkops serve` (the release binary beside this one, a
 //! child process, embedded store): a 1,000,000-row flash pass file (every 50th enrollment
-//! unknown) created, PUT over HTTP, split and run to COMPLETED. Reports the split's and the
-//! whole run's rows per second and the server's peak memory (VmHWM), which must not grow with
-//! the file. Run by `scripts/bench.sh`; `BENCH_STAGED_ROWS` sets another size.
+//! unknown) created, PUT over HTTP, split and run to COMPLETED, and its result files written.
+//! Reports the split's and the whole run's rows per second, the time the result files took and
+//! the server's peak memory (VmHWM) over all of it, which must not grow with the file. Run by `scripts/bench.sh`; `BENCH_STAGED_ROWS` sets another size.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +31,34 @@ async fn job(client: &reqwest::Client, server: &ServerProcess, token: &str, id: 
     match client.get(&url).bearer_auth(token).send().await {
         Ok(response) => response.json().await.unwrap_or(Value::Null),
         Err(_) => Value::Null,
+    }
+}
+
+/// Waits while the job's result files are written (a `409`, after it ends), so that the peak
+/// covers them too; returns the status that ended the wait, a `303` to the file once written.
+async fn result_files_written(
+    server: &ServerProcess,
+    token: &str,
+    id: &str,
+) -> anyhow::Result<reqwest::StatusCode> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let url = format!(
+        "{}/api/web/v2/mobileFlashPass/{id}/results/rows.jsonl",
+        server.url
+    );
+    let waiting = Instant::now();
+    loop {
+        let status = client.get(&url).bearer_auth(token).send().await?.status();
+        if status != reqwest::StatusCode::CONFLICT {
+            return Ok(status);
+        }
+        anyhow::ensure!(
+            waiting.elapsed() < Duration::from_secs(1_800),
+            "the result files were not written after 30 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -102,6 +130,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let total = started.elapsed().as_secs_f64();
+    let files = result_files_written(&server, &token, &id).await?;
+    let files_at = started.elapsed().as_secs_f64();
+    anyhow::ensure!(files == 303, "the job's rows.jsonl was answered {files}");
     let peak = peak_kib(&server);
     server.stop();
     anyhow::ensure!(
@@ -123,7 +154,11 @@ async fn main() -> anyhow::Result<()> {
         rows as f64 / total
     );
     println!(
-        "| server memory, peak during the run (VmHWM) | {} |",
+        "| result files written (COMPLETED to the files' links) | {:.1} s |",
+        files_at - total
+    );
+    println!(
+        "| server memory, peak during the run and its result files (VmHWM) | {} |",
         mib(peak)
     );
     Ok(())
