@@ -16,8 +16,11 @@ pub(crate) type Bytes = &'static [u8];
 
 /// redb's page cache. Its default (1 GiB) let the server's memory grow with a job: a
 /// million-row staged file peaked at 1,222 MiB (VmHWM); at 128 MiB, 307 MiB; at 64 MiB,
-/// 210 MiB, and the run was faster (63,077 rows/s against 48,438 at the default).
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// 210 MiB, and the run was faster (63,077 rows/s against 48,438 at the default). Counting
+/// the result files' phase too, where reading the chunks' large pages evicts small ones:
+/// 64 MiB 203-206, 32 MiB 140-148, 16 MiB 121-125 MiB, at the same rows/s and CPU (the
+/// kernel's page cache serves what redb's misses).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// job id → the job with its recorded and claimed chunks (JSON).
 pub(crate) const JOBS: TableDefinition<&str, Bytes> = TableDefinition::new("jobs");
