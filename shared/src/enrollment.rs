@@ -324,6 +324,10 @@ mod tests {
                 .to_owned(),
             format!(r#"{{"workflowId":{W},"whereClause":{{"":"1"}}}}"#),
             format!(r#"{{"workflowId":{W},"whereClause":{{"K":[1]}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":{{"a":[1,{{}}]}},"K":-0}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":0.0,"J":-9223372036854775808}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K\u00e9":"a\"b\u0000"}}}}"#),
+            format!(r#"{{"workflowId":{W},"whereClause":{{"K":"1","K":[}}}}"#),
             format!(r#"{{"workflowId":{W},"whereClause":{{}}}}"#),
             format!(r#"{{"workflowId":{W},"whereClause":["K"]}}"#),
             format!(r#"{{"workflowId":{W}}}"#),
@@ -350,6 +354,16 @@ mod tests {
             .where_clause["K"],
             "2",
             "the last of a repeated name counts"
+        );
+        // Where the two differ, as before: a number beyond f64 is valid JSON text, refused by
+        // serde_json when it reads it. Read whole, the document fails; read by members, the
+        // clause's value does.
+        let huge = format!(r#"{{"workflowId":{W},"whereClause":{{"K":1E400}}}}"#);
+        let huge = URL_SAFE_NO_PAD.encode(&huge);
+        assert_eq!(by_value(&huge), Err(InvalidEnrollment::NotJson));
+        assert_eq!(
+            EnrollmentRef::from_id(&huge),
+            Err(InvalidEnrollment::BadWhereClause)
         );
     }
 
