@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 use bulkops::reference::load_enrollments;
 use bulkops_embedded::EmbeddedStore;
 use bulkops_shared::store::RecordStore;
-use bulkops_testkit::scenario::{enrollment, workload_body, WORKLOAD_IDS_PER_REQUEST};
+use bulkops_testkit::scenario::{
+    enrollment, workload_body, workload_job_completes, WORKLOAD_IDS_PER_REQUEST,
+};
 use bulkops_testkit::server::{fresh_dir, ServerProcess};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_bulkops");
 /// More than the limit lets in: the disk fills well before the last.
@@ -36,18 +38,6 @@ fn limited_binary(dir: &Path, limit_kib: u64) -> std::path::PathBuf {
     std::fs::write(&script, text).expect("write the wrapper");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     script
-}
-
-async fn job(client: &reqwest::Client, server: &ServerProcess, token: &str, id: &str) -> Value {
-    client
-        .get(format!("{}/api/web/v1/mobileFlashPass/{id}", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("get the job")
-        .json()
-        .await
-        .expect("a JSON job")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,25 +150,7 @@ async fn fill_the_disk(extra: &[&str], pause: Duration) {
     );
     let deadline = Instant::now() + Duration::from_secs(300);
     for id in &answered_200 {
-        loop {
-            let job = job(&client, &server, &token, id).await;
-            if job["state"] == "COMPLETED" {
-                let failed = WORKLOAD_IDS_PER_REQUEST / 50;
-                assert_eq!(
-                    job["rowsProcessed"],
-                    json!(WORKLOAD_IDS_PER_REQUEST - failed),
-                    "{job}"
-                );
-                assert_eq!(job["rowsFailed"], json!(failed), "{job}");
-                assert_eq!(job["rowsSkipped"], json!(0), "{job}");
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {id} did not complete: {job}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        workload_job_completes(&client, &server.url, &token, id, deadline).await;
     }
     server.stop();
 }

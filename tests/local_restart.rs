@@ -15,7 +15,8 @@ use bulkops_shared::ops::accounts::model::parse_account;
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
 use bulkops_shared::store::{RecordKey, RecordStore};
 use bulkops_testkit::scenario::{
-    enrollment, workload_body, workload_id, MAX_BODY, WORKLOAD_IDS_PER_REQUEST,
+    enrollment, workload_body, workload_id, workload_job_completes, MAX_BODY,
+    WORKLOAD_IDS_PER_REQUEST,
 };
 use bulkops_testkit::server::{fresh_dir, ServerProcess};
 use serde_json::{json, Value};
@@ -142,34 +143,7 @@ async fn a_killed_server_finishes_every_job_exactly_after_restart() {
     let server = ServerProcess::start(Path::new(BINARY), &data, &[]);
     let deadline = Instant::now() + Duration::from_secs(300);
     for id in &job_ids {
-        loop {
-            let job: Value = client
-                .get(format!("{}/api/web/v1/mobileFlashPass/{id}", server.url))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("get job")
-                .json()
-                .await
-                .expect("job json");
-            if job["state"] == "COMPLETED" {
-                let failed = IDS_PER_REQUEST / 50;
-                assert_eq!(
-                    job["rowsProcessed"],
-                    json!(IDS_PER_REQUEST - failed),
-                    "{job}"
-                );
-                assert_eq!(job["rowsFailed"], json!(failed), "{job}");
-                assert_eq!(job["rowsSkipped"], json!(0), "{job}");
-                assert_eq!(job["firstFailedRow"], json!(50), "{job}");
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {id} did not complete: {job}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        workload_job_completes(&client, &server.url, &token, id, deadline).await;
     }
     let upload_result = loop {
         let result: Value = client

@@ -136,3 +136,52 @@ pub fn workload_body(r: usize) -> String {
         .collect();
     json!({ "ids": ids }).to_string()
 }
+
+/// Waits until the many-request workload's job `id` on the server at `url` is COMPLETED and
+/// checks its counts (every 50th row failed, the first at row 50); fails at `deadline`.
+pub async fn workload_job_completes(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+    deadline: std::time::Instant,
+) {
+    loop {
+        let job = mfp_job(client, url, token, id).await;
+        if job["state"] == "COMPLETED" {
+            let failed = WORKLOAD_IDS_PER_REQUEST / 50;
+            assert_eq!(
+                job["rowsProcessed"],
+                json!(WORKLOAD_IDS_PER_REQUEST - failed),
+                "{job}"
+            );
+            assert_eq!(job["rowsFailed"], json!(failed), "{job}");
+            assert_eq!(job["rowsSkipped"], json!(0), "{job}");
+            assert_eq!(job["firstFailedRow"], json!(50), "{job}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} did not complete: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Flash pass job `id` as the server at `url` shows it to `token`'s caller.
+pub async fn mfp_job(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+) -> serde_json::Value {
+    client
+        .get(format!("{url}/api/web/v1/mobileFlashPass/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get the job")
+        .json()
+        .await
+        .expect("a JSON job")
+}

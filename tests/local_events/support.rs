@@ -77,15 +77,7 @@ pub async fn submit(url: &str, token: &str, rows: usize) -> String {
 }
 
 pub async fn job_state(url: &str, token: &str, id: &str) -> String {
-    let job: Value = reqwest::Client::new()
-        .get(format!("{url}/api/web/v1/mobileFlashPass/{id}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("get the job")
-        .json()
-        .await
-        .expect("the job");
+    let job = bulkops_testkit::scenario::mfp_job(&reqwest::Client::new(), url, token, id).await;
     job["state"].as_str().unwrap_or_default().to_owned()
 }
 
