@@ -1,4 +1,5 @@
-//! The file's syncs and reads: who a sync covers, and a lazy read that panics.
+//! The file's syncs, reads and writes: who a sync covers, where a commit runs, and a lazy
+//! read or write that panics.
 
 use std::time::Duration;
 
@@ -113,4 +114,45 @@ async fn a_lazy_read_that_panics_is_an_error_not_a_crash() {
         .await
         .expect("read after the panic");
     assert_eq!(seen, Some(1));
+}
+
+#[tokio::test]
+async fn a_lazy_write_that_panics_is_rolled_back_and_the_next_one_commits() {
+    let (_dir, durable) = file_with_a_lazy_commit().await;
+    let failed = durable
+        .lazy()
+        .write(|txn| -> Result<(), DbError> {
+            txn.open_table(SEQUENCES)?.insert("n", 7)?;
+            panic!("a broken write")
+        })
+        .await;
+    assert!(
+        matches!(&failed, Err(DbError::Panicked(m)) if m == "a broken write"),
+        "{failed:?}"
+    );
+    let read = || async {
+        durable
+            .lazy()
+            .read(|txn| Ok(txn.open_table(SEQUENCES)?.get("n")?.map(|v| v.value())))
+            .await
+            .expect("read")
+    };
+    assert_eq!(read().await, Some(1), "the panicked write was committed");
+    commit_lazily(&durable, 2).await;
+    assert_eq!(read().await, Some(2));
+}
+
+/// Where each kind of commit runs: a lazy one on the caller's thread, a durable one (which
+/// waits for its fsync) on a blocking thread.
+#[tokio::test]
+async fn a_lazy_write_commits_on_the_callers_thread_and_a_durable_one_does_not() {
+    let (_dir, durable) = file_with_a_lazy_commit().await;
+    let caller = std::thread::current().id();
+    let committed_on = |db: Db| async move {
+        db.write(|_| Ok(std::thread::current().id()))
+            .await
+            .expect("write")
+    };
+    assert_eq!(committed_on(durable.lazy()).await, caller);
+    assert_ne!(committed_on(durable.clone()).await, caller);
 }

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod log_reader;
 pub mod results;
 pub mod routes;
+mod row_runtime;
 pub mod signing;
 pub mod token;
 pub mod upload_receiver;
@@ -78,6 +79,8 @@ pub struct Running {
     pub webhook_secret: Option<WebhookSecret>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Last: dropped after the tasks running on it.
+    rows: row_runtime::RowRuntime,
 }
 
 /// Starts the HTTP server, the workers and (embedded) the periodic sync.
@@ -133,60 +136,75 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         }
     });
 
+    // The pollers run on threads of their own, so that their commits, made on the thread
+    // that asks (see `row_runtime`), never hold up the HTTP server's.
+    let rows = row_runtime::RowRuntime::start().context("starting the row workers' runtime")?;
     for _ in 0..config.workers {
         let (backend, stopped) = (backend.clone(), stopped.clone());
         let idle = config.idle_poll;
-        tasks.spawn(async move {
-            let (deps, chunks) = (&backend.processor, &backend.chunks);
-            poll(
-                chunks.source.as_ref(),
-                &chunks.queue_arn,
-                BATCH_SIZE,
-                idle,
-                stopped,
-                |event| processor::handler(deps, LambdaEvent::new(event, LambdaContext::default())),
-            )
-            .await;
-        });
-    }
-    if backend.dead_letters.is_some() {
-        let (backend, stopped) = (backend.clone(), stopped.clone());
-        let idle = config.idle_poll;
-        tasks.spawn(async move {
-            let deps = &backend.dead_letter;
-            if let Some(dead_letters) = &backend.dead_letters {
+        tasks.spawn_on(
+            async move {
+                let (deps, chunks) = (&backend.processor, &backend.chunks);
                 poll(
-                    dead_letters.source.as_ref(),
-                    &dead_letters.queue_arn,
+                    chunks.source.as_ref(),
+                    &chunks.queue_arn,
                     BATCH_SIZE,
                     idle,
                     stopped,
                     |event| {
-                        dead_letter::handler(
-                            deps,
-                            LambdaEvent::new(event, LambdaContext::default()),
-                        )
+                        processor::handler(deps, LambdaEvent::new(event, LambdaContext::default()))
                     },
                 )
                 .await;
-            }
-        });
+            },
+            rows.handle(),
+        );
+    }
+    if backend.dead_letters.is_some() {
+        let (backend, stopped) = (backend.clone(), stopped.clone());
+        let idle = config.idle_poll;
+        tasks.spawn_on(
+            async move {
+                let deps = &backend.dead_letter;
+                if let Some(dead_letters) = &backend.dead_letters {
+                    poll(
+                        dead_letters.source.as_ref(),
+                        &dead_letters.queue_arn,
+                        BATCH_SIZE,
+                        idle,
+                        stopped,
+                        |event| {
+                            dead_letter::handler(
+                                deps,
+                                LambdaEvent::new(event, LambdaContext::default()),
+                            )
+                        },
+                    )
+                    .await;
+                }
+            },
+            rows.handle(),
+        );
     }
     if backend.requests.is_some() {
         let (backend, stopped) = (backend.clone(), stopped.clone());
         let idle = config.idle_poll;
-        tasks.spawn(async move {
-            if let Some(requests) = &backend.requests {
-                let (source, arn) = (requests.poller.source.as_ref(), &requests.poller.queue_arn);
-                poll(source, arn, BATCH_SIZE, idle, stopped, |event| {
-                    ::intake::handler(
-                        &requests.intake,
-                        LambdaEvent::new(event, LambdaContext::default()),
-                    )
-                })
-                .await;
-            }
-        });
+        tasks.spawn_on(
+            async move {
+                if let Some(requests) = &backend.requests {
+                    let (source, arn) =
+                        (requests.poller.source.as_ref(), &requests.poller.queue_arn);
+                    poll(source, arn, BATCH_SIZE, idle, stopped, |event| {
+                        ::intake::handler(
+                            &requests.intake,
+                            LambdaEvent::new(event, LambdaContext::default()),
+                        )
+                    })
+                    .await;
+                }
+            },
+            rows.handle(),
+        );
     }
     if let Some(store) = backend.embedded.clone() {
         let mut stopped = stopped.clone();
@@ -215,6 +233,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         demo_files,
         stop,
         tasks,
+        rows,
     })
 }
 
@@ -297,6 +316,7 @@ impl Running {
         if let Some(store) = &self.backend.embedded {
             store.sync()?;
         }
+        self.rows.stop();
         Ok(())
     }
 }
