@@ -221,7 +221,7 @@ impl ResultFileStore for DiesAt {
 
 #[async_trait]
 impl ResultFileWriter for CountedWriter {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, bytes: &mut Vec<u8>) -> Result<(), StoreError> {
         if self.writes.fetch_add(1, Ordering::SeqCst) == self.dies_at {
             return Err(StoreError::Backend("the writer died".into()));
         }

@@ -16,7 +16,7 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::results::{ResultFile, ResultFileStore, ResultFileWriter, ResultsRequests};
 use bulkops_shared::store::JobStore;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 use super::uploads::{LocalUploads, Refusal};
 
@@ -99,11 +99,11 @@ impl ResultFileStore for LocalResultFiles {
         // Written beside, then renamed over: a reader never sees half a file, and two writers
         // of one job never share one.
         let partial = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
-        let writer = tokio::fs::File::create(&partial).await.map_err(backend)?;
+        let file = tokio::fs::File::create(&partial).await.map_err(backend)?;
         Ok(Box::new(LocalWriter {
             path,
             partial,
-            writer: tokio::io::BufWriter::new(writer),
+            file: Arc::new(file.into_std().await),
             bytes: 0,
         }))
     }
@@ -122,10 +122,12 @@ impl ResultFileStore for LocalResultFiles {
     }
 }
 
+/// Writes on blocking threads with `std::fs`: a `tokio::fs::File` copies every write into
+/// a buffer of its own before handing it to one, and the result writer's buffers are 1 MiB.
 struct LocalWriter {
     path: PathBuf,
     partial: PathBuf,
-    writer: tokio::io::BufWriter<tokio::fs::File>,
+    file: Arc<std::fs::File>,
     bytes: u64,
 }
 
@@ -137,19 +139,28 @@ impl LocalWriter {
 
 #[async_trait]
 impl ResultFileWriter for LocalWriter {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, bytes: &mut Vec<u8>) -> Result<(), StoreError> {
         self.bytes += bytes.len() as u64;
-        let written = self.writer.write_all(bytes).await;
-        written.map_err(|e| self.error(e))
+        let (file, buffer) = (self.file.clone(), std::mem::take(bytes));
+        let (written, mut buffer) =
+            tokio::task::spawn_blocking(move || ((&*file).write_all(&buffer), buffer))
+                .await
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", self.partial.display())))?;
+        written.map_err(|e| self.error(e))?;
+        buffer.clear();
+        *bytes = buffer;
+        Ok(())
     }
 
-    async fn finish(mut self: Box<Self>) -> Result<u64, StoreError> {
-        let flushed = self.writer.flush().await;
-        flushed.map_err(|e| self.error(e))?;
-        let synced = self.writer.get_ref().sync_all().await;
-        synced.map_err(|e| self.error(e))?;
-        let renamed = tokio::fs::rename(&self.partial, &self.path).await;
-        renamed.map_err(|e| self.error(e))?;
+    async fn finish(self: Box<Self>) -> Result<u64, StoreError> {
+        let (file, partial, path) = (self.file.clone(), self.partial.clone(), self.path.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            file.sync_all()?;
+            std::fs::rename(&partial, &path)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", self.partial.display())))?;
+        done.map_err(|e| self.error(e))?;
         Ok(self.bytes)
     }
 }

@@ -152,7 +152,11 @@ impl<'a> ResultRow<'a> {
 /// A result file being written, from its start.
 #[async_trait]
 pub trait ResultFileWriter: Send {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Appends `bytes` and leaves the vector empty. A writer may keep the vector and hand
+    /// back another (or the same one, cleared): the local writer hands its bytes to a
+    /// blocking thread without copying them, and the caller reuses a buffer already in
+    /// memory.
+    async fn write(&mut self, bytes: &mut Vec<u8>) -> Result<(), StoreError>;
     /// Completes the file (it replaces any earlier one); its size in bytes.
     async fn finish(self: Box<Self>) -> Result<u64, StoreError>;
 }

@@ -150,9 +150,10 @@ impl S3Writer {
 
 #[async_trait]
 impl ResultFileWriter for S3Writer {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, bytes: &mut Vec<u8>) -> Result<(), StoreError> {
         self.buffer.extend_from_slice(bytes);
         self.bytes += bytes.len() as u64;
+        bytes.clear();
         if self.buffer.len() >= PART_BYTES {
             self.upload_part().await?;
         }

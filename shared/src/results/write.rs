@@ -72,7 +72,7 @@ impl Output {
     async fn push(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         self.pending.extend_from_slice(bytes);
         if self.pending.len() >= FLUSH_BYTES {
-            self.writer.write(&self.pending).await?;
+            self.writer.write(&mut self.pending).await?;
             self.pending.clear();
         }
         Ok(())
@@ -89,7 +89,7 @@ impl Output {
 
     async fn finish(mut self) -> Result<(ResultFile, u64), StoreError> {
         if !self.pending.is_empty() {
-            self.writer.write(&self.pending).await?;
+            self.writer.write(&mut self.pending).await?;
         }
         Ok((self.file, self.writer.finish().await?))
     }
