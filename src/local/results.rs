@@ -105,6 +105,7 @@ impl ResultFileStore for LocalResultFiles {
             partial,
             file: Arc::new(file.into_std().await),
             bytes: 0,
+            under_way: None,
         }))
     }
 
@@ -124,16 +125,29 @@ impl ResultFileStore for LocalResultFiles {
 
 /// Writes on blocking threads with `std::fs`: a `tokio::fs::File` copies every write into
 /// a buffer of its own before handing it to one, and the result writer's buffers are 1 MiB.
+/// One write is under way while the caller fills the other buffer.
 struct LocalWriter {
     path: PathBuf,
     partial: PathBuf,
     file: Arc<std::fs::File>,
     bytes: u64,
+    under_way: Option<tokio::task::JoinHandle<(std::io::Result<()>, Vec<u8>)>>,
 }
 
 impl LocalWriter {
-    fn error(&self, e: std::io::Error) -> StoreError {
+    fn error(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::Backend(format!("{}: {e}", self.partial.display()))
+    }
+
+    /// Waits for the write under way, if any, and returns its buffer, cleared.
+    async fn settle(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(under_way) = self.under_way.take() else {
+            return Ok(None);
+        };
+        let (written, mut buffer) = under_way.await.map_err(|e| self.error(e))?;
+        written.map_err(|e| self.error(e))?;
+        buffer.clear();
+        Ok(Some(buffer))
     }
 }
 
@@ -141,25 +155,26 @@ impl LocalWriter {
 impl ResultFileWriter for LocalWriter {
     async fn write(&mut self, bytes: &mut Vec<u8>) -> Result<(), StoreError> {
         self.bytes += bytes.len() as u64;
-        let (file, buffer) = (self.file.clone(), std::mem::take(bytes));
-        let (written, mut buffer) =
-            tokio::task::spawn_blocking(move || ((&*file).write_all(&buffer), buffer))
-                .await
-                .map_err(|e| StoreError::Backend(format!("{}: {e}", self.partial.display())))?;
-        written.map_err(|e| self.error(e))?;
-        buffer.clear();
-        *bytes = buffer;
+        let spare = match self.settle().await? {
+            Some(buffer) => buffer,
+            None => Vec::with_capacity(bytes.capacity()),
+        };
+        let (file, buffer) = (self.file.clone(), std::mem::replace(bytes, spare));
+        self.under_way = Some(tokio::task::spawn_blocking(move || {
+            ((&*file).write_all(&buffer), buffer)
+        }));
         Ok(())
     }
 
-    async fn finish(self: Box<Self>) -> Result<u64, StoreError> {
+    async fn finish(mut self: Box<Self>) -> Result<u64, StoreError> {
+        self.settle().await?;
         let (file, partial, path) = (self.file.clone(), self.partial.clone(), self.path.clone());
         let done = tokio::task::spawn_blocking(move || {
             file.sync_all()?;
             std::fs::rename(&partial, &path)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("{}: {e}", self.partial.display())))?;
+        .map_err(|e| self.error(e))?;
         done.map_err(|e| self.error(e))?;
         Ok(self.bytes)
     }
