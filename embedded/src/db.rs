@@ -248,7 +248,7 @@ impl Db {
     /// waits for an fsync).
     ///
     /// A lazy commit takes tens of microseconds; handing it to a blocking thread and waking
-    /// the caller again cost more than that (the row work's CPU fell by 14-17% when its commits
+    /// the caller again cost more than that (the row work's CPU fell by 17-18% when its commits
     /// stayed on its own threads). The price: the calling thread waits for redb's write lock,
     /// which a sync holds through its fsync, so the local server runs its row work on a
     /// runtime of its own and callers' requests are not held up behind it.

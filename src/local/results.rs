@@ -4,6 +4,7 @@
 //! whose signature is its only credential (a wrong or expired one is a 403).
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +17,6 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::results::{ResultFile, ResultFileStore, ResultFileWriter, ResultsRequests};
 use bulkops_shared::store::JobStore;
 use serde_json::json;
-use std::io::Write;
 
 use super::uploads::{LocalUploads, Refusal};
 
