@@ -11,7 +11,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use bulkops::reference::{load_vault, VaultInput};
+use bulkops_shared::model::{EventKind, UPLOAD_GRACE_SECONDS};
 use bulkops_shared::queue::ChunkSource;
+use bulkops_shared::staged::UPLOAD_URL_SECONDS;
 use bulkops_shared::store::Quota;
 use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::*;
@@ -269,4 +271,29 @@ async fn every_call_of_every_function_is_granted() {
     let linked = needed(&fx);
     assert!(linked.contains("s3:GetObject"), "{linked:?}");
     assert_granted("QueryFunction", &linked);
+
+    // Query: a staged job whose file never came, read an hour after its upload URL expired.
+    // The read ends it FAILED (a conditional update); its Failed event waits in the outbox
+    // for the publisher's sweep (every minute), which holds the bus's grant.
+    fx.quota.max_active_jobs = 10;
+    let never = ApiCall::new("POST", "/api/web/v2/mobileFlashPass/uploads")
+        .json("{}")
+        .user("alice", ALL_PERMISSIONS);
+    let response = call_submit(&fx, never).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    let never = body_json(&response)["id"].as_str().unwrap().to_owned();
+    fx.clock
+        .advance((UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS) * 1000 + 1_000);
+    fx.counter.reset();
+    let failed = get_job(&fx, &never).await;
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    let ended = needed(&fx);
+    assert!(ended.contains("dynamodb:UpdateItem"), "{ended:?}");
+    assert_granted("QueryFunction", &ended);
+    let stored = fx.jobs().get_job(&never).await.unwrap().unwrap();
+    assert!(
+        stored.outbox.contains_key(&EventKind::Failed),
+        "{:?}",
+        stored.outbox
+    );
 }
