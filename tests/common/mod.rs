@@ -5,6 +5,7 @@ pub mod backends;
 pub mod chunks;
 pub mod embedded;
 pub mod faults;
+pub mod grants;
 pub mod pages;
 pub mod staged;
 pub mod stores;
