@@ -1,6 +1,6 @@
 //! [`EmbeddedStore`]: the storage ports on the embedded file. Every conditional update of the
 //! DynamoDB adapter is one write transaction here (read, check, write, commit), so the two
-//! implementations keep the same contract — `tests/store_conformance.rs` runs one suite
+//! implementations keep the same contract — `tests/store_conformance/` runs one suite
 //! against both. `jobs.rs` implements `JobStore`, `chunk_items.rs` the per-chunk items,
 //! `records.rs` `RecordStore`.
 
