@@ -32,19 +32,9 @@ fn expected(job: &str, kinds: &[&str]) -> Vec<String> {
     kinds.iter().map(|k| format!("{job}:{k}")).collect()
 }
 
-/// Runs the scheduled publisher function on an EventBridge Scheduler event: it publishes
-/// whatever is left in the outbox.
+/// Runs the scheduled publisher function, which publishes whatever is left in the outbox.
 async fn sweep(fx: &Fixture) {
-    let scheduled = json!({
-        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-        "time": "2026-11-23T12:00:00Z", "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/publisher"], "detail": {}
-    });
-    let event = lambda_runtime::LambdaEvent::new(scheduled, lambda_runtime::Context::default());
-    let out = publisher::handler(&fx.publisher(), event)
-        .await
-        .expect("the bus took every pending event");
+    let out = run_publisher(fx).await;
     assert!(out["published"].as_u64().is_some(), "{out}");
 }
 

@@ -9,30 +9,14 @@ mod common;
 
 use bulkops::reference::{load_vault, VaultInput};
 use bulkops_shared::intake::Intake;
-use bulkops_testkit::{pump, Fixture, IntakeQueues, PumpOptions};
+use bulkops_testkit::{Fixture, IntakeQueues, PumpOptions};
 use common::grants::{assert_granted, needed};
 use common::*;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 
-async fn send(fx: &Fixture, queue: &IntakeQueues, body: &str) {
-    fx.clients
-        .sqs
-        .send_message()
-        .queue_url(&queue.url)
-        .message_body(body)
-        .send()
-        .await
-        .expect("SendMessage");
-}
-
-async fn run_intake(fx: &Fixture, queue: &IntakeQueues, deps: &Intake) {
-    let source =
-        bulkops_shared::queue::sqs::SqsChunkSource::new(fx.clients.sqs.clone(), &queue.url);
-    let stats = pump(&source, &queue.arn, PumpOptions::default(), |event| {
-        intake::handler(deps, LambdaEvent::new(event, Context::default()))
-    })
-    .await;
+/// Pumps the intake queue into the intake function: each message handled, none left failed.
+async fn intake_all(fx: &Fixture, queue: &IntakeQueues, deps: &Intake) {
+    let stats = run_intake(fx, queue, deps, PumpOptions::default()).await;
     assert!(stats.reported_failures.is_empty(), "{stats:?}");
 }
 
@@ -56,9 +40,9 @@ async fn every_call_of_the_event_functions_is_granted() {
     let invalid = json!({"api": "accounts", "owner": "svc", "clientToken": "empty",
         "body": {"accountsList": []}});
     for body in [&flash_passes, &accounts, &invalid] {
-        send(&fx, &queue, &body.to_string()).await;
+        send_to_intake(&fx, &queue, &body.to_string()).await;
     }
-    send(&fx, &queue, "not json").await;
+    send_to_intake(&fx, &queue, "not json").await;
     fx.counter.reset();
 
     // The events each transition flushes at once go out; a sweep finds what is left.
@@ -67,10 +51,10 @@ async fn every_call_of_the_event_functions_is_granted() {
         queue: fx.clients.windowed_chunk_queue(&fx.table, &fx.queue_url, 1),
         ..fx.intake(&queue)
     };
-    run_intake(&fx, &queue, &deps).await;
+    intake_all(&fx, &queue, &deps).await;
     // The same request again, once the first has made its job.
-    send(&fx, &queue, &accounts.to_string()).await;
-    run_intake(&fx, &queue, &deps).await;
+    send_to_intake(&fx, &queue, &accounts.to_string()).await;
+    intake_all(&fx, &queue, &deps).await;
     let intake = needed(&fx);
     for action in [
         "dynamodb:PutItem",
@@ -88,18 +72,7 @@ async fn every_call_of_the_event_functions_is_granted() {
     );
     fx.counter.reset();
 
-    let scheduled = json!({
-        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-        "time": "2026-12-05T12:00:00Z", "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/publisher"], "detail": {}
-    });
-    let out = publisher::handler(
-        &fx.publisher(),
-        LambdaEvent::new(scheduled, Context::default()),
-    )
-    .await
-    .expect("sweep");
+    let out = run_publisher(&fx).await;
     assert!(out["published"].as_u64() >= Some(2), "{out}");
     let publisher = needed(&fx);
     for action in ["dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"] {

@@ -9,12 +9,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bulkops_shared::intake::Intake;
 use bulkops_shared::model::JobType;
-use bulkops_testkit::{pump, ApiCall, Fixture, IntakeQueues, PumpOptions, PumpStats};
+use bulkops_testkit::{ApiCall, Fixture, PumpOptions};
 use common::faults::{Call, Fault, Faults, FaultyJobStore};
 use common::*;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
 /// Puts a `Bulk Job Requested` event on the fixture's bus, as another service would.
@@ -37,32 +35,6 @@ async fn request_on_bus(fx: &Fixture, detail: &Value) {
 }
 
 /// Sends a message to the intake queue directly.
-async fn send(fx: &Fixture, queue: &IntakeQueues, body: &str) {
-    fx.clients
-        .sqs
-        .send_message()
-        .queue_url(&queue.url)
-        .message_body(body)
-        .send()
-        .await
-        .expect("SendMessage");
-}
-
-/// Pumps the intake queue into the real intake handler.
-async fn run_intake(
-    fx: &Fixture,
-    queue: &IntakeQueues,
-    deps: &Intake,
-    options: PumpOptions,
-) -> PumpStats {
-    let source =
-        bulkops_shared::queue::sqs::SqsChunkSource::new(fx.clients.sqs.clone(), &queue.url);
-    pump(&source, &queue.arn, options, |event| {
-        intake::handler(deps, LambdaEvent::new(event, Context::default()))
-    })
-    .await
-}
-
 fn mfp_request(token: &str, ids: &[String]) -> Value {
     json!({"api": "mobileFlashPass", "owner": "orders-service", "permissions": ["ISSUANCE:ADD"],
            "clientToken": token, "body": {"ids": ids}})
@@ -102,8 +74,8 @@ async fn a_requested_event_creates_one_job_however_often_it_is_delivered() {
     };
     run_intake(&fx, &queue, &fx.intake(&queue), three).await;
     // The same request again, straight to the queue, twice in one batch: a race.
-    send(&fx, &queue, &request.to_string()).await;
-    send(&fx, &queue, &request.to_string()).await;
+    send_to_intake(&fx, &queue, &request.to_string()).await;
+    send_to_intake(&fx, &queue, &request.to_string()).await;
     run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     run_processor(&fx, PumpOptions::default()).await;
 
@@ -154,7 +126,7 @@ async fn an_upload_request_survives_a_crash_after_each_write() {
             .collect();
         let request = json!({"api": "accounts", "owner": "svc", "clientToken": "batch-7",
                              "body": {"source": "orders", "accountsList": accounts}});
-        send(&fx, &queue, &request.to_string()).await;
+        send_to_intake(&fx, &queue, &request.to_string()).await;
         let faults = Faults::new(&[Fault::AfterWrite { call, times: 1 }]);
         let mut deps = fx.intake(&queue);
         deps.jobs = Arc::new(FaultyJobStore {
@@ -267,7 +239,7 @@ async fn an_unreadable_message_goes_to_the_dead_letter_queue_and_creates_nothing
         json!({"api": "nothing", "owner": "o", "clientToken": "t", "body": {}}).to_string(),
     ];
     for body in &unreadable {
-        send(&fx, &queue, body).await;
+        send_to_intake(&fx, &queue, body).await;
     }
     let stats = run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     assert_eq!(
@@ -286,7 +258,7 @@ async fn an_unreadable_message_goes_to_the_dead_letter_queue_and_creates_nothing
 
     // The dead-letter queue cannot be reached: the message is retried, and the queue's
     // redrive policy dead-letters it after maxReceiveCount receives; it never loops.
-    send(&fx, &queue, "still not json").await;
+    send_to_intake(&fx, &queue, "still not json").await;
     let mut deps = fx.intake(&queue);
     deps.dead_letters = Arc::new(bulkops_shared::queue::SqsMessageQueue::new(
         fx.clients.sqs.clone(),
@@ -350,7 +322,7 @@ async fn a_body_at_the_size_limit_is_taken_and_one_over_is_rejected() {
     ids[n - 1].push_str("AAAA");
     let over = mfp_request("over-limit", &ids);
     for request in [&at_limit, &over] {
-        send(&fx, &queue, &request.to_string()).await;
+        send_to_intake(&fx, &queue, &request.to_string()).await;
     }
     run_intake(&fx, &queue, &fx.intake(&queue), PumpOptions::default()).await;
     let jobs = jobs_of(&fx, JobType::SendMfp, "").await;
@@ -380,7 +352,7 @@ async fn a_job_that_cannot_be_queued_fails_once_with_its_client_token() {
         .clients
         .chunk_queue(&fx.table, &format!("{}-missing", fx.queue_url));
     for _ in 0..2 {
-        send(&fx, &queue, &request.to_string()).await;
+        send_to_intake(&fx, &queue, &request.to_string()).await;
         let stats = run_intake(&fx, &queue, &deps, PumpOptions::default()).await;
         assert!(stats.reported_failures.is_empty(), "answered, not retried");
     }

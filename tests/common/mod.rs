@@ -147,6 +147,50 @@ pub async fn run_splitter(fx: &Fixture) -> PumpStats {
     run_splitter_with(fx, &fx.splitter_deps(), PumpOptions::default()).await
 }
 
+/// Sends `body` to the intake queue straight, as a producer without the bus would.
+pub async fn send_to_intake(fx: &Fixture, queue: &bulkops_testkit::IntakeQueues, body: &str) {
+    fx.clients
+        .sqs
+        .send_message()
+        .queue_url(&queue.url)
+        .message_body(body)
+        .send()
+        .await
+        .expect("SendMessage");
+}
+
+/// Pumps the intake queue into the real intake handler with `deps`.
+pub async fn run_intake(
+    fx: &Fixture,
+    queue: &bulkops_testkit::IntakeQueues,
+    deps: &bulkops_shared::intake::Intake,
+    options: PumpOptions,
+) -> PumpStats {
+    let source =
+        bulkops_shared::queue::sqs::SqsChunkSource::new(fx.clients.sqs.clone(), &queue.url);
+    pump(&source, &queue.arn, options, |event| {
+        intake::handler(deps, LambdaEvent::new(event, Context::default()))
+    })
+    .await
+}
+
+/// Runs the scheduled publisher function on an EventBridge Scheduler event: it publishes
+/// whatever is left in the outbox. Its answer (`published`, `left`).
+pub async fn run_publisher(fx: &Fixture) -> Value {
+    let scheduled = json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-11-23T12:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/publisher"], "detail": {}
+    });
+    publisher::handler(
+        &fx.publisher(),
+        LambdaEvent::new(scheduled, Context::default()),
+    )
+    .await
+    .expect("the bus took every pending event")
+}
+
 /// `PUT`s `body` to a staged job's upload URL (`upload.url` of its BulkOperation) as a client
 /// would; the status. With a content type, as browsers and curl send one: moto reads an
 /// untyped body as a form and stores an empty object.
