@@ -1,7 +1,8 @@
 //! A staged job whose file never comes (issue 11, item 2): an hour after its upload URL
 //! expired (the grace for an upload begun in time), its first read ends it FAILED with an
 //! `errorMessage` saying so, once, through the real handlers on moto with a moved clock; until
-//! then it waits AWAITING_DATA (Pending). Its place in the caller's quota is freed.
+//! then it waits AWAITING_DATA (Pending). Its place in the caller's quota is freed. A job
+//! nobody reads is ended by the scheduled publisher's sweep, which sends its Failed event.
 
 mod common;
 
@@ -14,6 +15,12 @@ use bulkops_shared::store::Quota;
 use bulkops_testkit::{ApiCall, Fixture};
 use common::*;
 use serde_json::Value;
+
+/// Job items still in the awaiting-uploads index (`gsi3`).
+async fn indexed_as_awaiting(fx: &Fixture) -> usize {
+    let items = fx.scan_all().await;
+    items.iter().filter(|i| i.contains_key("gsi3pk")).count()
+}
 
 async fn submit(fx: &Fixture, uploads: &Arc<LocalUploads>, call: ApiCall) -> (u16, Value) {
     let mut deps = fx.submit_deps();
@@ -72,4 +79,53 @@ async fn a_file_that_never_comes_fails_its_job_once() {
 
     // Their places are free again.
     assert_eq!(submit(&fx, &uploads, staged()).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_file_that_never_comes_and_nobody_reads_is_ended_by_the_sweep() {
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = Arc::new(LocalUploads::open(dir.path(), "http://127.0.0.1:1".into()).unwrap());
+    let (status, job) = submit(
+        &fx,
+        &uploads,
+        ApiCall::new("POST", "/api/web/v2/mobileFlashPass/uploads").user("alice", ALL_PERMISSIONS),
+    )
+    .await;
+    assert_eq!(status, 200, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let (status, upload) = submit(
+        &fx,
+        &uploads,
+        ApiCall::new("POST", "/PasswordVault/API/BulkActions/Accounts/uploads").user("bob", ""),
+    )
+    .await;
+    assert_eq!(status, 202, "{upload}");
+    assert_eq!(indexed_as_awaiting(&fx).await, 2);
+
+    // Within the grace the sweep leaves them waiting.
+    fx.clock
+        .advance((UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS) * 1000 - 1_000);
+    assert_eq!(run_publisher(&fx).await["published"], 0);
+    assert_eq!(indexed_as_awaiting(&fx).await, 2);
+
+    // Past it, the scheduled publisher ends both and sends their Failed events, once.
+    fx.clock.advance(2_000);
+    assert_eq!(run_publisher(&fx).await["published"], 2);
+    let events = fx.published_events().await;
+    let failed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Bulk Job Failed")
+        .collect();
+    assert_eq!((events.len(), failed.len()), (2, 2), "{events:#?}");
+    assert!(failed.iter().any(|e| e["detail"]["eventId"] == format!("{id}:FAILED")));
+    let job = fx.jobs().get_job(&id).await.unwrap().expect("job");
+    assert_eq!(job.state, bulkops_shared::model::JobState::Failed);
+    let message = job.error_message.unwrap_or_default();
+    assert!(message.contains("upload URL expired"), "{message}");
+    assert_eq!(indexed_as_awaiting(&fx).await, 0, "ended jobs leave the index");
+
+    // Nothing is ended or sent twice.
+    assert_eq!(run_publisher(&fx).await["published"], 0);
+    assert!(fx.published_events().await.is_empty());
 }

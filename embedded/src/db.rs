@@ -46,6 +46,9 @@ pub(crate) const IDEMPOTENCY_KEYS: TableDefinition<&str, &str> =
     TableDefinition::new("idempotency_keys");
 /// `<first pending event time:013>#<job id>` → job id: the jobs with unpublished events.
 pub(crate) const OUTBOX: TableDefinition<&str, &str> = TableDefinition::new("job_outbox");
+/// `<when overdue:013>#<job id>` → job id: the staged jobs waiting for their file.
+pub(crate) const AWAITING_UPLOADS: TableDefinition<&str, &str> =
+    TableDefinition::new("awaiting_uploads");
 /// `<queue>\0<sequence:020>` → message state (JSON); keys keep arrival order. Bodies live
 /// apart so that looking for a visible message never parses a 60 KiB chunk.
 pub(crate) const MESSAGES: TableDefinition<&str, Bytes> = TableDefinition::new("queue_messages");
@@ -155,6 +158,7 @@ impl Db {
         txn.open_table(RECORDS)?;
         txn.open_table(SEQUENCES)?;
         txn.open_table(OUTBOX)?;
+        txn.open_table(AWAITING_UPLOADS)?;
         txn.open_table(IDEMPOTENCY_KEYS)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(BODIES)?;

@@ -19,6 +19,7 @@ use crate::uploads::UploadBucket;
 use crate::MovableClock;
 use bulkops_shared::queue::ChunkQueue;
 use bulkops_shared::store::dynamo::{JOBS_INDEX, OUTBOX_INDEX};
+use bulkops_shared::store::keys::AWAITING_UPLOAD_INDEX;
 use bulkops_shared::store::{JobStore, RecordStore};
 
 /// The emulator endpoint (e.g. `http://127.0.0.1:5123`), set by `scripts/test.sh`.
@@ -52,49 +53,38 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("key schema")
 }
 
-/// Creates the service table (same schema as template.yaml).
+/// Creates the service table (same schema as template.yaml): its keys and, for each index
+/// (every one keyed `<index>pk`/`<index>sk`, projecting all attributes), its keys.
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
 ) -> Result<(), aws_sdk_dynamodb::Error> {
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(JOBS_INDEX)
-        .key_schema(key("gsi1pk", KeyType::Hash))
-        .key_schema(key("gsi1sk", KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index");
-    let outbox = GlobalSecondaryIndex::builder()
-        .index_name(OUTBOX_INDEX)
-        .key_schema(key("gsi2pk", KeyType::Hash))
-        .key_schema(key("gsi2sk", KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index");
-    client
+    let mut table = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("pk", ScalarAttributeType::S))
         .attribute_definitions(attribute("sk", ScalarAttributeType::S))
-        .attribute_definitions(attribute("gsi1pk", ScalarAttributeType::S))
-        .attribute_definitions(attribute("gsi1sk", ScalarAttributeType::S))
-        .attribute_definitions(attribute("gsi2pk", ScalarAttributeType::S))
-        .attribute_definitions(attribute("gsi2sk", ScalarAttributeType::S))
         .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .global_secondary_indexes(index)
-        .global_secondary_indexes(outbox)
-        .send()
-        .await?;
+        .key_schema(key("sk", KeyType::Range));
+    for index in [JOBS_INDEX, OUTBOX_INDEX, AWAITING_UPLOAD_INDEX] {
+        let (pk, sk) = (format!("{index}pk"), format!("{index}sk"));
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build();
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key(&pk, KeyType::Hash))
+            .key_schema(key(&sk, KeyType::Range))
+            .projection(projection)
+            .build()
+            .expect("index");
+        table = table
+            .attribute_definitions(attribute(&pk, ScalarAttributeType::S))
+            .attribute_definitions(attribute(&sk, ScalarAttributeType::S))
+            .global_secondary_indexes(index);
+    }
+    table.send().await?;
     Ok(())
 }
 
@@ -219,6 +209,7 @@ impl Fixture {
         self.clients
             .publisher(&self.table, &self.bus)
             .with_metrics(self.metrics.clone())
+            .with_clock(self.clock.clone())
     }
 
     /// The publisher; with an upload bucket, a final job's result files are asked for on its

@@ -2,6 +2,7 @@
 //! (through moto) and the embedded redb store. The engine relies on exactly these
 //! behaviours; each case fails on either backend if its contract breaks.
 
+mod awaiting;
 mod chunks;
 #[path = "../common/mod.rs"]
 mod common;

@@ -330,6 +330,10 @@ impl JobStore for EmbeddedStore {
         .await
     }
 
+    async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.overdue_uploads_entries(now_ms, limit).await
+    }
+
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
         let kinds = kinds.to_vec();
         self.change_job(id, (), move |stored| {

@@ -4,6 +4,7 @@
 //! against both. `jobs.rs` implements `JobStore`, `chunk_items.rs` the per-chunk items,
 //! `records.rs` `RecordStore`.
 
+mod awaiting;
 mod chunk_items;
 #[cfg(test)]
 mod durable_events_tests;
@@ -39,6 +40,10 @@ struct StoredJob {
     /// The job's key in the outbox index while its outbox is not empty.
     #[serde(default)]
     outbox_key: Option<String>,
+    /// The job's key in the awaiting-uploads index while it is a staged job waiting for its
+    /// file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    awaiting_key: Option<String>,
 }
 
 impl StoredJob {
@@ -84,8 +89,10 @@ fn read_job(txn: &WriteTransaction, id: &str) -> Result<Option<StoredJob>, DbErr
         .transpose()?)
 }
 
-/// Writes a job, keeping the outbox index in step with its outbox in the same transaction.
+/// Writes a job, keeping the outbox index in step with its outbox, and the awaiting-uploads
+/// index with its state, in the same transaction.
 fn write_job(txn: &WriteTransaction, stored: &mut StoredJob) -> Result<(), DbError> {
+    awaiting::index(txn, stored)?;
     let first_pending = stored.job.outbox.values().min().copied();
     match (first_pending, &stored.outbox_key) {
         (Some(at), None) => {
@@ -120,6 +127,7 @@ fn insert_new_job(txn: &WriteTransaction, job: Job) -> Result<(), DbError> {
             recorded_chunks: BTreeSet::new(),
             claimed_chunks: BTreeSet::new(),
             outbox_key: None,
+            awaiting_key: None,
             job,
         },
     )

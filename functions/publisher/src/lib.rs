@@ -1,6 +1,7 @@
 //! The scheduled publisher: sends the job events left in outboxes (a flush that failed, a
-//! function that died after a transition), oldest first. It fails when events remain
-//! unpublished, so its error metric is the publish-failure alarm.
+//! function that died after a transition), oldest first, and ends the staged jobs whose file
+//! never came. It fails when events remain unpublished, so its error metric is the
+//! publish-failure alarm.
 
 use bulkops_shared::aws::{required_env, AwsClients, MissingSetting};
 use bulkops_shared::events::Publisher;
@@ -27,7 +28,8 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<Value, E
         let stats = deps.sweep(JOBS_PER_ROUND).await?;
         published += stats.published;
         left = stats.left;
-        if stats.jobs < JOBS_PER_ROUND || stats.left > 0 {
+        let more = stats.jobs == JOBS_PER_ROUND || stats.overdue == JOBS_PER_ROUND;
+        if !more || stats.left > 0 {
             break;
         }
     }

@@ -1,5 +1,7 @@
 //! Publishing a job's pending events: build them from the job, send them in order of time,
-//! and remove from the outbox exactly those the sink accepted.
+//! and remove from the outbox exactly those the sink accepted. The sweep also ends the staged
+//! jobs whose file never came and that nobody read (a read ends them too), so their Failed
+//! event goes out without a caller asking.
 
 use std::sync::Arc;
 
@@ -10,11 +12,17 @@ use crate::engine::EventFlush;
 use crate::error::StoreError;
 use crate::metrics::{Metric, Metrics, NoMetrics};
 use crate::model::{EventKind, Job};
+use crate::staged::expire_if_overdue;
 use crate::store::JobStore;
+use crate::time::{Clock, SystemClock};
 
 /// What a sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepStats {
+    /// Staged jobs found overdue for their file (each ended FAILED, by this sweep or by a
+    /// reader just before it).
+    pub overdue: usize,
+    /// Jobs found with pending events.
     pub jobs: usize,
     pub published: usize,
     /// Events the sink refused or could not take, left for the next sweep.
@@ -27,6 +35,7 @@ pub struct Publisher {
     jobs: Arc<dyn JobStore>,
     sink: Arc<dyn EventSink>,
     metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Publisher {
@@ -35,7 +44,14 @@ impl Publisher {
             jobs,
             sink,
             metrics: Arc::new(NoMetrics),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The clock that decides whether a staged job's file is overdue; tests move it.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Counts each job's end (completed, failed, cancelled, with its duration) when its event
@@ -53,9 +69,18 @@ impl Publisher {
         }
     }
 
-    /// Publishes every job's pending events, oldest first, `limit` jobs at most.
+    /// Ends up to `limit` staged jobs overdue for their file (publishing their Failed
+    /// events), then publishes every job's pending events, oldest first, `limit` jobs at most.
     pub async fn sweep(&self, limit: usize) -> Result<SweepStats, StoreError> {
         let mut stats = SweepStats::default();
+        let now_ms = self.clock.now_ms();
+        for job in self.jobs.overdue_uploads(now_ms, limit).await? {
+            let job = expire_if_overdue(self.jobs.as_ref(), job, now_ms).await?;
+            let (published, left) = self.publish_pending(&job).await?;
+            stats.overdue += 1;
+            stats.published += published;
+            stats.left += left;
+        }
         for job in self.jobs.jobs_with_pending_events(limit).await? {
             let (published, left) = self.publish_pending(&job).await?;
             stats.jobs += 1;

@@ -302,12 +302,17 @@ impl Job {
 
     /// A staged job still waiting for its file an hour after its upload URL expired (an
     /// upload begun before the URL expired may still be arriving until then): it never gets
-    /// one, and is ended FAILED when next read.
+    /// one, and is ended FAILED when next read or swept.
     pub fn is_upload_overdue(&self, now_ms: i64) -> bool {
-        self.state == JobState::AwaitingData
-            && self
-                .upload_expires_at_ms
-                .is_some_and(|until| now_ms >= until + UPLOAD_GRACE_SECONDS * 1000)
+        self.upload_due_at_ms().is_some_and(|due| now_ms >= due)
+    }
+
+    /// When a staged job still waiting for its file becomes overdue: its upload URL's expiry
+    /// plus the grace. `None` for any other job (not staged, or not AWAITING_DATA).
+    pub fn upload_due_at_ms(&self) -> Option<i64> {
+        self.upload_expires_at_ms
+            .filter(|_| self.state == JobState::AwaitingData)
+            .map(|until| until + UPLOAD_GRACE_SECONDS * 1000)
     }
 
     /// Rows with a final outcome (or skipped for good).

@@ -15,7 +15,8 @@
 //! | `PLATFORM#`     | platforms (ADD_ACCOUNTS reference data)                 |
 //!
 //! and of the indexes: `gsi1pk` is `JOBS#…` (a job type's, or an owner's, listing), `gsi2pk`
-//! is `OUTBOX` (jobs with unpublished events).
+//! is `OUTBOX` (jobs with unpublished events), `gsi3pk` is `AWAITING_UPLOAD` (staged jobs
+//! waiting for their file).
 
 /// A job, its chunk outcomes and its staged secrets: `JOB#<job id>`.
 pub const JOB_PREFIX: &str = "JOB#";
@@ -43,6 +44,13 @@ pub const JOBS_PREFIX: &str = "JOBS#";
 pub const OUTBOX_INDEX: &str = "gsi2";
 /// The one partition of `gsi2`.
 pub const OUTBOX_PARTITION: &str = "OUTBOX";
+
+/// The sparse index of staged jobs waiting for their file (`gsi3pk` =
+/// [`AWAITING_UPLOAD_PARTITION`], `gsi3sk` = `<when overdue:013>#<job id>`): the publisher's
+/// sweep ends those overdue that nobody reads.
+pub const AWAITING_UPLOAD_INDEX: &str = "gsi3";
+/// The one partition of `gsi3`.
+pub const AWAITING_UPLOAD_PARTITION: &str = "AWAITING_UPLOAD";
 
 /// The longest key part kept as it is. DynamoDB allows 2,048 bytes of partition key and 1,024
 /// of sort key, and a row's fields can be far longer: a key built from one must still fit, or
@@ -145,11 +153,15 @@ pub const FUNCTION_KEYS: &[FunctionKeys] = &[
         ],
         indexes: &[],
     },
-    // Sweeps the outbox index and marks events published on the job items.
+    // Sweeps the outbox index and marks events published on the job items; ends the staged
+    // jobs the awaiting index shows overdue.
     FunctionKeys {
         function: "PublisherFunction",
         table: &[Prefix(JOB_PREFIX)],
-        indexes: &[(OUTBOX_INDEX, &[Exact(OUTBOX_PARTITION)])],
+        indexes: &[
+            (OUTBOX_INDEX, &[Exact(OUTBOX_PARTITION)]),
+            (AWAITING_UPLOAD_INDEX, &[Exact(AWAITING_UPLOAD_PARTITION)]),
+        ],
     },
     // Splits staged files: reads the job, parks its chunks, releases (or fails) it, reads the
     // first window back to queue it, and publishes the job's events.

@@ -235,6 +235,11 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Removes published events from a job's outbox; idempotent.
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError>;
+    /// Staged jobs still waiting for their file and overdue at `now_ms` (see
+    /// [`Job::upload_due_at_ms`]), about the earliest due first; at most `limit`. A job leaves
+    /// this set with its state: released, abandoned or cancelled. The publisher's sweep ends
+    /// the ones nobody reads.
+    async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Makes every write acknowledged so far durable, before something outside the store (an
     /// event) announces it: an announced transition must survive a crash. DynamoDB's writes
     /// are durable when they return; the embedded store syncs its lazy commits.

@@ -206,6 +206,9 @@ impl JobStore for FaultyJobStore {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.inner.jobs_with_pending_events(limit).await
     }
+    async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.inner.overdue_uploads(now_ms, limit).await
+    }
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
         faulty!(
             self,

@@ -2,6 +2,7 @@
 //! skipped as they arrive); a job never released runs nothing, so all its rows are skipped in
 //! the same conditional update.
 
+use super::awaiting::LEAVES_AWAITING;
 use super::conditional::state_in;
 use super::{n, DynamoJobStore};
 use crate::error::StoreError;
@@ -41,7 +42,7 @@ impl DynamoJobStore {
                 .emitting(
                     id,
                     "#state = :AWAITING_DATA",
-                    "SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount",
+                    &format!("SET #state = :CANCELLED, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount {LEAVES_AWAITING}"),
                     vec![(":now", n(now_ms)), (":chunkCount", n(job.chunk_count))],
                     "UpdateItem(cancel unreleased)",
                     EventKind::Cancelled,

@@ -93,10 +93,14 @@ async fn send_transition(
 pub(super) fn with_outbox(expression: &str) -> String {
     let outbox = "outbox.#event = :eventAt, gsi2pk = :outboxPartition, \
                   gsi2sk = if_not_exists(gsi2sk, :outboxSort)";
-    match expression.split_once(" ADD ") {
-        Some((set, add)) => format!("{set}, {outbox} ADD {add}"),
-        None => format!("{expression}, {outbox}"),
-    }
+    // The assignments join the SET clause, which comes first: before any ADD or REMOVE.
+    let set_ends = [" ADD ", " REMOVE "]
+        .iter()
+        .filter_map(|clause| expression.find(clause))
+        .min()
+        .unwrap_or(expression.len());
+    let (set, rest) = expression.split_at(set_ends);
+    format!("{set}, {outbox}{rest}")
 }
 
 /// `#state IN (:A, :B)`: a condition that the job is in one of `states` (bound by
@@ -104,4 +108,31 @@ pub(super) fn with_outbox(expression: &str) -> String {
 pub(super) fn state_in(states: &[JobState]) -> String {
     let values: Vec<String> = states.iter().map(|s| format!(":{}", s.as_str())).collect();
     format!("#state IN ({})", values.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_outbox;
+
+    #[test]
+    fn the_outbox_assignments_join_the_set_clause() {
+        let outbox = "outbox.#event = :eventAt, gsi2pk = :outboxPartition, \
+                      gsi2sk = if_not_exists(gsi2sk, :outboxSort)";
+        assert_eq!(
+            with_outbox("SET a = :a"),
+            format!("SET a = :a, {outbox}")
+        );
+        assert_eq!(
+            with_outbox("SET a = :a ADD b :b"),
+            format!("SET a = :a, {outbox} ADD b :b")
+        );
+        assert_eq!(
+            with_outbox("SET a = :a REMOVE gsi3pk, gsi3sk"),
+            format!("SET a = :a, {outbox} REMOVE gsi3pk, gsi3sk")
+        );
+        assert_eq!(
+            with_outbox("SET a = :a ADD b :b REMOVE c"),
+            format!("SET a = :a, {outbox} ADD b :b REMOVE c")
+        );
+    }
 }

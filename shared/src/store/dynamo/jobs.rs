@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
+use super::awaiting::LEAVES_AWAITING;
 use super::conditional::state_in;
 use super::recorded::NOT_RECORDED;
 use super::{
@@ -77,7 +78,7 @@ impl JobStore for DynamoJobStore {
         self.emitting(
             id,
             "#state = :AWAITING_DATA",
-            "SET #state = :SCHEDULED",
+            &format!("SET #state = :SCHEDULED {LEAVES_AWAITING}"),
             vec![],
             "UpdateItem(release)",
             EventKind::Created,
@@ -93,13 +94,15 @@ impl JobStore for DynamoJobStore {
         chunks: u32,
     ) -> Result<Transition, StoreError> {
         let totals = vec![(":rows", n(rows)), (":chunks", n(chunks))];
-        let expression = "SET #state = :SCHEDULED, totalRows = :rows, chunkCount = :chunks";
+        let expression = format!(
+            "SET #state = :SCHEDULED, totalRows = :rows, chunkCount = :chunks {LEAVES_AWAITING}"
+        );
         let (condition, now) = ("#state = :AWAITING_DATA", crate::time::now_ms());
         let operation = "UpdateItem(release staged)";
         self.emitting(
             id,
             condition,
-            expression,
+            &expression,
             totals,
             operation,
             EventKind::Created,
@@ -124,7 +127,7 @@ impl JobStore for DynamoJobStore {
         self.emitting(
             id,
             "#state = :AWAITING_DATA",
-            "SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount",
+            &format!("SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount {LEAVES_AWAITING}"),
             vec![
                 (":message", s(message)),
                 (":now", n(now_ms)),
@@ -335,6 +338,10 @@ impl JobStore for DynamoJobStore {
 
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError> {
         self.mark_published_item(id, kinds).await
+    }
+
+    async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.overdue_uploads_items(now_ms, limit).await
     }
 
     async fn make_durable(&self) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
 //! Reads across jobs: listing a type's (or an owner's) jobs newest first through the `gsi1`
-//! index, and the named sequences bulk ids are drawn from.
+//! index (and the other indexes' reads through the same query), and the named sequences bulk
+//! ids are drawn from.
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
@@ -8,6 +9,19 @@ use crate::error::StoreError;
 use crate::model::{Job, JobType};
 use crate::store::keys::SEQUENCE_PREFIX;
 use crate::store::{jobs_partition, listed_for};
+
+/// Which index entries [`DynamoJobStore::query_jobs`] reads.
+pub(super) struct IndexQuery<'a> {
+    /// The index, whose keys are `<index>pk` and `<index>sk`.
+    pub index: &'a str,
+    pub partition: &'a str,
+    /// Only entries whose sort key is below this.
+    pub sort_below: Option<String>,
+    /// Ascending sort keys, or descending.
+    pub forward: bool,
+    /// Entries asked for per Query call.
+    pub page: usize,
+}
 
 impl DynamoJobStore {
     pub(super) async fn list_jobs_item(
@@ -18,30 +32,44 @@ impl DynamoJobStore {
     ) -> Result<Vec<Job>, StoreError> {
         let partition = jobs_partition(job_type, owner);
         let keep = |job: &Job| listed_for(job, owner);
-        self.query_jobs(JOBS_INDEX, &partition, false, 1000, limit, keep)
-            .await
+        let query = IndexQuery {
+            index: JOBS_INDEX,
+            partition: &partition,
+            sort_below: None,
+            forward: false,
+            page: 1000,
+        };
+        self.query_jobs(query, limit, keep).await
     }
 
-    /// Jobs in one partition of `index` (keyed `<index>pk`), in index order (`forward`, or
-    /// newest first), page by page until `limit` of them pass `keep`.
+    /// Jobs in one partition of an index, in index order, page by page until `limit` of them
+    /// pass `keep`.
     pub(super) async fn query_jobs(
         &self,
-        index: &str,
-        partition: &str,
-        forward: bool,
-        page: usize,
+        query: IndexQuery<'_>,
         limit: usize,
         keep: impl Fn(&Job) -> bool,
     ) -> Result<Vec<Job>, StoreError> {
+        let IndexQuery {
+            index,
+            partition,
+            sort_below,
+            forward,
+            page,
+        } = query;
         let mut jobs = Vec::new();
         let mut start_key = None;
         loop {
-            let out = self
-                .client
-                .query()
+            let mut condition = format!("{index}pk = :p");
+            let mut request = self.client.query();
+            if let Some(below) = &sort_below {
+                condition.push_str(&format!(" AND {index}sk < :below"));
+                request = request.expression_attribute_values(":below", s(below.as_str()));
+            }
+            let out = request
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression(format!("{index}pk = :p"))
+                .key_condition_expression(condition)
                 .expression_attribute_values(":p", s(partition))
                 .scan_index_forward(forward)
                 .limit((limit - jobs.len()).min(page) as i32)

@@ -13,12 +13,14 @@
 //! | client token   | `TOKEN#<key>`   | `TOKEN`          |
 //!
 //! A job item's `outbox` map holds its unpublished events (kind → time); while it is not
-//! empty, `gsi2pk`/`gsi2sk` put the job in the [`OUTBOX_INDEX`] the publisher sweeps.
+//! empty, `gsi2pk`/`gsi2sk` put the job in the [`OUTBOX_INDEX`] the publisher sweeps. A staged
+//! job waiting for its file is in the `gsi3` index (see `awaiting.rs`).
 //! | records        | caller-defined  | caller-defined   |
 //!
 //! `jobs.rs` implements [`super::JobStore`], `records.rs` [`super::RecordStore`]; this module
 //! holds the item layout and the helpers both use.
 
+mod awaiting;
 mod cancel;
 mod chunk_items;
 mod client_tokens;
@@ -169,6 +171,10 @@ struct JobItem {
     sk: String,
     gsi1pk: String,
     gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     #[serde(rename = "expiresAt")]
     expires_at: i64,
     #[serde(flatten)]
@@ -176,7 +182,10 @@ struct JobItem {
 }
 
 fn job_to_item(job: &Job) -> Result<Item, StoreError> {
+    let (gsi3pk, gsi3sk) = awaiting::awaiting_keys(job).unzip();
     let item = JobItem {
+        gsi3pk,
+        gsi3sk,
         pk: job_pk(&job.id),
         sk: JOB_SK.to_owned(),
         gsi1pk: jobs_partition(job.job_type, &job.owner),

@@ -1,6 +1,7 @@
 //! The job outbox on DynamoDB: finding jobs with unpublished events through the sparse
 //! `gsi2` index, and removing events once published (the index keys go with the last one).
 
+use super::listing::IndexQuery;
 use super::{conditional_update, n, DynamoJobStore, OUTBOX_INDEX, OUTBOX_PARTITION};
 use crate::error::StoreError;
 use crate::model::{EventKind, Job};
@@ -10,8 +11,14 @@ impl DynamoJobStore {
         &self,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        self.query_jobs(OUTBOX_INDEX, OUTBOX_PARTITION, true, 100, limit, |_| true)
-            .await
+        let query = IndexQuery {
+            index: OUTBOX_INDEX,
+            partition: OUTBOX_PARTITION,
+            sort_below: None,
+            forward: true,
+            page: 100,
+        };
+        self.query_jobs(query, limit, |_| true).await
     }
 
     pub(super) async fn mark_published_item(
