@@ -3,7 +3,8 @@
 //! deployed, runs a flash pass request over a chunk window of one (its parked chunk), an
 //! account request with secrets, the same request again (after the first), an invalid one
 //! (its rejection goes to the bus) and an unreadable message (moved to its dead-letter queue).
-//! The publisher function then sweeps the events of a request whose flush was lost.
+//! The publisher function then sweeps the events of a request whose flush was lost, and ends
+//! a staged job whose file never came.
 
 mod common;
 
@@ -89,6 +90,42 @@ async fn every_call_of_the_event_functions_is_granted() {
     );
     let publisher = needed(&fx);
     for action in ["dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"] {
+        assert!(publisher.contains(action), "{action}: {publisher:?}");
+    }
+    assert_granted("PublisherFunction", &publisher);
+}
+
+#[tokio::test]
+async fn the_publisher_may_end_an_overdue_staged_job() {
+    use bulkops::local::uploads::LocalUploads;
+    use bulkops_shared::model::UPLOAD_GRACE_SECONDS;
+    use bulkops_shared::staged::UPLOAD_URL_SECONDS;
+    use bulkops_testkit::ApiCall;
+
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let uploads = LocalUploads::open(dir.path(), "http://127.0.0.1:1".into()).expect("uploads");
+    let mut deps = fx.submit_deps();
+    deps.uploads = Some(std::sync::Arc::new(uploads));
+    let staged = ApiCall::new("POST", "/api/web/v2/mobileFlashPass/uploads")
+        .user("alice", ALL_PERMISSIONS)
+        .request();
+    let response = submit::handler(&deps, staged).await.expect("submit");
+    assert_eq!(response.status().as_u16(), 200, "{}", body_json(&response));
+
+    // Its file never comes, and nobody reads it: the sweep ends it and sends its event.
+    fx.clock
+        .advance((UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS) * 1000 + 1_000);
+    fx.counter.reset();
+    let out = run_publisher(&fx).await;
+    assert_eq!(out["published"], 1, "its Failed event: {out}");
+    let publisher = needed(&fx);
+    for action in [
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "events:PutEvents",
+    ] {
         assert!(publisher.contains(action), "{action}: {publisher:?}");
     }
     assert_granted("PublisherFunction", &publisher);

@@ -118,12 +118,18 @@ async fn a_file_that_never_comes_and_nobody_reads_is_ended_by_the_sweep() {
         .filter(|e| e["detail-type"] == "Bulk Job Failed")
         .collect();
     assert_eq!((events.len(), failed.len()), (2, 2), "{events:#?}");
-    assert!(failed.iter().any(|e| e["detail"]["eventId"] == format!("{id}:FAILED")));
+    assert!(failed
+        .iter()
+        .any(|e| e["detail"]["eventId"] == format!("{id}:FAILED")));
     let job = fx.jobs().get_job(&id).await.unwrap().expect("job");
     assert_eq!(job.state, bulkops_shared::model::JobState::Failed);
     let message = job.error_message.unwrap_or_default();
     assert!(message.contains("upload URL expired"), "{message}");
-    assert_eq!(indexed_as_awaiting(&fx).await, 0, "ended jobs leave the index");
+    assert_eq!(
+        indexed_as_awaiting(&fx).await,
+        0,
+        "ended jobs leave the index"
+    );
 
     // Nothing is ended or sent twice.
     assert_eq!(run_publisher(&fx).await["published"], 0);

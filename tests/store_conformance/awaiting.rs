@@ -58,7 +58,13 @@ async fn overdue_uploads_are_the_staged_jobs_still_waiting(s: Stores) {
     assert_eq!(overdue(&s, i64::MAX / 2, 100).await, all);
 
     // Every way out of AWAITING_DATA takes it out.
-    assert!(s.jobs.release_staged("s1", 0, 0).await.unwrap().moved().is_some());
+    assert!(s
+        .jobs
+        .release_staged("s1", 0, 0)
+        .await
+        .unwrap()
+        .moved()
+        .is_some());
     let expired = s.jobs.abandon("s2", "file never came", 3_000);
     assert!(expired.await.unwrap().moved().is_some());
     let cancelled = s.jobs.cancel("s3", 3_000).await.unwrap();
@@ -66,7 +72,12 @@ async fn overdue_uploads_are_the_staged_jobs_still_waiting(s: Stores) {
     assert!(s.jobs.release("s4").await.unwrap().moved().is_some());
     assert_eq!(overdue(&s, i64::MAX / 2, 100).await, ["s5", "s6"]);
     // And nothing brings it back.
-    assert!(s.jobs.start_processing("s1", 4_000).await.unwrap().is_some());
+    assert!(s
+        .jobs
+        .start_processing("s1", 4_000)
+        .await
+        .unwrap()
+        .is_some());
     assert!(s.jobs.complete("s1", 5_000).await.unwrap().is_some());
     assert_eq!(overdue(&s, i64::MAX / 2, 100).await, ["s5", "s6"]);
 }

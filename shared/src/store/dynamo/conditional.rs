@@ -118,10 +118,7 @@ mod tests {
     fn the_outbox_assignments_join_the_set_clause() {
         let outbox = "outbox.#event = :eventAt, gsi2pk = :outboxPartition, \
                       gsi2sk = if_not_exists(gsi2sk, :outboxSort)";
-        assert_eq!(
-            with_outbox("SET a = :a"),
-            format!("SET a = :a, {outbox}")
-        );
+        assert_eq!(with_outbox("SET a = :a"), format!("SET a = :a, {outbox}"));
         assert_eq!(
             with_outbox("SET a = :a ADD b :b"),
             format!("SET a = :a, {outbox} ADD b :b")
