@@ -106,12 +106,20 @@ async fn a_file_that_never_comes_and_nobody_reads_is_ended_by_the_sweep() {
     // Within the grace the sweep leaves them waiting.
     fx.clock
         .advance((UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS) * 1000 - 1_000);
-    assert_eq!(run_publisher(&fx).await["published"], 0);
+    let out = run_publisher(&fx).await;
+    assert_eq!(
+        (&out["published"], &out["overdueUploads"]),
+        (&0.into(), &0.into())
+    );
     assert_eq!(indexed_as_awaiting(&fx).await, 2);
 
     // Past it, the scheduled publisher ends both and sends their Failed events, once.
     fx.clock.advance(2_000);
-    assert_eq!(run_publisher(&fx).await["published"], 2);
+    let out = run_publisher(&fx).await;
+    assert_eq!(
+        (&out["published"], &out["overdueUploads"]),
+        (&2.into(), &2.into())
+    );
     let events = fx.published_events().await;
     let failed: Vec<&Value> = events
         .iter()

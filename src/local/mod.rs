@@ -265,8 +265,9 @@ fn start_events(
                 _ = stopped_sweep.changed() => break,
             }
             match publisher.sweep(SWEEP_JOBS).await {
-                Ok(stats) if stats.published + stats.left > 0 => {
+                Ok(stats) if stats.published + stats.left + stats.overdue > 0 => {
                     tracing::info!(
+                        overdue_uploads = stats.overdue,
                         jobs = stats.jobs,
                         published = stats.published,
                         left = stats.left,

@@ -53,3 +53,78 @@ impl EmbeddedStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use bulkops_shared::events::{EventSink, JobEvent, Publisher, SinkError};
+    use bulkops_shared::model::{JobState, JobType, UPLOAD_GRACE_SECONDS};
+    use bulkops_shared::store::JobStore;
+    use bulkops_shared::time::Clock;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Sent(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl EventSink for Sent {
+        async fn send(&self, events: &[JobEvent]) -> Result<Vec<String>, SinkError> {
+            let mut sent = self.0.lock().expect("lock");
+            sent.extend(events.iter().map(|e| e.id.clone()));
+            Ok(Vec::new())
+        }
+    }
+
+    struct At(AtomicI64);
+
+    impl Clock for At {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    /// The local server's sweep (the publisher on the embedded store) ends a staged job
+    /// nobody reads once it is overdue, across a restart of the store in between.
+    #[tokio::test]
+    async fn the_sweep_ends_an_overdue_staged_job_across_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bulkops.redb");
+        let mut job = Job::new("staged".into(), JobType::SendMfp, "alice".into(), 0, 1_000);
+        job.state = JobState::AwaitingData;
+        job.upload_expires_at_ms = Some(10_000);
+        let due = 10_000 + UPLOAD_GRACE_SECONDS * 1000;
+        EmbeddedStore::open(&path)
+            .expect("open")
+            .create_job(&job)
+            .await
+            .expect("create");
+
+        let store = EmbeddedStore::open(&path).expect("reopen");
+        let sent = Arc::new(Sent::default());
+        let clock = Arc::new(At(AtomicI64::new(due - 1)));
+        let publisher =
+            Publisher::new(Arc::new(store.clone()), sent.clone()).with_clock(clock.clone());
+        assert_eq!(publisher.sweep(10).await.expect("sweep").overdue, 0);
+        let waiting = store.get_job("staged").await.expect("get").expect("job");
+        assert_eq!(waiting.state, JobState::AwaitingData);
+
+        clock.0.store(due, Ordering::SeqCst);
+        let stats = publisher.sweep(10).await.expect("sweep");
+        assert_eq!((stats.overdue, stats.published), (1, 1));
+        let failed = store.get_job("staged").await.expect("get").expect("job");
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(*sent.0.lock().expect("lock"), ["staged:FAILED"]);
+        assert!(store
+            .overdue_uploads(i64::MAX / 2, 10)
+            .await
+            .expect("read")
+            .is_empty());
+
+        let again = publisher.sweep(10).await.expect("sweep");
+        assert_eq!((again.overdue, again.published), (0, 0));
+    }
+}

@@ -23,10 +23,11 @@ pub fn deps_from_env(clients: &AwsClients) -> Result<Deps, MissingSetting> {
 }
 
 pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (mut published, mut left) = (0, 0);
+    let (mut published, mut overdue, mut left) = (0, 0, 0);
     for _ in 0..MAX_ROUNDS {
         let stats = deps.sweep(JOBS_PER_ROUND).await?;
         published += stats.published;
+        overdue += stats.overdue;
         left = stats.left;
         let more = stats.jobs == JOBS_PER_ROUND || stats.overdue == JOBS_PER_ROUND;
         if !more || stats.left > 0 {
@@ -38,5 +39,5 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<Value, E
             format!("{left} events could not be published; they stay in the outbox").into(),
         );
     }
-    Ok(json!({ "published": published }))
+    Ok(json!({ "published": published, "overdueUploads": overdue }))
 }

@@ -76,6 +76,7 @@ impl Publisher {
         let now_ms = self.clock.now_ms();
         for job in self.jobs.overdue_uploads(now_ms, limit).await? {
             let job = expire_if_overdue(self.jobs.as_ref(), job, now_ms).await?;
+            tracing::info!(job_id = %job.id, state = %job.state.as_str(), "a staged job's file never came");
             let (published, left) = self.publish_pending(&job).await?;
             stats.overdue += 1;
             stats.published += published;
