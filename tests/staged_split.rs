@@ -26,6 +26,7 @@ use common::staged::file;
 async fn awaiting(b: &Backend, id: &str) {
     let mut job = Job::new(id.into(), JobType::SendMfp, "alice".into(), 0, 1_000);
     job.state = JobState::AwaitingData;
+    job.upload_expires_at_ms = Some(2_000);
     b.jobs.create_job(&job).await.expect("create the job");
 }
 
@@ -160,6 +161,58 @@ async fn a_split_that_dies_is_run_again(b: Backend, rows: usize) {
         (rows as u32 - failed, failed, rows as u32),
         "every row counted once"
     );
+}
+
+/// A file that came is never overdue, however long its split waits (here: a split that
+/// died at its first chunks, waiting to be run again): the publisher's sweep leaves it be.
+async fn a_file_that_came_is_never_overdue(b: Backend) {
+    awaiting(&b, "came").await;
+    let overdue = || async {
+        let jobs = b.jobs.overdue_uploads(i64::MAX / 2, 10).await.unwrap();
+        jobs.into_iter().map(|job| job.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        overdue().await,
+        ["came"],
+        "overdue while its file is not here"
+    );
+    let (text, _) = file(300);
+    let dying = DyingParking {
+        inner: b.parking.clone(),
+        calls: AtomicUsize::new(0),
+        fail_at: 1,
+    };
+    let deps = SplitDeps {
+        parking: &dying,
+        ..b.split_deps()
+    };
+    assert!(split_file(deps, "came", text.as_bytes()).await.is_err());
+    let stuck = b.jobs.get_job("came").await.unwrap().unwrap();
+    assert_eq!(stuck.state, JobState::AwaitingData);
+    assert!(stuck.file_received_ms.is_some());
+    assert!(overdue().await.is_empty(), "its file came");
+    let job = split_file(b.split_deps(), "came", text.as_bytes()).await;
+    assert_eq!(job.unwrap().state, JobState::Scheduled);
+    assert_eq!(
+        b.jobs
+            .get_job("came")
+            .await
+            .unwrap()
+            .unwrap()
+            .file_received_ms,
+        stuck.file_received_ms,
+        "noted once"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_came_is_never_overdue_embedded() {
+    a_file_that_came_is_never_overdue(embedded(2)).await;
+}
+
+#[tokio::test]
+async fn a_file_that_came_is_never_overdue_on_moto() {
+    a_file_that_came_is_never_overdue(moto(2).await).await;
 }
 
 /// Counts the chunks parked, by number.

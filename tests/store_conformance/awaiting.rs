@@ -1,6 +1,6 @@
 //! Staged jobs waiting for their file: the set the publisher's sweep reads to end the ones
 //! overdue that nobody reads. A job is in it from its creation until it leaves AWAITING_DATA,
-//! by any transition.
+//! by any transition, or its file arrives.
 
 use super::*;
 use bulkops_shared::model::UPLOAD_GRACE_SECONDS;
@@ -80,6 +80,27 @@ async fn overdue_uploads_are_the_staged_jobs_still_waiting(s: Stores) {
         .is_some());
     assert!(s.jobs.complete("s1", 5_000).await.unwrap().is_some());
     assert_eq!(overdue(&s, i64::MAX / 2, 100).await, ["s5", "s6"]);
+
+    // Its file arriving takes it out too, while it stays AWAITING_DATA to be split.
+    let noted = s.jobs.note_file_received("s5", 6_000).await.unwrap();
+    let noted = noted.moved().expect("an awaiting job");
+    assert_eq!(noted.state, JobState::AwaitingData);
+    assert_eq!(noted.file_received_ms, Some(6_000));
+    let again = s.jobs.note_file_received("s5", 7_000).await.unwrap();
+    assert_eq!(
+        again.moved().unwrap().file_received_ms,
+        Some(6_000),
+        "noted once"
+    );
+    assert_eq!(overdue(&s, i64::MAX / 2, 100).await, ["s6"]);
+    assert!(matches!(
+        s.jobs.note_file_received("s1", 7_000).await.unwrap(),
+        Transition::Unchanged(j) if j.file_received_ms.is_none()
+    ));
+    assert_eq!(
+        s.jobs.note_file_received("none", 7_000).await.unwrap(),
+        Transition::JobMissing
+    );
 }
 
 both_stores!(overdue_uploads_are_the_staged_jobs_still_waiting);

@@ -7,8 +7,8 @@ use bulkops_shared::error::StoreError;
 use bulkops_shared::model::Job;
 use redb::WriteTransaction;
 
-use super::{with_chunks, EmbeddedStore, StoredJob};
-use crate::db::{DbError, AWAITING_UPLOADS, JOBS};
+use super::{indexed_jobs, EmbeddedStore, StoredJob};
+use crate::db::{DbError, AWAITING_UPLOADS};
 
 /// Puts `stored` in the index, moves it, or takes it out, as its state asks.
 pub(super) fn index(txn: &WriteTransaction, stored: &mut StoredJob) -> Result<(), DbError> {
@@ -38,19 +38,8 @@ impl EmbeddedStore {
     ) -> Result<Vec<Job>, StoreError> {
         // Every key due at `now_ms` or before sorts below the next millisecond's.
         let below = format!("{:013}", now_ms + 1);
-        self.read(move |txn| {
-            let index = txn.open_table(AWAITING_UPLOADS)?;
-            let jobs = txn.open_table(JOBS)?;
-            let mut out = Vec::new();
-            for entry in index.range(..below.as_str())?.take(limit) {
-                let (_, id) = entry?;
-                if let Some(value) = jobs.get(id.value())? {
-                    out.push(with_chunks(serde_json::from_slice(value.value())?));
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.read(move |txn| indexed_jobs(txn, AWAITING_UPLOADS, ..below.as_str(), limit))
+            .await
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use redb::ReadableTable;
 
 use super::transitions::{skip_everything, snapshot};
-use super::{insert_new_job, with_chunks, EmbeddedStore, StoredJob};
+use super::{indexed_jobs, insert_new_job, with_chunks, EmbeddedStore, StoredJob};
 use crate::db::{CLIENT_TOKENS, JOBS, OUTBOX, SEQUENCES};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::model::{ChunkCounts, EventKind, Job, JobState, JobType, RowOutcome};
@@ -315,17 +315,13 @@ impl JobStore for EmbeddedStore {
     }
 
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
-        self.read(move |txn| {
-            let index = txn.open_table(OUTBOX)?;
-            let jobs = txn.open_table(JOBS)?;
-            let mut out = Vec::new();
-            for entry in index.iter()?.take(limit) {
-                let (_, id) = entry?;
-                if let Some(value) = jobs.get(id.value())? {
-                    out.push(with_chunks(serde_json::from_slice(value.value())?));
-                }
-            }
-            Ok(out)
+        self.read(move |txn| indexed_jobs(txn, OUTBOX, .., limit))
+            .await
+    }
+
+    async fn note_file_received(&self, id: &str, now_ms: i64) -> Result<Transition, StoreError> {
+        self.transition(id, &[JobState::AwaitingData], move |stored| {
+            stored.job.file_received_ms.get_or_insert(now_ms);
         })
         .await
     }

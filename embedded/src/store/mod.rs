@@ -133,6 +133,25 @@ fn insert_new_job(txn: &WriteTransaction, job: Job) -> Result<(), DbError> {
     )
 }
 
+/// Up to `limit` jobs an index table lists (key → job id) with keys in `keys`, in key order.
+fn indexed_jobs<'k>(
+    txn: &redb::ReadTransaction,
+    index: redb::TableDefinition<&str, &str>,
+    keys: impl std::ops::RangeBounds<&'k str> + 'k,
+    limit: usize,
+) -> Result<Vec<Job>, DbError> {
+    let index = txn.open_table(index)?;
+    let jobs = txn.open_table(JOBS)?;
+    let mut out = Vec::new();
+    for entry in index.range(keys)?.take(limit) {
+        let (_, id) = entry?;
+        if let Some(value) = jobs.get(id.value())? {
+            out.push(with_chunks(serde_json::from_slice(value.value())?));
+        }
+    }
+    Ok(out)
+}
+
 fn with_chunks(stored: StoredJob) -> Job {
     let mut job = stored.job;
     job.recorded_chunks = stored.recorded_chunks;

@@ -211,6 +211,10 @@ pub struct Job {
     /// it, a job still AWAITING_DATA has no file coming and ends FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_expires_at_ms: Option<i64>,
+    /// When a staged job's file arrived (its split began): from then on it is no longer
+    /// overdue for it, however long the split takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_received_ms: Option<i64>,
     /// The job's result files (by name, with their sizes in bytes), once written after it
     /// ended; empty until then (see [`crate::results`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -257,6 +261,7 @@ impl Job {
             retry_of: None,
             retries: Vec::new(),
             upload_expires_at_ms: None,
+            file_received_ms: None,
             result_files: BTreeMap::new(),
             split_parked_below: 0,
             seed: Some(JobSeed::random()),
@@ -308,10 +313,11 @@ impl Job {
     }
 
     /// When a staged job still waiting for its file becomes overdue: its upload URL's expiry
-    /// plus the grace. `None` for any other job (not staged, or not AWAITING_DATA).
+    /// plus the grace. `None` for any other job (not staged, not AWAITING_DATA, or its file
+    /// arrived).
     pub fn upload_due_at_ms(&self) -> Option<i64> {
         self.upload_expires_at_ms
-            .filter(|_| self.state == JobState::AwaitingData)
+            .filter(|_| self.state == JobState::AwaitingData && self.file_received_ms.is_none())
             .map(|until| until + UPLOAD_GRACE_SECONDS * 1000)
     }
 

@@ -114,6 +114,25 @@ pub async fn split<R: AsyncBufRead + Unpin>(
         }
         _ => return Ok(job),
     }
+    // The file is here: from now on the job is not overdue for it, however long the split
+    // takes (or waits in the split dead-letter queue).
+    let job = match job.file_received_ms {
+        Some(_) => job,
+        None => match deps
+            .jobs
+            .note_file_received(job_id, crate::time::now_ms())
+            .await?
+        {
+            Transition::Moved(job) => *job,
+            // Split and released by a run beside this one, or ended meanwhile.
+            Transition::Unchanged(job) if job.state.is_runnable() => {
+                queue_first_window(deps, &job).await?;
+                return Ok(*job);
+            }
+            Transition::Unchanged(job) => return Ok(*job),
+            Transition::JobMissing => return Err(missing()),
+        },
+    };
     if job.split_parked_below > 0 {
         tracing::info!(parked_below = job.split_parked_below, "split resumed");
     }

@@ -235,9 +235,13 @@ pub trait JobStore: SecretStore + Send + Sync {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Removes published events from a job's outbox; idempotent.
     async fn mark_published(&self, id: &str, kinds: &[EventKind]) -> Result<(), StoreError>;
+    /// A staged job's file arrived (its split begins): notes when, once, if the job is
+    /// AWAITING_DATA. It is no longer overdue for its file and leaves [`Self::overdue_uploads`].
+    /// The job after the note, or as it was (not AWAITING_DATA).
+    async fn note_file_received(&self, id: &str, now_ms: i64) -> Result<Transition, StoreError>;
     /// Staged jobs still waiting for their file and overdue at `now_ms` (see
     /// [`Job::upload_due_at_ms`]), about the earliest due first; at most `limit`. A job leaves
-    /// this set with its state: released, abandoned or cancelled. The publisher's sweep ends
+    /// this set with its state (released, abandoned or cancelled) or when its file arrives. The publisher's sweep ends
     /// the ones nobody reads.
     async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError>;
     /// Makes every write acknowledged so far durable, before something outside the store (an

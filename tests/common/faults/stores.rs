@@ -206,6 +206,9 @@ impl JobStore for FaultyJobStore {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.inner.jobs_with_pending_events(limit).await
     }
+    async fn note_file_received(&self, id: &str, now_ms: i64) -> Result<Transition, StoreError> {
+        self.inner.note_file_received(id, now_ms).await
+    }
     async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.inner.overdue_uploads(now_ms, limit).await
     }

@@ -3,11 +3,13 @@
 //! takes it out in the same conditional write ([`LEAVES_AWAITING`]), so the index holds
 //! exactly the jobs still waiting. The publisher's sweep reads the overdue ones.
 
+use super::conditional::send_transition;
 use super::listing::IndexQuery;
-use super::DynamoJobStore;
+use super::{n, DynamoJobStore};
 use crate::error::StoreError;
 use crate::model::Job;
 use crate::store::keys::{AWAITING_UPLOAD_INDEX, AWAITING_UPLOAD_PARTITION};
+use crate::store::Transition;
 
 /// The clause a transition out of AWAITING_DATA adds to its update expression.
 pub(super) const LEAVES_AWAITING: &str = "REMOVE gsi3pk, gsi3sk";
@@ -23,6 +25,24 @@ pub(super) fn awaiting_keys(job: &Job) -> Option<(String, String)> {
 }
 
 impl DynamoJobStore {
+    pub(super) async fn note_file_received_item(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let update = self.update_job(
+            id,
+            &format!("SET fileReceivedMs = if_not_exists(fileReceivedMs, :now) {LEAVES_AWAITING}"),
+            "#state = :AWAITING_DATA",
+        );
+        send_transition(
+            update,
+            vec![(":now", n(now_ms))],
+            "UpdateItem(file received)",
+        )
+        .await
+    }
+
     pub(super) async fn overdue_uploads_items(
         &self,
         now_ms: i64,

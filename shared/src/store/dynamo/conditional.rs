@@ -73,7 +73,7 @@ impl DynamoJobStore {
 }
 
 /// Binds `values` and sends the conditional update: the job after it, or as it was.
-async fn send_transition(
+pub(super) async fn send_transition(
     mut update: UpdateItemFluentBuilder,
     values: Vec<(&str, AttributeValue)>,
     operation: &str,

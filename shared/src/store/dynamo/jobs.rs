@@ -340,6 +340,10 @@ impl JobStore for DynamoJobStore {
         self.mark_published_item(id, kinds).await
     }
 
+    async fn note_file_received(&self, id: &str, now_ms: i64) -> Result<Transition, StoreError> {
+        self.note_file_received_item(id, now_ms).await
+    }
+
     async fn overdue_uploads(&self, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.overdue_uploads_items(now_ms, limit).await
     }
