@@ -143,3 +143,75 @@ async fn a_file_that_never_comes_and_nobody_reads_is_ended_by_the_sweep() {
     assert_eq!(run_publisher(&fx).await["published"], 0);
     assert!(fx.published_events().await.is_empty());
 }
+
+/// Ending an overdue job fails (throttled, or its write lands and the sweep dies there): the
+/// outbox is swept all the same, the sweep reports the failure, and the job ends once, its
+/// Failed event sent once, by the next sweep at the latest.
+#[tokio::test]
+async fn a_sweep_that_fails_ending_a_job_ends_it_next_time() {
+    use bulkops_shared::events::{EventBridgeSink, Publisher};
+    use bulkops_shared::model::{Job, JobState, JobType};
+    use bulkops_shared::store::JobStore;
+    use bulkops_shared::time::Clock;
+    use common::faults::{Call, Fault, Faults, FaultyJobStore};
+
+    let event_ids = |events: Vec<Value>| -> Vec<String> {
+        let ids = events.iter().map(|e| e["detail"]["eventId"].as_str());
+        ids.map(|id| id.unwrap_or_default().to_owned()).collect()
+    };
+    for fault in [
+        Fault::Throttle {
+            call: Call::ExpireUpload,
+            times: 1,
+        },
+        Fault::AfterWrite {
+            call: Call::ExpireUpload,
+            times: 1,
+        },
+    ] {
+        let fx = Fixture::new().await;
+        let jobs: Arc<dyn JobStore> = Arc::new(FaultyJobStore {
+            inner: fx.jobs(),
+            faults: Faults::new(&[fault]),
+        });
+        let bus = EventBridgeSink::new(fx.clients.eventbridge.clone(), &fx.bus);
+        let publisher = Publisher::new(jobs, Arc::new(bus)).with_clock(fx.clock.clone());
+        // A staged job nobody reads, and a job whose Created event waits in its outbox.
+        let mut staged = Job::new("staged".into(), JobType::SendMfp, "alice".into(), 0, 1_000);
+        staged.state = JobState::AwaitingData;
+        staged.upload_expires_at_ms = Some(fx.clock.now_ms());
+        fx.jobs().create_job(&staged).await.unwrap();
+        let mut waiting = Job::new("waiting".into(), JobType::SendMfp, "bob".into(), 5, 1_000);
+        waiting.state = JobState::AwaitingData;
+        waiting.chunk_count = 1;
+        fx.jobs().create_job(&waiting).await.unwrap();
+        assert!(fx
+            .jobs()
+            .release("waiting")
+            .await
+            .unwrap()
+            .moved()
+            .is_some());
+        fx.clock.advance(UPLOAD_GRACE_SECONDS * 1000);
+
+        assert!(publisher.sweep(100).await.is_err(), "{fault:?}");
+        let mut sent = event_ids(fx.published_events().await);
+        assert!(
+            sent.contains(&"waiting:CREATED".into()),
+            "{fault:?}: {sent:?}"
+        );
+
+        // Throttled, the job ends now; ended before the failure, its event goes out now (or
+        // went out with the outbox already).
+        publisher.sweep(100).await.expect("the next sweep");
+        sent.extend(event_ids(fx.published_events().await));
+        sent.sort();
+        assert_eq!(sent, ["staged:FAILED", "waiting:CREATED"], "{fault:?}");
+        let job = fx.jobs().get_job("staged").await.unwrap().expect("job");
+        assert_eq!(job.state, JobState::Failed, "{fault:?}");
+
+        let stats = publisher.sweep(100).await.expect("a third sweep");
+        assert_eq!((stats.overdue, stats.published), (0, 0), "{fault:?}");
+        assert!(fx.published_events().await.is_empty(), "{fault:?}");
+    }
+}

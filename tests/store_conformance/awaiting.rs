@@ -101,6 +101,19 @@ async fn overdue_uploads_are_the_staged_jobs_still_waiting(s: Stores) {
         s.jobs.note_file_received("none", 7_000).await.unwrap(),
         Transition::JobMissing
     );
+
+    // Ending one for its missing file: only while no file came, even racing a reader that
+    // saw it missing a moment before.
+    let came = s.jobs.expire_upload("s5", "no file", 8_000).await.unwrap();
+    assert!(matches!(came, Transition::Unchanged(j) if j.state == JobState::AwaitingData));
+    let ended = s.jobs.expire_upload("s6", "no file", 8_000).await.unwrap();
+    let ended = ended.moved().expect("no file came");
+    assert_eq!(ended.state, JobState::Failed);
+    assert_eq!(ended.error_message.as_deref(), Some("no file"));
+    assert!(ended.outbox.contains_key(&EventKind::Failed));
+    let again = s.jobs.expire_upload("s6", "no file", 9_000).await.unwrap();
+    assert!(matches!(again, Transition::Unchanged(j) if j.state == JobState::Failed));
+    assert!(overdue(&s, i64::MAX / 2, 100).await.is_empty());
 }
 
 both_stores!(overdue_uploads_are_the_staged_jobs_still_waiting);

@@ -1,12 +1,14 @@
 //! Staged jobs waiting for their file in the embedded store: [`write_job`](super::write_job)
 //! keeps each in the `awaiting_uploads` table, sorted by when it becomes overdue, while it is
 //! AWAITING_DATA, so the table holds exactly the jobs still waiting. The publisher's sweep
-//! reads the overdue ones.
+//! reads the overdue ones. Ending a job that never released its chunks is here too.
 
 use bulkops_shared::error::StoreError;
-use bulkops_shared::model::Job;
+use bulkops_shared::model::{EventKind, Job, JobState};
+use bulkops_shared::store::Transition;
 use redb::WriteTransaction;
 
+use super::transitions::{skip_everything, snapshot};
 use super::{indexed_jobs, EmbeddedStore, StoredJob};
 use crate::db::{DbError, AWAITING_UPLOADS};
 
@@ -31,6 +33,30 @@ pub(super) fn index(txn: &WriteTransaction, stored: &mut StoredJob) -> Result<()
 }
 
 impl EmbeddedStore {
+    /// AWAITING_DATA → FAILED with `message`, if `also` holds: every row skipped, every chunk
+    /// recorded (nothing can have run: chunks are claimed only once released).
+    pub(super) async fn fail_unreleased(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+        also: fn(&Job) -> bool,
+    ) -> Result<Transition, StoreError> {
+        let message = message.to_owned();
+        self.change_job(id, Transition::JobMissing, move |stored| {
+            if stored.job.state != JobState::AwaitingData || !also(&stored.job) {
+                return (false, Transition::Unchanged(Box::new(snapshot(stored))));
+            }
+            stored.job.state = JobState::Failed;
+            stored.job.error_message = Some(message);
+            stored.job.processing_end_ms = Some(now_ms);
+            skip_everything(stored);
+            stored.job.outbox.insert(EventKind::Failed, now_ms);
+            (true, Transition::Moved(Box::new(snapshot(stored))))
+        })
+        .await
+    }
+
     pub(super) async fn overdue_uploads_entries(
         &self,
         now_ms: i64,

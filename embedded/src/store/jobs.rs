@@ -98,20 +98,17 @@ impl JobStore for EmbeddedStore {
         message: &str,
         now_ms: i64,
     ) -> Result<Transition, StoreError> {
-        let message = message.to_owned();
-        self.emitting(
-            id,
-            &[JobState::AwaitingData],
-            EventKind::Failed,
-            now_ms,
-            move |stored| {
-                stored.job.state = JobState::Failed;
-                stored.job.error_message = Some(message);
-                stored.job.processing_end_ms = Some(now_ms);
-                skip_everything(stored);
-            },
-        )
-        .await
+        self.fail_unreleased(id, message, now_ms, |_| true).await
+    }
+
+    async fn expire_upload(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let unreceived = |job: &Job| job.file_received_ms.is_none();
+        self.fail_unreleased(id, message, now_ms, unreceived).await
     }
 
     async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError> {

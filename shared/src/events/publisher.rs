@@ -11,7 +11,7 @@ use super::{job_event, EventSink, JobEvent};
 use crate::engine::EventFlush;
 use crate::error::StoreError;
 use crate::metrics::{Metric, Metrics, NoMetrics};
-use crate::model::{EventKind, Job};
+use crate::model::{EventKind, Job, JobState};
 use crate::staged::expire_if_overdue;
 use crate::store::JobStore;
 use crate::time::{Clock, SystemClock};
@@ -73,22 +73,35 @@ impl Publisher {
     /// events), then publishes every job's pending events, oldest first, `limit` jobs at most.
     pub async fn sweep(&self, limit: usize) -> Result<SweepStats, StoreError> {
         let mut stats = SweepStats::default();
-        let now_ms = self.clock.now_ms();
-        for job in self.jobs.overdue_uploads(now_ms, limit).await? {
-            let job = expire_if_overdue(self.jobs.as_ref(), job, now_ms).await?;
-            tracing::info!(job_id = %job.id, state = %job.state.as_str(), "a staged job's file never came");
-            let (published, left) = self.publish_pending(&job).await?;
-            stats.overdue += 1;
-            stats.published += published;
-            stats.left += left;
-        }
+        // A failure ending them must not hold back the outbox: it is reported after it.
+        let ended = self.end_overdue_uploads(limit, &mut stats).await;
         for job in self.jobs.jobs_with_pending_events(limit).await? {
             let (published, left) = self.publish_pending(&job).await?;
             stats.jobs += 1;
             stats.published += published;
             stats.left += left;
         }
-        Ok(stats)
+        ended.map(|()| stats)
+    }
+
+    /// Ends the staged jobs overdue for their file now, and publishes their Failed events.
+    async fn end_overdue_uploads(
+        &self,
+        limit: usize,
+        stats: &mut SweepStats,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.clock.now_ms();
+        for job in self.jobs.overdue_uploads(now_ms, limit).await? {
+            let job = expire_if_overdue(self.jobs.as_ref(), job, now_ms).await?;
+            if job.state == JobState::Failed {
+                tracing::info!(job_id = %job.id, "a staged job's file never came: it ended FAILED");
+            }
+            let (published, left) = self.publish_pending(&job).await?;
+            stats.overdue += 1;
+            stats.published += published;
+            stats.left += left;
+        }
+        Ok(())
     }
 
     /// Sends `job`'s outbox events in order of time; removes the accepted ones.

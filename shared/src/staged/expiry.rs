@@ -24,7 +24,7 @@ pub async fn expire_if_overdue(
         "The job's file did not arrive: its upload URL expired at {}",
         rfc3339(until)
     );
-    Ok(match jobs.abandon(&job.id, &message, now_ms).await? {
+    Ok(match jobs.expire_upload(&job.id, &message, now_ms).await? {
         Transition::Moved(job) | Transition::Unchanged(job) => *job,
         Transition::JobMissing => job,
     })

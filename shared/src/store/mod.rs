@@ -148,6 +148,14 @@ pub trait JobStore: SecretStore + Send + Sync {
     /// whose chunks were not all queued never runs any.
     async fn abandon(&self, id: &str, message: &str, now_ms: i64)
         -> Result<Transition, StoreError>;
+    /// As [`Self::abandon`], for a staged job whose file never came: only while it is
+    /// AWAITING_DATA and no file has arrived ([`Self::note_file_received`]).
+    async fn expire_upload(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError>;
     /// Claims a chunk for running: succeeds if it is claimed already, or if it is not recorded
     /// and the job is SCHEDULED or PROCESSING.
     async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError>;

@@ -30,6 +30,7 @@ pub enum Call {
     RecordChunk,
     Complete,
     MarkPublished,
+    ExpireUpload,
     MakeDurable,
     GetMany,
     PutMany,

@@ -206,6 +206,18 @@ impl JobStore for FaultyJobStore {
     async fn jobs_with_pending_events(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.inner.jobs_with_pending_events(limit).await
     }
+    async fn expire_upload(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        faulty!(
+            self,
+            Call::ExpireUpload,
+            self.inner.expire_upload(id, message, now_ms)
+        )
+    }
     async fn note_file_received(&self, id: &str, now_ms: i64) -> Result<Transition, StoreError> {
         self.inner.note_file_received(id, now_ms).await
     }

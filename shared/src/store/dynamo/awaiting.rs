@@ -1,15 +1,16 @@
 //! Staged jobs waiting for their file on DynamoDB: a staged job is created in the sparse
 //! `gsi3` index, sorted by when it becomes overdue, and every transition out of AWAITING_DATA
-//! takes it out in the same conditional write ([`LEAVES_AWAITING`]), so the index holds
-//! exactly the jobs still waiting. The publisher's sweep reads the overdue ones.
+//! takes it out in the same conditional write ([`LEAVES_AWAITING`]), as does its file
+//! arriving, so the index holds exactly the jobs still waiting. The publisher's sweep reads
+//! the overdue ones. Ending a job that never released its chunks is here too.
 
 use super::conditional::send_transition;
 use super::listing::IndexQuery;
-use super::{n, DynamoJobStore};
+use super::{n, s, DynamoJobStore};
 use crate::error::StoreError;
-use crate::model::Job;
+use crate::model::{EventKind, Job, JobState};
 use crate::store::keys::{AWAITING_UPLOAD_INDEX, AWAITING_UPLOAD_PARTITION};
-use crate::store::Transition;
+use crate::store::{JobStore, Transition};
 
 /// The clause a transition out of AWAITING_DATA adds to its update expression.
 pub(super) const LEAVES_AWAITING: &str = "REMOVE gsi3pk, gsi3sk";
@@ -25,6 +26,37 @@ pub(super) fn awaiting_keys(job: &Job) -> Option<(String, String)> {
 }
 
 impl DynamoJobStore {
+    /// AWAITING_DATA → FAILED with `message`, when `condition` holds: every row skipped and
+    /// every chunk recorded (nothing can have run: chunks are claimed only once released).
+    pub(super) async fn fail_unreleased(
+        &self,
+        id: &str,
+        condition: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let Some(job) = self.get_job(id).await? else {
+            return Ok(Transition::JobMissing);
+        };
+        if job.state != JobState::AwaitingData {
+            return Ok(Transition::Unchanged(Box::new(job)));
+        }
+        self.emitting(
+            id,
+            condition,
+            &format!("SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount {LEAVES_AWAITING}"),
+            vec![
+                (":message", s(message)),
+                (":now", n(now_ms)),
+                (":chunkCount", n(job.chunk_count)),
+            ],
+            "UpdateItem(abandon)",
+            EventKind::Failed,
+            now_ms,
+        )
+        .await
+    }
+
     pub(super) async fn note_file_received_item(
         &self,
         id: &str,

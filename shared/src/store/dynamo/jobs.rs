@@ -117,27 +117,18 @@ impl JobStore for DynamoJobStore {
         message: &str,
         now_ms: i64,
     ) -> Result<Transition, StoreError> {
-        let Some(job) = self.get_job(id).await? else {
-            return Ok(Transition::JobMissing);
-        };
-        if job.state != JobState::AwaitingData {
-            return Ok(Transition::Unchanged(Box::new(job)));
-        }
-        // Nothing can have run (chunks are claimed only once released): every row is skipped.
-        self.emitting(
-            id,
-            "#state = :AWAITING_DATA",
-            &format!("SET #state = :FAILED, errorMessage = :message, processingEndMs = :now, rowsSkipped = totalRows, recordedBelow = :chunkCount {LEAVES_AWAITING}"),
-            vec![
-                (":message", s(message)),
-                (":now", n(now_ms)),
-                (":chunkCount", n(job.chunk_count)),
-            ],
-            "UpdateItem(abandon)",
-            EventKind::Failed,
-            now_ms,
-        )
-        .await
+        self.fail_unreleased(id, "#state = :AWAITING_DATA", message, now_ms)
+            .await
+    }
+
+    async fn expire_upload(
+        &self,
+        id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Transition, StoreError> {
+        let condition = "#state = :AWAITING_DATA AND attribute_not_exists(fileReceivedMs)";
+        self.fail_unreleased(id, condition, message, now_ms).await
     }
 
     async fn claim_chunk(&self, id: &str, chunk: u32) -> Result<Claim, StoreError> {
