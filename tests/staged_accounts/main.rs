@@ -68,8 +68,8 @@ async fn awaiting(b: &Backend, id: &str) {
     b.jobs.create_job(&job).await.expect("create the job");
 }
 
-/// The account of row `i` (0-based): a comma and a quote in some fields, a padded comment so
-/// that a chunk holds ≈100 rows.
+/// The account of row `i` (0-based): a comma and a quote in some fields, a secret over
+/// several lines in some, a padded comment so that a chunk holds ≈100 rows.
 fn account(i: usize, safe: &str, user: &str, address: Option<&str>, secret: bool) -> Value {
     let mut account = json!({"safeName": safe, "platformId": "UnixTelnet", "userName": user,
         "platformAccountProperties": {"Port": "22", "Comment": format!("row {i}, \"{}\"", "x".repeat(300))},
@@ -80,7 +80,10 @@ fn account(i: usize, safe: &str, user: &str, address: Option<&str>, secret: bool
     if i.is_multiple_of(4) {
         account["uploadIndex"] = json!(10_000 + i);
     }
-    if secret {
+    if secret && i % 7 == 2 {
+        // A key over several lines (a blank one too): a CSV record then spans lines.
+        account["secret"] = json!(format!("pw-{i}\n-----KEY-----\n\nend"));
+    } else if secret {
         account["secret"] = json!(format!("pw-{i}"));
     }
     account
@@ -155,9 +158,10 @@ fn bad_line(format: Format, i: usize) -> (String, String) {
                 format!(",Unix,UnixTelnet,u{i},h{i},{secret}"),
                 "found 6 fields, but the header has 9",
             ),
+            // Misaligned: the secret falls into the uploadIndex column.
             (
-                format!(",Unix,UnixTelnet,\"u{i},h{i},{secret},22,c,true"),
-                "a quoted field is not closed on its line",
+                format!("{secret},Unix,UnixTelnet,u{i},h{i},,22,c,true"),
+                "column 1 (uploadIndex): expected an integer",
             ),
             (
                 format!(",,UnixTelnet,u{i},h{i},{secret},22,c,true"),
@@ -248,7 +252,9 @@ fn file(format: Format, rows: usize) -> (String, Vec<Expected>) {
                 (None, String::new()),
             ),
         };
-        text.push_str(&line_of(format, &account));
+        let record = line_of(format, &account);
+        line += record.matches('\n').count() as u64;
+        text.push_str(&record);
         if i.is_multiple_of(17) {
             text.push_str("\r\n\n");
             line += 1;

@@ -61,35 +61,60 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
     /// The next non-blank line, or `None` at the end of the file.
     pub async fn next_line(&mut self) -> Result<Option<Line>, FileError> {
         loop {
-            let Some(cut) = self.read_line().await? else {
-                return Ok(None);
-            };
-            self.number += 1;
-            let mut bytes = std::mem::take(&mut self.buffer);
-            while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-                bytes.pop();
+            match self.next_any_line().await? {
+                Some(line) if line.text.trim().is_empty() => continue,
+                found => return Ok(found),
             }
-            let text = match String::from_utf8(bytes) {
-                Ok(text) if !text.contains('\0') => text,
-                // A cut may split a character: only a whole line must be valid UTF-8.
-                Err(error) if cut && error.utf8_error().error_len().is_none() => {
-                    let valid = error.utf8_error().valid_up_to();
-                    let mut bytes = error.into_bytes();
-                    bytes.truncate(valid);
-                    String::from_utf8(bytes)
-                        .map_err(|_| FileError::NotText { line: self.number })?
-                }
-                _ => return Err(FileError::NotText { line: self.number }),
-            };
-            if text.trim().is_empty() {
-                continue;
-            }
-            return Ok(Some(Line {
-                number: self.number,
-                text,
-                cut,
-            }));
         }
+    }
+
+    /// Appends the next line, blank or not, to `record` after a line break: a record that
+    /// goes on past its first line (a CSV field quoted across a line break). Past
+    /// [`MAX_ROW_BYTES`] the record is cut. False at the end of the file.
+    pub async fn continue_record(&mut self, record: &mut Line) -> Result<bool, FileError> {
+        let Some(next) = self.next_any_line().await? else {
+            return Ok(false);
+        };
+        record.text.push('\n');
+        record.text.push_str(&next.text);
+        record.cut |= next.cut;
+        if record.text.len() > MAX_ROW_BYTES {
+            let mut end = MAX_ROW_BYTES;
+            while !record.text.is_char_boundary(end) {
+                end -= 1;
+            }
+            record.text.truncate(end);
+            record.cut = true;
+        }
+        Ok(true)
+    }
+
+    /// The next line, blank or not, or `None` at the end of the file.
+    async fn next_any_line(&mut self) -> Result<Option<Line>, FileError> {
+        let Some(cut) = self.read_line().await? else {
+            return Ok(None);
+        };
+        self.number += 1;
+        let mut bytes = std::mem::take(&mut self.buffer);
+        while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+            bytes.pop();
+        }
+        let text = match String::from_utf8(bytes) {
+            Ok(text) if !text.contains('\0') => text,
+            // A cut may split a character: only a whole line must be valid UTF-8.
+            Err(error) if cut && error.utf8_error().error_len().is_none() => {
+                let valid = error.utf8_error().valid_up_to();
+                let mut bytes = error.into_bytes();
+                bytes.truncate(valid);
+                String::from_utf8(bytes).map_err(|_| FileError::NotText { line: self.number })?
+            }
+            _ => return Err(FileError::NotText { line: self.number }),
+        };
+        Ok(Some(Line {
+            number: self.number,
+            text,
+            cut,
+        }))
     }
 
     /// Reads one line into `buffer`, keeping at most [`MAX_ROW_BYTES`] of it (the rest is
@@ -171,6 +196,30 @@ mod tests {
             all(b"0123456789\n0123456789\n", 15).await,
             Err(FileError::TooLarge { limit: 15 })
         );
+    }
+
+    #[tokio::test]
+    async fn a_record_goes_on_over_the_next_lines_blank_ones_too() {
+        let text = "a,\"b\r\n\r\nc\"\nnext\n";
+        let mut lines = Lines::new(text.as_bytes(), 100);
+        let mut record = lines.next_line().await.unwrap().unwrap();
+        assert!(lines.continue_record(&mut record).await.unwrap());
+        assert!(lines.continue_record(&mut record).await.unwrap());
+        assert_eq!(record, line(1, "a,\"b\n\nc\""), "its first line's number");
+        assert_eq!(lines.next_line().await.unwrap(), Some(line(4, "next")));
+        assert!(
+            !lines.continue_record(&mut record).await.unwrap(),
+            "the end"
+        );
+
+        // Cut once it is over a row's size, on a character boundary.
+        let long = format!("\"{}\n{}\n", "é".repeat(40_000), "é".repeat(40_000));
+        let mut lines = Lines::new(long.as_bytes(), u64::MAX);
+        let mut record = lines.next_line().await.unwrap().unwrap();
+        assert!(!record.cut);
+        assert!(lines.continue_record(&mut record).await.unwrap());
+        assert!(record.cut);
+        assert!(record.text.len() <= MAX_ROW_BYTES);
     }
 
     #[tokio::test]

@@ -38,6 +38,11 @@ pub trait StagedRows: Send {
     fn header(&mut self, line: &Line) -> Result<bool, FileError>;
     /// Row `row` (1-based, in file order) read from `line`: its input and its secret, if any.
     fn row(&mut self, row: u32, line: &Line) -> (ChunkRow, Option<String>);
+    /// Whether the record begun on `line` goes on at the next line of the file (a CSV field
+    /// quoted across a line break): the split then appends that line to it and asks again.
+    fn continues(&self, _line: &Line) -> bool {
+        false
+    }
 }
 
 /// The first occurrence of each key in a file, to point duplicates at it. A key is kept as

@@ -177,11 +177,18 @@ async fn read_into_chunks<R: AsyncBufRead + Unpin>(
     let mut row = 0u32;
     let mut first_line = true;
     loop {
-        let line = match lines.next_line().await {
+        let mut line = match lines.next_line().await {
             Ok(Some(line)) => line,
             Ok(None) => break,
             Err(error) => return Ok(Err(error)),
         };
+        while !first_line && !line.cut && rows.continues(&line) {
+            match lines.continue_record(&mut line).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => return Ok(Err(error)),
+            }
+        }
         if std::mem::take(&mut first_line) {
             match rows.header(&line) {
                 Ok(true) => continue,

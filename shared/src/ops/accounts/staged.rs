@@ -11,10 +11,13 @@
 //!   header naming an unknown column, a column twice, or lacking `safeName` or `platformId`
 //!   fails the job ([`FileError::BadHeader`]): no row of it could be read.
 //!
-//! **CSV limits.** Each line is one record, read on its own: a quoted field may hold commas
-//! and doubled quotes (`"Smith, ""J"""`) but not a line break. A line whose quoted field is
-//! not closed on it fails as a row, saying so, and the lines that held the rest of that field
-//! are read as rows of their own (and fail too, most likely with the wrong number of fields).
+//! **CSV records.** A quoted field may hold commas, doubled quotes (`"Smith, ""J"""`) and line
+//! breaks (a multi-line secret, such as an SSH key, as spreadsheet tools write it): a record
+//! goes on over the next lines until its quote closes, and is one row, numbered as a row and
+//! reported at its first line. A line break inside a field reads as `\n`, whatever the file
+//! used. A record longer than a row may be is cut and fails, and the lines after the cut are
+//! read as rows of their own: so a quote never closed fails as one row what follows it, up to
+//! the end of the file or that limit.
 //!
 //! **Rows.** Each row is built as a request's is (`uploadIndex` the caller's, else the row
 //! number; the secret kept apart; a duplicate of an earlier row's safe, userName and address
@@ -69,6 +72,11 @@ impl StagedRows for AccountFileRows {
         if line.cut {
             return Err(bad(format!("the CSV header is over {MAX_ROW_BYTES} bytes")));
         }
+        if ends_in_quotes(text) {
+            return Err(bad(
+                "a quoted field of the CSV header is not closed on its line".to_owned(),
+            ));
+        }
         let header = self.csv.read(text).map_err(&bad)?;
         let columns = columns::parse_header(header).map_err(|e| bad(e.to_string()))?;
         if let Some(missing) = ["safeName", "platformId"]
@@ -81,6 +89,10 @@ impl StagedRows for AccountFileRows {
         }
         self.format = Format::Csv(columns);
         Ok(true)
+    }
+
+    fn continues(&self, line: &Line) -> bool {
+        matches!(self.format, Format::Csv(_)) && ends_in_quotes(&line.text)
     }
 
     fn row(&mut self, row: u32, line: &Line) -> (ChunkRow, Option<String>) {
@@ -180,7 +192,7 @@ impl CsvLine {
             .from_reader(Cursor::new(Vec::new()))
     }
 
-    /// The fields of `line` (which holds no line break).
+    /// The fields of one record (its line breaks, if any, inside quoted fields).
     fn read(&mut self, line: &str) -> Result<&StringRecord, String> {
         let cursor = self.reader.get_mut();
         let mut bytes = std::mem::take(cursor.get_mut());
@@ -189,8 +201,8 @@ impl CsvLine {
         bytes.push(b'\n');
         *cursor = Cursor::new(bytes);
         let read = self.reader.read_record(&mut self.record);
-        // A quoted field still open at the end of the line took its line break in.
-        let open = self.record.iter().any(|field| field.contains('\n'));
+        // A quoted field still open at the end took the record's last line break in.
+        let open = ends_in_quotes(line);
         match read {
             Ok(true) if !open => Ok(&self.record),
             outcome => {
@@ -199,11 +211,32 @@ impl CsvLine {
                 Err(match outcome {
                     Err(error) => format!("malformed CSV: {error}"),
                     Ok(false) => "the line holds no fields".to_owned(),
-                    Ok(true) => "a quoted field is not closed on its line (a field of a staged CSV file may not span lines)".to_owned(),
+                    Ok(true) => {
+                        "a quoted field is not closed before the end of the file".to_owned()
+                    }
                 })
             }
         }
     }
+}
+
+/// Whether CSV text ends inside a quoted field, as the `csv` crate reads it: a quote opens a
+/// field only at its start, `""` inside one is a quote, and a quote elsewhere is text.
+fn ends_in_quotes(text: &str) -> bool {
+    let (mut quoted, mut field_start) = (false, true);
+    let mut bytes = text.bytes().peekable();
+    while let Some(byte) = bytes.next() {
+        if quoted {
+            if byte == b'"' && bytes.next_if_eq(&b'"').is_none() {
+                quoted = false;
+            }
+            field_start = false;
+        } else {
+            quoted = byte == b'"' && field_start;
+            field_start = matches!(byte, b',' | b'\n');
+        }
+    }
+    quoted
 }
 
 #[cfg(test)]

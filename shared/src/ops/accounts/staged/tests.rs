@@ -5,23 +5,35 @@ use serde_json::json;
 use super::*;
 use crate::ops::accounts::api::parse_upload;
 
-/// The file's lines as the splitter hands them over (blank ones skipped): the first to
+/// The file's records as the splitter hands them over (blank lines skipped between them; a
+/// record that [`StagedRows::continues`] joined with its next lines): the first line to
 /// `header`, the rest (and the first, if it is no header) to `row`, numbered from 1.
 fn read(text: &str) -> Result<Vec<(ChunkRow, Option<String>)>, FileError> {
     let mut rows = AccountFileRows::default();
     let mut read = Vec::new();
     let mut first = true;
-    for (index, text) in text.split('\n').enumerate() {
+    let mut lines = (1..).zip(text.split('\n').map(|line| line.trim_end_matches('\r')));
+    while let Some((number, text)) = lines.next() {
         if text.trim().is_empty() {
             continue;
         }
-        let line = Line {
-            number: index as u64 + 1,
-            text: text.trim_end_matches('\r').to_owned(),
+        let mut line = Line {
+            number,
+            text: text.to_owned(),
             cut: false,
         };
-        if std::mem::take(&mut first) && rows.header(&line)? {
-            continue;
+        if std::mem::take(&mut first) {
+            if rows.header(&line)? {
+                continue;
+            }
+        } else {
+            while rows.continues(&line) {
+                let Some((_, more)) = lines.next() else {
+                    break;
+                };
+                line.text.push('\n');
+                line.text.push_str(more);
+            }
         }
         read.push(rows.row(read.len() as u32 + 1, &line));
     }
@@ -144,7 +156,10 @@ fn a_header_that_cannot_head_accounts_fails_the_file() {
         bad_header("safeName,userName\ns,u\n"),
         "line 1: the CSV header has no platformId column, which every account needs"
     );
-    assert!(bad_header("safeName,\"platformId\n").contains("not closed on its line"));
+    assert_eq!(
+        bad_header("safeName,\"platformId\nsecret\",x\n"),
+        "line 1: a quoted field of the CSV header is not closed on its line"
+    );
     assert_eq!(bad_header("\u{feff}\n"), "line 1: the line holds no fields");
     let mut rows = AccountFileRows::default();
     let cut = Line {
@@ -227,7 +242,7 @@ safeName,platformId,secret,secretManagement.automaticManagementEnabled,uploadInd
 s,p,pw-1,true,
 s,p,pw-2
 s,p,\"pw-3,true,
-more,field\",
+more,field\"
 s,p,pw-5,true,
 s,p,,hunter2,
 s,p,pw-7,,x
@@ -238,26 +253,23 @@ s,,pw-8,,
         text,
         &[
             (1, "line 3: found 3 fields, but the header has 5"),
+            // A record over two lines, one row, reported at its first line.
+            (2, "line 4: found 3 fields, but the header has 5"),
             (
-                2,
-                "line 4: a quoted field is not closed on its line (a field of a staged CSV file may not span lines)",
-            ),
-            (3, "line 5: found 3 fields, but the header has 5"),
-            (
-                5,
+                4,
                 "line 7: column 4 (secretManagement.automaticManagementEnabled): expected true or false",
             ),
-            (6, "line 8: column 5 (uploadIndex): expected an integer"),
-            (7, "line 9: platformId is required"),
+            (5, "line 8: column 5 (uploadIndex): expected an integer"),
+            (6, "line 9: platformId is required"),
         ],
     );
     // Lenient quoting, as the client reads it: `"s"x` is `sx`.
     let rows = read(text).unwrap();
     assert_eq!(
-        rows[8].0.input::<Value>().unwrap()["account"]["safeName"],
+        rows[7].0.input::<Value>().unwrap()["account"]["safeName"],
         "sx"
     );
-    assert_eq!(rows[4].1.as_deref(), Some("pw-5"), "the reader carried on");
+    assert_eq!(rows[3].1.as_deref(), Some("pw-5"), "the reader carried on");
 }
 
 #[test]
@@ -324,5 +336,52 @@ s,p,,secret-2
         assert!(!written.contains("secret-"), "{written}");
         assert!(secrets(&rows)[0].is_some_and(|s| s.starts_with("secret-")));
         assert!(secrets(&rows)[1..].iter().all(Option::is_none));
+    }
+}
+
+#[test]
+fn a_quoted_field_may_span_lines() {
+    // A key as spreadsheet tools write it: quoted, over lines (CRLF or not), a blank one too.
+    let text = "safeName,platformId,userName,secret\r\n\
+s,p,u1,\"-----BEGIN KEY-----\r\nAAAA\r\n\r\n\"\"BBBB\"\", CCCC\n-----END KEY-----\"\r\n\
+s,p,u2,pw-2\n\
+s,p,\"u\n3\",pw-3\n\
+s,p,u4,\"open to the end\nof the file,\n";
+    let rows = read(text).unwrap();
+    assert_eq!(
+        secrets(&rows),
+        [
+            Some("-----BEGIN KEY-----\nAAAA\n\n\"BBBB\", CCCC\n-----END KEY-----"),
+            Some("pw-2"),
+            Some("pw-3"),
+            None
+        ]
+    );
+    let inputs = inputs(&rows);
+    assert_eq!(inputs[1]["uploadIndex"], 2, "a record is one row");
+    assert_eq!(inputs[2]["account"]["userName"], "u\n3");
+    assert_eq!(
+        inputs[3]["rejected"],
+        "line 10: a quoted field is not closed before the end of the file"
+    );
+}
+
+#[test]
+fn quotes_open_a_field_only_at_its_start() {
+    for (text, open) in [
+        ("a,b", false),
+        ("a,\"b", true),
+        ("a,\"b\"", false),
+        ("a,\"b\"\"", true),
+        ("a,\"b\"\"\"", false),
+        ("a,\"b,c\nd\"", false),
+        ("a,b\"c", false),
+        ("\"a\"x\"", false),
+        ("\"", true),
+        ("a,\"\"", false),
+        ("a,\"b\nc", true),
+        ("a,\"b\"\n\"c", true),
+    ] {
+        assert_eq!(ends_in_quotes(text), open, "{text:?}");
     }
 }
