@@ -142,4 +142,33 @@ mod tests {
         let again = publisher.sweep(10).await.expect("sweep");
         assert_eq!((again.overdue, again.published), (0, 0));
     }
+
+    /// Two sweeps at once (a scheduled run overlapping a retried one) end the job once; its
+    /// event may go out twice, with the same id, as any event may.
+    #[tokio::test]
+    async fn racing_sweeps_end_a_job_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("bulkops.redb")).expect("open");
+        let mut job = Job::new("raced".into(), JobType::AddAccounts, "bob".into(), 0, 1_000);
+        job.state = JobState::AwaitingData;
+        job.upload_expires_at_ms = Some(10_000);
+        store.create_job(&job).await.expect("create");
+        let sent = Arc::new(Sent::default());
+        let clock = Arc::new(At(AtomicI64::new(10_000 + UPLOAD_GRACE_SECONDS * 1000)));
+        let sweeper =
+            || Publisher::new(Arc::new(store.clone()), sent.clone()).with_clock(clock.clone());
+        let (first, second) = (sweeper(), sweeper());
+        let (a, b) = tokio::join!(first.sweep(10), second.sweep(10));
+        assert!(a.expect("sweep").overdue + b.expect("sweep").overdue >= 1);
+        let ended = store.get_job("raced").await.expect("get").expect("job");
+        assert_eq!(ended.state, JobState::Failed);
+        let message = ended.error_message.clone().unwrap_or_default();
+        assert!(message.contains("upload URL expired"), "{message}");
+        let sent = sent.0.lock().expect("lock").clone();
+        assert!(
+            !sent.is_empty() && sent.iter().all(|id| id == "raced:FAILED"),
+            "{sent:?}"
+        );
+        assert!(ended.outbox.is_empty(), "published");
+    }
 }
