@@ -128,6 +128,29 @@ async fn throttled_reads_and_writes_are_retried_to_exact_counts() {
     assert_exact(&fx, &id).await;
 }
 
+/// The chunks of one batch start their job once: one tries and its siblings wait for it. A
+/// start that fails is tried again by a sibling; the chunk whose start failed is redelivered.
+#[tokio::test]
+async fn the_chunks_of_one_batch_start_their_job_once() {
+    for (throttled, starts) in [(0, 1), (1, 2)] {
+        let fx = Fixture::new().await;
+        let (id, _) = mixed_job(&fx).await;
+        let faults = Faults::new(&[Fault::Throttle {
+            call: Call::StartProcessing,
+            times: throttled,
+        }]);
+        let stats = run_faulty(&fx, faults.clone(), PumpOptions::default()).await;
+        assert_eq!(stats.reported_failures.len(), throttled as usize);
+        assert_eq!(
+            faults.made(Call::ClaimChunk),
+            4 + throttled,
+            "all in one batch"
+        );
+        assert_eq!(faults.made(Call::StartProcessing), starts);
+        assert_exact(&fx, &id).await;
+    }
+}
+
 #[tokio::test]
 async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     let fx = Fixture::new().await;

@@ -4,6 +4,7 @@ use tracing::Instrument;
 
 use super::recovered::{check_one_per_row, dead_letter_outcomes};
 use super::secrets::{keep_failed_secrets, release_secrets};
+use super::siblings::Siblings;
 use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
 use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
@@ -89,6 +90,8 @@ pub struct Worker<'a> {
     pub events: &'a dyn EventFlush,
     /// Where the chunk's successor in its job's window goes.
     pub queue: &'a dyn ChunkQueue,
+    /// What the other chunks of the same batch wrote to their jobs.
+    pub siblings: &'a Siblings,
 }
 
 /// The engine's dependencies for one delivery.
@@ -181,12 +184,18 @@ impl Engine<'_> {
         job: &Job,
         path: Path,
     ) -> Result<ChunkDisposition, EngineError> {
-        // Chunks claimed at once all see SCHEDULED; the one that starts the job sends its
-        // event (a start whose flush is lost goes out with the publisher's sweep).
+        // Chunks claimed at once all see SCHEDULED; one of a batch tries the start and its
+        // siblings wait for it. The one that starts the job sends its event (a start whose
+        // flush is lost goes out with the publisher's sweep).
+        self.siblings.learn(job);
         if job.state == JobState::Scheduled {
-            if let Some(started) = self.jobs.start_processing(&job.id, now_ms()).await? {
-                self.events.flush_job(&started).await;
-            }
+            let start = || async {
+                if let Some(started) = self.jobs.start_processing(&job.id, now_ms()).await? {
+                    self.events.flush_job(&started).await;
+                }
+                Ok(())
+            };
+            self.siblings.start_once(&job.id, start).await?;
         }
         let outcomes = match path {
             Path::Run => {
@@ -245,12 +254,13 @@ impl Engine<'_> {
         }
         // With the counts, in one write: once every chunk is counted, every chunk's first
         // failure is in. The job's first failure only moves down, so a lower one seen at the
-        // claim is enough.
+        // claim, or written by a sibling since, is enough.
+        let known_failure = self.siblings.first_failed_row(job);
         let first_failure = outcomes
             .iter()
             .filter(|o| o.is_failed())
             .min_by_key(|o| o.row)
-            .filter(|first| job.first_failed_row.is_none_or(|known| first.row < known))
+            .filter(|first| known_failure.is_none_or(|known| first.row < known))
             .map(|first| FirstFailure {
                 row: first.row,
                 message: first.error_message.as_deref().unwrap_or("failed"),
@@ -263,6 +273,7 @@ impl Engine<'_> {
         else {
             return Ok(ChunkDisposition::JobMissing);
         };
+        self.siblings.learn(&recorded.job);
         tracing::info!(
             succeeded = counts.succeeded,
             failed = counts.failed,

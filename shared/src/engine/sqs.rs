@@ -5,7 +5,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::stream::{self, StreamExt};
 use tracing::Instrument;
 
-use super::{dead_letter_chunk, process_chunk, ChunkDisposition, EventFlush, Operations, Worker};
+use super::{
+    dead_letter_chunk, process_chunk, ChunkDisposition, EventFlush, Operations, Siblings, Worker,
+};
 use crate::error::EngineError;
 use crate::metrics::{Metric, Metrics};
 use crate::model::ChunkMessage;
@@ -29,12 +31,14 @@ pub async fn handle_batch(
     event: SqsEvent,
     mode: Mode,
 ) -> Result<SqsBatchResponse, EngineError> {
+    let siblings = Siblings::default();
     let results: Vec<(Option<String>, Result<(), EngineError>)> = stream::iter(event.records)
         .map(|message| {
+            let siblings = &siblings;
             let id = message.message_id.clone().filter(|id| !id.is_empty());
             let span = tracing::info_span!("message", message_id = id.as_deref().unwrap_or("-"));
             async move {
-                let result = handle_message(deps, &message, mode).await;
+                let result = handle_message(deps, siblings, &message, mode).await;
                 if let Err(error) = &result {
                     tracing::error!(error = %error, "chunk failed; it will be retried");
                 }
@@ -59,6 +63,7 @@ pub async fn handle_batch(
 
 async fn handle_message(
     deps: &WorkerDeps,
+    siblings: &Siblings,
     message: &SqsMessage,
     mode: Mode,
 ) -> Result<(), EngineError> {
@@ -66,6 +71,7 @@ async fn handle_message(
         jobs: deps.jobs.as_ref(),
         events: deps.events.as_ref(),
         queue: deps.queue.as_ref(),
+        siblings,
     };
     let body = message.body.as_deref().unwrap_or_default();
     let chunk: ChunkMessage = match serde_json::from_str(body) {

@@ -55,6 +55,8 @@ pub struct Faults {
     remaining: Mutex<HashMap<Call, (bool, u32)>>,
     poison: Mutex<Option<u32>>,
     gate: Mutex<Option<Gate>>,
+    /// Every wrapped call made, failed or not.
+    made: Mutex<HashMap<Call, u32>>,
 }
 
 /// Holds the `at`-th store call (0-based, counting every wrapped call) until released.
@@ -150,8 +152,14 @@ impl Faults {
         }
     }
 
+    /// How many times `call` was made.
+    pub fn made(&self, call: Call) -> u32 {
+        self.made.lock().unwrap().get(&call).copied().unwrap_or(0)
+    }
+
     /// `Some(after_write)` if this call must fail.
     fn take(&self, call: Call) -> Option<bool> {
+        *self.made.lock().unwrap().entry(call).or_default() += 1;
         let mut remaining = self.remaining.lock().unwrap();
         let (after_write, times) = remaining.get_mut(&call)?;
         if *times == 0 {
