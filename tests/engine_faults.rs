@@ -64,24 +64,43 @@ async fn every_message_delivered_three_times_counts_once() {
     assert_exact(&fx, &id).await;
 }
 
+/// Each chunk alone (batches of one), and the chunks of one batch claimed and recorded
+/// together. Together, a claim or record that dies is done again alone at once, and a start
+/// that dies is tried again by the first chunk alone: nothing is redelivered.
 #[tokio::test]
 async fn a_processor_dying_after_any_write_heals_on_redelivery() {
-    for call in [
+    let alone = [
         Call::ClaimChunk,
         Call::StartProcessing,
         Call::PutMany,
         Call::StoreChunkOutcomes,
         Call::RecordChunk,
         Call::Complete,
-    ] {
+    ]
+    .map(|call| (1, call, 1));
+    let together = [
+        (Call::ClaimChunks, 0),
+        (Call::StartProcessing, 0),
+        (Call::PutMany, 1),
+        (Call::StoreChunkOutcomes, 1),
+        (Call::RecordChunks, 0),
+        (Call::Complete, 1),
+    ]
+    .map(|(call, redelivered)| (10, call, redelivered));
+    for (batch_size, call, redelivered) in alone.into_iter().chain(together) {
         let fx = Fixture::new().await;
         let (id, _) = mixed_job(&fx).await;
         let faults = Faults::new(&[Fault::AfterWrite { call, times: 1 }]);
-        let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
+        let options = PumpOptions {
+            batch_size,
+            ..PumpOptions::default()
+        };
+        let stats = run_faulty(&fx, faults.clone(), options).await;
+        assert!(faults.made(call) > 0, "{call:?} in batches of {batch_size}");
         assert_eq!(
             stats.reported_failures.len(),
-            1,
-            "{call:?}: one chunk failed once and was redelivered"
+            redelivered,
+            "{call:?} in batches of {batch_size}: chunks redelivered"
         );
         assert_exact(&fx, &id).await;
     }
@@ -109,30 +128,47 @@ async fn a_windowed_job_heals_from_a_processor_dying_after_any_write() {
     }
 }
 
+/// Alone, the throttled record fails its chunk; together, the chunks record alone at once
+/// and the next throttle fails one of them.
 #[tokio::test]
 async fn throttled_reads_and_writes_are_retried_to_exact_counts() {
-    let fx = Fixture::new().await;
-    let (id, _) = mixed_job(&fx).await;
-    let faults = Faults::new(&[
-        Fault::Throttle {
+    for (batch_size, records) in [
+        (1, vec![Call::RecordChunk]),
+        (10, vec![Call::RecordChunks, Call::RecordChunk]),
+    ] {
+        let fx = Fixture::new().await;
+        let (id, _) = mixed_job(&fx).await;
+        let mut throttled = vec![Fault::Throttle {
             call: Call::GetMany,
             times: 2,
-        },
-        Fault::Throttle {
-            call: Call::RecordChunk,
-            times: 1,
-        },
-    ]);
-    let stats = run_faulty(&fx, faults, PumpOptions::default()).await;
-    assert_eq!(stats.reported_failures.len(), 3);
-    assert_exact(&fx, &id).await;
+        }];
+        throttled.extend(
+            records
+                .iter()
+                .map(|&call| Fault::Throttle { call, times: 1 }),
+        );
+        let faults = Faults::new(&throttled);
+        let options = PumpOptions {
+            batch_size,
+            ..PumpOptions::default()
+        };
+        let stats = run_faulty(&fx, faults.clone(), options).await;
+        for call in records {
+            assert!(
+                faults.made(call) > 1,
+                "{call:?} was throttled, then made again"
+            );
+        }
+        assert_eq!(stats.reported_failures.len(), 3, "batches of {batch_size}");
+        assert_exact(&fx, &id).await;
+    }
 }
 
-/// The chunks of one batch start their job once: one tries and its siblings wait for it. A
-/// start that fails is tried again by a sibling; the chunk whose start failed is redelivered.
+/// The chunks of one batch are claimed in one write and start their job once. A start that
+/// fails sends each chunk on alone: each claims its own and the first starts the job.
 #[tokio::test]
 async fn the_chunks_of_one_batch_start_their_job_once() {
-    for (throttled, starts) in [(0, 1), (1, 2)] {
+    for (throttled, starts, claimed_alone) in [(0, 1, 0), (1, 2, 4)] {
         let fx = Fixture::new().await;
         let (id, _) = mixed_job(&fx).await;
         let faults = Faults::new(&[Fault::Throttle {
@@ -140,13 +176,11 @@ async fn the_chunks_of_one_batch_start_their_job_once() {
             times: throttled,
         }]);
         let stats = run_faulty(&fx, faults.clone(), PumpOptions::default()).await;
-        assert_eq!(stats.reported_failures.len(), throttled as usize);
-        assert_eq!(
-            faults.made(Call::ClaimChunk),
-            4 + throttled,
-            "all in one batch"
-        );
+        assert_eq!(stats.reported_failures.len(), 0);
+        assert_eq!(faults.made(Call::ClaimChunks), 1, "all in one batch");
+        assert_eq!(faults.made(Call::ClaimChunk), claimed_alone);
         assert_eq!(faults.made(Call::StartProcessing), starts);
+        assert_eq!(faults.made(Call::RecordChunks), 1 - throttled);
         assert_exact(&fx, &id).await;
     }
 }
@@ -156,11 +190,11 @@ async fn the_partial_batch_response_names_exactly_the_failed_messages() {
     let fx = Fixture::new().await;
     let (id, _) = mixed_job(&fx).await;
     let faults = Faults::new(&[Fault::Throttle {
-        call: Call::RecordChunk,
+        call: Call::StoreChunkOutcomes,
         times: 1,
     }]);
     let deps = faulty_processor(&fx, faults);
-    // One invocation with all three chunks, sequenced so exactly one record fails.
+    // One invocation with all four chunks, sequenced so exactly one chunk fails.
     let messages = fx.source().receive(10).await.unwrap();
     assert_eq!(messages.len(), 4);
     let event = bulkops_testkit::sqs_event(&messages, &fx.queue_arn);

@@ -6,6 +6,7 @@ mod awaiting;
 mod chunks;
 #[path = "../common/mod.rs"]
 mod common;
+mod groups;
 mod jobs;
 mod records_and_events;
 

@@ -176,39 +176,20 @@ impl JobStore for EmbeddedStore {
         counts: ChunkCounts,
         first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError> {
-        let first_failure = first_failure.map(|first| (first.row, first.message.to_owned()));
-        self.change_job(id, None, move |stored| {
-            if !stored.record(chunk) {
-                let job = snapshot(stored);
-                return (
-                    false,
-                    Some(Recorded {
-                        job,
-                        newly_recorded: false,
-                    }),
-                );
-            }
-            let job = &mut stored.job;
-            job.rows_processed += counts.succeeded;
-            job.rows_failed += counts.failed;
-            job.rows_skipped += counts.skipped;
-            if let Some((row, message)) = first_failure {
-                if !job.state.is_terminal() && job.first_failed_row.is_none_or(|known| known > row)
-                {
-                    job.first_failed_row = Some(row);
-                    job.error_message = Some(message);
-                }
-            }
-            let job = snapshot(stored);
-            (
-                true,
-                Some(Recorded {
-                    job,
-                    newly_recorded: true,
-                }),
-            )
-        })
-        .await
+        self.record_one(id, chunk, counts, first_failure).await
+    }
+
+    async fn claim_chunks(&self, id: &str, chunks: &[u32]) -> Result<Option<Job>, StoreError> {
+        self.claim_group(id, chunks).await
+    }
+
+    async fn record_chunks(
+        &self,
+        id: &str,
+        chunks: &[(u32, ChunkCounts)],
+        first_failure: Option<FirstFailure<'_>>,
+    ) -> Result<Option<Job>, StoreError> {
+        self.record_group(id, chunks, first_failure).await
     }
 
     async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {

@@ -8,6 +8,7 @@ mod awaiting;
 mod chunk_items;
 #[cfg(test)]
 mod durable_events_tests;
+mod groups;
 mod idempotency_keys;
 mod jobs;
 mod parked;

@@ -16,10 +16,11 @@ mod siblings;
 pub mod sqs;
 mod staged;
 mod submit;
+mod units;
 
 pub use events::{EventFlush, NoFlush};
 pub use operation::{Operations, Recovery, RowOperation, Secrets};
-pub use process::{dead_letter_chunk, process_chunk, ChunkDisposition, Worker};
+pub use process::{dead_letter_chunk, process_chunk, process_group, ChunkDisposition, Worker};
 pub use recovered::DEAD_LETTER_CODE;
 pub use siblings::Siblings;
 pub use submit::{resume_job, start_job, JobId, NewJob, SubmitError};

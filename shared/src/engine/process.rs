@@ -7,7 +7,7 @@ use super::secrets::{keep_failed_secrets, release_secrets};
 use super::siblings::Siblings;
 use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
-use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
+use crate::model::{ChunkCounts, ChunkMessage, Job, JobState};
 use crate::queue::ChunkQueue;
 use crate::store::{Claim, FirstFailure, JobStore, Skip};
 use crate::time::now_ms;
@@ -27,6 +27,22 @@ pub enum ChunkDisposition {
     Skipped(JobState),
     /// The job no longer exists (expired): nothing to do.
     JobMissing,
+}
+
+/// A claimed chunk's outcomes, stored: what its record adds to its job.
+struct Counted {
+    chunk: u32,
+    counts: ChunkCounts,
+    /// The chunk's lowest failed row and its message.
+    first_failure: Option<(u32, String)>,
+}
+
+/// Where running a claimed chunk left it.
+enum Stored {
+    /// Its outcomes are stored; its counts are to be recorded.
+    Counted(Counted),
+    /// Nothing to record: a late duplicate of a recorded chunk, or its job is gone.
+    Done(ChunkDisposition),
 }
 
 /// Which path a chunk delivery takes.
@@ -184,19 +200,39 @@ impl Engine<'_> {
         job: &Job,
         path: Path,
     ) -> Result<ChunkDisposition, EngineError> {
-        // Chunks claimed at once all see SCHEDULED; one of a batch tries the start and its
-        // siblings wait for it. The one that starts the job sends its event (a start whose
-        // flush is lost goes out with the publisher's sweep).
-        self.siblings.learn(job);
-        if job.state == JobState::Scheduled {
-            let start = || async {
-                if let Some(started) = self.jobs.start_processing(&job.id, now_ms()).await? {
-                    self.events.flush_job(&started).await;
-                }
-                Ok(())
-            };
-            self.siblings.start_once(&job.id, start).await?;
+        self.start_if_scheduled(job).await?;
+        match self.run_and_store(operation, chunk, job, path).await? {
+            Stored::Counted(counted) => self.record(job, &counted).await,
+            Stored::Done(disposition) => Ok(disposition),
         }
+    }
+
+    /// Starts a job its claim showed SCHEDULED. Chunks claimed at once all see SCHEDULED;
+    /// one of a batch tries the start and its siblings wait for it. The one that starts the
+    /// job sends its event (a start whose flush is lost goes out with the publisher's sweep).
+    async fn start_if_scheduled(&self, job: &Job) -> Result<(), EngineError> {
+        self.siblings.learn(job);
+        if job.state != JobState::Scheduled {
+            return Ok(());
+        }
+        let start = || async {
+            if let Some(started) = self.jobs.start_processing(&job.id, now_ms()).await? {
+                self.events.flush_job(&started).await;
+            }
+            Ok(())
+        };
+        self.siblings.start_once(&job.id, start).await
+    }
+
+    /// Runs (or recovers) a claimed chunk's rows and stores its outcomes once: what its
+    /// record adds to the job.
+    async fn run_and_store(
+        &self,
+        operation: &dyn RowOperation,
+        chunk: &ChunkMessage,
+        job: &Job,
+        path: Path,
+    ) -> Result<Stored, EngineError> {
         let outcomes = match path {
             Path::Run => {
                 let secrets = if chunk.sealed {
@@ -207,14 +243,38 @@ impl Engine<'_> {
                 if chunk.sealed && secrets.is_empty() {
                     // Secrets are deleted only once the chunk is recorded: this is a late
                     // duplicate, which must not create anything without its secret.
-                    return self.late_duplicate(chunk).await;
+                    return self.late_duplicate(chunk).await.map(Stored::Done);
                 }
                 operation.run(job, &chunk.rows, &secrets).await?
             }
             Path::DeadLetter => dead_letter_outcomes(operation, job, chunk).await?,
         };
         check_one_per_row(outcomes.len(), chunk)?;
-        self.record_outcomes(job, chunk, &outcomes).await
+        // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
+        // are the chunk's, and they are what gets counted.
+        let earlier = self
+            .jobs
+            .store_chunk_outcomes(&job.id, chunk.chunk, &outcomes)
+            .await?;
+        let outcomes = earlier.as_deref().unwrap_or(&outcomes);
+        if chunk.sealed {
+            // Before the chunk is recorded (and its staged secrets deleted): a retry of the
+            // job's failed rows finds their secrets.
+            keep_failed_secrets(self.jobs, job, chunk.chunk, outcomes).await?;
+        }
+        let first_failure = outcomes
+            .iter()
+            .filter(|o| o.is_failed())
+            .min_by_key(|o| o.row)
+            .map(|first| {
+                let message = first.error_message.as_deref().unwrap_or("failed");
+                (first.row, message.to_owned())
+            });
+        Ok(Stored::Counted(Counted {
+            chunk: chunk.chunk,
+            counts: ChunkCounts::of(outcomes),
+            first_failure,
+        }))
     }
 
     /// A sealed chunk whose secrets are gone: recorded already, or something is wrong.
@@ -232,40 +292,26 @@ impl Engine<'_> {
         }
     }
 
-    /// The count-once tail shared by processing and dead-lettering.
-    async fn record_outcomes(
+    /// The first failure a record lowers the job's to: the chunk's, unless one no higher is
+    /// known on the job item already (seen at the claim, or written by a sibling since). With
+    /// the counts, in one write: once every chunk is counted, every chunk's first failure is
+    /// in, and the job's only moves down.
+    fn lowering<'c>(
         &self,
         job: &Job,
-        message: &ChunkMessage,
-        outcomes: &[RowOutcome],
-    ) -> Result<ChunkDisposition, EngineError> {
-        let (job_id, chunk) = (job.id.as_str(), message.chunk);
-        // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
-        // are the chunk's, and they are what gets counted.
-        let earlier = self
-            .jobs
-            .store_chunk_outcomes(job_id, chunk, outcomes)
-            .await?;
-        let outcomes = earlier.as_deref().unwrap_or(outcomes);
-        if message.sealed {
-            // Before the chunk is recorded (and its staged secrets deleted): a retry of the
-            // job's failed rows finds their secrets.
-            keep_failed_secrets(self.jobs, job, chunk, outcomes).await?;
-        }
-        // With the counts, in one write: once every chunk is counted, every chunk's first
-        // failure is in. The job's first failure only moves down, so a lower one seen at the
-        // claim, or written by a sibling since, is enough.
-        let known_failure = self.siblings.first_failed_row(job);
-        let first_failure = outcomes
-            .iter()
-            .filter(|o| o.is_failed())
-            .min_by_key(|o| o.row)
-            .filter(|first| known_failure.is_none_or(|known| first.row < known))
-            .map(|first| FirstFailure {
-                row: first.row,
-                message: first.error_message.as_deref().unwrap_or("failed"),
-            });
-        let counts = ChunkCounts::of(outcomes);
+        first: Option<&'c (u32, String)>,
+    ) -> Option<FirstFailure<'c>> {
+        let known = self.siblings.first_failed_row(job);
+        first
+            .filter(|(row, _)| known.is_none_or(|known| *row < known))
+            .map(|(row, message)| FirstFailure { row: *row, message })
+    }
+
+    /// The count-once tail shared by processing and dead-lettering: records the chunk's counts
+    /// on its job, then completes the job if it is done.
+    async fn record(&self, job: &Job, counted: &Counted) -> Result<ChunkDisposition, EngineError> {
+        let (job_id, chunk, counts) = (job.id.as_str(), counted.chunk, counted.counts);
+        let first_failure = self.lowering(job, counted.first_failure.as_ref());
         let Some(recorded) = self
             .jobs
             .record_chunk(job_id, chunk, counts, first_failure)
@@ -327,6 +373,10 @@ impl Engine<'_> {
         Ok(())
     }
 }
+
+#[path = "group.rs"]
+mod group;
+pub use group::process_group;
 
 #[cfg(test)]
 #[path = "process_tests.rs"]

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::engine::{Recovery, DEAD_LETTER_CODE};
-use crate::model::{ChunkRow, JobType, Outcome};
+use crate::model::{ChunkRow, JobType, Outcome, RowOutcome};
 
 /// Finds the side effect of the rows whose input says so; `extra` answers too many.
 struct Found {

@@ -185,6 +185,19 @@ pub trait JobStore: SecretStore + Send + Sync {
         counts: ChunkCounts,
         first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Option<Recorded>, StoreError>;
+    /// [`claim_chunk`](Self::claim_chunk) for several chunks of one job in one write: all
+    /// claimed if none is recorded and the job is SCHEDULED or PROCESSING (the job as the
+    /// write left it), else none (`None`; each chunk's own claim then answers for it).
+    async fn claim_chunks(&self, id: &str, chunks: &[u32]) -> Result<Option<Job>, StoreError>;
+    /// [`record_chunk`](Self::record_chunk) for several claimed chunks of one job in one
+    /// write, `first_failure` being the lowest of theirs: all recorded if none is recorded
+    /// yet (the job as the write left it), else none (`None`, as for a missing job).
+    async fn record_chunks(
+        &self,
+        id: &str,
+        chunks: &[(u32, ChunkCounts)],
+        first_failure: Option<FirstFailure<'_>>,
+    ) -> Result<Option<Job>, StoreError>;
     /// PROCESSING → COMPLETED, exactly once: the job as this call left it, `None` if the job
     /// was not PROCESSING.
     async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError>;

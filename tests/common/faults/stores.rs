@@ -161,6 +161,21 @@ impl JobStore for FaultyJobStore {
             self.inner.record_chunk(id, chunk, counts, first_failure)
         )
     }
+    async fn claim_chunks(&self, id: &str, chunks: &[u32]) -> Result<Option<Job>, StoreError> {
+        faulty!(self, Call::ClaimChunks, self.inner.claim_chunks(id, chunks))
+    }
+    async fn record_chunks(
+        &self,
+        id: &str,
+        chunks: &[(u32, ChunkCounts)],
+        first_failure: Option<FirstFailure<'_>>,
+    ) -> Result<Option<Job>, StoreError> {
+        faulty!(
+            self,
+            Call::RecordChunks,
+            self.inner.record_chunks(id, chunks, first_failure)
+        )
+    }
     async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         faulty!(self, Call::Complete, self.inner.complete(id, now_ms))
     }

@@ -235,6 +235,19 @@ impl JobStore for DynamoJobStore {
         self.recorded(outcome).await
     }
 
+    async fn claim_chunks(&self, id: &str, chunks: &[u32]) -> Result<Option<Job>, StoreError> {
+        self.claim_group(id, chunks).await
+    }
+
+    async fn record_chunks(
+        &self,
+        id: &str,
+        chunks: &[(u32, ChunkCounts)],
+        first_failure: Option<FirstFailure<'_>>,
+    ) -> Result<Option<Job>, StoreError> {
+        self.record_group(id, chunks, first_failure).await
+    }
+
     async fn complete(&self, id: &str, now_ms: i64) -> Result<Option<Job>, StoreError> {
         let transition = self
             .emitting(

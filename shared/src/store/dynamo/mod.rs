@@ -25,6 +25,7 @@ mod cancel;
 mod chunk_items;
 mod client_tokens;
 mod conditional;
+mod groups;
 mod idempotency_keys;
 mod jobs;
 mod listing;
