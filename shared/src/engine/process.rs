@@ -7,7 +7,7 @@ use super::secrets::{keep_failed_secrets, release_secrets};
 use super::siblings::Siblings;
 use crate::engine::{EventFlush, RowOperation, Secrets};
 use crate::error::EngineError;
-use crate::model::{ChunkCounts, ChunkMessage, Job, JobState};
+use crate::model::{ChunkCounts, ChunkMessage, Job, JobState, RowOutcome};
 use crate::queue::ChunkQueue;
 use crate::store::{Claim, FirstFailure, JobStore, Skip};
 use crate::time::now_ms;
@@ -235,20 +235,34 @@ impl Engine<'_> {
     ) -> Result<Stored, EngineError> {
         let outcomes = match path {
             Path::Run => {
-                let secrets = if chunk.sealed {
-                    self.jobs.chunk_secrets(&job.id, chunk.chunk).await?
-                } else {
-                    Secrets::new()
-                };
-                if chunk.sealed && secrets.is_empty() {
-                    // Secrets are deleted only once the chunk is recorded: this is a late
-                    // duplicate, which must not create anything without its secret.
+                let Some(secrets) = self.secrets_of(chunk).await? else {
                     return self.late_duplicate(chunk).await.map(Stored::Done);
-                }
+                };
                 operation.run(job, &chunk.rows, &secrets).await?
             }
             Path::DeadLetter => dead_letter_outcomes(operation, job, chunk).await?,
         };
+        self.store_outcomes(chunk, job, outcomes).await
+    }
+
+    /// A chunk's sealed values (none for most), or `None` if they are gone: secrets are
+    /// deleted only once the chunk is recorded, so this is a late duplicate, which must not
+    /// create anything without its secret.
+    async fn secrets_of(&self, chunk: &ChunkMessage) -> Result<Option<Secrets>, EngineError> {
+        if !chunk.sealed {
+            return Ok(Some(Secrets::new()));
+        }
+        let secrets = self.jobs.chunk_secrets(&chunk.job_id, chunk.chunk).await?;
+        Ok(Some(secrets).filter(|secrets| !secrets.is_empty()))
+    }
+
+    /// Stores a chunk's outcomes once: what its record adds to the job.
+    async fn store_outcomes(
+        &self,
+        chunk: &ChunkMessage,
+        job: &Job,
+        outcomes: Vec<RowOutcome>,
+    ) -> Result<Stored, EngineError> {
         check_one_per_row(outcomes.len(), chunk)?;
         // Write-once: if another delivery (or the dead-letter path) stored first, its outcomes
         // are the chunk's, and they are what gets counted.
