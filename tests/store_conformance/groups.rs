@@ -117,7 +117,29 @@ async fn chunks_are_recorded_together_once(s: Stores) {
     assert_eq!(s.jobs.get_job("none").await.unwrap(), None);
 }
 
+/// A group as large as the processor makes one: its writes' conditions stay within limits.
+async fn a_largest_group_is_claimed_and_recorded(s: Stores) {
+    let mut big = job("big", JobType::SendMfp, "alice", 100, 1_000);
+    big.chunk_count = 10;
+    s.jobs.create_job(&big).await.unwrap();
+    s.jobs.start_processing("big", 1_500).await.unwrap();
+    let chunks: Vec<u32> = (0..bulkops_shared::engine::MAX_GROUP as u32).collect();
+    let claimed = s.jobs.claim_chunks("big", &chunks).await.unwrap();
+    assert_eq!(claimed.expect("claimed").claimed_chunks.len(), chunks.len());
+    let counted: Vec<(u32, ChunkCounts)> = chunks.iter().map(|&c| (c, counts(9, 1))).collect();
+    let first = Some(FirstFailure {
+        row: 3,
+        message: "three",
+    });
+    let recorded = s.jobs.record_chunks("big", &counted, first).await.unwrap();
+    let recorded = recorded.expect("recorded");
+    assert_eq!((recorded.rows_processed, recorded.rows_failed), (90, 10));
+    assert_eq!(recorded.chunks_recorded(), 10);
+    assert!(recorded.claimed_chunks.is_empty());
+}
+
 both_stores!(
     chunks_are_claimed_together_or_not_at_all,
     chunks_are_recorded_together_once,
+    a_largest_group_is_claimed_and_recorded,
 );

@@ -24,3 +24,4 @@ pub use process::{dead_letter_chunk, process_chunk, process_group, ChunkDisposit
 pub use recovered::DEAD_LETTER_CODE;
 pub use siblings::Siblings;
 pub use submit::{resume_job, start_job, JobId, NewJob, SubmitError};
+pub use units::MAX_GROUP;

@@ -20,6 +20,11 @@ pub(super) enum Unit {
     Together(Vec<(SqsMessage, ChunkMessage)>),
 }
 
+/// The most chunks in one group: a batch's worth at the template's BatchSize. Each chunk adds
+/// about 110 characters to a group write's condition, whose limit is 4 KB, and a mapping
+/// with a larger BatchSize makes more groups, not larger ones.
+pub const MAX_GROUP: usize = 10;
+
 /// Splits `messages` into units, in the order each unit's first message came.
 pub(super) fn units(messages: Vec<SqsMessage>, together: bool) -> Vec<Unit> {
     let parsed = messages.into_iter().map(|message| {
@@ -37,15 +42,19 @@ pub(super) fn units(messages: Vec<SqsMessage>, together: bool) -> Vec<Unit> {
             continue;
         };
         let key = format!("{}/{}", chunk.job_type.as_str(), chunk.job_id);
-        let group = jobs.get(&key).copied().filter(|&group| {
-            !units[group]
+        let open = jobs.get(&key).copied();
+        let copy = open.is_some_and(|group| {
+            units[group]
                 .iter()
                 .any(|other| matches!(&other.chunk, Ok(c) if c.chunk == chunk.chunk))
         });
-        match group {
-            Some(group) => units[group].push(parsed),
-            None => {
-                jobs.entry(key).or_insert(units.len());
+        match open {
+            Some(group) if !copy && units[group].len() < MAX_GROUP => units[group].push(parsed),
+            // A second copy goes alone; a full group leaves the next chunks to a new one.
+            _ => {
+                if !copy {
+                    jobs.insert(key, units.len());
+                }
                 units.push(vec![parsed]);
             }
         }
@@ -129,6 +138,20 @@ mod tests {
             panic!()
         };
         assert!(bad.chunk.is_err());
+    }
+
+    #[test]
+    fn a_group_holds_at_most_max_group_chunks() {
+        let batch: Vec<SqsMessage> = (0..25).map(|c| chunk(&format!("m{c}"), "a", c)).collect();
+        let units = units(batch, true);
+        let sizes: Vec<usize> = units
+            .iter()
+            .map(|unit| match unit {
+                Unit::Alone(_) => 1,
+                Unit::Together(members) => members.len(),
+            })
+            .collect();
+        assert_eq!(sizes, [MAX_GROUP, MAX_GROUP, 5]);
     }
 
     #[test]
