@@ -32,6 +32,7 @@ async fn dead_letter_after(fx: &Fixture, creates: usize) -> ChunkMessage {
         operations: bulkops_shared::ops::registry(WriteBudget::new(fx.records(), creates)),
         metrics: fx.metrics.clone(),
         queue: fx.queue(),
+        group_chunks: true,
     };
     let stats = run_processor_with(fx, &deps, PumpOptions::default()).await;
     assert_eq!(

@@ -86,6 +86,7 @@ fn worker(s: &Stores) -> WorkerDeps {
         operations: bulkops_shared::ops::registry(s.records.clone()),
         metrics: std::sync::Arc::new(bulkops_shared::metrics::NoMetrics),
         queue: s.queue.clone(),
+        group_chunks: true,
     }
 }
 

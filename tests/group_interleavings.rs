@@ -14,14 +14,12 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bulkops::reference::load_enrollments;
 use bulkops_shared::engine::sqs::WorkerDeps;
-use bulkops_shared::engine::{EventFlush, NoFlush};
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::model::{JobState, Outcome};
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
-use bulkops_shared::queue::{ChunkQueue, ChunkSource};
-use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore};
-use bulkops_testkit::{sqs_event, Fixture};
-use common::embedded::EmbeddedFixture;
+use bulkops_shared::store::{CancelOutcome, RecordKey};
+use bulkops_testkit::sqs_event;
+use common::backends::{self, Backend};
 use common::faults::{faulty_worker, Faults};
 use common::{body_json, enrollment, enrollment_id, submit_call};
 use lambda_runtime::{Context, LambdaEvent};
@@ -30,67 +28,27 @@ use serde_json::Value;
 /// Known enrollments in the job; one unknown follows them.
 const KNOWN: usize = 599;
 
-struct Stores {
-    jobs: Arc<dyn JobStore>,
-    events: Arc<dyn EventFlush>,
-    records: Arc<dyn RecordStore>,
-    queue: Arc<dyn ChunkQueue>,
-    source: Arc<dyn ChunkSource>,
-    arn: String,
-    _keep: Box<dyn std::any::Any + Send + Sync>,
+/// A window larger than the job: both chunks are queued at once.
+const WINDOW: u32 = 100;
+
+async fn moto() -> Backend {
+    backends::moto(WINDOW).await
 }
 
-async fn dynamo() -> Stores {
-    let fx = Fixture::new().await;
-    Stores {
-        jobs: fx.jobs(),
-        events: fx.events(),
-        records: fx.records(),
-        queue: fx.queue(),
-        source: Arc::new(fx.source()),
-        arn: fx.queue_arn.clone(),
-        _keep: Box::new(fx),
-    }
-}
-
-async fn embedded() -> Stores {
-    let fx = EmbeddedFixture::new();
-    Stores {
-        jobs: fx.jobs(),
-        events: Arc::new(NoFlush),
-        records: fx.records(),
-        queue: Arc::new(fx.queue.clone()),
-        source: Arc::new(fx.queue.clone()),
-        arn: "arn:aws:sqs:local:000000000000:chunks".into(),
-        _keep: Box::new(fx),
-    }
-}
-
-fn worker(s: &Stores) -> WorkerDeps {
-    WorkerDeps {
-        events: s.events.clone(),
-        jobs: s.jobs.clone(),
-        operations: bulkops_shared::ops::registry(s.records.clone()),
-        metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
-        queue: s.queue.clone(),
-    }
+/// The embedded store, its chunks grouped as on AWS (the local server runs them alone).
+async fn embedded() -> Backend {
+    let mut backend = backends::embedded(WINDOW);
+    backend.worker.group_chunks = true;
+    backend
 }
 
 /// A flash pass job of two chunks, submitted through the real handler: its id.
-async fn submit(s: &Stores) -> String {
-    let deps = submit::Deps {
-        clock: Arc::new(bulkops_shared::time::SystemClock),
-        jobs: s.jobs.clone(),
-        queue: s.queue.clone(),
-        events: s.events.clone(),
-        quota: Default::default(),
-        uploads: None,
-    };
-    let mut ids = load_enrollments(&s.records, (0..KNOWN).map(enrollment).collect())
+async fn submit(b: &Backend) -> String {
+    let mut ids = load_enrollments(&b.records, (0..KNOWN).map(enrollment).collect())
         .await
         .expect("load enrollments");
     ids.push(enrollment_id(90_000));
-    let response = submit::handler(&deps, submit_call(&ids).request())
+    let response = submit::handler(&b.submit, submit_call(&ids).request())
         .await
         .expect("submit");
     assert_eq!(response.status(), 200);
@@ -104,7 +62,7 @@ async fn process(deps: &WorkerDeps, event: SqsEvent) -> SqsBatchResponse {
 }
 
 /// The passes issued for the job, by key.
-async fn passes(s: &Stores, job_id: &str) -> HashMap<RecordKey, Value> {
+async fn passes(s: &Backend, job_id: &str) -> HashMap<RecordKey, Value> {
     let keys: Vec<RecordKey> = (0..KNOWN)
         .map(|n| {
             let enrollment = EnrollmentRef::from_id(&enrollment_id(n)).expect("id");
@@ -123,7 +81,7 @@ enum Rival {
 async fn interleave<F, Fut>(stores: F, rival: Rival)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Stores>,
+    Fut: std::future::Future<Output = Backend>,
 {
     let mut step = 0;
     loop {
@@ -135,8 +93,8 @@ where
         let held_deps = Arc::new(faulty_worker(
             s.jobs.clone(),
             s.records.clone(),
-            s.events.clone(),
-            s.queue.clone(),
+            s.worker.events.clone(),
+            s.worker.queue.clone(),
             faults.clone(),
         ));
         let mut held = tokio::spawn({
@@ -163,7 +121,7 @@ where
             }
         }
         let alone = sqs_event(&delivery[..1], &s.arn);
-        let response = process(&worker(&s), alone).await;
+        let response = process(&s.worker, alone).await;
         assert!(response.batch_item_failures.is_empty(), "{at}");
         let issued = passes(&s, &job_id).await;
         gate.release();
@@ -211,7 +169,7 @@ macro_rules! interleavings {
     ($($name:ident: $rival:expr;)*) => {
         mod dynamodb_on_moto {
             use super::*;
-            $(#[tokio::test] async fn $name() { interleave(dynamo, $rival).await })*
+            $(#[tokio::test] async fn $name() { interleave(moto, $rival).await })*
         }
         mod embedded_redb {
             use super::*;

@@ -285,6 +285,7 @@ impl crate::engine::sqs::WorkerDeps {
             operations: crate::ops::registry(clients.record_store(&table)),
             events: clients.event_flush(&table),
             metrics: std::sync::Arc::new(crate::metrics::Emf),
+            group_chunks: true,
         })
     }
 }

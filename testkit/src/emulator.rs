@@ -316,6 +316,7 @@ impl Fixture {
             events: self.events(),
             metrics: self.metrics.clone(),
             queue: self.queue(),
+            group_chunks: true,
         }
     }
 
@@ -326,6 +327,7 @@ impl Fixture {
             events: self.events(),
             metrics: self.metrics.clone(),
             queue: self.queue(),
+            group_chunks: true,
         }
     }
 

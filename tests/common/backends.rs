@@ -74,6 +74,8 @@ pub fn embedded(window: u32) -> Backend {
             events: Arc::new(NoFlush),
             metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
             queue,
+            // As the local server's embedded backend.
+            group_chunks: false,
         },
         jobs,
         records,

@@ -245,6 +245,7 @@ async fn a_job_runs_end_to_end_fully_embedded() {
         events: Arc::new(bulkops_shared::engine::NoFlush),
         metrics: Arc::new(bulkops_shared::metrics::NoMetrics),
         queue: Arc::new(queue.clone()),
+        group_chunks: false,
     };
     let options = PumpOptions {
         deliveries: 2,

@@ -35,7 +35,8 @@ pub async fn handle_batch(
     mode: Mode,
 ) -> Result<SqsBatchResponse, EngineError> {
     let siblings = Siblings::default();
-    let answers: Vec<Vec<Answer>> = stream::iter(units(event.records, mode == Mode::Process))
+    let together = mode == Mode::Process && deps.group_chunks;
+    let answers: Vec<Vec<Answer>> = stream::iter(units(event.records, together))
         .map(|unit| {
             let siblings = &siblings;
             async move {
@@ -215,4 +216,8 @@ pub struct WorkerDeps {
     /// The chunk queue, for the next chunk of a windowed job (see
     /// [`crate::queue::WindowedQueue`]).
     pub queue: std::sync::Arc<dyn crate::queue::ChunkQueue>,
+    /// Whether a job's chunks of one batch are claimed, run and recorded together (see
+    /// `group.rs`): on AWS it saves calls; on the embedded store, where a call is a function
+    /// call, it measured 5-9% more CPU, so the local server's embedded backend runs them alone.
+    pub group_chunks: bool,
 }

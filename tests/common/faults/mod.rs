@@ -218,6 +218,7 @@ pub fn faulty_worker(
             inner: records,
             faults,
         })),
+        group_chunks: true,
     }
 }
 
