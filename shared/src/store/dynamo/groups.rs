@@ -3,6 +3,7 @@
 //! write's condition is every chunk's own condition joined, so it does all or nothing.
 
 use super::conditional::state_in;
+use super::recorded::record_expressions;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder as UpdateItem;
 
 use super::{chunk_set, conditional_update, job_from_item, n, s, DynamoJobStore};
@@ -91,19 +92,8 @@ impl DynamoJobStore {
         chunks: &[(u32, ChunkCounts)],
         first_failure: Option<FirstFailure<'_>>,
     ) -> Result<super::Conditional, StoreError> {
-        // Their claims are no longer needed: a recorded chunk is neither claimed nor skipped.
-        let counted = "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks DELETE claimedChunks :chunks";
-        let recordable = format!("attribute_exists(pk) AND {}", none_recorded(chunks.len()));
-        let (expression, condition) = match first_failure {
-            None => (counted.to_owned(), recordable),
-            Some(_) => (
-                format!("SET firstFailedRow = :row, errorMessage = :message {counted}"),
-                format!(
-                    "{recordable} AND {} AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
-                    state_in(&JobState::CANCELLABLE)
-                ),
-            ),
-        };
+        let not_recorded = none_recorded(chunks.len());
+        let (expression, condition) = record_expressions(&not_recorded, first_failure.is_some());
         let total = chunks
             .iter()
             .fold(ChunkCounts::default(), |total, (_, counts)| ChunkCounts {

@@ -19,6 +19,25 @@ use crate::store::{FirstFailure, Recorded};
 pub(super) const NOT_RECORDED: &str = "NOT contains(recordedChunks, :chunk) \
      AND (attribute_not_exists(recordedBelow) OR recordedBelow <= :chunkNumber)";
 
+/// The update and condition of a record of the chunks `not_recorded` names: their counts
+/// added and their claims dropped (a recorded chunk is neither claimed nor skipped), once;
+/// with a first failure, the job's lowered in the same write, the condition then also asking
+/// for a lower row and a job that is not final.
+pub(super) fn record_expressions(not_recorded: &str, lowers_failure: bool) -> (String, String) {
+    let counted = "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks DELETE claimedChunks :chunks";
+    let recordable = format!("attribute_exists(pk) AND {not_recorded}");
+    if !lowers_failure {
+        return (counted.to_owned(), recordable);
+    }
+    (
+        format!("SET firstFailedRow = :row, errorMessage = :message {counted}"),
+        format!(
+            "{recordable} AND {} AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
+            state_in(&JobState::CANCELLABLE)
+        ),
+    )
+}
+
 /// Set size from which a recording delivery compacts.
 pub(super) const COMPACT_AT: usize = 64;
 
@@ -63,19 +82,7 @@ impl DynamoJobStore {
         counts: ChunkCounts,
         first_failure: Option<FirstFailure<'_>>,
     ) -> Result<Conditional, StoreError> {
-        // Its claim is no longer needed: a recorded chunk is neither claimed nor skipped.
-        let counted = "ADD rowsProcessed :succeeded, rowsFailed :failed, rowsSkipped :skipped, recordedChunks :chunks DELETE claimedChunks :chunks";
-        let recordable = format!("attribute_exists(pk) AND {NOT_RECORDED}");
-        let (expression, condition) = match first_failure {
-            None => (counted.to_owned(), recordable),
-            Some(_) => (
-                format!("SET firstFailedRow = :row, errorMessage = :message {counted}"),
-                format!(
-                    "{recordable} AND {} AND (attribute_not_exists(firstFailedRow) OR firstFailedRow > :row)",
-                    state_in(&JobState::CANCELLABLE)
-                ),
-            ),
-        };
+        let (expression, condition) = record_expressions(NOT_RECORDED, first_failure.is_some());
         let mut update = self
             .update_job(id, &expression, &condition)
             .expression_attribute_values(":succeeded", n(counts.succeeded))
