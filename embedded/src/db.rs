@@ -36,8 +36,7 @@ pub(crate) const KEPT: TableDefinition<&str, Bytes> = TableDefinition::new("kept
 pub(crate) const PARKED: TableDefinition<&str, &str> = TableDefinition::new("parked_chunks");
 /// SHA-256 of a caller's sub → its active jobs for the quotas (JSON: job id → rows).
 pub(crate) const QUOTAS: TableDefinition<&str, &str> = TableDefinition::new("quotas");
-/// `<pk>\0<sk>` → record (JSON).
-pub(crate) const RECORDS: TableDefinition<&str, Bytes> = TableDefinition::new("records");
+pub(crate) use crate::records_table::RECORDS;
 pub(crate) const SEQUENCES: TableDefinition<&str, i64> = TableDefinition::new("sequences");
 /// client token key → the id of the job its request created.
 pub(crate) const CLIENT_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("client_tokens");
@@ -164,6 +163,7 @@ impl Db {
         txn.open_table(BODIES)?;
         txn.open_table(RECEIPTS)?;
         txn.open_table(QUEUE_SEQUENCE)?;
+        crate::records_table::move_pk_first_records(&txn)?;
         txn.commit()?;
         Ok(Self {
             db: Arc::new(db),

@@ -5,6 +5,7 @@
 
 pub mod db;
 mod queue;
+mod records_table;
 mod store;
 
 pub use db::{Db, DbError};

@@ -72,7 +72,7 @@ fn chunk_key(id: &str, chunk: u32) -> String {
 }
 
 fn record_key(key: &RecordKey) -> String {
-    format!("{}\0{}", key.pk, key.sk)
+    crate::records_table::record_name(&key.pk, &key.sk)
 }
 
 /// `<partition>\0<initTime:013>#<id>`: partitions never hold a NUL (see [`jobs_partition`]),

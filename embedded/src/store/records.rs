@@ -1,4 +1,5 @@
-//! [`RecordStore`] on the embedded store: records are JSON under `<pk>\0<sk>`.
+//! [`RecordStore`] on the embedded store: records are JSON under `<sk>\0<pk>` (see
+//! [`crate::records_table`]).
 
 use std::collections::{HashMap, HashSet};
 
