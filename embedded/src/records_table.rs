@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn one_jobs_passes_lie_together_and_keys_stay_exact() {
-        let mut names = vec![
+        let mut names = [
             record_name("ENROLLMENT#wf#id=1", "MFP#job-b"),
             record_name("ENROLLMENT#wf#id=1", "ENROLLMENT"),
             record_name("ENROLLMENT#wf#id=2", "MFP#job-a"),
