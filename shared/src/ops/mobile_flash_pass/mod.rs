@@ -94,7 +94,6 @@ struct Lookup {
     index: usize,
     id: String,
     enrollment: EnrollmentRef,
-    enrollment_key: RecordKey,
     pass_key: RecordKey,
 }
 
@@ -108,7 +107,11 @@ impl RowOperation for MobileFlashPass {
     ) -> Result<Vec<RowOutcome>, EngineError> {
         let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
         let pass_sk = format!("MFP#{}", job.id);
+        let issuer = Issuer::of(job);
+        let seeded = issuer.is_seeded();
         let mut pending: Vec<Lookup> = Vec::new();
+        // The enrollment keys of `pending`, in its order: the lookup's keys as they are.
+        let mut enrollment_keys: Vec<RecordKey> = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             let input: MfpRowInput = row
                 .input()
@@ -134,11 +137,11 @@ impl RowOperation for MobileFlashPass {
                 }
                 Ok(enrollment) => {
                     let key = enrollment.key();
+                    enrollment_keys.push(RecordKey::new(key.clone(), ENROLLMENT_SK));
                     pending.push(Lookup {
                         index,
                         id: input.id,
                         enrollment,
-                        enrollment_key: RecordKey::new(key.clone(), ENROLLMENT_SK),
                         pass_key: RecordKey::new(key, pass_sk.clone()),
                     })
                 }
@@ -148,31 +151,27 @@ impl RowOperation for MobileFlashPass {
         // A seeded job's passes are the same on every delivery: only the enrollments are read,
         // and the passes are rewritten in batches. A job without a seed reads its passes too,
         // to report the ones an earlier delivery issued.
-        let issuer = Issuer::of(job);
-        let seeded = issuer.is_seeded();
-        let mut keys: Vec<RecordKey> = Vec::with_capacity(pending.len() * 2);
-        for lookup in &pending {
-            keys.push(lookup.enrollment_key.clone());
-            if !seeded {
-                keys.push(lookup.pass_key.clone());
-            }
-        }
         // A seeded job needs only to know which enrollments exist: nothing is parsed.
-        let (present, mut found) = if keys.is_empty() {
+        let (present, mut found) = if enrollment_keys.is_empty() {
             (HashSet::new(), HashMap::new())
         } else if seeded {
-            (self.records.existing(&keys).await?, HashMap::new())
+            (
+                self.records.existing(&enrollment_keys).await?,
+                HashMap::new(),
+            )
         } else {
+            let mut keys = enrollment_keys.clone();
+            keys.extend(pending.iter().map(|lookup| lookup.pass_key.clone()));
             let found = self.records.get_many(&keys).await?;
             (found.keys().cloned().collect(), found)
         };
 
         let mut new_passes = Vec::new();
         let mut issued_by_row: HashMap<u32, RecordKey> = HashMap::new();
-        for lookup in pending {
+        for (lookup, enrollment_key) in pending.into_iter().zip(&enrollment_keys) {
             let row = &rows[lookup.index];
             let echo = echo_id(lookup.id);
-            let outcome = if !present.contains(&lookup.enrollment_key) {
+            let outcome = if !present.contains(enrollment_key) {
                 RowOutcome::failed(
                     row.row,
                     echo,
@@ -183,10 +182,13 @@ impl RowOperation for MobileFlashPass {
                 let result = match found.remove(&lookup.pass_key) {
                     Some(existing) => pass_result(&existing),
                     None => {
-                        let key = &lookup.enrollment_key.pk;
+                        let key = &enrollment_key.pk;
                         let pass = issuer.pass(job, row.row, &lookup.enrollment, key);
                         let (result, record) = (pass.result(), Record::of(&pass)?);
-                        issued_by_row.insert(row.row, lookup.pass_key.clone());
+                        if !seeded {
+                            // Only a create-if-absent can find another delivery's pass.
+                            issued_by_row.insert(row.row, lookup.pass_key.clone());
+                        }
                         new_passes.push((lookup.pass_key, record));
                         result
                     }
