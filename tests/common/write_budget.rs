@@ -4,7 +4,7 @@
 //! written (the failure the dead-letter path must report honestly). Reads and other writes
 //! pass through.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -46,7 +46,7 @@ impl RecordStore for WriteBudget {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
         self.inner.get_many(keys).await
     }
-    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, StoreError> {
         self.inner.existing(keys).await
     }
     /// Writes what the budget allows, in order; a call that exceeds it writes its first

@@ -1,7 +1,7 @@
 //! [`RecordStore`] on the embedded store: records are JSON under `<sk>\0<pk>` (see
 //! [`crate::records_table`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use redb::ReadableTable;
@@ -29,17 +29,14 @@ impl RecordStore for EmbeddedStore {
         .await
     }
 
-    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
-        let keys = keys.to_vec();
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, StoreError> {
+        let names: Vec<String> = keys.iter().map(record_key).collect();
         self.read(move |txn| {
             let table = txn.open_table(RECORDS)?;
-            let mut found = HashSet::new();
-            for key in keys {
-                if table.get(record_key(&key).as_str())?.is_some() {
-                    found.insert(key);
-                }
-            }
-            Ok(found)
+            names
+                .iter()
+                .map(|name| Ok(table.get(name.as_str())?.is_some()))
+                .collect()
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! The port row operations store their records through: reference data and side effects
 //! (enrollments, passes, accounts), read and written in batches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -69,9 +69,9 @@ impl PartialEq for Record {
 pub trait RecordStore: Send + Sync {
     /// The records that exist among `keys` (missing keys are absent from the map).
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError>;
-    /// Which of `keys` exist: for a caller to whom a record's presence is all that matters
-    /// (no record is parsed or returned).
-    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError>;
+    /// Whether each of `keys` exists, in their order: for a caller to whom a record's presence
+    /// is all that matters (no record is parsed or returned, no key copied or hashed).
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, StoreError>;
     /// Writes (overwrites) every record.
     async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError>;
     /// Creates records that do not exist yet (batched, each conditional on its key being

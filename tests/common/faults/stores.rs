@@ -1,7 +1,7 @@
 //! The job and record stores that inject [`Faults`](super::Faults) before, or after, each call
 //! they pass on to the real store.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -296,7 +296,7 @@ impl RecordStore for FaultyRecordStore {
         faulty!(self, Call::GetMany, self.inner.get_many(keys))
     }
     /// A read like `get_many`, so the same fault reaches it.
-    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, StoreError> {
         faulty!(self, Call::GetMany, self.inner.existing(keys))
     }
     async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {

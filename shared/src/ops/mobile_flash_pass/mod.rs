@@ -11,7 +11,7 @@ pub mod result_files;
 pub mod rows;
 pub mod staged;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -153,7 +153,7 @@ impl RowOperation for MobileFlashPass {
         // to report the ones an earlier delivery issued.
         // A seeded job needs only to know which enrollments exist: nothing is parsed.
         let (present, mut found) = if enrollment_keys.is_empty() {
-            (HashSet::new(), HashMap::new())
+            (Vec::new(), HashMap::new())
         } else if seeded {
             (
                 self.records.existing(&enrollment_keys).await?,
@@ -163,15 +163,20 @@ impl RowOperation for MobileFlashPass {
             let mut keys = enrollment_keys.clone();
             keys.extend(pending.iter().map(|lookup| lookup.pass_key.clone()));
             let found = self.records.get_many(&keys).await?;
-            (found.keys().cloned().collect(), found)
+            let present = enrollment_keys
+                .iter()
+                .map(|key| found.contains_key(key))
+                .collect();
+            (present, found)
         };
 
         let mut new_passes = Vec::new();
         let mut issued_by_row: HashMap<u32, RecordKey> = HashMap::new();
-        for (lookup, enrollment_key) in pending.into_iter().zip(&enrollment_keys) {
+        let looked_up = pending.into_iter().zip(&enrollment_keys).zip(present);
+        for ((lookup, enrollment_key), present) in looked_up {
             let row = &rows[lookup.index];
             let echo = echo_id(lookup.id);
-            let outcome = if !present.contains(enrollment_key) {
+            let outcome = if !present {
                 RowOutcome::failed(
                     row.row,
                     echo,
@@ -179,7 +184,12 @@ impl RowOperation for MobileFlashPass {
                     not_found_message(&lookup.enrollment),
                 )
             } else {
-                let result = match found.remove(&lookup.pass_key) {
+                // A seeded job read no pass: no key is hashed for nothing.
+                let issued = match found.is_empty() {
+                    true => None,
+                    false => found.remove(&lookup.pass_key),
+                };
+                let result = match issued {
                     Some(existing) => pass_result(&existing),
                     None => {
                         let key = &enrollment_key.pk;

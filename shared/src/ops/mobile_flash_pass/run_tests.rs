@@ -1,7 +1,7 @@
 //! How a chunk's passes are written: a seeded job's with one batched write of the same bytes
 //! on every delivery, a job without a seed's only if absent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -31,14 +31,10 @@ impl RecordStore for Memory {
             .filter_map(|k| records.get(k).map(|v| (k.clone(), v.clone())))
             .collect())
     }
-    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, StoreError> {
         self.read.lock().unwrap().extend_from_slice(keys);
         let records = self.records.lock().unwrap();
-        Ok(keys
-            .iter()
-            .filter(|k| records.contains_key(k))
-            .cloned()
-            .collect())
+        Ok(keys.iter().map(|k| records.contains_key(k)).collect())
     }
     async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
         *self.puts.lock().unwrap() += records.len();

@@ -109,15 +109,16 @@ impl RecordStore for DynamoRecordStore {
         Ok(records)
     }
 
-    async fn existing(&self, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, StoreError> {
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, StoreError> {
         // Only the keys come back: the read costs the same units, the answer is smaller.
         let items = self.batch_get(keys, Some("pk, sk")).await?;
-        items
+        let found = items
             .iter()
             .map(|item| {
                 key_of(item).ok_or_else(|| StoreError::Corrupt("record without pk/sk".into()))
             })
-            .collect()
+            .collect::<Result<HashSet<RecordKey>, StoreError>>()?;
+        Ok(keys.iter().map(|key| found.contains(key)).collect())
     }
 
     async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {

@@ -135,12 +135,9 @@ impl RecordStore for NoRecords {
         self.asked.lock().unwrap().extend_from_slice(keys);
         Ok(HashMap::new())
     }
-    async fn existing(
-        &self,
-        keys: &[RecordKey],
-    ) -> Result<std::collections::HashSet<RecordKey>, crate::error::StoreError> {
+    async fn existing(&self, keys: &[RecordKey]) -> Result<Vec<bool>, crate::error::StoreError> {
         self.asked.lock().unwrap().extend_from_slice(keys);
-        Ok(Default::default())
+        Ok(vec![false; keys.len()])
     }
     async fn put_many(&self, _: Vec<(RecordKey, Record)>) -> Result<(), crate::error::StoreError> {
         Ok(())
