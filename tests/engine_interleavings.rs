@@ -12,7 +12,6 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bulkops::reference::{load_enrollments, load_vault, VaultInput};
 use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::engine::{EventFlush, NoFlush};
@@ -25,6 +24,7 @@ use bulkops_shared::store::{CancelOutcome, JobStore, RecordKey, RecordStore};
 use bulkops_testkit::{sqs_event, ApiCall, Fixture};
 use common::embedded::EmbeddedFixture;
 use common::faults::{faulty_worker, Faults};
+use common::held::{process, run_until_held};
 use common::{body_json, enrollment, enrollment_id, submit_call};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -142,12 +142,6 @@ async fn submit(s: &Stores, work: Work) -> (String, u32) {
             )
         }
     }
-}
-
-async fn process(deps: &WorkerDeps, event: SqsEvent) -> SqsBatchResponse {
-    processor::handler(deps, LambdaEvent::new(event, Context::default()))
-        .await
-        .expect("the processor answers")
 }
 
 /// The flash passes issued for the job, by key, with their claim tokens.
@@ -309,14 +303,7 @@ where
             s.queue.clone(),
             faults.clone(),
         ));
-        let mut held = tokio::spawn({
-            let (deps, event) = (held_deps.clone(), event.clone());
-            async move { process(&deps, event).await }
-        });
-        let call = tokio::select! {
-            call = gate.held() => call,
-            _ = &mut held => None,
-        };
+        let (call, held) = run_until_held(held_deps.clone(), event.clone(), &mut gate).await;
         let Some(call) = call else {
             assert!(
                 step > 3,

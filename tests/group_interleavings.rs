@@ -11,9 +11,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bulkops::reference::load_enrollments;
-use bulkops_shared::engine::sqs::WorkerDeps;
 use bulkops_shared::enrollment::EnrollmentRef;
 use bulkops_shared::model::{JobState, Outcome};
 use bulkops_shared::ops::mobile_flash_pass::pass_key;
@@ -21,8 +19,8 @@ use bulkops_shared::store::{CancelOutcome, RecordKey};
 use bulkops_testkit::sqs_event;
 use common::backends::{self, Backend};
 use common::faults::{faulty_worker, Faults};
+use common::held::{process, run_until_held};
 use common::{body_json, enrollment, enrollment_id, submit_call};
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
 /// Known enrollments in the job; one unknown follows them.
@@ -53,12 +51,6 @@ async fn submit(b: &Backend) -> String {
         .expect("submit");
     assert_eq!(response.status(), 200);
     body_json(&response)["id"].as_str().expect("id").to_owned()
-}
-
-async fn process(deps: &WorkerDeps, event: SqsEvent) -> SqsBatchResponse {
-    processor::handler(deps, LambdaEvent::new(event, Context::default()))
-        .await
-        .expect("the processor answers")
 }
 
 /// The passes issued for the job, by key.
@@ -97,14 +89,8 @@ where
             s.worker.queue.clone(),
             faults.clone(),
         ));
-        let mut held = tokio::spawn({
-            let (deps, event) = (held_deps.clone(), sqs_event(&delivery, &s.arn));
-            async move { process(&deps, event).await }
-        });
-        let call = tokio::select! {
-            call = gate.held() => call,
-            _ = &mut held => None,
-        };
+        let event = sqs_event(&delivery, &s.arn);
+        let (call, held) = run_until_held(held_deps.clone(), event, &mut gate).await;
         let Some(call) = call else {
             assert!(
                 step > 5,

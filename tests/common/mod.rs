@@ -6,6 +6,7 @@ pub mod chunks;
 pub mod embedded;
 pub mod faults;
 pub mod grants;
+pub mod held;
 pub mod pages;
 pub mod staged;
 pub mod stores;
