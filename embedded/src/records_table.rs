@@ -4,9 +4,10 @@
 //! Why the sort key first: it says what a record is (`ENROLLMENT`, `MFP#<job id>`, `SAFE`,
 //! `ACCOUNT#…`), so one job's passes lie together in key order. Keyed `<pk>\0<sk>`, each pass
 //! sat beside its enrollment, anywhere in the table: a chunk's few hundred passes made as many
-//! pages new, each written whole at the next sync. `bench_local` wrote 2,428 → 1,761 bytes
-//! per row with this layout. Only exact keys are ever looked up (the record ports have no
-//! range reads), so the order is this table's own business.
+//! pages new, each written whole at the next sync. `bench_local` wrote 1,882–2,258 →
+//! 1,604–1,970 bytes per row with this layout (four alternate invocations each). Only exact
+//! keys are ever looked up (the record ports have no range reads), so the order is this
+//! table's own business.
 //!
 //! The layout is exact: a sort key never holds a NUL (they are fixed words, job ids and JSON
 //! text, whose escapes keep control characters out), so the first NUL ends it. Files written
