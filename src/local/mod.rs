@@ -52,6 +52,8 @@ pub struct ServeConfig {
     /// Concurrent processor pollers (Lambda would scale out; locally a few suffice). 0 runs
     /// no chunk: jobs are accepted and wait in the queue (the dead-letter worker still runs).
     pub workers: usize,
+    /// Worker threads of the runtime the pollers run on (see `row_runtime`).
+    pub row_threads: usize,
     /// How long a poller sleeps when its queue is empty.
     pub idle_poll: Duration,
     /// Embedded store: how often lazy commits are synced (see `EmbeddedStore::lazy`).
@@ -138,7 +140,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
 
     // The pollers run on threads of their own, so that their commits, made on the thread
     // that asks (see `row_runtime`), never hold up the HTTP server's.
-    let rows = row_runtime::RowRuntime::start().context("starting the row workers' runtime")?;
+    let rows = row_runtime::RowRuntime::start(config.row_threads)
+        .context("starting the row workers' runtime")?;
     for _ in 0..config.workers {
         let (backend, stopped) = (backend.clone(), stopped.clone());
         let idle = config.idle_poll;

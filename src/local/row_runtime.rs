@@ -17,9 +17,10 @@ pub struct RowRuntime {
 }
 
 impl RowRuntime {
-    /// One worker thread per core, as the main runtime has.
-    pub fn start() -> std::io::Result<Self> {
+    /// A runtime of `threads` worker threads (at least one).
+    pub fn start(threads: usize) -> std::io::Result<Self> {
         let runtime = Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
             .thread_name("bulkops-rows")
             .enable_all()
             .build()?;
@@ -59,7 +60,8 @@ mod tests {
     /// another runtime's task without panicking.
     #[tokio::test]
     async fn runs_tasks_on_its_own_threads_and_stops_inside_a_task() {
-        let rows = RowRuntime::start().expect("runtime");
+        let rows = RowRuntime::start(1).expect("runtime");
+        assert_eq!(rows.handle().metrics().num_workers(), 1);
         let thread = rows
             .handle()
             .spawn(async { std::thread::current().name().map(str::to_owned) })
@@ -67,6 +69,8 @@ mod tests {
             .expect("join");
         assert_eq!(thread.as_deref(), Some("bulkops-rows"));
         rows.stop();
-        drop(RowRuntime::start().expect("runtime"));
+        let two = RowRuntime::start(2).expect("runtime");
+        assert_eq!(two.handle().metrics().num_workers(), 2);
+        drop(two);
     }
 }
