@@ -59,8 +59,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "BULKOPS_WORKERS")]
     workers: Option<usize>,
     /// Threads the pollers run on (default: one per core). Fewer spend less CPU a row and
-    /// answer callers sooner while jobs run, at fewer rows a second.
-    #[arg(long, env = "BULKOPS_ROW_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    /// answer callers sooner while jobs run, at fewer rows a second. At most 256: each is an
+    /// OS thread started at once, and the pollers share one file with one writer.
+    #[arg(long, env = "BULKOPS_ROW_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
     row_threads: Option<u16>,
     /// Chunks of one job queued at once; the rest wait parked in the store and follow as
     /// chunks are taken up, so a small job is not stuck behind every chunk of a big one.
@@ -207,13 +209,15 @@ mod tests {
     }
 
     #[test]
-    fn row_threads_default_to_one_per_core_and_refuse_zero() {
+    fn row_threads_default_to_one_per_core_and_refuse_what_is_out_of_range() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if std::env::var_os("BULKOPS_ROW_THREADS").is_none() {
             assert_eq!(row_threads(&[]), Ok(cores));
         }
         assert_eq!(row_threads(&["--row-threads", "3"]), Ok(3));
-        let refused = row_threads(&["--row-threads", "0"]).expect_err("0 threads");
-        assert!(refused.contains("--row-threads"), "{refused}");
+        for out_of_range in ["0", "257", "many"] {
+            let refused = row_threads(&["--row-threads", out_of_range]).expect_err(out_of_range);
+            assert!(refused.contains("--row-threads"), "{refused}");
+        }
     }
 }
