@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{record_key, EmbeddedStore};
 use crate::db::RECORDS;
+use crate::records_table::put_sorted;
 use bulkops_shared::error::StoreError;
 use bulkops_shared::store::{Record, RecordKey, RecordStore};
 
@@ -45,10 +46,11 @@ impl RecordStore for EmbeddedStore {
         // A record is kept as the very JSON text it was made as.
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
-            for (key, record) in records {
-                table.insert(record_key(&key).as_str(), record.json().as_bytes())?;
-            }
-            Ok(())
+            let named = records
+                .iter()
+                .map(|(key, record)| (record_key(key), record.json().as_bytes()))
+                .collect();
+            put_sorted(&mut table, named)
         })
         .await
     }
