@@ -6,6 +6,7 @@
 pub mod db;
 mod queue;
 mod records_table;
+mod sorted_write;
 mod store;
 
 pub use db::{Db, DbError};

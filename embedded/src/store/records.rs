@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{record_key, EmbeddedStore};
 use crate::db::RECORDS;
-use crate::records_table::put_sorted;
+use crate::sorted_write::{write_sorted, OnTaken};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::store::{Record, RecordKey, RecordStore};
 
@@ -46,11 +46,12 @@ impl RecordStore for EmbeddedStore {
         // A record is kept as the very JSON text it was made as.
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
-            let named = records
+            let named: Vec<(String, &[u8])> = records
                 .iter()
                 .map(|(key, record)| (record_key(key), record.json().as_bytes()))
                 .collect();
-            put_sorted(&mut table, named)
+            write_sorted(&mut table, &named, OnTaken::Replace)?;
+            Ok(())
         })
         .await
     }
@@ -61,16 +62,12 @@ impl RecordStore for EmbeddedStore {
     ) -> Result<Vec<RecordKey>, StoreError> {
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
-            let mut existing = Vec::new();
-            for (key, record) in records {
-                let name = record_key(&key);
-                if table.get(name.as_str())?.is_some() {
-                    existing.push(key);
-                    continue;
-                }
-                table.insert(name.as_str(), record.json().as_bytes())?;
-            }
-            Ok(existing)
+            let named: Vec<(String, &[u8])> = records
+                .iter()
+                .map(|(key, record)| (record_key(key), record.json().as_bytes()))
+                .collect();
+            let taken = write_sorted(&mut table, &named, OnTaken::Keep)?;
+            Ok(taken.into_iter().map(|i| records[i].0.clone()).collect())
         })
         .await
     }
