@@ -16,15 +16,6 @@ use crate::StateArgs;
 /// were measured (`bench_local`): 4 ran the most rows a second at the same CPU.
 const DEFAULT_WORKERS: usize = 4;
 
-/// The pollers' threads when `--row-threads` is not given: one per core, as the HTTP
-/// server's runtime has. One thread spends less CPU a row but runs fewer rows a second; on 2
-/// cores, one thread against two: `bench_local` (24 alternate runs) 0.117 → 0.108 CPU s per
-/// 10,000 rows, 115,604 → 102,900 rows/s, the 36 submits answered in 0.14 → 0.115 s; the 1
-/// M-row staged job 109,337–120,703 → 95,228–99,063 rows/s (three runs each).
-fn default_row_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| cores.get())
-}
-
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
     /// Port to listen on (0 picks a free one).
@@ -58,9 +49,12 @@ pub(crate) struct ServeArgs {
     /// without running them: their chunks wait in the queue for a server with workers.
     #[arg(long, env = "BULKOPS_WORKERS")]
     workers: Option<usize>,
-    /// Threads the pollers run on (default: one per core). Fewer spend less CPU a row and
-    /// answer callers sooner while jobs run, at fewer rows a second. At most 256: each is an
-    /// OS thread started at once, and the pollers share one file with one writer.
+    // On 2 cores, one thread against two: `bench_local` (18 alternate runs) 0.116 → 0.103
+    // CPU s per 10,000 rows, 121,264 → 112,651 rows/s.
+    /// Threads the pollers run on (default: one per core, or `TOKIO_WORKER_THREADS`, as the
+    /// HTTP server's runtime has). Fewer spend less CPU a row and answer callers sooner while
+    /// jobs run, at fewer rows a second. At most 256: each is an OS thread started at once,
+    /// and the pollers share one file with one writer.
     #[arg(long, env = "BULKOPS_ROW_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     row_threads: Option<u16>,
@@ -166,9 +160,7 @@ impl ServeArgs {
             address: SocketAddr::new(self.host, self.port),
             data_dir: self.state.data_dir,
             workers: self.workers.unwrap_or(DEFAULT_WORKERS),
-            row_threads: self
-                .row_threads
-                .map_or_else(default_row_threads, usize::from),
+            row_threads: self.row_threads.map(usize::from),
             idle_poll: Duration::from_millis(20),
             sync_interval: Duration::from_millis(self.sync_interval_ms.max(1)),
             demo: self.demo,
@@ -198,7 +190,7 @@ mod tests {
         args: ServeArgs,
     }
 
-    fn row_threads(args: &[&str]) -> Result<usize, String> {
+    fn row_threads(args: &[&str]) -> Result<Option<usize>, String> {
         let parsed = Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
         parsed
@@ -209,12 +201,11 @@ mod tests {
     }
 
     #[test]
-    fn row_threads_default_to_one_per_core_and_refuse_what_is_out_of_range() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    fn row_threads_default_to_tokios_and_refuse_what_is_out_of_range() {
         if std::env::var_os("BULKOPS_ROW_THREADS").is_none() {
-            assert_eq!(row_threads(&[]), Ok(cores));
+            assert_eq!(row_threads(&[]), Ok(None));
         }
-        assert_eq!(row_threads(&["--row-threads", "3"]), Ok(3));
+        assert_eq!(row_threads(&["--row-threads", "3"]), Ok(Some(3)));
         for out_of_range in ["0", "257", "many"] {
             let refused = row_threads(&["--row-threads", out_of_range]).expect_err(out_of_range);
             assert!(refused.contains("--row-threads"), "{refused}");

@@ -52,8 +52,9 @@ pub struct ServeConfig {
     /// Concurrent processor pollers (Lambda would scale out; locally a few suffice). 0 runs
     /// no chunk: jobs are accepted and wait in the queue (the dead-letter worker still runs).
     pub workers: usize,
-    /// Worker threads of the runtime the pollers run on (see `row_runtime`).
-    pub row_threads: usize,
+    /// Worker threads of the runtime the pollers run on (see `row_runtime`); `None` is
+    /// tokio's default, one per core (or `TOKIO_WORKER_THREADS`).
+    pub row_threads: Option<usize>,
     /// How long a poller sleeps when its queue is empty.
     pub idle_poll: Duration,
     /// Embedded store: how often lazy commits are synced (see `EmbeddedStore::lazy`).

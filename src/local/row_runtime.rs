@@ -17,13 +17,14 @@ pub struct RowRuntime {
 }
 
 impl RowRuntime {
-    /// A runtime of `threads` worker threads (at least one).
-    pub fn start(threads: usize) -> std::io::Result<Self> {
-        let runtime = Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .thread_name("bulkops-rows")
-            .enable_all()
-            .build()?;
+    /// A runtime of `threads` worker threads (at least one); without, tokio's default: one
+    /// per core, or `TOKIO_WORKER_THREADS`, as the HTTP server's runtime has.
+    pub fn start(threads: Option<usize>) -> std::io::Result<Self> {
+        let mut builder = Builder::new_multi_thread();
+        if let Some(threads) = threads {
+            builder.worker_threads(threads.max(1));
+        }
+        let runtime = builder.thread_name("bulkops-rows").enable_all().build()?;
         Ok(Self {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
@@ -60,7 +61,7 @@ mod tests {
     /// another runtime's task without panicking.
     #[tokio::test]
     async fn runs_tasks_on_its_own_threads_and_stops_inside_a_task() {
-        let rows = RowRuntime::start(1).expect("runtime");
+        let rows = RowRuntime::start(Some(1)).expect("runtime");
         assert_eq!(rows.handle().metrics().num_workers(), 1);
         let thread = rows
             .handle()
@@ -69,7 +70,7 @@ mod tests {
             .expect("join");
         assert_eq!(thread.as_deref(), Some("bulkops-rows"));
         rows.stop();
-        let two = RowRuntime::start(2).expect("runtime");
+        let two = RowRuntime::start(Some(2)).expect("runtime");
         assert_eq!(two.handle().metrics().num_workers(), 2);
         drop(two);
     }

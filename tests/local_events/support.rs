@@ -43,7 +43,7 @@ pub async fn serve_sweeping(
         },
         data_dir: data.to_owned(),
         workers: 1,
-        row_threads: 1,
+        row_threads: Some(1),
         idle_poll: Duration::from_millis(20),
         sync_interval: Duration::from_millis(200),
         demo: true,
