@@ -244,6 +244,28 @@ mod tests {
         assert_eq!(scratch.contents(), expected);
     }
 
+    /// Records of every size up to DynamoDB's item limit (400 KB), large ones beside small
+    /// ones, go in and are replaced and kept as small ones are.
+    #[test]
+    fn records_up_to_the_item_limit_go_in_beside_small_ones() {
+        let scratch = Scratch::new();
+        let sizes = [1, 100, 4_000, 4_096, 65_536, 200_000, 400_000];
+        let batch = |tag: u8, from: usize| -> Vec<(String, Vec<u8>)> {
+            (from..from + 14)
+                .map(|i| (format!("ACCOUNT#{i:03}"), vec![tag; sizes[i % sizes.len()]]))
+                .collect()
+        };
+        scratch.put(&batch(b'a', 0));
+        // Half over the first batch's names, half new.
+        scratch.put(&batch(b'b', 7));
+        let taken = scratch.write(&batch(b'c', 14), OnTaken::Keep);
+        assert_eq!(taken, (0..7).collect::<Vec<_>>());
+        let mut expected = batch(b'a', 0)[..7].to_vec();
+        expected.extend(batch(b'b', 7));
+        expected.extend(batch(b'c', 14)[7..].to_vec());
+        assert_eq!(scratch.contents(), expected);
+    }
+
     /// The reason for the cursor: jobs running side by side, each writing its passes a chunk
     /// at a time, fill their pages. One by one, each chunk's passes went in before the next
     /// job's first pass, and every leaf they filled was split in half.
