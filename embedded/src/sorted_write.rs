@@ -65,14 +65,10 @@ pub(crate) fn write_sorted(
                             "records out of order at {name:?}"
                         )));
                     };
-                    if !found_name {
-                        continue;
-                    }
-                    if on_taken == OnTaken::Keep {
+                    if found_name {
                         taken.push(index);
                         break;
                     }
-                    cursor.remove_prev()?;
                 }
                 Err(error) => return Err(redb::Error::from(error).into()),
             }
@@ -80,6 +76,16 @@ pub(crate) fn write_sorted(
     }
     cursor.close()?;
     taken.sort_unstable();
+    if on_taken == OnTaken::Replace {
+        // Over a record the table holds, an insert replaces its value where it lies. Taking
+        // it out through the cursor and opening a new run after it took 3.4 times as long
+        // when every record was there (a chunk delivered again): 131 against 38 ms for 50
+        // chunks of 290 passes, release build.
+        for index in taken.drain(..) {
+            let (name, value) = &records[index];
+            table.insert(name.as_str(), *value)?;
+        }
+    }
     Ok(taken)
 }
 
