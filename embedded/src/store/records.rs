@@ -13,6 +13,14 @@ use crate::sorted_write::{write_sorted, OnTaken};
 use bulkops_shared::error::StoreError;
 use bulkops_shared::store::{Record, RecordKey, RecordStore};
 
+/// Each record under its name in the table, as the very JSON text it was made as.
+fn named(records: &[(RecordKey, Record)]) -> Vec<(String, &[u8])> {
+    records
+        .iter()
+        .map(|(key, record)| (record_key(key), record.json().as_bytes()))
+        .collect()
+}
+
 #[async_trait]
 impl RecordStore for EmbeddedStore {
     async fn get_many(&self, keys: &[RecordKey]) -> Result<HashMap<RecordKey, Value>, StoreError> {
@@ -43,14 +51,9 @@ impl RecordStore for EmbeddedStore {
     }
 
     async fn put_many(&self, records: Vec<(RecordKey, Record)>) -> Result<(), StoreError> {
-        // A record is kept as the very JSON text it was made as.
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
-            let named: Vec<(String, &[u8])> = records
-                .iter()
-                .map(|(key, record)| (record_key(key), record.json().as_bytes()))
-                .collect();
-            write_sorted(&mut table, &named, OnTaken::Replace)?;
+            write_sorted(&mut table, &named(&records), OnTaken::Replace)?;
             Ok(())
         })
         .await
@@ -62,11 +65,7 @@ impl RecordStore for EmbeddedStore {
     ) -> Result<Vec<RecordKey>, StoreError> {
         self.write(move |txn| {
             let mut table = txn.open_table(RECORDS)?;
-            let named: Vec<(String, &[u8])> = records
-                .iter()
-                .map(|(key, record)| (record_key(key), record.json().as_bytes()))
-                .collect();
-            let taken = write_sorted(&mut table, &named, OnTaken::Keep)?;
+            let taken = write_sorted(&mut table, &named(&records), OnTaken::Keep)?;
             Ok(taken.into_iter().map(|i| records[i].0.clone()).collect())
         })
         .await
